@@ -1,0 +1,148 @@
+"""Command line: train, evaluate and list models, or predict the digit in an image file.
+
+    python -m mnist_core train --arch cnn --name my-cnn --epochs 15
+    python -m mnist_core evaluate [--name cnn]
+    python -m mnist_core predict drawing.png [--name cnn]
+    python -m mnist_core list
+
+MNIST is read from `MNIST_DATA_DIR` (or `--data-dir`), else the Keras cache.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from mnist_core.errors import MnistCoreError
+from mnist_core.models import ARCHITECTURES, DEFAULT_ARCHITECTURE
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except (MnistCoreError, ValueError, FileExistsError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m mnist_core", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--models-dir", help="model store folder (default: models/)")
+    parser.add_argument("--data-dir", help="folder with the MNIST IDX files")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    train = commands.add_parser("train", help="train a model and save it to the store")
+    train.add_argument("--arch", default=DEFAULT_ARCHITECTURE, choices=list(ARCHITECTURES))
+    train.add_argument("--name", help="name to save under (default: the architecture)")
+    train.add_argument("--epochs", type=int, help="default: the architecture's own")
+    train.add_argument("--batch-size", type=int, help="default: the architecture's own")
+    train.add_argument("--validation-split", type=float, default=0.1)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--learning-rate", type=float)
+    augment = train.add_mutually_exclusive_group()
+    augment.add_argument("--augment", dest="augment", action="store_true", default=None)
+    augment.add_argument("--no-augment", dest="augment", action="store_false")
+    train.add_argument("--train-size", type=int, help="use only the first N training images")
+    train.add_argument("--overwrite", action="store_true", help="replace a model of that name")
+    train.set_defaults(run=_train)
+
+    evaluate = commands.add_parser("evaluate", help="score a model on the MNIST test set")
+    evaluate.add_argument("--name", help="model name (default: the default model)")
+    evaluate.set_defaults(run=_evaluate)
+
+    predict = commands.add_parser("predict", help="classify the digit in an image file")
+    predict.add_argument("image", type=Path, help="PNG/JPEG of one digit, any polarity")
+    predict.add_argument("--name", help="model name (default: the default model)")
+    predict.set_defaults(run=_predict)
+
+    listing = commands.add_parser("list", help="list the models in the store")
+    listing.set_defaults(run=_list)
+    return parser
+
+
+def _train(args) -> int:
+    from mnist_core.data import load_mnist
+    from mnist_core.train import TrainConfig, train_model
+
+    config = TrainConfig(
+        architecture=args.arch, epochs=args.epochs, batch_size=args.batch_size,
+        validation_split=args.validation_split, seed=args.seed, augment=args.augment,
+        learning_rate=args.learning_rate, train_size=args.train_size,
+    )
+
+    def report(progress):
+        if progress.epoch_finished:
+            h = progress.history
+            val = h["val_accuracy"][-1]
+            print(
+                f"epoch {progress.epoch}/{progress.epochs}  "
+                f"loss {h['loss'][-1]:.4f}  acc {h['accuracy'][-1]:.4f}  "
+                f"val {'-' if val is None else f'{val:.4f}'}  "
+                f"test {h['test_accuracy'][-1]:.4f}  ({h['epoch_seconds'][-1]:.0f} s)",
+                flush=True,
+            )
+
+    result = train_model(
+        config, data=load_mnist(args.data_dir), save_as=args.name or args.arch,
+        models_dir=args.models_dir, progress=report, overwrite=args.overwrite,
+    )
+    card = result.card
+    print(
+        f"saved {card['name']}: test accuracy {card['test_accuracy']:.4f} "
+        f"(epoch {card['best_epoch']}), {card['training_seconds']:.0f} s"
+    )
+    return 0
+
+
+def _evaluate(args) -> int:
+    from mnist_core.data import load_mnist
+    from mnist_core.evaluate import evaluate_model
+    from mnist_core.preprocess import prepare_mnist
+    from mnist_core.registry import default_model_name, load_model
+
+    name = args.name or default_model_name(args.models_dir)
+    _, (x_test, y_test) = load_mnist(args.data_dir)
+    result = evaluate_model(load_model(name, args.models_dir), prepare_mnist(x_test), y_test)
+    print(f"{name}: test accuracy {result.accuracy:.4f}, loss {result.loss:.4f}, "
+          f"{len(result.misclassified)} of {len(y_test)} wrong")
+    print("class  precision  recall")
+    for digit in range(10):
+        print(f"{digit:>5}  {result.precision[digit]:9.4f}  {result.recall[digit]:6.4f}")
+    print("top confusions (true -> predicted: count):",
+          ", ".join(f"{t}->{p}: {n}" for t, p, n in result.top_confusions()))
+    return 0
+
+
+def _predict(args) -> int:
+    from mnist_core.images import read_image
+    from mnist_core.inference import predict_proba
+    from mnist_core.preprocess import photo_to_mnist
+    from mnist_core.registry import load_model
+
+    image = photo_to_mnist(read_image(args.image.read_bytes()))
+    probabilities = predict_proba(load_model(args.name, args.models_dir), image)[0]
+    best = int(probabilities.argmax())
+    print(f"prediction: {best} ({probabilities[best]:.1%})")
+    print("  ".join(f"{d}: {p:.3f}" for d, p in enumerate(probabilities)))
+    return 0
+
+
+def _list(args) -> int:
+    from mnist_core.registry import list_models
+
+    for info in list_models(args.models_dir):
+        card = info.card
+        accuracy = card.get("test_accuracy")
+        print(f"{info.name:28} {card.get('architecture', '?'):26} "
+              f"{'-' if accuracy is None else f'{accuracy:.4f}':>7}  "
+              f"{info.card_error or ''}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,159 @@
+"""Named model architectures: the seed networks to compare against and the default CNN.
+
+Every factory starts from `keras.Input((28, 28))` (the output of `center_ink`) and
+returns an uncompiled `keras.Model`; `build_model` compiles it the one way the project
+trains: adam, sparse categorical cross-entropy, accuracy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import keras
+from keras import layers
+
+INPUT_SHAPE = (28, 28)
+NUM_CLASSES = 10
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """One trainable architecture and the settings it is trained with by default."""
+
+    name: str
+    description: str
+    activation: str
+    build: Callable[[], keras.Model]
+    epochs: int
+    batch_size: int
+    augment: bool
+    learning_rate: float = 1e-3
+    # Cosine decay of the learning rate over the run (the default CNN needs it for
+    # its last tenth of a percent); the seeds were trained with a constant rate.
+    cosine_decay: bool = False
+
+
+def build_mlp(hidden: tuple[int, ...], activation: str, name: str) -> keras.Model:
+    """A fully connected network 784-hidden...-10, as the seed models were."""
+    inputs = keras.Input(INPUT_SHAPE, name="image")
+    x = layers.Flatten()(inputs)
+    for i, units in enumerate(hidden):
+        x = layers.Dense(units, activation=activation, name=f"dense_{i + 1}")(x)
+    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def build_seed_cnn() -> keras.Model:
+    """The seeds' small CNN: Conv2D 3x3, max pooling, flatten, dense, dropout, softmax."""
+    inputs = keras.Input(INPUT_SHAPE, name="image")
+    x = layers.Reshape((*INPUT_SHAPE, 1))(inputs)
+    x = layers.Conv2D(32, 3, activation="relu")(x)
+    x = layers.MaxPooling2D(2)(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(128, activation="relu")(x)
+    x = layers.Dropout(0.2)(x)
+    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities")(x)
+    return keras.Model(inputs, outputs, name="seed_cnn")
+
+
+def _conv_block(x, filters: int, dropout: float):
+    """Two 3x3 convolutions with batch norm, then pooling: the VGG-style unit."""
+    for _ in range(2):
+        x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.ReLU()(x)
+    x = layers.MaxPooling2D(2)(x)
+    return layers.Dropout(dropout)(x)
+
+
+def build_default_cnn() -> keras.Model:
+    """The default model: a batch-normalised VGG-style CNN, small enough for CPUs.
+
+    32-32 and 64-64 convolution pairs, a pooled 128-filter 3x3 layer, then a dense head with
+    dropout. With shift/rotation/zoom/stroke augmentation it reaches 99.6%+ on MNIST.
+    """
+    inputs = keras.Input(INPUT_SHAPE, name="image")
+    x = layers.Reshape((*INPUT_SHAPE, 1))(inputs)
+    x = _conv_block(x, 32, 0.1)
+    x = _conv_block(x, 64, 0.2)
+    x = layers.Conv2D(128, 3, padding="same", use_bias=False)(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.ReLU()(x)
+    x = layers.MaxPooling2D(2)(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(128, use_bias=False)(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.ReLU()(x)
+    x = layers.Dropout(0.4)(x)
+    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities")(x)
+    return keras.Model(inputs, outputs, name="default_cnn")
+
+
+DEFAULT_ARCHITECTURE = "cnn"
+
+ARCHITECTURES: dict[str, Architecture] = {
+    arch.name: arch
+    for arch in (
+        Architecture(
+            "cnn",
+            "Default CNN: 32-32 / 64-64 / 128 conv with batch norm, dense 128, dropout",
+            "relu", build_default_cnn, epochs=15, batch_size=128, augment=True,
+            learning_rate=2e-3, cosine_decay=True,
+        ),
+        Architecture(
+            "seed-cnn", "Seed CNN: conv 32 3x3, max pool, dense 128, dropout 0.2",
+            "relu", build_seed_cnn, epochs=10, batch_size=128, augment=False,
+        ),
+        Architecture(
+            "mlp-16-16-sigmoid", "MLP 784-16-16-10, sigmoid", "sigmoid",
+            lambda: build_mlp((16, 16), "sigmoid", "mlp_16_16_sigmoid"),
+            epochs=20, batch_size=32, augment=False,
+        ),
+        Architecture(
+            "mlp-16-16-relu", "MLP 784-16-16-10, ReLU", "relu",
+            lambda: build_mlp((16, 16), "relu", "mlp_16_16_relu"),
+            epochs=20, batch_size=32, augment=False,
+        ),
+        Architecture(
+            "mlp-64-64-sigmoid", "MLP 784-64-64-10, sigmoid", "sigmoid",
+            lambda: build_mlp((64, 64), "sigmoid", "mlp_64_64_sigmoid"),
+            epochs=20, batch_size=32, augment=False,
+        ),
+        Architecture(
+            "mlp-64-64-relu", "MLP 784-64-64-10, ReLU", "relu",
+            lambda: build_mlp((64, 64), "relu", "mlp_64_64_relu"),
+            epochs=20, batch_size=32, augment=False,
+        ),
+        Architecture(
+            "mlp-784-784-256-128-relu", "MLP 784-784-256-128-10, ReLU", "relu",
+            lambda: build_mlp((784, 256, 128), "relu", "mlp_784_784_256_128_relu"),
+            epochs=10, batch_size=32, augment=False,
+        ),
+    )
+}
+
+
+def get_architecture(name: str) -> Architecture:
+    """Look up an architecture by name, naming the known ones if it is not there."""
+    try:
+        return ARCHITECTURES[name]
+    except KeyError:
+        known = ", ".join(ARCHITECTURES)
+        raise ValueError(f"unknown architecture {name!r}; known: {known}") from None
+
+
+def compile_model(model: keras.Model, learning_rate=1e-3) -> keras.Model:
+    """Compile with adam, sparse categorical cross-entropy and accuracy."""
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def build_model(name: str) -> keras.Model:
+    """Build and compile the named architecture with its default learning rate."""
+    arch = get_architecture(name)
+    return compile_model(arch.build(), arch.learning_rate)

@@ -1,0 +1,368 @@
+"""Real pen-drawn digits (UCI pendigits) rendered the way the app's drawing pad draws.
+
+None of these digits comes from MNIST: they are stylus trajectories from 30 writers
+(E. Alpaydin and F. Alimoglu, "Pen-Based Recognition of Handwritten Digits", UCI
+dataset 81, 1998). Rendered white-on-black onto a 280x280 canvas with an 18 px round
+pen, they show how well a model recognises digits *drawn* in the app, which is what
+its users do, rather than how well it fits the MNIST test set.
+
+The file is in the UNIPEN text format::
+
+    .SEGMENT DIGIT 6-7 ? "4"      one sample; 6-7 = indices of its strokes in the file
+    .COMMENT 4  1  117            label, writer (1-30), sample number of that writer
+    .PEN_DOWN                     a stroke: one "x y" line per point, then .PEN_UP
+     277  306
+    .PEN_UP
+    .DT 100                       pause between strokes (ignored)
+
+Tablet coordinates: each digit lies in a 500x500 box and y grows upwards, so the loader
+flips y (``y -> 500 - y``) to make it grow downwards like image rows.
+
+The `.COMMENT` fields are not documented with the data; reading them as label, writer
+and sample number is inferred from the file: the first always equals the label, the
+second takes exactly the values 1-30 with 247-250 samples each (the 30 writers, 250
+digits apiece, 6 missing), and every (writer, sample number) pair occurs once.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from mnist_core.errors import DatasetError
+
+TABLET_SIZE = 500  # side of the tablet box each digit was written in
+CLASS_COUNTS = (780, 779, 780, 719, 780, 720, 720, 778, 719, 719)  # full file, digits 0-9
+N_DIGITS = sum(CLASS_COUNTS)  # 7,494
+N_WRITERS = 30
+
+CANVAS_SIZE = 280  # the app's drawing pad
+PEN_WIDTH = 18  # its stroke width, px
+# Size of the digit's longer bounding-box side, as a share of the canvas: a person on
+# the 280 px pad writes digits from about 90 to 230 px tall (random mode), and
+# `render_dataset(varied=False)` uses one fixed, typical 180 px.
+SIZE_RANGE = (0.32, 0.82)
+FIXED_SIZE = 180 / 280
+
+_SUPERSAMPLE = 4  # draw at 4x and average down: 17 grey levels of anti-aliasing
+_SHIFT = 4  # fractional bits of the fixed-point coordinates handed to OpenCV
+_CURVE_SAMPLES = 8  # points per quadratic piece of the smoothed stroke
+
+_SEGMENT_RE = re.compile(r'^\.SEGMENT\s+DIGIT\s+(\d+)(?:-(\d+))?\s+\S+\s+"(\d)"\s*$')
+_WRITER_COMMENT_RE = re.compile(r"^\.COMMENT\s+(\d)\s+(\d+)\s+(\d+)\s*$")
+_POINT_RE = re.compile(r"^\s*(-?\d+(?:\.\d*)?)\s+(-?\d+(?:\.\d*)?)\s*$")
+
+
+class PenDigitsFormatError(DatasetError, ValueError):
+    """The pendigits file is not valid UNIPEN as this loader reads it."""
+
+
+class PenDigitsNotFoundError(DatasetError, FileNotFoundError):
+    """The pendigits file does not exist."""
+
+
+@dataclass(frozen=True, eq=False)
+class PenDigit:
+    """One handwritten digit as the pen drew it.
+
+    `strokes` holds one read-only `(K, 2)` float64 array of (x, y) per pen-down stroke,
+    in tablet units (0-500) with y growing downwards like image rows. `writer` is the
+    writer's number (1-30) taken from the sample's `.COMMENT` line, or None when the
+    file does not give it. Equality is identity (the arrays make `==` ambiguous).
+    """
+
+    label: int
+    strokes: tuple[np.ndarray, ...]
+    writer: int | None = None
+
+
+def default_pendigits_path() -> Path:
+    """Return `$PENDIGITS_PATH`, else `<repo root>/../shared/pendigits/pendigits-orig.tra`."""
+    env = os.environ.get("PENDIGITS_PATH")
+    if env:
+        return Path(env)
+    repo_root = Path(__file__).resolve().parents[1]
+    return repo_root.parent / "shared" / "pendigits" / "pendigits-orig.tra"
+
+
+def load_pendigits(path: str | os.PathLike[str] | None = None) -> list[PenDigit]:
+    """Read every digit of a UNIPEN pendigits file, in file order.
+
+    `path` defaults to `default_pendigits_path()`. Raises `PenDigitsNotFoundError` (a
+    `FileNotFoundError`) when the file is missing and `PenDigitsFormatError` (a
+    `ValueError`) naming the file and line when it is malformed. Header and unknown
+    `.KEYWORD` lines are skipped; `.DT` pauses are ignored.
+    """
+    file = Path(path) if path is not None else default_pendigits_path()
+    if not file.is_file():
+        hint = "" if path is not None else " (set PENDIGITS_PATH to point at it)"
+        raise PenDigitsNotFoundError(f"pendigits file not found: {file}{hint}")
+    with file.open(encoding="ascii", errors="replace") as handle:
+        return _parse(handle, file)
+
+
+def _parse(lines: Iterable[str], file: Path) -> list[PenDigit]:
+    """Parse UNIPEN lines into digits; see `load_pendigits`."""
+    digits: list[PenDigit] = []
+    label: int | None = None  # label of the open segment, None before the first one
+    declared = 0  # strokes its .SEGMENT line announces
+    segment_line = 0
+    writer: int | None = None
+    strokes: list[np.ndarray] = []
+    points: list[tuple[float, float]] | None = None  # the stroke being drawn, if any
+
+    def fail(lineno: int, message: str) -> PenDigitsFormatError:
+        return PenDigitsFormatError(f"{file}, line {lineno}: {message}")
+
+    def close_segment(lineno: int) -> None:
+        if label is None:
+            return
+        if not strokes:
+            raise fail(segment_line, f'digit "{label}" has no strokes')
+        if len(strokes) != declared:
+            raise fail(
+                segment_line,
+                f"segment announces {declared} stroke(s) but {len(strokes)} follow "
+                f"(up to line {lineno})",
+            )
+        digits.append(PenDigit(label=label, strokes=tuple(strokes), writer=writer))
+
+    lineno = 0
+    for lineno, raw in enumerate(lines, start=1):
+        line = raw.strip()
+        if not line:
+            continue
+        if not line.startswith("."):
+            if points is None:
+                raise fail(lineno, f"point {line!r} outside a .PEN_DOWN/.PEN_UP stroke")
+            match = _POINT_RE.match(line)
+            if match is None:
+                raise fail(lineno, f"expected an 'x y' point, got {line!r}")
+            points.append((float(match.group(1)), TABLET_SIZE - float(match.group(2))))
+            continue
+        keyword = line.split(maxsplit=1)[0]
+        if keyword == ".PEN_DOWN":
+            if points is not None:
+                raise fail(lineno, ".PEN_DOWN while the pen is already down")
+            if label is None:
+                raise fail(lineno, ".PEN_DOWN before the first .SEGMENT")
+            points = []
+        elif keyword == ".PEN_UP":
+            if points is None:
+                raise fail(lineno, ".PEN_UP without a .PEN_DOWN")
+            if not points:
+                raise fail(lineno, "stroke with no points")
+            stroke = np.array(points, dtype=np.float64)
+            stroke.setflags(write=False)
+            strokes.append(stroke)
+            points = None
+        elif points is not None:
+            raise fail(lineno, f"{keyword} inside a stroke (missing .PEN_UP)")
+        elif keyword == ".SEGMENT":
+            match = _SEGMENT_RE.match(line)
+            if match is None:
+                raise fail(lineno, f'expected \'.SEGMENT DIGIT <n>[-<m>] ? "<0-9>"\', got {line!r}')
+            close_segment(lineno)
+            first = int(match.group(1))
+            last = int(match.group(2)) if match.group(2) is not None else first
+            if last < first:
+                raise fail(lineno, f"stroke range {first}-{last} runs backwards")
+            label, declared, segment_line = int(match.group(3)), last - first + 1, lineno
+            writer, strokes = None, []
+        elif keyword == ".COMMENT" and label is not None and not strokes:
+            # pendigits writes ".COMMENT <label> <writer> <sample no.>" after .SEGMENT
+            match = _WRITER_COMMENT_RE.match(line)
+            if match is not None and int(match.group(1)) == label:
+                writer = int(match.group(2))
+        # anything else (.INCLUDE, .LEXICON, .HIERARCHY, .DT, other comments) is skipped
+    if points is not None:
+        raise fail(lineno, "file ends inside a stroke (missing .PEN_UP)")
+    close_segment(lineno)
+    if not digits:
+        raise PenDigitsFormatError(f"{file}: no .SEGMENT DIGIT samples found")
+    return digits
+
+
+def writer_split(
+    digits: Sequence[PenDigit],
+    test_writers: Iterable[int] | None = None,
+    *,
+    test_fraction: float = 0.2,
+    seed: int = 0,
+) -> tuple[list[PenDigit], list[PenDigit]]:
+    """Split digits into (train, test) so that no writer appears in both.
+
+    A per-writer split measures how well a model does on a *new* person's hand, which a
+    random split (same writers on both sides) overstates. `test_writers` names the test
+    writers; otherwise `round(test_fraction * n_writers)` (at least 1) are drawn with
+    `seed`. Raises `ValueError` when a digit has no writer id.
+    """
+    if any(d.writer is None for d in digits):
+        raise ValueError("writer_split needs writer ids, and some digits have none")
+    writers = sorted({d.writer for d in digits if d.writer is not None})
+    if test_writers is None:
+        if not 0 < test_fraction < 1:
+            raise ValueError(f"test_fraction must lie in (0, 1), got {test_fraction}")
+        count = min(len(writers) - 1, max(1, round(test_fraction * len(writers))))
+        if count < 1:
+            raise ValueError("need at least two writers to split by writer")
+        chosen = np.random.default_rng(seed).choice(writers, size=count, replace=False)
+        test_set = {int(w) for w in chosen}
+    else:
+        test_set = set(test_writers)
+        unknown = test_set - set(writers)
+        if unknown:
+            raise ValueError(f"writers {sorted(unknown)} do not occur in the data")
+    train = [d for d in digits if d.writer not in test_set]
+    test = [d for d in digits if d.writer in test_set]
+    return train, test
+
+
+def _smooth(stroke: np.ndarray) -> np.ndarray:
+    """Return a dense polyline along the smooth curve the drawing pad draws.
+
+    Like the canvas's freehand brush: straight to the first midpoint, then a quadratic
+    Bezier from each midpoint to the next with the recorded point as control point, then
+    straight to the last point. The curve stays inside the points' convex hull.
+    """
+    if len(stroke) < 3:
+        return stroke
+    mids = (stroke[:-1] + stroke[1:]) / 2
+    t = (np.arange(1, _CURVE_SAMPLES + 1) / _CURVE_SAMPLES)[None, :, None]
+    start, ctrl, end = mids[:-1, None], stroke[1:-1, None], mids[1:, None]
+    curve = (1 - t) ** 2 * start + 2 * (1 - t) * t * ctrl + t**2 * end
+    return np.concatenate([stroke[:1], mids[:1], curve.reshape(-1, 2), stroke[-1:]])
+
+
+def render_digit(
+    digit: PenDigit | Sequence[np.ndarray],
+    canvas_size: int = CANVAS_SIZE,
+    pen_width: float = PEN_WIDTH,
+    digit_height: float | None = None,
+    centre: tuple[float, float] | None = None,
+    rng: np.random.Generator | None = None,
+) -> np.ndarray:
+    """Draw a digit as the drawing pad would: `(canvas_size, canvas_size)` uint8, white on black.
+
+    Strokes are smooth curves through the recorded points, `pen_width` px wide with round
+    caps and joins, anti-aliased; a one-point stroke is a dot. The digit is scaled
+    uniformly so the *longer* side of its bounding box is `digit_height` px (its height
+    for the ~93% of digits that are taller than wide; using the longer side keeps wide
+    digits on the canvas), and the box centre lands at `centre` = (x, y) in pixel units
+    (pixel centres at integers, so the canvas middle is `(canvas_size - 1) / 2`). The
+    inked area is `digit_height + pen_width` px along that side.
+
+    A missing `digit_height` is drawn uniformly from `SIZE_RANGE * canvas_size` (90-230
+    px on 280) and then a missing `centre` uniformly from where the digit and its pen
+    stay inside the canvas, both from `rng`. Without an `rng` the defaults are fixed:
+    `FIXED_SIZE * canvas_size` (180 px on 280), centred. `digit` may also be a list of
+    `(K, 2)` stroke arrays in tablet units, y downwards.
+    """
+    strokes = digit.strokes if isinstance(digit, PenDigit) else digit
+    curves = [_smooth(np.asarray(s, dtype=np.float64).reshape(-1, 2)) for s in strokes]
+    if not curves or any(len(c) == 0 for c in curves):
+        raise ValueError("a digit needs at least one stroke, each with at least one point")
+    if canvas_size < 1 or pen_width <= 0:
+        raise ValueError(f"bad canvas_size {canvas_size} or pen_width {pen_width}")
+    every = np.concatenate(curves)
+    low, high = every.min(axis=0), every.max(axis=0)
+    extent = high - low
+    longer = float(extent.max())
+
+    if digit_height is None:
+        if rng is None:
+            digit_height = FIXED_SIZE * canvas_size
+        else:
+            digit_height = float(rng.uniform(*SIZE_RANGE)) * canvas_size
+    if digit_height < 0:
+        raise ValueError(f"digit_height must not be negative, got {digit_height}")
+    scale = digit_height / longer if longer > 0 else 0.0
+    half = extent * scale / 2
+    if centre is None:
+        middle = (canvas_size - 1) / 2
+        if rng is None:
+            centre = (middle, middle)
+        else:
+            margin = pen_width / 2 + 1  # +1: anti-aliasing never touches the border
+            lo = half + margin - 0.5
+            hi = canvas_size - 0.5 - half - margin
+            centre = (
+                float(rng.uniform(lo[0], hi[0])) if lo[0] < hi[0] else middle,
+                float(rng.uniform(lo[1], hi[1])) if lo[1] < hi[1] else middle,
+            )
+    offset = np.asarray(centre, dtype=np.float64) - (low + high) / 2 * scale
+    return _draw([c * scale + offset for c in curves], canvas_size, pen_width)
+
+
+def _draw(curves: list[np.ndarray], canvas_size: int, pen_width: float) -> np.ndarray:
+    """Rasterise pixel-space polylines with a round pen, supersampled around the ink only."""
+    image = np.zeros((canvas_size, canvas_size), dtype=np.uint8)
+    every = np.concatenate(curves)
+    reach = pen_width / 2 + 1
+    x0, y0 = np.floor(every.min(axis=0) - reach).astype(int).clip(0, canvas_size)
+    x1, y1 = np.ceil(every.max(axis=0) + reach + 1).astype(int).clip(0, canvas_size)
+    if x1 <= x0 or y1 <= y0:
+        return image  # the whole digit lies off the canvas
+    ss = _SUPERSAMPLE
+    big = np.zeros(((y1 - y0) * ss, (x1 - x0) * ss), dtype=np.uint8)
+    thickness = max(1, round(pen_width * ss))
+    one = 1 << _SHIFT
+    origin = np.array([x0, y0], dtype=np.float64)
+    for curve in curves:
+        # pixel centre c at 1x is the centre of the 4x block: 4x coordinate ss*c + 1.5
+        fixed = np.round(((curve - origin) * ss + (ss - 1) / 2) * one).astype(np.int32)
+        if len(fixed) == 1 or not np.any(fixed != fixed[0]):
+            centre_pt = (int(fixed[0, 0]), int(fixed[0, 1]))
+            cv2.circle(big, centre_pt, round(thickness / 2 * one), 255, -1, cv2.LINE_8, _SHIFT)
+        else:
+            # OpenCV's thick polylines put a disc at every vertex: round caps and joins
+            cv2.polylines(big, [fixed], False, 255, thickness, cv2.LINE_8, _SHIFT)
+    small = cv2.resize(big, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
+    image[y0:y1, x0:x1] = small
+    return image
+
+
+def render_dataset(
+    digits: Sequence[PenDigit],
+    seed: int = 0,
+    canvas_size: int = CANVAS_SIZE,
+    pen_width: float = PEN_WIDTH,
+    varied: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Render digits to drawing-pad images: `(N, H, W)` uint8 images and `(N,)` uint8 labels.
+
+    `varied=True` draws each digit's size and position from one generator seeded with
+    `seed` (see `render_digit`), like different people on the pad; `varied=False` puts
+    every digit at the fixed 180/280 size in the middle. Same seed, same images. The
+    full file at 280 px takes ~590 MB.
+    """
+    rng = np.random.default_rng(seed) if varied else None
+    images = np.empty((len(digits), canvas_size, canvas_size), dtype=np.uint8)
+    labels = np.empty(len(digits), dtype=np.uint8)
+    for i, digit in enumerate(digits):
+        images[i] = render_digit(digit, canvas_size, pen_width, rng=rng)
+        labels[i] = digit.label
+    return images, labels
+
+
+__all__ = [
+    "CANVAS_SIZE",
+    "CLASS_COUNTS",
+    "N_DIGITS",
+    "N_WRITERS",
+    "PEN_WIDTH",
+    "PenDigit",
+    "PenDigitsFormatError",
+    "PenDigitsNotFoundError",
+    "default_pendigits_path",
+    "load_pendigits",
+    "render_dataset",
+    "render_digit",
+    "writer_split",
+]

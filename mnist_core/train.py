@@ -1,0 +1,293 @@
+"""Train a model on MNIST with per-epoch history, progress reports and a stop switch.
+
+`train_model` is what the Train page's background worker and the CLI both call:
+
+    result = train_model(TrainConfig("cnn", epochs=15), save_as="my-cnn")
+
+It records train/validation/test accuracy and loss after every epoch, reports progress
+through a callback (throttled, so the UI never slows training down), stops after the
+current batch when `stop_event` is set (keeping the best weights so far) and saves
+through the model store, atomically.
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from mnist_core import registry
+from mnist_core.augment import augment_batch
+from mnist_core.data import load_mnist
+from mnist_core.errors import TrainingStopped
+from mnist_core.models import compile_model, get_architecture
+from mnist_core.preprocess import PREPROCESS_VERSION, prepare_mnist
+
+HISTORY_KEYS = (
+    "loss", "accuracy", "val_loss", "val_accuracy", "test_loss", "test_accuracy",
+    "epoch_seconds",
+)
+
+
+@dataclass
+class TrainConfig:
+    """Everything that decides a training run; stored on the model card."""
+
+    architecture: str = "cnn"
+    epochs: int | None = None  # None: the architecture's default
+    batch_size: int | None = None
+    validation_split: float = 0.1
+    seed: int = 0
+    augment: bool | None = None
+    learning_rate: float | None = None
+    train_size: int | None = None  # use only the first N training images (quick runs)
+    test_size: int | None = None  # score on only the first N test images each epoch
+
+    def resolved(self) -> TrainConfig:
+        """Fill unset fields from the architecture's defaults and check every value."""
+        arch = get_architecture(self.architecture)
+        cfg = TrainConfig(**asdict(self))
+        cfg.epochs = arch.epochs if cfg.epochs is None else cfg.epochs
+        cfg.batch_size = arch.batch_size if cfg.batch_size is None else cfg.batch_size
+        cfg.augment = arch.augment if cfg.augment is None else cfg.augment
+        cfg.learning_rate = (
+            arch.learning_rate if cfg.learning_rate is None else cfg.learning_rate
+        )
+        if not 1 <= cfg.epochs <= 500:
+            raise ValueError(f"epochs must be between 1 and 500, got {cfg.epochs}")
+        if not 1 <= cfg.batch_size <= 8192:
+            raise ValueError(f"batch_size must be between 1 and 8192, got {cfg.batch_size}")
+        if not 0.0 <= cfg.validation_split < 0.9:
+            raise ValueError(
+                f"validation_split must be in [0, 0.9), got {cfg.validation_split}"
+            )
+        if not cfg.learning_rate > 0:
+            raise ValueError(f"learning_rate must be positive, got {cfg.learning_rate}")
+        for name in ("train_size", "test_size"):
+            value = getattr(cfg, name)
+            if value is not None and value < 10:
+                raise ValueError(f"{name} must be at least 10, got {value}")
+        return cfg
+
+
+@dataclass
+class Progress:
+    """A snapshot of a running training, handed to the progress callback."""
+
+    epoch: int  # 1-based epoch in progress (or just finished)
+    epochs: int
+    step: int  # batches done in this epoch
+    steps: int
+    elapsed: float
+    history: dict[str, list[float]] = field(default_factory=dict)
+    epoch_finished: bool = False
+
+    @property
+    def fraction(self) -> float:
+        """Share of the whole run done, 0-1."""
+        done = (self.epoch - 1) * self.steps + self.step
+        return min(1.0, done / max(1, self.epochs * self.steps))
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds left at the pace so far, or None before there is a pace."""
+        if self.fraction <= 0:
+            return None
+        return self.elapsed * (1 - self.fraction) / self.fraction
+
+
+@dataclass
+class TrainResult:
+    """What a finished (or stopped) run produced."""
+
+    model: keras.Model
+    card: dict
+    stopped: bool
+
+
+class _RunMonitor(keras.callbacks.Callback):
+    """Scores the test set each epoch, keeps the best weights, reports and stops."""
+
+    def __init__(self, test_data, steps, epochs, progress, stop_event, min_interval):
+        super().__init__()
+        self.test_data = test_data
+        self.steps, self.epochs = steps, epochs
+        self.progress, self.stop_event = progress, stop_event
+        self.min_interval = min_interval
+        self.history = {key: [] for key in HISTORY_KEYS}
+        self.best_score = -math.inf
+        self.best_weights = None
+        self.best_epoch = 0
+        self.stopped = False
+        self._epoch = 0
+        self._epoch_start = 0.0
+        self._last_report = 0.0
+        self.start = time.perf_counter()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch + 1
+        self._epoch_start = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.stop_event is not None and self.stop_event.is_set():
+            self.stopped = True
+            self.model.stop_training = True
+        now = time.perf_counter()
+        if self.progress is not None and now - self._last_report >= self.min_interval:
+            self._last_report = now
+            self.progress(self._snapshot(batch + 1, finished=False))
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self.stopped:
+            return  # a partial epoch is not a result: keep the last whole one
+        x_test, y_test = self.test_data
+        test_loss, test_acc = self.model.evaluate(
+            x_test, y_test, batch_size=1024, verbose=0
+        )
+        record = {
+            "loss": logs.get("loss"), "accuracy": logs.get("accuracy"),
+            "val_loss": logs.get("val_loss"), "val_accuracy": logs.get("val_accuracy"),
+            "test_loss": test_loss, "test_accuracy": test_acc,
+            "epoch_seconds": time.perf_counter() - self._epoch_start,
+        }
+        for key in HISTORY_KEYS:
+            value = record[key]
+            self.history[key].append(None if value is None else float(value))
+        # Model selection never looks at the test set: validation accuracy (then
+        # lower validation loss) if there is a validation split, else the latest epoch.
+        if record["val_accuracy"] is not None:
+            score = record["val_accuracy"] - 1e-3 * record["val_loss"]
+        else:
+            score = float(epoch)
+        if score >= self.best_score:
+            self.best_score = score
+            self.best_weights = self.model.get_weights()
+            self.best_epoch = epoch + 1
+        if self.progress is not None:
+            self.progress(self._snapshot(self.steps, finished=True))
+
+    def _snapshot(self, step, finished):
+        return Progress(
+            epoch=self._epoch, epochs=self.epochs, step=step, steps=self.steps,
+            elapsed=time.perf_counter() - self.start,
+            history={k: list(v) for k, v in self.history.items()},
+            epoch_finished=finished,
+        )
+
+
+def train_model(
+    config: TrainConfig,
+    *,
+    data=None,
+    save_as: str | None = None,
+    models_dir=None,
+    progress: Callable[[Progress], None] | None = None,
+    stop_event: threading.Event | None = None,
+    callbacks: list[keras.callbacks.Callback] | None = None,
+    progress_interval: float = 0.5,
+    overwrite: bool = False,
+) -> TrainResult:
+    """Run one training and, if `save_as` is given, save the model and its card.
+
+    `data` is `((x_train, y_train), (x_test, y_test))` as from `load_mnist`; None
+    loads MNIST. Raises `TrainingStopped` if stopped before one epoch finished.
+    """
+    cfg = config.resolved()
+    if save_as is not None:
+        registry.validate_name(save_as)
+        if not overwrite and registry.model_exists(save_as, models_dir):
+            raise FileExistsError(f"a model named {save_as!r} already exists")
+    (x_train, y_train), (x_test, y_test) = data if data is not None else load_mnist()
+    if cfg.train_size is not None:
+        x_train, y_train = x_train[: cfg.train_size], y_train[: cfg.train_size]
+    if cfg.test_size is not None:
+        x_test, y_test = x_test[: cfg.test_size], y_test[: cfg.test_size]
+    x_train, x_test = prepare_mnist(x_train), prepare_mnist(x_test)
+    y_train, y_test = y_train.astype(np.int32), y_test.astype(np.int32)
+
+    keras.utils.set_random_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    order = rng.permutation(len(x_train))
+    n_val = int(round(len(x_train) * cfg.validation_split))
+    val_idx, fit_idx = order[:n_val], order[n_val:]
+    x_fit, y_fit = x_train[fit_idx], y_train[fit_idx]
+    steps = math.ceil(len(x_fit) / cfg.batch_size)
+
+    arch = get_architecture(cfg.architecture)
+    model = arch.build()
+    learning_rate = cfg.learning_rate
+    if arch.cosine_decay:
+        learning_rate = keras.optimizers.schedules.CosineDecay(
+            cfg.learning_rate, decay_steps=steps * cfg.epochs, alpha=0.01
+        )
+    compile_model(model, learning_rate)
+
+    train_ds = tf.data.Dataset.from_tensor_slices((x_fit, y_fit))
+    train_ds = train_ds.shuffle(len(x_fit), seed=cfg.seed, reshuffle_each_iteration=True)
+    train_ds = train_ds.batch(cfg.batch_size)
+    if cfg.augment:
+        train_ds = train_ds.map(
+            lambda x, y: (augment_batch(x), y), num_parallel_calls=tf.data.AUTOTUNE
+        )
+    train_ds = train_ds.prefetch(tf.data.AUTOTUNE)
+    val_data = (x_train[val_idx], y_train[val_idx]) if n_val else None
+
+    monitor = _RunMonitor(
+        (x_test, y_test), steps, cfg.epochs, progress, stop_event, progress_interval
+    )
+    started = time.perf_counter()
+    model.fit(
+        train_ds, epochs=cfg.epochs, validation_data=val_data, verbose=0, shuffle=False,
+        callbacks=[monitor, *(callbacks or [])],
+    )
+    seconds = time.perf_counter() - started
+    if monitor.best_weights is None:
+        raise TrainingStopped("training was stopped before the first epoch finished")
+    model.set_weights(monitor.best_weights)
+
+    card = build_card(cfg, model, monitor, seconds, len(x_fit), n_val, len(x_test))
+    if save_as is not None:
+        registry.save_model(model, save_as, card, directory=models_dir, overwrite=overwrite)
+    return TrainResult(model=model, card=card, stopped=monitor.stopped)
+
+
+def build_card(cfg, model, monitor, seconds, n_fit, n_val, n_test) -> dict:
+    """The JSON card that travels with a trained model."""
+    arch = get_architecture(cfg.architecture)
+    best = monitor.best_epoch - 1
+    history = monitor.history
+    return {
+        "architecture": arch.name,
+        "description": arch.description,
+        "activation": arch.activation,
+        "params": int(model.count_params()),
+        "hyperparameters": asdict(cfg) | {"cosine_decay": arch.cosine_decay},
+        "history": history,
+        "epochs_run": len(history["loss"]),
+        "best_epoch": monitor.best_epoch,
+        "stopped_early": monitor.stopped,
+        "train_accuracy": history["accuracy"][best],
+        "val_accuracy": history["val_accuracy"][best],
+        "test_accuracy": history["test_accuracy"][best],
+        "training_seconds": round(seconds, 1),
+        "train_images": n_fit,
+        "val_images": n_val,
+        "test_images": n_test,
+        "trained_on": "MNIST training set",
+        "preprocess_version": PREPROCESS_VERSION,
+        "versions": {
+            "keras": keras.__version__,
+            "tensorflow": tf.__version__,
+            "numpy": np.__version__,
+            "python": platform.python_version(),
+        },
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }

@@ -1,0 +1,43 @@
+"""`mnist_core.models`: every architecture takes 28x28 images and gives 10 probabilities."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mnist_core.models import ARCHITECTURES, build_model, get_architecture
+
+SEED_PARAMS = {
+    "mlp-16-16-sigmoid": 784 * 16 + 16 + 16 * 16 + 16 + 16 * 10 + 10,
+    "mlp-16-16-relu": 784 * 16 + 16 + 16 * 16 + 16 + 16 * 10 + 10,
+    "mlp-64-64-relu": 784 * 64 + 64 + 64 * 64 + 64 + 64 * 10 + 10,
+    "mlp-784-784-256-128-relu": 784 * 784 + 784 + 784 * 256 + 256 + 256 * 128 + 128
+    + 128 * 10 + 10,
+}
+
+
+@pytest.mark.parametrize("name", list(ARCHITECTURES))
+def test_architecture_maps_images_to_probabilities(name):
+    model = build_model(name)
+    assert model.input_shape == (None, 28, 28)
+    assert model.output_shape == (None, 10)
+    assert model.loss == "sparse_categorical_crossentropy"
+    out = model(np.random.default_rng(0).random((3, 28, 28), dtype=np.float32), training=False)
+    np.testing.assert_allclose(np.asarray(out).sum(axis=1), 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("name, params", SEED_PARAMS.items())
+def test_seed_mlps_have_the_seed_shapes(name, params):
+    assert build_model(name).count_params() == params
+
+
+def test_default_cnn_uses_batch_norm_and_dropout():
+    kinds = {type(layer).__name__ for layer in build_model("cnn").layers}
+    assert {"Conv2D", "BatchNormalization", "Dropout", "MaxPooling2D"} <= kinds
+    seed_kinds = [type(layer).__name__ for layer in build_model("seed-cnn").layers]
+    assert seed_kinds.count("Conv2D") == 1 and "Dropout" in seed_kinds
+
+
+def test_unknown_architecture_names_the_known_ones():
+    with pytest.raises(ValueError, match="unknown architecture 'resnet'.*seed-cnn"):
+        get_architecture("resnet")

@@ -1,0 +1,173 @@
+"""`mnist_core.preprocess`: the MNIST-style path every image takes to the model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mnist_core.errors import EmptyDrawingError
+from mnist_core.preprocess import (
+    PreprocessSteps,
+    canvas_to_mnist,
+    centre_of_mass,
+    naive_resize,
+    photo_to_mnist,
+    prepare_mnist,
+)
+
+from .drawing import draw_strokes, enlarge_mnist
+
+SEVEN = [[(80, 60), (200, 60), (130, 230)]]
+ONE = [[(140, 40), (140, 240)]]
+
+
+def _ink_box(image, level=0.1):
+    rows = np.flatnonzero((image > level).any(axis=1))
+    cols = np.flatnonzero((image > level).any(axis=0))
+    return rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+
+
+@pytest.mark.parametrize("image", [
+    np.zeros((280, 280, 4), np.uint8),
+    np.zeros((280, 280), np.uint8),
+    np.full((280, 280), 10, np.uint8),  # faint noise, below the ink level
+])
+def test_blank_raises(image):
+    with pytest.raises(EmptyDrawingError):
+        canvas_to_mnist(image)
+
+
+def test_speck_raises():
+    image = np.zeros((280, 280), np.uint8)
+    image[100:102, 100:102] = 255
+    with pytest.raises(EmptyDrawingError):
+        canvas_to_mnist(image)
+
+
+@pytest.mark.parametrize("strokes", [SEVEN, ONE, [[(20, 20), (60, 35)], [(40, 10), (40, 60)]]])
+def test_output_format_and_centre_of_mass(strokes):
+    out = canvas_to_mnist(draw_strokes(strokes, rgba=True))
+    assert out.shape == (28, 28) and out.dtype == np.float32
+    assert out.min() >= 0.0 and out.max() <= 1.0 and out.max() > 0.9
+    row, col = centre_of_mass(out)
+    assert abs(row - 14) <= 0.5 and abs(col - 14) <= 0.5
+
+
+def test_longer_side_is_twenty_pixels_keeping_aspect():
+    out = canvas_to_mnist(draw_strokes(SEVEN))
+    top, bottom, left, right = _ink_box(out, 0.3)
+    assert bottom - top in (19, 20, 21)
+    # The 7 is 120+18 wide and 170+18 tall on the canvas: aspect ~0.73 is kept.
+    assert 12 <= right - left <= 16
+
+
+def test_thin_vertical_one_stays_thin_and_upright():
+    out = canvas_to_mnist(draw_strokes(ONE, width=10))
+    top, bottom, left, right = _ink_box(out, 0.3)
+    assert bottom - top >= 19
+    assert right - left <= 3  # not stretched into a block
+    assert abs(centre_of_mass(out)[1] - 14) <= 0.5
+
+
+def test_stroke_touching_the_edge():
+    image = draw_strokes([[(0, 0), (0, 279)], [(0, 0), (120, 0)]])
+    out = canvas_to_mnist(image)
+    row, col = centre_of_mass(out)
+    assert abs(row - 14) <= 0.5 and abs(col - 14) <= 0.5
+
+
+def test_tiny_drawing_is_enlarged_to_the_box():
+    image = draw_strokes([[(100, 100), (115, 100), (106, 125)]], width=3)
+    out = canvas_to_mnist(image)
+    top, bottom, _, _ = _ink_box(out, 0.2)
+    assert bottom - top >= 18
+
+
+def test_same_drawing_shifted_or_scaled_gives_nearly_the_same_input():
+    base = canvas_to_mnist(draw_strokes(SEVEN))
+    shifted = canvas_to_mnist(draw_strokes([[(x - 60, y + 40) for x, y in SEVEN[0]]]))
+    small = canvas_to_mnist(
+        draw_strokes([[(x / 2 + 10, y / 2 + 5) for x, y in SEVEN[0]]], width=9)
+    )
+    assert np.abs(base - shifted).mean() < 0.01
+    assert np.abs(base - small).mean() < 0.04
+    assert np.corrcoef(base.ravel(), small.ravel())[0, 1] > 0.95
+
+
+def test_thick_and_thin_pens_give_the_same_shape():
+    thin = canvas_to_mnist(draw_strokes(SEVEN, width=12))
+    thick = canvas_to_mnist(draw_strokes(SEVEN, width=26))
+    assert thick.sum() > thin.sum()  # a bolder pen stays bolder
+    assert np.corrcoef(thin.ravel(), thick.ravel())[0, 1] > 0.75
+
+
+def test_rgba_alpha_and_grayscale_agree():
+    gray = draw_strokes(SEVEN)
+    transparent = np.zeros((280, 280, 4), np.uint8)
+    transparent[:, :, :3] = 255
+    transparent[:, :, 3] = gray  # white ink whose coverage is in alpha
+    np.testing.assert_allclose(canvas_to_mnist(gray), canvas_to_mnist(transparent), atol=0.02)
+    np.testing.assert_allclose(
+        canvas_to_mnist(gray), canvas_to_mnist(gray.astype(np.float32) / 255), atol=1e-5
+    )
+
+
+def test_mnist_digits_scaled_up_come_back_close(mnist_subset):
+    _, (x_test, _) = mnist_subset
+    originals = x_test[:200].astype(np.float32) / 255
+    diffs, correlations = [], []
+    for original in originals:
+        out = canvas_to_mnist(enlarge_mnist(x_test[len(diffs)]))
+        diffs.append(np.abs(out - original).mean())
+        correlations.append(np.corrcoef(out.ravel(), original.ravel())[0, 1])
+    assert np.median(diffs) < 0.04
+    assert np.median(correlations) > 0.93
+    # Thin 1s can land a pixel to the side (whole-pixel centring): allow a few.
+    assert np.percentile(correlations, 5) > 0.8
+
+
+def test_prepare_mnist_barely_changes_mnist(mnist_subset):
+    _, (x_test, _) = mnist_subset
+    prepared = prepare_mnist(x_test)
+    original = x_test.astype(np.float32) / 255
+    per_image = np.abs(prepared - original).mean(axis=(1, 2))
+    assert (per_image < 1e-6).mean() > 0.7  # already MNIST-centred: mostly untouched
+    assert per_image.max() < 0.2
+
+
+def test_steps_are_recorded():
+    steps = PreprocessSteps()
+    out = canvas_to_mnist(draw_strokes(SEVEN), steps)
+    top, bottom, left, right = steps.bbox
+    assert (bottom - top, right - left) == steps.crop.shape
+    assert max(steps.boxed.shape) == 20
+    np.testing.assert_array_equal(steps.centred, out)
+
+
+def test_photo_dark_on_light_is_inverted():
+    drawing = draw_strokes(SEVEN)
+    paper = (235 - drawing.astype(np.int32) * 0.8).astype(np.uint8)  # grey ink, off-white
+    photo = np.stack([paper] * 3, axis=-1)
+    np.testing.assert_array_less(-1e-6, photo_to_mnist(photo))
+    assert np.corrcoef(photo_to_mnist(photo).ravel(), canvas_to_mnist(drawing).ravel())[0, 1] > 0.9
+
+
+def test_photo_without_contrast_raises():
+    with pytest.raises(EmptyDrawingError):
+        photo_to_mnist(np.full((100, 100, 3), 200, np.uint8))
+
+
+@pytest.mark.parametrize("bad", [
+    np.zeros((280,), np.uint8), np.zeros((28, 28, 2), np.uint8), np.zeros((1, 1), np.uint8),
+    np.full((28, 28), 2.0, np.float32), np.full((28, 28), np.nan, np.float32),
+])
+def test_bad_arrays_raise_value_error(bad):
+    with pytest.raises(ValueError):
+        canvas_to_mnist(bad)
+
+
+def test_naive_resize_squashes_without_centring():
+    corner = draw_strokes([[(x / 3, y / 3) for x, y in SEVEN[0]]], width=6)
+    naive = naive_resize(corner)
+    assert centre_of_mass(naive)[0] < 8  # the digit stays in the corner
+    assert abs(centre_of_mass(canvas_to_mnist(corner))[0] - 14) <= 0.5

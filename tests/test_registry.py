@@ -1,0 +1,120 @@
+"""`mnist_core.registry`: round trips, atomic saves, bad names and bad files."""
+
+from __future__ import annotations
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from mnist_core import registry
+from mnist_core.errors import InvalidModelError, InvalidModelNameError, ModelNotFoundError
+from mnist_core.inference import predict_proba
+from mnist_core.models import build_model
+
+
+@pytest.fixture
+def store(tmp_path):
+    model = build_model("mlp-16-16-relu")
+    registry.save_model(model, "small", {"test_accuracy": 0.5}, directory=tmp_path)
+    return tmp_path, model
+
+
+def test_round_trip_gives_the_same_predictions(store, rng):
+    folder, model = store
+    images = rng.random((8, 28, 28), dtype=np.float32)
+    loaded = registry.load_model("small", folder)
+    np.testing.assert_allclose(predict_proba(loaded, images), predict_proba(model, images),
+                               atol=1e-6)
+    card = registry.read_card("small", folder)
+    assert card == {"test_accuracy": 0.5, "name": "small"}
+
+
+def test_default_is_cnn_else_the_best(store):
+    folder, model = store
+    registry.save_model(model, "better", {"test_accuracy": 0.9}, directory=folder)
+    assert registry.default_model_name(folder) == "better"
+    registry.save_model(model, "cnn", {"test_accuracy": 0.1}, directory=folder)
+    assert registry.default_model_name(folder) == "cnn"
+    assert registry.load_model(None, folder).count_params() == model.count_params()
+
+
+def test_empty_store(tmp_path):
+    assert registry.list_models(tmp_path / "none") == []
+    with pytest.raises(ModelNotFoundError, match="no models"):
+        registry.load_model(None, tmp_path)
+
+
+@pytest.mark.parametrize("name", ["", "../evil", "a/b", "a\\b", "..", ".hidden", "x" * 65,
+                                  "sp ace", None])
+def test_bad_names_are_refused(name, tmp_path):
+    with pytest.raises(InvalidModelNameError):
+        registry.model_path(name, tmp_path)
+
+
+def test_missing_model_names_the_others(store):
+    folder, _ = store
+    with pytest.raises(ModelNotFoundError, match="have: small"):
+        registry.load_model("absent", folder)
+
+
+def test_corrupt_file_is_reported_and_others_still_load(store):
+    folder, _ = store
+    (folder / "broken.keras").write_bytes(b"PK\x03\x04 this is not a model")
+    (folder / "broken.json").write_text("{ not json")
+    infos = {info.name: info for info in registry.list_models(folder)}
+    assert set(infos) == {"broken", "small"}
+    assert "cannot be read" in infos["broken"].card_error
+    with pytest.raises(InvalidModelError, match="broken.keras cannot be loaded"):
+        registry.load_model("broken", folder)
+    assert registry.load_model("small", folder) is not None
+
+
+def test_incompatible_models_are_refused(tmp_path):
+    inputs = keras.Input((32, 32, 3))
+    wrong_input = keras.Model(inputs, keras.layers.Dense(10)(keras.layers.Flatten()(inputs)))
+    with pytest.raises(InvalidModelError, match=r"\(32, 32, 3\)"):
+        registry.save_model(wrong_input, "wrong", {}, directory=tmp_path)
+    wrong_input.save(tmp_path / "wrong.keras")
+    with pytest.raises(InvalidModelError, match="expected one of"):
+        registry.load_model("wrong", tmp_path)
+    inputs = keras.Input((28, 28))
+    five = keras.Model(inputs, keras.layers.Dense(5)(keras.layers.Flatten()(inputs)))
+    five.save(tmp_path / "five.keras")
+    with pytest.raises(InvalidModelError, match=r"\(5,\)"):
+        registry.load_model("five", tmp_path)
+
+
+def test_crash_mid_save_leaves_the_old_model(store, monkeypatch):
+    folder, model = store
+    before = (folder / "small.keras").read_bytes()
+    other = build_model("mlp-16-16-relu")
+
+    def crash(self, *args, **kwargs):
+        with open(args[0], "wb") as f:
+            f.write(b"half a file")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(keras.Model, "save", crash)
+    with pytest.raises(KeyboardInterrupt):
+        registry.save_model(other, "small", {"x": 1}, directory=folder, overwrite=True)
+    assert (folder / "small.keras").read_bytes() == before
+    assert json.loads((folder / "small.json").read_text())["test_accuracy"] == 0.5
+    assert sorted(p.name for p in folder.iterdir()) == ["small.json", "small.keras"]
+
+
+def test_overwrite_needs_consent_and_delete(store):
+    folder, model = store
+    with pytest.raises(FileExistsError):
+        registry.save_model(model, "small", {}, directory=folder)
+    registry.delete_model("small", folder)
+    assert registry.list_models(folder) == []
+    with pytest.raises(ModelNotFoundError):
+        registry.delete_model("small", folder)
+
+
+def test_saved_file_has_no_optimizer_state(store):
+    folder, model = store
+    weights_bytes = sum(w.nbytes for w in model.get_weights())
+    assert (folder / "small.keras").stat().st_size < 1.5 * weights_bytes + 50_000

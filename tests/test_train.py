@@ -1,0 +1,98 @@
+"""`mnist_core.train` and `mnist_core.augment` on the committed subset."""
+
+from __future__ import annotations
+
+import threading
+
+import keras
+import numpy as np
+import pytest
+
+from mnist_core.augment import augment_batch
+from mnist_core.errors import TrainingStopped
+from mnist_core.registry import list_models, load_model, read_card
+from mnist_core.train import HISTORY_KEYS, TrainConfig, train_model
+
+
+def test_run_records_every_epoch_and_saves(mnist_subset, tmp_path):
+    updates = []
+    result = train_model(
+        TrainConfig("mlp-64-64-relu", epochs=3, batch_size=32, seed=3),
+        data=mnist_subset, save_as="tiny", models_dir=tmp_path, progress=updates.append,
+    )
+    history = result.card["history"]
+    for key in HISTORY_KEYS:
+        assert len(history[key]) == 3, key
+    assert history["loss"][2] < history["loss"][0]
+    assert result.card["test_accuracy"] > 0.7  # 1,000 real digits are enough for that
+    assert result.card["test_images"] == 500 and result.card["val_images"] == 100
+    assert [u.epoch for u in updates if u.epoch_finished] == [1, 2, 3]
+    assert updates[-1].fraction == 1.0
+    assert [info.name for info in list_models(tmp_path)] == ["tiny"]
+    assert read_card("tiny", tmp_path)["hyperparameters"]["batch_size"] == 32
+    assert load_model("tiny", tmp_path).count_params() == result.model.count_params()
+
+
+def test_same_seed_same_result(mnist_subset):
+    config = TrainConfig("mlp-16-16-relu", epochs=1, batch_size=64, seed=7, train_size=300)
+    first = train_model(config, data=mnist_subset).card["history"]["loss"]
+    second = train_model(config, data=mnist_subset).card["history"]["loss"]
+    assert first == pytest.approx(second, rel=1e-5)
+
+
+def test_stop_before_first_epoch_raises_and_saves_nothing(mnist_subset, tmp_path):
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(TrainingStopped):
+        train_model(TrainConfig("mlp-16-16-relu", epochs=2), data=mnist_subset,
+                    save_as="never", models_dir=tmp_path, stop_event=stop)
+    assert list_models(tmp_path) == []
+
+
+def test_stop_mid_run_keeps_best_whole_epoch(mnist_subset, tmp_path):
+    stop = threading.Event()
+
+    class StopInSecondEpoch(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if self.model.optimizer.iterations.numpy() > 30:  # 29 steps an epoch
+                stop.set()
+
+    result = train_model(
+        TrainConfig("mlp-64-64-relu", epochs=5, batch_size=32), data=mnist_subset,
+        save_as="stopped", models_dir=tmp_path, stop_event=stop,
+        callbacks=[StopInSecondEpoch()],
+    )
+    assert result.stopped and result.card["stopped_early"]
+    assert result.card["epochs_run"] == 1
+    assert read_card("stopped", tmp_path)["best_epoch"] == 1
+
+
+@pytest.mark.parametrize("field, value", [
+    ("epochs", 0), ("batch_size", 0), ("validation_split", 0.95), ("learning_rate", -1.0),
+    ("architecture", "nope"),
+])
+def test_bad_settings_raise_before_training(field, value):
+    with pytest.raises(ValueError):
+        TrainConfig(**{field: value}).resolved()
+
+
+def test_existing_name_is_not_overwritten(mnist_subset, tmp_path):
+    config = TrainConfig("mlp-16-16-relu", epochs=1, train_size=200)
+    train_model(config, data=mnist_subset, save_as="taken", models_dir=tmp_path)
+    before = (tmp_path / "taken.keras").read_bytes()
+    with pytest.raises(FileExistsError):
+        train_model(config, data=mnist_subset, save_as="taken", models_dir=tmp_path)
+    assert (tmp_path / "taken.keras").read_bytes() == before
+
+
+def test_augmentation_keeps_digits_recognisable(mnist_subset):
+    (x_train, _), _ = mnist_subset
+    images = x_train[:256].astype(np.float32) / 255
+    out = augment_batch(images).numpy()
+    assert out.shape == images.shape and out.min() >= 0 and out.max() <= 1
+    changed = np.abs(out - images).mean(axis=(1, 2))
+    assert (changed > 1e-3).mean() > 0.9  # nearly every image is distorted
+    correlation = [np.corrcoef(a.ravel(), b.ravel())[0, 1] for a, b in zip(out, images)]
+    assert np.median(correlation) > 0.5  # but stays close to the original
+    ink_ratio = out.sum(axis=(1, 2)) / images.sum(axis=(1, 2))
+    assert 0.5 < np.median(ink_ratio) < 1.6
