@@ -48,6 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     augment.add_argument("--augment", dest="augment", action="store_true", default=None)
     augment.add_argument("--no-augment", dest="augment", action="store_false")
     train.add_argument("--train-size", type=int, help="use only the first N training images")
+    train.add_argument(
+        "--pen-writers", help="also train on these pendigits writers' drawings, e.g. 1-20"
+    )
     train.add_argument("--overwrite", action="store_true", help="replace a model of that name")
     train.set_defaults(run=_train)
 
@@ -73,6 +76,7 @@ def _train(args) -> int:
         architecture=args.arch, epochs=args.epochs, batch_size=args.batch_size,
         validation_split=args.validation_split, seed=args.seed, augment=args.augment,
         learning_rate=args.learning_rate, train_size=args.train_size,
+        pen_writers=_parse_ranges(args.pen_writers) if args.pen_writers else None,
     )
 
     def report(progress):
@@ -97,6 +101,18 @@ def _train(args) -> int:
         f"(epoch {card['best_epoch']}), {card['training_seconds']:.0f} s"
     )
     return 0
+
+
+def _parse_ranges(text: str) -> tuple[int, ...]:
+    """'1-20,25' -> (1, ..., 20, 25)."""
+    numbers = []
+    try:
+        for part in text.split(","):
+            low, _, high = part.strip().partition("-")
+            numbers.extend(range(int(low), int(high or low) + 1))
+    except ValueError:
+        raise ValueError(f"cannot read writer list {text!r}; write e.g. 1-20,25") from None
+    return tuple(numbers)
 
 
 def _evaluate(args) -> int:

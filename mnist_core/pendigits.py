@@ -351,6 +351,30 @@ def render_dataset(
     return images, labels
 
 
+def drawn_training_set(
+    digits: Sequence[PenDigit],
+    renders: int = 3,
+    seed: int = 0,
+    pen_widths: tuple[float, float] = (10.0, 26.0),
+) -> tuple[np.ndarray, np.ndarray]:
+    """Prepared 28x28 training images of pen-drawn digits, as the pad would send them.
+
+    Each digit is rendered `renders` times at a random size, position and pen width
+    (drawn from `pen_widths`), then passed through `canvas_to_mnist`, the drawing pad's
+    own path. Returns `(N * renders, 28, 28)` float32 images and uint8 labels.
+    """
+    from mnist_core.preprocess import canvas_to_mnist
+
+    rng = np.random.default_rng(seed)
+    images = np.empty((len(digits) * renders, 28, 28), dtype=np.float32)
+    labels = np.empty(len(digits) * renders, dtype=np.uint8)
+    for i, digit in enumerate(d for d in digits for _ in range(renders)):
+        pen_width = float(rng.uniform(*pen_widths))
+        images[i] = canvas_to_mnist(render_digit(digit, CANVAS_SIZE, pen_width, rng=rng))
+        labels[i] = digit.label
+    return images, labels
+
+
 __all__ = [
     "CANVAS_SIZE",
     "CLASS_COUNTS",
@@ -361,6 +385,7 @@ __all__ = [
     "PenDigitsFormatError",
     "PenDigitsNotFoundError",
     "default_pendigits_path",
+    "drawn_training_set",
     "load_pendigits",
     "render_dataset",
     "render_digit",

@@ -49,6 +49,10 @@ class TrainConfig:
     learning_rate: float | None = None
     train_size: int | None = None  # use only the first N training images (quick runs)
     test_size: int | None = None  # score on only the first N test images each epoch
+    # Writers (1-30) of ../shared/pendigits whose pen-drawn digits are added to the
+    # training data, rendered as the pad draws them; the other writers stay unseen.
+    pen_writers: tuple[int, ...] | None = None
+    pen_renders: int = 3
 
     def resolved(self) -> TrainConfig:
         """Fill unset fields from the architecture's defaults and check every value."""
@@ -70,6 +74,10 @@ class TrainConfig:
             )
         if not cfg.learning_rate > 0:
             raise ValueError(f"learning_rate must be positive, got {cfg.learning_rate}")
+        if cfg.pen_writers is not None:
+            cfg.pen_writers = tuple(sorted(set(int(w) for w in cfg.pen_writers)))
+            if not cfg.pen_writers or not set(cfg.pen_writers) <= set(range(1, 31)):
+                raise ValueError(f"pen_writers must be writers 1-30, got {cfg.pen_writers}")
         for name in ("train_size", "test_size"):
             value = getattr(cfg, name)
             if value is not None and value < 10:
@@ -211,6 +219,10 @@ def train_model(
     if cfg.test_size is not None:
         x_test, y_test = x_test[: cfg.test_size], y_test[: cfg.test_size]
     x_train, x_test = prepare_mnist(x_train), prepare_mnist(x_test)
+    if cfg.pen_writers:
+        x_pen, y_pen = _pen_drawn_digits(cfg)
+        x_train = np.concatenate([x_train, x_pen])
+        y_train = np.concatenate([y_train, y_pen])
     y_train, y_test = y_train.astype(np.int32), y_test.astype(np.int32)
 
     keras.utils.set_random_seed(cfg.seed)
@@ -255,8 +267,18 @@ def train_model(
 
     card = build_card(cfg, model, monitor, seconds, len(x_fit), n_val, len(x_test))
     if save_as is not None:
+        card["name"] = save_as
         registry.save_model(model, save_as, card, directory=models_dir, overwrite=overwrite)
     return TrainResult(model=model, card=card, stopped=monitor.stopped)
+
+
+def _pen_drawn_digits(cfg: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The chosen pendigits writers' digits, rendered and prepared like pad drawings."""
+    from mnist_core.pendigits import drawn_training_set, load_pendigits
+
+    writers = set(cfg.pen_writers)
+    digits = [d for d in load_pendigits() if d.writer in writers]
+    return drawn_training_set(digits, renders=cfg.pen_renders, seed=cfg.seed)
 
 
 def build_card(cfg, model, monitor, seconds, n_fit, n_val, n_test) -> dict:
@@ -281,7 +303,8 @@ def build_card(cfg, model, monitor, seconds, n_fit, n_val, n_test) -> dict:
         "train_images": n_fit,
         "val_images": n_val,
         "test_images": n_test,
-        "trained_on": "MNIST training set",
+        "trained_on": _training_data_description(cfg),
+        "pen_writers": list(cfg.pen_writers or []),
         "preprocess_version": PREPROCESS_VERSION,
         "versions": {
             "keras": keras.__version__,
@@ -291,3 +314,30 @@ def build_card(cfg, model, monitor, seconds, n_fit, n_val, n_test) -> dict:
         },
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+
+
+def _training_data_description(cfg: TrainConfig) -> str:
+    text = "MNIST training set"
+    if cfg.train_size is not None:
+        text = f"first {cfg.train_size} images of the MNIST training set"
+    if cfg.pen_writers:
+        text += (
+            f" + pendigits pen-drawn digits of writers {_ranges(cfg.pen_writers)} "
+            f"(rendered {cfg.pen_renders}x as the drawing pad draws them)"
+        )
+    return text
+
+
+def _ranges(numbers) -> str:
+    """'1-20, 25' for [1, ..., 20, 25]."""
+    parts, start, prev = [], None, None
+    for n in sorted(numbers):
+        if start is None:
+            start = prev = n
+        elif n == prev + 1:
+            prev = n
+        else:
+            parts.append(f"{start}-{prev}" if prev > start else str(start))
+            start = prev = n
+    parts.append(f"{start}-{prev}" if prev > start else str(start))
+    return ", ".join(parts)

@@ -270,3 +270,17 @@ def test_full_file_has_the_readme_counts() -> None:
     writers = Counter(d.writer for d in digits)
     assert sorted(writers) == list(range(1, 31))
     assert all(247 <= n <= 250 for n in writers.values())
+
+
+def test_drawn_training_set_is_prepared_like_pad_drawings():
+    from mnist_core.pendigits import drawn_training_set
+    from mnist_core.preprocess import centre_of_mass
+
+    digits = load_pendigits(SAMPLE)[:6]
+    images, labels = drawn_training_set(digits, renders=2, seed=3)
+    assert images.shape == (12, 28, 28) and images.dtype == np.float32
+    assert labels.tolist() == [d.label for d in digits for _ in range(2)]
+    for image in images:
+        row, col = centre_of_mass(image)
+        assert abs(row - 14) <= 0.5 and abs(col - 14) <= 0.5
+    assert not np.allclose(images[0], images[1])  # two different renders of one digit

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -96,3 +97,20 @@ def test_augmentation_keeps_digits_recognisable(mnist_subset):
     assert np.median(correlation) > 0.5  # but stays close to the original
     ink_ratio = out.sum(axis=(1, 2)) / images.sum(axis=(1, 2))
     assert 0.5 < np.median(ink_ratio) < 1.6
+
+
+def test_pen_drawn_digits_join_training_and_the_card_says_so(mnist_subset, monkeypatch):
+    sample = Path(__file__).parent / "data" / "pendigits-sample.tra"
+    monkeypatch.setenv("PENDIGITS_PATH", str(sample))
+    from mnist_core.pendigits import load_pendigits
+
+    writers = sorted({d.writer for d in load_pendigits()})[:5]
+    n_pen = sum(d.writer in writers for d in load_pendigits())
+    result = train_model(
+        TrainConfig("mlp-16-16-relu", epochs=1, train_size=200, validation_split=0.0,
+                    pen_writers=writers, pen_renders=2),
+        data=mnist_subset,
+    )
+    assert result.card["train_images"] == 200 + 2 * n_pen
+    assert result.card["pen_writers"] == writers
+    assert "pendigits" in result.card["trained_on"]
