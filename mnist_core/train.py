@@ -32,7 +32,7 @@ from mnist_core.preprocess import PREPROCESS_VERSION, prepare_mnist
 
 HISTORY_KEYS = (
     "loss", "accuracy", "val_loss", "val_accuracy", "test_loss", "test_accuracy",
-    "epoch_seconds",
+    "epoch_seconds", "test_seconds",
 )
 
 
@@ -157,14 +157,17 @@ class _RunMonitor(keras.callbacks.Callback):
         if self.stopped:
             return  # a partial epoch is not a result: keep the last whole one
         x_test, y_test = self.test_data
+        test_started = time.perf_counter()
         test_loss, test_acc = self.model.evaluate(
             x_test, y_test, batch_size=1024, verbose=0
         )
+        test_seconds = time.perf_counter() - test_started
         record = {
             "loss": logs.get("loss"), "accuracy": logs.get("accuracy"),
             "val_loss": logs.get("val_loss"), "val_accuracy": logs.get("val_accuracy"),
             "test_loss": test_loss, "test_accuracy": test_acc,
             "epoch_seconds": time.perf_counter() - self._epoch_start,
+            "test_seconds": test_seconds,
         }
         for key in HISTORY_KEYS:
             value = record[key]
@@ -214,20 +217,63 @@ def train_model(
         if not overwrite and registry.model_exists(save_as, models_dir):
             raise FileExistsError(f"a model named {save_as!r} already exists")
     (x_train, y_train), (x_test, y_test) = data if data is not None else load_mnist()
-    if cfg.train_size is not None:
-        x_train, y_train = x_train[: cfg.train_size], y_train[: cfg.train_size]
+    run = prepare_run(cfg, (x_train, y_train))
     if cfg.test_size is not None:
         x_test, y_test = x_test[: cfg.test_size], y_test[: cfg.test_size]
-    x_train, x_test = prepare_mnist(x_train), prepare_mnist(x_test)
+    x_test, y_test = prepare_mnist(x_test), y_test.astype(np.int32)
+    model = run.model
+
+    monitor = _RunMonitor(
+        (x_test, y_test), run.steps, cfg.epochs, progress, stop_event, progress_interval
+    )
+    started = time.perf_counter()
+    model.fit(
+        run.train_ds, epochs=cfg.epochs, validation_data=run.val_data, verbose=0,
+        shuffle=False, callbacks=[monitor, *(callbacks or [])],
+    )
+    seconds = time.perf_counter() - started
+    if monitor.best_weights is None:
+        raise TrainingStopped("training was stopped before the first epoch finished")
+    model.set_weights(monitor.best_weights)
+
+    card = build_card(cfg, model, monitor, seconds, run.n_fit, run.n_val, len(x_test))
+    if save_as is not None:
+        card["name"] = save_as
+        registry.save_model(model, save_as, card, directory=models_dir, overwrite=overwrite)
+    return TrainResult(model=model, card=card, stopped=monitor.stopped)
+
+
+@dataclass
+class PreparedRun:
+    """A compiled model and its data pipeline, as `train_model` fits them."""
+
+    model: keras.Model
+    train_ds: tf.data.Dataset
+    val_data: tuple[np.ndarray, np.ndarray] | None
+    steps: int  # batches per epoch
+    n_fit: int
+    n_val: int
+
+
+def prepare_run(cfg: TrainConfig, train_data: tuple[np.ndarray, np.ndarray]) -> PreparedRun:
+    """Split, prepare and batch the training data and build the compiled model.
+
+    `cfg` must be resolved. The validation split is random with `cfg.seed` (Keras's own
+    `validation_split` takes the last images unshuffled). Benchmarks call this to fit
+    exactly what `train_model` fits.
+    """
+    x_train, y_train = train_data
+    if cfg.train_size is not None:
+        x_train, y_train = x_train[: cfg.train_size], y_train[: cfg.train_size]
+    x_train = prepare_mnist(x_train)
     if cfg.pen_writers:
         x_pen, y_pen = _pen_drawn_digits(cfg)
         x_train = np.concatenate([x_train, x_pen])
         y_train = np.concatenate([y_train, y_pen])
-    y_train, y_test = y_train.astype(np.int32), y_test.astype(np.int32)
+    y_train = y_train.astype(np.int32)
 
     keras.utils.set_random_seed(cfg.seed)
-    rng = np.random.default_rng(cfg.seed)
-    order = rng.permutation(len(x_train))
+    order = np.random.default_rng(cfg.seed).permutation(len(x_train))
     n_val = int(round(len(x_train) * cfg.validation_split))
     val_idx, fit_idx = order[:n_val], order[n_val:]
     x_fit, y_fit = x_train[fit_idx], y_train[fit_idx]
@@ -251,25 +297,7 @@ def train_model(
         )
     train_ds = train_ds.prefetch(tf.data.AUTOTUNE)
     val_data = (x_train[val_idx], y_train[val_idx]) if n_val else None
-
-    monitor = _RunMonitor(
-        (x_test, y_test), steps, cfg.epochs, progress, stop_event, progress_interval
-    )
-    started = time.perf_counter()
-    model.fit(
-        train_ds, epochs=cfg.epochs, validation_data=val_data, verbose=0, shuffle=False,
-        callbacks=[monitor, *(callbacks or [])],
-    )
-    seconds = time.perf_counter() - started
-    if monitor.best_weights is None:
-        raise TrainingStopped("training was stopped before the first epoch finished")
-    model.set_weights(monitor.best_weights)
-
-    card = build_card(cfg, model, monitor, seconds, len(x_fit), n_val, len(x_test))
-    if save_as is not None:
-        card["name"] = save_as
-        registry.save_model(model, save_as, card, directory=models_dir, overwrite=overwrite)
-    return TrainResult(model=model, card=card, stopped=monitor.stopped)
+    return PreparedRun(model, train_ds, val_data, steps, len(x_fit), n_val)
 
 
 def _pen_drawn_digits(cfg: TrainConfig) -> tuple[np.ndarray, np.ndarray]:

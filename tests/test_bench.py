@@ -1,0 +1,206 @@
+"""The benchmark scripts in `bench/` on their tiniest settings: they run and write sane JSON.
+
+Each script's `main()` runs against a private copy of the session's small model store
+(`seed-cnn` trained on the committed MNIST subset) and writes into a temporary folder.
+Timings depend on the machine, so no test asserts one; only that the figures exist and
+lie where they must.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench import accuracy, common, latency, training
+from mnist_core.pendigits import default_pendigits_path, load_pendigits, render_dataset
+from mnist_core.preprocess import canvas_to_mnist, naive_resize
+
+from .conftest import SUBSET_DIR
+
+SAMPLE = Path(__file__).parent / "data" / "pendigits-sample.tra"
+# The full file where this machine has it (50 digits are drawn from it), else the
+# committed excerpt (30 digits).
+PENDIGITS = default_pendigits_path() if default_pendigits_path().is_file() else SAMPLE
+
+
+@pytest.fixture
+def store(subset_model_store, tmp_path):
+    """The subset model as `cnn` (the default), and a copy whose card says pendigits."""
+    folder = tmp_path / "models"
+    folder.mkdir()
+    for name in ("cnn", "pen-tuned"):
+        for suffix in (".keras", ".json"):
+            shutil.copy(subset_model_store / f"seed-cnn{suffix}", folder / f"{name}{suffix}")
+    card_file = folder / "pen-tuned.json"
+    card = json.loads(card_file.read_text())
+    card["trained_on"] = "MNIST training set + pendigits (rendered)"
+    card["pen_writers"] = list(range(1, 16))
+    card_file.write_text(json.dumps(card))
+    return folder
+
+
+def read_result(folder: Path, name: str) -> dict:
+    return json.loads((folder / f"{name}.json").read_text())
+
+
+def check_machine(result: dict) -> None:
+    machine = result["machine"]
+    assert machine["cpu"] and machine["logical_cores"] >= 1
+    assert machine["tensorflow"] and machine["keras"] and machine["date"]
+
+
+def check_stats(figures: dict, n: int) -> None:
+    assert figures["n"] == n
+    assert 0 < figures["min_ms"] <= figures["p50_ms"] <= figures["p95_ms"] <= figures["max_ms"]
+
+
+def test_accuracy_scores_every_model_and_skips_pendigits_trained_ones(store, tmp_path, capsys):
+    out = tmp_path / "results"
+    code = accuracy.main([
+        "--models-dir", str(store), "--data-dir", str(SUBSET_DIR), "--pendigits",
+        str(PENDIGITS), "--limit", "50", "--results-dir", str(out),
+    ])
+    assert code == 0
+    result = read_result(out, "accuracy")
+    check_machine(result)
+    assert result["default_model"] == "cnn"
+    n = min(50, len(load_pendigits(PENDIGITS)))
+    assert result["pendigits"]["n"] == n == sum(result["pendigits"]["class_counts"])
+    rows = {row["name"]: row for row in result["models"]}
+    assert set(rows) == {"cnn", "pen-tuned"}
+
+    cnn = rows["cnn"]
+    assert not cnn["trained_on_pendigits"]
+    assert cnn["mnist_test"]["n"] == 500 == result["mnist"]["n"]
+    # predict_proba on prepare_mnist reproduces the card's figure (scored by Keras)
+    assert cnn["mnist_test"]["accuracy"] == pytest.approx(cnn["card_test_accuracy"], abs=0.0021)
+    for key in accuracy.VARIANTS:
+        drawn = cnn["drawn"][key]
+        assert 0.0 <= drawn["accuracy"] <= 1.0 and drawn["n"] == n
+        assert len(drawn["per_class"]) == 10 and sum(drawn["class_counts"]) == n
+        assert all(p is None or 0.0 <= p <= 1.0 for p in drawn["per_class"])
+        for confusion in drawn["top_confusions"]:
+            assert confusion["true"] != confusion["predicted"] and confusion["count"] > 0
+
+    pen = rows["pen-tuned"]
+    assert pen["trained_on_pendigits"] and pen["drawn"] is None
+    assert pen["drawn_excluded"] == "trained on these"
+    # Scored on the writers it never saw, and every model gets that same column.
+    unseen = result["held_out_writers"]
+    assert unseen and min(unseen) >= 16
+    assert 0 < pen["drawn_held_out"]["n"] == cnn["drawn_held_out"]["n"] < n
+    printed = capsys.readouterr().out
+    assert "trained on these" in printed and "Drawn accuracy by digit" in printed
+
+
+def test_drawings_are_render_datasets_own(tmp_path):
+    # The benchmark renders one digit at a time; the drawings must be render_dataset's.
+    digits = load_pendigits(SAMPLE)[:6]
+    drawn = accuracy.prepare_drawn(digits, seed=3)
+    varied, _ = render_dataset(digits, seed=3)
+    fixed, _ = render_dataset(digits, varied=False)
+    for i in range(len(digits)):
+        np.testing.assert_array_equal(drawn["centred"][0][i], canvas_to_mnist(varied[i]))
+        np.testing.assert_array_equal(drawn["naive_resize"][0][i], naive_resize(varied[i]))
+        np.testing.assert_array_equal(drawn["fixed_render"][0][i], canvas_to_mnist(fixed[i]))
+    assert all(readable.all() for _, readable in drawn.values())
+
+
+def test_trained_on_pendigits_reads_the_card():
+    assert accuracy.trained_on_pendigits({"trained_on": "MNIST + PenDigits"})
+    assert accuracy.trained_on_pendigits({"trained_on": ["MNIST", "pen digits"]})
+    assert not accuracy.trained_on_pendigits({"trained_on": "MNIST training set"})
+    assert not accuracy.trained_on_pendigits({})
+
+
+def test_latency_times_both_paths_and_the_draw_page(store, tmp_path):
+    out = tmp_path / "results"
+    code = latency.main([
+        "--models-dir", str(store), "--pendigits", str(PENDIGITS), "--calls", "20",
+        "--predict-calls", "5", "--warmup", "2", "--reruns", "3", "--rerun-warmup", "1",
+        "--drawings", "5", "--results-dir", str(out),
+    ])
+    result = read_result(out, "latency")
+    check_machine(result)
+    assert result["model"] == "cnn" and result["input"]["shape"] == [280, 280, 4]
+    paths = result["paths"]
+    for path, n in (("proba", 20), ("predict", 5)):
+        for part in ("preprocess", "inference", "total"):
+            check_stats(paths[path][part], n)
+    assert paths["ratio_of_medians"]["total"] > 0
+    assert 0 < paths["preprocess_share_of_median"] < 1
+    checks = paths["checks"]
+    assert checks["max_abs_difference_predict_vs_proba"] < 1e-4
+    assert checks["probability_sum_min"] == pytest.approx(1.0, abs=1e-4)
+    assert checks["probability_sum_max"] == pytest.approx(1.0, abs=1e-4)
+
+    app = result["app"]
+    if not latency.APP.is_file():
+        assert "app.py" in app["skipped"] and code == 0
+        pytest.skip("app.py is missing: the Draw-page part was skipped")
+    assert code == 0 and "error" not in app, app.get("error")
+    assert app["canvas_key"].startswith("draw_canvas")
+    check_stats(app["rerun"], 3)
+    assert app["prediction_metric_shown"] + app["unsure_warning_shown"] == 3
+    assert app["matches_core_reading"] == 3
+
+
+def test_training_compares_fit_and_train_model(tmp_path):
+    out = tmp_path / "results"
+    code = training.main([
+        "--data-dir", str(SUBSET_DIR), "--arch", "seed-cnn", "--augment",
+        "--train-size", "500", "--test-size", "100", "--epochs", "2", "--rounds", "1",
+        "--warmup-size", "64", "--results-dir", str(out),
+    ])
+    assert code == 0
+    result = read_result(out, "training")
+    check_machine(result)
+    assert result["config"]["architecture"] == "seed-cnn" and result["config"]["augment"]
+    assert result["data"] | {"source": None} == {
+        "source": None, "fit_images": 450, "validation_images": 50, "test_images": 100,
+    }
+    assert result["order"] == ["model.fit", "train_model"]
+    assert result["steady_epochs"] == 1
+    for path in ("model.fit", "train_model"):
+        (run,) = result["runs"][path]
+        assert len(run["epochs"]) == 2
+        figures = result["summary"][path]
+        for key in ("images_per_s", "train_phase_s", "epoch_s", "first_epoch_s", "run_s"):
+            assert figures[key] > 0, key
+    assert all(math.isfinite(v) for v in result["overhead_pct"].values())
+    check_stats(result["test_scoring"]["seconds"], 3)
+    assert result["test_scoring"]["images"] == 100
+    # train_model reports at least once at the end of every epoch
+    assert result["progress_reports_per_run"][0] >= 2
+
+
+def test_quick_defaults_give_way_to_explicit_flags():
+    args = latency.parse_args(["--quick", "--calls", "7"])
+    assert (args.calls, args.reruns) == (7, latency.COUNTS["reruns"][1])
+    assert training.parse_args([]).train_size == 12000
+    assert training.parse_args(["--quick"]).train_size == 500
+    assert accuracy.parse_args(["--quick", "--limit", "9"]).limit == 9
+    with pytest.raises(SystemExit):
+        training.parse_args(["--validation-split", "0"])
+
+
+def test_stats_tables_and_json(tmp_path, capsys):
+    figures = common.stats([0.003, 0.001, 0.002])
+    assert figures["p50_ms"] == pytest.approx(2.0) and figures["n"] == 3
+    assert figures["min_ms"] == pytest.approx(1.0) and figures["max_ms"] == pytest.approx(3.0)
+    assert len(common.time_calls(lambda: None, calls=4, warmup=2)) == 4
+    common.print_table(["model", "acc"], [["cnn", "99.1%"], ["mlp-16-16", "-"]], title="T")
+    assert capsys.readouterr().out.splitlines() == [
+        "", "T", "model        acc", "---------  -----", "cnn        99.1%", "mlp-16-16      -",
+    ]
+    path = common.write_json(
+        "x", {"a": np.float32(0.5), "b": np.arange(3), "c": float("nan"), "d": tmp_path},
+        tmp_path,
+    )
+    assert json.loads(path.read_text()) == {"a": 0.5, "b": [0, 1, 2], "c": None,
+                                            "d": str(tmp_path)}
