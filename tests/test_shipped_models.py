@@ -1,0 +1,69 @@
+"""The models committed in `models/`: they load, carry full cards and read digits well."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from mnist_core import registry
+from mnist_core.data import DATA_DIR_ENV, load_mnist
+from mnist_core.inference import predict_proba
+from mnist_core.models import ARCHITECTURES
+from mnist_core.preprocess import PREPROCESS_VERSION, canvas_to_mnist, prepare_mnist
+
+from .drawing import enlarge_mnist
+
+CARD_FIELDS = {
+    "architecture", "activation", "params", "hyperparameters", "history", "train_accuracy",
+    "val_accuracy", "test_accuracy", "training_seconds", "preprocess_version", "versions",
+    "created", "epochs_run",
+}
+
+
+@pytest.fixture(scope="module")
+def default_model():
+    return registry.load_model()
+
+
+def test_every_architecture_is_shipped_with_a_full_card():
+    infos = {info.name: info for info in registry.list_models(registry.DEFAULT_MODELS_DIR)}
+    assert set(ARCHITECTURES) <= set(infos)
+    for name in ARCHITECTURES:
+        card = infos[name].card
+        assert infos[name].card_error is None
+        assert set(card) >= CARD_FIELDS, name
+        assert card["architecture"] == name
+        assert card["preprocess_version"] == PREPROCESS_VERSION
+        assert len(card["history"]["test_accuracy"]) == card["epochs_run"]
+        assert infos[name].path.stat().st_size < 5 * 2**20  # a few MB at most
+
+
+def test_default_model_is_the_cnn(default_model):
+    assert registry.default_model_name() == "cnn"
+    assert default_model.count_params() == registry.read_card("cnn")["params"]
+
+
+def test_default_model_reads_mnist_digits_drawn_large(default_model, mnist_subset):
+    """MNIST test digits scaled up to the pad's 280x280 and fed through the pad's path."""
+    _, (x_test, y_test) = mnist_subset
+    drawn = np.stack([canvas_to_mnist(enlarge_mnist(digit)) for digit in x_test[:300]])
+    accuracy = (predict_proba(default_model, drawn).argmax(axis=1) == y_test[:300]).mean()
+    assert accuracy >= 0.98
+
+
+def test_default_model_on_the_subset_test_digits(default_model, mnist_subset):
+    _, (x_test, y_test) = mnist_subset
+    probabilities = predict_proba(default_model, prepare_mnist(x_test))
+    assert (probabilities.argmax(axis=1) == y_test).mean() >= 0.99
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get(DATA_DIR_ENV), reason="MNIST_DATA_DIR not set")
+def test_default_model_full_test_set_accuracy(default_model):
+    _, (x_test, y_test) = load_mnist()
+    probabilities = predict_proba(default_model, prepare_mnist(x_test))
+    accuracy = (probabilities.argmax(axis=1) == y_test).mean()
+    assert accuracy >= 0.996
+    assert accuracy == pytest.approx(registry.read_card("cnn")["test_accuracy"], abs=2e-4)
