@@ -67,3 +67,10 @@ def test_default_model_full_test_set_accuracy(default_model):
     accuracy = (probabilities.argmax(axis=1) == y_test).mean()
     assert accuracy >= 0.996
     assert accuracy == pytest.approx(registry.read_card("cnn")["test_accuracy"], abs=2e-4)
+
+
+def test_pen_trained_model_says_which_writers_it_saw():
+    card = registry.read_card("cnn-drawn")
+    assert card["pen_writers"] == list(range(1, 21))
+    assert "pendigits" in card["trained_on"] and "writers 1-20" in card["trained_on"]
+    assert card["test_accuracy"] >= 0.995
