@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from mnist_core.inference import predict_proba
-from mnist_core.models import build_model
+from mnist_core.models import ARCHITECTURES, build_model
 
 
 @pytest.fixture(scope="module")
@@ -37,3 +37,12 @@ def test_single_image_and_large_batches(model, rng):
 def test_bad_input_is_refused(model, bad):
     with pytest.raises(ValueError):
         predict_proba(model, bad)
+
+
+@pytest.mark.parametrize("name", list(ARCHITECTURES))
+def test_single_image_fast_path_agrees_with_batches(name, rng):
+    model = build_model(name)
+    images = rng.random((3, 28, 28), dtype=np.float32)
+    batch = predict_proba(model, images)
+    for i in range(3):
+        np.testing.assert_allclose(predict_proba(model, images[i]), batch[i : i + 1], atol=1e-5)
