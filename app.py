@@ -1,0 +1,171 @@
+"""Draw page, the app's landing page: draw or upload a digit and watch the model read it.
+
+    streamlit run app.py
+
+The prediction updates whenever a stroke ends. Train, Evaluate and Models are the other
+pages (`pages/`); the model store is `models/` (or `MNIST_MODELS_DIR`).
+"""
+
+import streamlit as st
+from streamlit.errors import StreamlitAPIException
+
+from mnist_core import charts, registry, ui
+from mnist_core.errors import EmptyDrawingError, InvalidModelError, ModelNotFoundError
+from mnist_core.images import ImageReadError, read_image
+from mnist_core.inference import predict_proba
+from mnist_core.preprocess import PreprocessSteps, canvas_to_mnist, photo_to_mnist
+
+try:
+    from streamlit_drawable_canvas import st_canvas
+except (ImportError, StreamlitAPIException) as err:  # the component needs a running app
+    st_canvas, CANVAS_ERROR = None, err
+
+CANVAS_PX = 280
+DRAW, UPLOAD = "Draw", "Upload a photo"
+
+ui.setup_page("Draw")
+ui.remember("draw_model", "draw_stroke")
+
+if "draw_canvas_id" not in st.session_state:
+    st.session_state.draw_canvas_id = 0  # a new id gives a new, empty canvas
+
+
+def clear_canvas():
+    st.session_state.draw_canvas_id += 1
+
+
+st.title("Draw a digit")
+st.caption(
+    "Draw one digit, 0 to 9, with the mouse or a finger. The model reads it every time "
+    "you lift the pen."
+)
+
+infos = registry.list_models()
+if not infos:
+    st.info(
+        f"There are no trained models in {registry.models_dir()} yet. Train one on the "
+        "Train page, or run `python -m mnist_core train`."
+    )
+    st.page_link("pages/2_Train.py", label="Go to the Train page", icon=":material/model_training:")
+    st.stop()
+
+left, right = st.columns([1, 1.25], gap="medium")
+
+with left:
+    source = st.radio(
+        "Input", [DRAW, UPLOAD], horizontal=True, key="draw_source",
+        label_visibility="collapsed", on_change=clear_canvas,
+    )
+    image, unreadable = None, False
+    if source == DRAW:
+        if st_canvas is None:
+            st.error(f"The drawing pad cannot start: {CANVAS_ERROR}. Upload a photo instead.")
+            st.stop()
+        st.space("small")  # room for the pad's undo/redo toolbar, shown above it on hover
+        pad = st.container()
+        with st.container(horizontal=True, vertical_alignment="bottom", width=CANVAS_PX + 80):
+            stroke = st.slider("Pen width", 6, 40, 18, key="draw_stroke")
+            st.button(
+                "Clear", key="draw_clear", on_click=clear_canvas, icon=":material/ink_eraser:"
+            )
+        with pad:
+            canvas = st_canvas(
+                stroke_width=stroke, stroke_color="#FFFFFF", background_color="#000000",
+                width=CANVAS_PX, height=CANVAS_PX, drawing_mode="freedraw",
+                return_image_data=True, key=f"draw_canvas_{st.session_state.draw_canvas_id}",
+            )
+        image = canvas.image_data
+        prepare = canvas_to_mnist
+    else:
+        upload = st.file_uploader(
+            "Photo or scan of one digit", type=["png", "jpg", "jpeg", "bmp", "webp"],
+            key="draw_upload",
+            help="Dark ink on light paper or light on dark both work; crop it to one digit.",
+        )
+        if upload is not None:
+            try:
+                image = read_image(upload.getvalue())
+            except ImageReadError as err:
+                st.error(f"Cannot read {upload.name}: {err}.")
+                unreadable = True
+            else:
+                st.image(image, caption=upload.name, width=200)
+        prepare = photo_to_mnist
+
+with right:
+    result_area, model_area = st.container(), st.container()
+
+with model_area:
+    st.subheader("Model")
+    names = [info.name for info in infos]
+    if st.session_state.get("draw_model") not in names:
+        st.session_state.draw_model = registry.default_model_name()
+    cards = {info.name: info for info in infos}
+    name = st.selectbox(
+        "Model", names, key="draw_model", label_visibility="collapsed",
+        format_func=lambda n: f"{n} (card unreadable)" if cards[n].card_error else n,
+    )
+    info = cards[name]
+    if info.card_error:
+        st.warning(f"The model card cannot be read: {info.card_error}")
+    else:
+        st.markdown(ui.card_summary(info.card))
+    try:
+        model = ui.load_model(name)
+    except (ModelNotFoundError, InvalidModelError) as err:
+        st.error(f"Model {name!r} cannot be used: {str(err).rstrip('.')}. Choose another model.")
+        model = None
+
+with result_area:
+    steps = PreprocessSteps()
+    if image is None:
+        if not unreadable:
+            st.info(
+                "Draw a digit in the black box to see what the model thinks it is."
+                if source == DRAW else "Upload a photo or scan of a single digit."
+            )
+        st.stop()
+    try:
+        x = prepare(image, steps)
+    except EmptyDrawingError as err:
+        st.info(f"Nothing to read yet: {err}.")
+        st.stop()
+    if model is None:
+        st.stop()
+
+    probabilities = predict_proba(model, x)[0]
+    reading = charts.read_probabilities(probabilities)
+    # A row that stays a row on a phone: the verdict beside what the model sees.
+    with st.container(horizontal=True, gap="medium", wrap=False):
+        with st.container():
+            if reading.sure:
+                st.metric(
+                    "Prediction", str(reading.digit),
+                    delta=f"{reading.probability:.1%} probability",
+                    delta_color="off", delta_arrow="off",
+                    help="The digit with the highest probability, and how much of it.",
+                )
+            else:
+                st.warning(
+                    f"Not sure — maybe {reading.digit} ({reading.probability:.0%}) or "
+                    f"{reading.runner_up} ({reading.runner_up_probability:.0%}). "
+                    "Try drawing it larger and clearer."
+                )
+        with st.container(width=140):
+            st.image(charts.enlarge(x, 140), caption="What the model sees", width=140)
+    st.plotly_chart(
+        charts.probability_figure(probabilities), key="draw_probabilities",
+        config={"displayModeBar": False},
+    )
+    with st.expander("How the image was prepared"):
+        st.caption(
+            "Cropped to the ink, scaled so the longer side is 20 px, then placed in "
+            "28×28 with its centre of mass in the middle — the way MNIST was made."
+        )
+        crop, boxed, centred = st.columns(3)
+        crop.image(charts.enlarge(steps.crop, 112), caption="Cropped ink")
+        boxed.image(charts.enlarge(steps.boxed, 112), caption="Scaled to 20 px")
+        centred.image(
+            charts.enlarge(steps.centred, 112),
+            caption=f"Centred (shift {steps.shift[0]:+d}, {steps.shift[1]:+d} px)",
+        )

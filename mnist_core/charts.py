@@ -1,0 +1,274 @@
+"""Plotly figures, image enlargements and table rows that the app's pages show.
+
+Builders take plain arrays and cards and return a `plotly.graph_objects.Figure`, a
+uint8 image or a list of row dicts; the pages only hand them to `st.plotly_chart`,
+`st.image` and `st.dataframe`. Nothing here imports Streamlit or Keras.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import plotly.graph_objects as go
+
+DIGITS = [str(d) for d in range(10)]
+HIGHLIGHT = "#FF4B4B"  # Streamlit's primary red: the digit the model picks
+MUTED = "#8A94A6"
+# Tableau 10: distinguishable lines for up to ten overlaid models.
+PALETTE = (
+    "#4E79A7", "#F28E2B", "#E15759", "#76B7B2", "#59A14F",
+    "#EDC948", "#B07AA1", "#FF9DA7", "#9C755F", "#BAB0AC",
+)
+# split -> (accuracy key, loss key, line dash) in a card's history
+SPLITS = {
+    "train": ("accuracy", "loss", "solid"),
+    "validation": ("val_accuracy", "val_loss", "dash"),
+    "test": ("test_accuracy", "test_loss", "dot"),
+}
+# Below this top probability the app says it is unsure instead of naming a digit.
+UNSURE_BELOW = 0.6
+_FONT = dict(size=13)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What a probability vector says: the top digit, the runner-up, and how sure."""
+
+    digit: int
+    probability: float
+    runner_up: int
+    runner_up_probability: float
+
+    @property
+    def sure(self) -> bool:
+        return self.probability >= UNSURE_BELOW
+
+
+def read_probabilities(probabilities) -> Reading:
+    """The top two classes of one `(10,)` probability vector."""
+    p = _probability_vector(probabilities)
+    first, second = (int(i) for i in np.argsort(p)[::-1][:2])
+    return Reading(first, float(p[first]), second, float(p[second]))
+
+
+def probability_figure(probabilities, height: int = 280) -> go.Figure:
+    """Ten bars, digits 0-9, on a fixed 0-100% axis with the top class highlighted.
+
+    Axis ranges, categories and margins never depend on the values, so the bars grow
+    and shrink in place from one stroke to the next instead of the chart jumping.
+    """
+    p = _probability_vector(probabilities)
+    top = int(p.argmax())
+    figure = go.Figure(
+        go.Bar(
+            x=DIGITS,
+            y=p.tolist(),
+            marker_color=[HIGHLIGHT if d == top else MUTED for d in range(10)],
+            text=[f"{v:.0%}" if v >= 0.005 else "" for v in p],
+            textposition="outside",
+            cliponaxis=False,
+            hovertemplate="digit %{x}: %{y:.1%}<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        height=height,
+        margin=dict(l=8, r=8, t=24, b=8),
+        bargap=0.2,
+        showlegend=False,
+        font=_FONT,
+        uirevision="probabilities",
+        xaxis=dict(
+            title="Digit", type="category", categoryorder="array", categoryarray=DIGITS,
+            fixedrange=True,
+        ),
+        yaxis=dict(
+            title="Probability", range=[0, 1], tickformat=".0%",
+            tickvals=[0, 0.25, 0.5, 0.75, 1], fixedrange=True,
+        ),
+    )
+    return figure
+
+
+def history_figure(
+    histories: Mapping[str, Mapping[str, list]],
+    metric: str = "accuracy",
+    splits: Iterable[str] = ("train", "validation", "test"),
+    height: int = 360,
+) -> go.Figure:
+    """Per-epoch curves of `metric` ("accuracy" or "loss") for one or more models.
+
+    `histories` maps a model name to its card's `history`; each model gets a colour,
+    each split a line style (train solid, validation dashed, test dotted). Epochs
+    without a value (no validation split) are left out.
+    """
+    if metric not in ("accuracy", "loss"):
+        raise ValueError(f"metric must be 'accuracy' or 'loss', got {metric!r}")
+    splits = list(splits)
+    unknown = [s for s in splits if s not in SPLITS]
+    if unknown:
+        raise ValueError(f"unknown splits {unknown}; known: {list(SPLITS)}")
+    value_format = ".2%" if metric == "accuracy" else ".4f"
+    longest = max((len(h.get("loss") or []) for h in histories.values()), default=1)
+    figure = go.Figure()
+    for i, (name, history) in enumerate(histories.items()):
+        colour = PALETTE[i % len(PALETTE)]
+        first = True
+        for split in splits:
+            accuracy_key, loss_key, dash = SPLITS[split]
+            values = history.get(accuracy_key if metric == "accuracy" else loss_key) or []
+            points = [(e, v) for e, v in enumerate(values, start=1) if v is not None]
+            if not points:
+                continue
+            epochs, ys = zip(*points)
+            figure.add_trace(
+                go.Scatter(
+                    x=epochs, y=ys, name=name, legendgroup=name, showlegend=first,
+                    mode="lines+markers", line=dict(color=colour, dash=dash, width=2),
+                    marker=dict(size=5), meta=split,
+                    hovertemplate=(
+                        f"{name} {split}<br>epoch %{{x}}: %{{y:{value_format}}}<extra></extra>"
+                    ),
+                )
+            )
+            first = False
+    # The legend names each model once (its colour); these keys explain the line styles.
+    if len(splits) > 1:
+        for split in splits:
+            figure.add_trace(
+                go.Scatter(
+                    x=[None], y=[None], name=split, mode="lines",
+                    line=dict(color=MUTED, dash=SPLITS[split][2], width=2),
+                    hoverinfo="skip",
+                )
+            )
+    figure.update_layout(
+        height=height,
+        margin=dict(l=8, r=8, t=8, b=8),
+        font=_FONT,
+        # whole epochs only: at most about ten ticks, never a repeated "2" at 2.5
+        xaxis=dict(title="Epoch", tickmode="linear", tick0=1, dtick=max(1, -(-longest // 10))),
+        yaxis=dict(
+            title="Accuracy" if metric == "accuracy" else "Loss",
+            tickformat=".0%" if metric == "accuracy" else None,
+        ),
+        legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0, xanchor="left"),
+        hovermode="closest",
+    )
+    return figure
+
+
+def confusion_figure(confusion, normalise: bool = False, height: int = 460) -> go.Figure:
+    """Heatmap of `confusion[true, predicted]`: counts, or each row as shares of 100%."""
+    counts = np.asarray(confusion)
+    if counts.shape != (10, 10):
+        raise ValueError(f"expected a (10, 10) confusion matrix, got shape {counts.shape}")
+    if normalise:
+        totals = counts.sum(axis=1, keepdims=True)
+        values = np.divide(counts, totals, out=np.zeros(counts.shape), where=totals > 0)
+        text = [[f"{v:.1%}" if v > 0 else "" for v in row] for row in values]
+        hover = "true %{y}, predicted %{x}: %{z:.2%}<extra></extra>"
+    else:
+        values = counts
+        text = [[str(int(v)) if v else "" for v in row] for row in counts]
+        hover = "true %{y}, predicted %{x}: %{z} images<extra></extra>"
+    figure = go.Figure(
+        go.Heatmap(
+            z=np.asarray(values).tolist(), x=DIGITS, y=DIGITS, text=text, texttemplate="%{text}",
+            colorscale="Blues", hovertemplate=hover, xgap=1, ygap=1,
+            colorbar=dict(tickformat=".0%" if normalise else None, thickness=12),
+        )
+    )
+    figure.update_layout(
+        height=height,
+        margin=dict(l=8, r=8, t=8, b=8),
+        font=_FONT,
+        xaxis=dict(title="Predicted digit", type="category", side="bottom", fixedrange=True),
+        yaxis=dict(title="True digit", type="category", autorange="reversed", fixedrange=True),
+    )
+    return figure
+
+
+def enlarge(image, size: int = 140) -> np.ndarray:
+    """A grayscale image as uint8, scaled by whole pixels to fit in `size` px.
+
+    Nearest-neighbour repetition keeps every pixel a crisp square, so a 28x28 input
+    looks like what the model gets rather than a blur; an image larger than `size` is
+    thinned by a whole step instead. Floats are taken as 0-1.
+    """
+    pixels = np.asarray(image)
+    if pixels.ndim != 2 or 0 in pixels.shape:
+        raise ValueError(f"expected a 2-D grayscale image, got shape {pixels.shape}")
+    if pixels.dtype != np.uint8:
+        pixels = np.round(np.clip(pixels.astype(np.float32), 0, 1) * 255).astype(np.uint8)
+    longest = max(pixels.shape)
+    if longest > size:
+        step = -(-longest // size)
+        return pixels[::step, ::step]
+    scale = max(1, size // longest)
+    return np.repeat(np.repeat(pixels, scale, axis=0), scale, axis=1)
+
+
+def comparison_rows(infos, problems: Mapping[str, str] | None = None) -> list[dict]:
+    """One row per model of the store for the comparison table, from the cards.
+
+    Accuracies are percentages rounded to two decimals, ready to show.
+    `infos` are `registry.ModelInfo`s; `problems` maps a model name to why it cannot
+    be used (unreadable card or model file): Status says "broken", Problem says why.
+    """
+    problems = dict(problems or {})
+    rows = []
+    for info in infos:
+        card = info.card
+        hyper = card.get("hyperparameters", {})
+        problem = info.card_error or problems.get(info.name)
+        rows.append({
+            "Model": info.name,
+            "Status": "broken" if problem else "ok",
+            "Architecture": card.get("architecture"),
+            "Activation": card.get("activation"),
+            "Params": card.get("params"),
+            "Train acc. %": _percent(card.get("train_accuracy")),
+            "Val. acc. %": _percent(card.get("val_accuracy")),
+            "Test acc. %": _percent(card.get("test_accuracy")),
+            "Epochs": card.get("epochs_run"),
+            "Batch size": hyper.get("batch_size"),
+            "Augmented": hyper.get("augment"),
+            "Training time (s)": card.get("training_seconds"),
+            "Created": card.get("created"),
+            "Size (MB)": (
+                round(info.path.stat().st_size / 2**20, 2) if info.path.is_file() else None
+            ),
+            "Problem": problem,
+        })
+    return rows
+
+
+def class_report_rows(evaluation) -> list[dict]:
+    """Per-digit precision and recall (percent) and counts from an `evaluate.Evaluation`."""
+    confusion = np.asarray(evaluation.confusion)
+    rows = []
+    for digit in range(10):
+        precision, recall = evaluation.precision[digit], evaluation.recall[digit]
+        rows.append({
+            "Digit": digit,
+            "Precision": None if np.isnan(precision) else _percent(precision),
+            "Recall": None if np.isnan(recall) else _percent(recall),
+            "Images": int(confusion[digit].sum()),
+            "Missed": int(confusion[digit].sum() - confusion[digit, digit]),
+        })
+    return rows
+
+
+def _percent(fraction) -> float | None:
+    return None if fraction is None else round(float(fraction) * 100, 2)
+
+
+def _probability_vector(probabilities) -> np.ndarray:
+    p = np.asarray(probabilities, dtype=np.float64).reshape(-1)
+    if p.shape != (10,):
+        raise ValueError(f"expected 10 class probabilities, got shape {np.shape(probabilities)}")
+    if not np.isfinite(p).all():
+        raise ValueError("class probabilities must be finite")
+    return p

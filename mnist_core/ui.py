@@ -1,0 +1,184 @@
+"""Streamlit helpers shared by the pages: cached loaders and a few small renderings.
+
+The one module of `mnist_core` that imports Streamlit. Models are cached per file
+version (path, modification time, size), so a model retrained under the same name is
+loaded afresh; the MNIST test set and each model's score on it are computed once per
+server process.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import streamlit as st
+
+from mnist_core import jobs, registry
+from mnist_core.data import DATA_DIR_ENV, load_mnist, mnist_source_description
+from mnist_core.errors import InvalidModelError, ModelNotFoundError
+from mnist_core.evaluate import Evaluation, evaluate_model
+from mnist_core.preprocess import prepare_mnist
+
+# The app's pages in the sidebar, with names a person reads (the entry file would be
+# listed as "app"); `.streamlit/config.toml` hides Streamlit's own list.
+PAGES = (
+    ("app.py", "Draw", ":material/draw:"),
+    ("pages/2_Train.py", "Train", ":material/model_training:"),
+    ("pages/3_Evaluate.py", "Evaluate", ":material/monitoring:"),
+    ("pages/4_Models.py", "Models", ":material/inventory_2:"),
+)
+
+
+def setup_page(label: str) -> None:
+    """Page title and icon for the browser tab, wide layout, and the sidebar links.
+
+    `label` is the page's name in `PAGES`; call this first on every page.
+    """
+    icons = {name: icon for _, name, icon in PAGES}
+    st.set_page_config(
+        page_title=f"{label} · Digit recogniser", page_icon=icons[label], layout="wide"
+    )
+    with st.sidebar:
+        for path, name, icon in PAGES:
+            st.page_link(path, label=name, icon=icon)
+
+
+def remember(*keys: str) -> None:
+    """Keep these widgets' values when the user visits another page and comes back.
+
+    Streamlit drops a widget's state when a page without that widget runs, so each
+    page copies its widgets' values aside and puts them back. Call it at the top of
+    the page, before the widgets are made.
+    """
+    kept = st.session_state.setdefault("ui_remembered", {})
+    for key in keys:
+        if key in st.session_state:
+            kept[key] = st.session_state[key]
+        elif key in kept:
+            st.session_state[key] = kept[key]
+
+
+def training_job() -> jobs.TrainingJob:
+    """The process's training job, the same object even after a module reload.
+
+    Streamlit re-imports this package's modules when one of their files changes; the
+    cache keeps handing out the first `jobs.training_job`, so a run in progress is never
+    orphaned by a fresh, idle copy.
+    """
+    return _training_job()
+
+
+@st.cache_resource
+def _training_job() -> jobs.TrainingJob:
+    return jobs.training_job
+
+
+def load_model(name: str):
+    """The named model from the store, loaded once per version of its file.
+
+    Raises `ModelNotFoundError` or `InvalidModelError` (not cached, so a fixed file
+    loads on the next try).
+    """
+    return _load_model(*_file_version(name))
+
+
+def model_problem(info: registry.ModelInfo) -> str | None:
+    """Why a model of the store cannot be used, or None if its card and file load."""
+    if info.card_error:
+        return info.card_error
+    try:
+        return _model_problem(*_file_version(info.name))
+    except (ModelNotFoundError, InvalidModelError) as err:
+        return str(err)
+
+
+def test_set():
+    """The prepared MNIST test images `(N, 28, 28)` float32 and their labels, cached."""
+    return _test_set(os.environ.get(DATA_DIR_ENV, ""))
+
+
+def evaluation(name: str) -> Evaluation:
+    """The named model scored on the whole MNIST test set, computed once per version."""
+    return _evaluation(*_file_version(name), os.environ.get(DATA_DIR_ENV, ""))
+
+
+def card_summary(card: dict) -> str:
+    """One markdown line about a model card: architecture, size, score, data, date."""
+    if not card:
+        return "No model card: architecture and scores unknown."
+    parts = [f"**{card.get('architecture', '?')}**"]
+    if card.get("params") is not None:
+        parts.append(f"{card['params']:,} parameters")
+    if card.get("test_accuracy") is not None:
+        parts.append(f"test accuracy {card['test_accuracy']:.2%}")
+    trained_on = card.get("trained_on")
+    if trained_on:
+        images = card.get("train_images")
+        parts.append(f"trained on {trained_on}" + (f" ({images:,} images)" if images else ""))
+    if card.get("epochs_run") is not None:
+        parts.append(f"{card['epochs_run']} epochs")
+    if card.get("created"):
+        parts.append(card["created"][:10])
+    return " · ".join(parts)
+
+
+def mnist_missing_message() -> str:
+    """How to make MNIST available, for pages that need it and cannot find it."""
+    return (
+        f"The MNIST data set is not available here (looked in "
+        f"{mnist_source_description()}). Set the `{DATA_DIR_ENV}` environment variable "
+        "to a folder holding the four IDX files (`train-images-idx3-ubyte.gz`, "
+        "`train-labels-idx1-ubyte.gz`, `t10k-images-idx3-ubyte.gz`, "
+        "`t10k-labels-idx1-ubyte.gz`) and restart the app, or allow internet access "
+        "so Keras can download it (about 11 MB)."
+    )
+
+
+def _file_version(name: str) -> tuple[str, int, int]:
+    path = registry.model_path(name)
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        raise ModelNotFoundError(f"no model named {name!r} in {path.parent}") from None
+    return str(path), stat.st_mtime_ns, stat.st_size
+
+
+@st.cache_resource(max_entries=32, show_spinner="Loading the model…")
+def _load_model(path: str, mtime_ns: int, size: int):
+    file = Path(path)
+    return registry.load_model(file.stem, file.parent)
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _model_problem(path: str, mtime_ns: int, size: int) -> str | None:
+    try:
+        _load_model(path, mtime_ns, size)
+    except (ModelNotFoundError, InvalidModelError) as err:
+        return str(err)
+    return None
+
+
+@st.cache_resource(max_entries=2, show_spinner="Loading the MNIST test set…")
+def _test_set(data_dir: str):
+    _, (x_test, y_test) = load_mnist(data_dir or None)
+    return prepare_mnist(x_test), y_test
+
+
+@st.cache_resource(max_entries=16, show_spinner="Scoring the model on the MNIST test set…")
+def _evaluation(path: str, mtime_ns: int, size: int, data_dir: str) -> Evaluation:
+    images, labels = _test_set(data_dir)
+    return evaluate_model(_load_model(path, mtime_ns, size), images, labels)
+
+
+def format_seconds(seconds: float | None) -> str:
+    """A duration as '42 s', '3 min 05 s' or '1 h 02 min'; '—' when unknown."""
+    if seconds is None:
+        return "—"
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"

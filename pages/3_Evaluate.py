@@ -1,0 +1,134 @@
+"""Evaluate page: compare the models' learning curves and scores, and see where one errs.
+
+Curves and the comparison table come from the model cards; the confusion matrix and
+the misclassified digits come from scoring one model on the MNIST test set (once per
+model file, cached).
+"""
+
+import streamlit as st
+
+from mnist_core import charts, registry, ui
+from mnist_core.data import mnist_available
+from mnist_core.errors import DatasetError, InvalidModelError, ModelNotFoundError
+
+MAX_EXAMPLES = 40
+
+ui.setup_page("Evaluate")
+ui.remember("eval_models", "eval_splits", "eval_model", "eval_normalise", "eval_true", "eval_pred")
+st.title("Evaluate and compare")
+
+infos = registry.list_models()
+if not infos:
+    st.info(f"There are no models in {registry.models_dir()} yet: train one on the Train page.")
+    st.stop()
+names = [info.name for info in infos]
+with_history = [info.name for info in infos if info.card.get("history")]
+
+st.header("Learning curves")
+if "eval_models" not in st.session_state:
+    st.session_state.eval_models = with_history[:6]
+    st.session_state.eval_splits = list(charts.SPLITS)
+# a model deleted since the last visit drops out of the choice
+st.session_state.eval_models = [n for n in st.session_state.eval_models if n in with_history]
+chosen = st.multiselect(
+    "Models", with_history, key="eval_models",
+    help="Curves come from each model's card: the history recorded while it trained.",
+)
+splits = st.pills("Show", list(charts.SPLITS), selection_mode="multi", key="eval_splits")
+if chosen and splits:
+    histories = {info.name: info.card["history"] for info in infos if info.name in chosen}
+    accuracy, loss = st.columns(2)
+    accuracy.plotly_chart(
+        charts.history_figure(histories, "accuracy", splits), key="eval_curve_accuracy"
+    )
+    loss.plotly_chart(charts.history_figure(histories, "loss", splits), key="eval_curve_loss")
+else:
+    st.info("Choose at least one model and one split to draw the curves.")
+
+st.header("All models")
+with st.spinner("Checking the model files…"):
+    problems = {info.name: ui.model_problem(info) for info in infos}
+for name, problem in problems.items():
+    if problem:
+        st.warning(f"Model {name!r} cannot be used: {problem}")
+percent = st.column_config.NumberColumn(format="%.2f %%")
+st.dataframe(
+    charts.comparison_rows(infos, problems),
+    hide_index=True,
+    column_config={
+        "Train acc. %": percent, "Val. acc. %": percent, "Test acc. %": percent,
+        "Params": st.column_config.NumberColumn(format="localized"),
+    },
+)
+
+st.header("Where a model goes wrong")
+usable = [n for n in names if problems[n] is None]
+if not usable:
+    st.error("None of the models can be loaded; see the Status column above.")
+    st.stop()
+if not mnist_available():
+    st.info(ui.mnist_missing_message())
+    st.stop()
+default = registry.default_model_name()
+if st.session_state.get("eval_model") not in usable:
+    st.session_state.eval_model = default if default in usable else usable[0]
+name = st.selectbox("Model", usable, key="eval_model")
+try:
+    result = ui.evaluation(name)
+    images, _ = ui.test_set()
+except (DatasetError, ModelNotFoundError, InvalidModelError) as err:
+    st.error(f"Cannot score {name!r} on the MNIST test set: {err}")
+    st.stop()
+
+total, wrong = len(result.labels), len(result.misclassified)
+scores = st.columns(3)
+scores[0].metric("Test accuracy", f"{result.accuracy:.2%}")
+scores[1].metric("Misclassified", f"{wrong:,} of {total:,}")
+scores[2].metric("Test loss", f"{result.loss:.4f}")
+
+matrix, report = st.columns([1.3, 1], gap="medium")
+with matrix:
+    normalise = st.toggle("Row-normalised (share of each true digit)", key="eval_normalise")
+    st.plotly_chart(
+        charts.confusion_figure(result.confusion, normalise), key="eval_confusion",
+        config={"displayModeBar": False},
+    )
+with report:
+    st.dataframe(
+        charts.class_report_rows(result), hide_index=True,
+        column_config={"Precision": percent, "Recall": percent},
+    )
+
+st.subheader("Misclassified test digits")
+top = result.top_confusions(1)
+if "eval_true" not in st.session_state:
+    st.session_state.eval_true, st.session_state.eval_pred = top[0][:2] if top else (4, 9)
+true_col, pred_col = st.columns(2)
+true = true_col.selectbox("True digit", range(10), key="eval_true")
+predicted = pred_col.selectbox("Predicted as", range(10), key="eval_pred")
+if top:
+    st.caption(
+        "Most frequent mistakes: "
+        + ", ".join(f"{t} → {p} ({n})" for t, p, n in result.top_confusions(5))
+    )
+indices = result.misclassified_as(true, predicted)
+if true == predicted:
+    st.info(f"Choose two different digits: these are the {len(indices):,} {true}s read right.")
+elif not len(indices):
+    st.success(f"No test image of a {true} was read as {predicted}.")
+else:
+    shown = indices[:MAX_EXAMPLES]
+    st.caption(
+        f"{len(indices):,} test images of a {true} were read as {predicted}"
+        + (f"; the first {len(shown)} shown" if len(shown) < len(indices) else "")
+        + f". Under each: the model's probability for {predicted}, then for {true}."
+    )
+    st.image(
+        [charts.enlarge(images[i], 112) for i in shown],
+        caption=[
+            f"{predicted}: {result.probabilities[i, predicted]:.0%} · "
+            f"{true}: {result.probabilities[i, true]:.0%}"
+            for i in shown
+        ],
+        width=112,
+    )

@@ -1,0 +1,76 @@
+"""Models page: the model store — inspect a model's card, download it, or delete it."""
+
+import streamlit as st
+
+from mnist_core import charts, registry, ui
+from mnist_core.errors import ModelNotFoundError
+
+ui.setup_page("Models")
+ui.remember("models_name")
+st.title("Models")
+st.caption(f"The store is {registry.models_dir()}: each model is a `.keras` file and a JSON card.")
+
+if "models_flash" in st.session_state:
+    st.success(st.session_state.pop("models_flash"))
+
+infos = registry.list_models()
+if not infos:
+    st.info("There are no models yet: train one on the Train page.")
+    st.stop()
+names = [info.name for info in infos]
+cards = {info.name: info for info in infos}
+
+with st.spinner("Checking the model files…"):
+    problems = {info.name: ui.model_problem(info) for info in infos}
+columns = ("Model", "Status", "Architecture", "Params", "Test acc. %", "Size (MB)", "Created")
+st.dataframe(
+    charts.comparison_rows(infos, problems),
+    hide_index=True,
+    column_order=columns,
+    column_config={
+        "Test acc. %": st.column_config.NumberColumn(format="%.2f %%"),
+        "Params": st.column_config.NumberColumn(format="localized"),
+    },
+)
+
+if st.session_state.get("models_name") not in names:
+    st.session_state.models_name = registry.default_model_name()
+name = st.selectbox("Model", names, key="models_name")
+info = cards[name]
+if problems[name]:
+    st.warning(f"This model cannot be used: {problems[name]}")
+if not info.card_error:
+    st.markdown(ui.card_summary(info.card))
+
+card_col, actions = st.columns([1.5, 1], gap="large")
+with card_col, st.expander("Model card (JSON)", expanded=True):
+    st.json(info.card, expanded=1)
+
+with actions:
+    st.subheader("Download")
+    st.download_button(
+        f"Download {name}.keras", data=info.path.read_bytes(), file_name=f"{name}.keras",
+        mime="application/octet-stream", key="models_download",
+        help="Load it with keras.saving.load_model; inputs are 28×28 floats in [0, 1].",
+    )
+
+    st.subheader("Delete")
+    is_default = name == registry.DEFAULT_MODEL_NAME
+    if len(infos) == 1:
+        st.info("This is the only model in the store, so it cannot be deleted.")
+    else:
+        confirmed = st.checkbox(f"Yes, delete {name!r} and its card", key=f"models_confirm_{name}")
+        if is_default:
+            st.warning(f"{name!r} is the default model: the Draw page starts with it.")
+            confirmed = confirmed and st.checkbox(
+                f"I really mean to delete the default model {name!r}",
+                key=f"models_confirm_default_{name}",
+            )
+        if st.button("Delete", key="models_delete", type="primary", disabled=not confirmed):
+            try:
+                registry.delete_model(name)
+            except (ModelNotFoundError, OSError) as err:
+                st.error(f"Could not delete {name!r}: {err}")
+            else:
+                st.session_state.models_flash = f"Deleted model {name!r}."
+                st.rerun()

@@ -1,0 +1,171 @@
+"""What the browser tests do as a person would: open pages, draw digits, take screenshots.
+
+Strokes are polylines in the drawing pad's own coordinates (0-280 px, origin top left),
+drawn with many intermediate pointer events so the pad sees a hand-drawn path.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from playwright.sync_api import Locator, Page, expect
+
+PAD = 280  # px, the drawing pad's size (app.CANVAS_PX)
+APP_RUN_TIMEOUT = 60_000  # ms; a page's first run loads TensorFlow and models
+PREDICTION_TIMEOUT = 30_000  # ms from lifting the pen to the prediction on screen
+STEP_PX = 6  # distance between the pointer events of a stroke
+
+
+# Digits as a person draws them on the 280 px pad: about 180 px tall, one stroke each.
+ONE = [(146, 50), (134, 232)]
+SEVEN = [(80, 58), (200, 56), (166, 118), (136, 178), (112, 236)]
+ZERO = [
+    (140 + 62 * math.sin(2 * math.pi * i / 40), 140 - 92 * math.cos(2 * math.pi * i / 40))
+    for i in range(42)  # a little past the start, as a pen closes a loop
+]
+
+
+def scaled(stroke, height: float, top_left: tuple[float, float]):
+    """`stroke` shrunk to `height` px tall with its bounding box at `top_left`."""
+    xs, ys = zip(*stroke)
+    scale = height / (max(ys) - min(ys))
+    return [
+        (top_left[0] + (x - min(xs)) * scale, top_left[1] + (y - min(ys)) * scale)
+        for x, y in stroke
+    ]
+
+
+def app_idle(page: Page, timeout: float = APP_RUN_TIMEOUT) -> None:
+    """Wait until the app is connected and its script is not running."""
+    app = page.locator('[data-testid="stApp"]')
+    expect(app).to_have_attribute("data-test-connection-state", "CONNECTED", timeout=timeout)
+    expect(app).to_have_attribute("data-test-script-state", "notRunning", timeout=timeout)
+
+
+def open_page(page: Page, url: str, ready: Locator | None = None) -> None:
+    """Go to `url` and wait for its first run to end (and for `ready`, if given)."""
+    page.goto(url)
+    if ready is not None:
+        # a traceback on the page fails the test at once, with its text
+        error = page.get_by_test_id("stException")
+        expect(ready.or_(error).first).to_be_visible(timeout=APP_RUN_TIMEOUT)
+        if error.count():
+            raise AssertionError(f"{url} shows an exception:\n{error.first.inner_text()}")
+    app_idle(page)
+    assert not page.get_by_test_id("stException").count(), (
+        f"{url} shows an exception:\n{page.get_by_test_id('stException').first.inner_text()}"
+    )
+
+
+def pad(page: Page) -> Locator:
+    """The drawing pad's top canvas (fabric.js), inside the component's shadow root."""
+    return page.locator('[data-testid="stBidiComponentIsolated"] canvas.upper-canvas')
+
+
+def _page_points(page: Page, stroke) -> list[tuple[float, float]]:
+    canvas = pad(page)
+    expect(canvas).to_be_visible(timeout=APP_RUN_TIMEOUT)
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    assert box is not None, "the drawing pad has no box on screen"
+    scale_x, scale_y = box["width"] / PAD, box["height"] / PAD
+    points = [(box["x"] + x * scale_x, box["y"] + y * scale_y) for x, y in stroke]
+    # every intermediate point, STEP_PX apart, as a moving hand reports them
+    path = [points[0]]
+    for start, end in zip(points, points[1:]):
+        steps = max(1, math.ceil(math.dist(start, end) / STEP_PX))
+        path += [
+            (start[0] + (end[0] - start[0]) * k / steps, start[1] + (end[1] - start[1]) * k / steps)
+            for k in range(1, steps + 1)
+        ]
+    return path
+
+
+def draw_with_mouse(page: Page, stroke) -> None:
+    """One stroke with the mouse: press, move through every point, release."""
+    path = _page_points(page, stroke)
+    page.mouse.move(*path[0])
+    page.mouse.down()
+    for x, y in path[1:]:
+        page.mouse.move(x, y)
+    page.mouse.up()
+
+
+def draw_with_finger(page: Page, stroke) -> None:
+    """One stroke with a finger, as raw touch events (`touchscreen.tap` cannot drag)."""
+    path = _page_points(page, stroke)
+    cdp = page.context.new_cdp_session(page)
+    try:
+        for kind, (x, y) in zip(["touchStart"] + ["touchMove"] * (len(path) - 1), path):
+            cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [{"x": x, "y": y}]})
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    finally:
+        cdp.detach()
+
+
+def expect_prediction(page: Page, digit: int) -> None:
+    """The Draw page names `digit` and shows its ten probability bars."""
+    metric = page.get_by_test_id("stMetric")
+    try:
+        expect(metric.get_by_test_id("stMetricLabel")).to_contain_text(
+            "Prediction", timeout=PREDICTION_TIMEOUT
+        )
+        expect(metric.get_by_test_id("stMetricValue")).to_have_text(
+            str(digit), timeout=PREDICTION_TIMEOUT
+        )
+    except AssertionError as err:
+        raise AssertionError(f"expected a {digit}; the page says: {reading(page)}") from err
+    app_idle(page)
+    expect_probability_bars(page)
+
+
+def expect_probability_bars(page: Page) -> None:
+    """Ten bars labelled 0 to 9 on a fixed 0-100% axis, so they never jump between draws."""
+    chart = page.get_by_test_id("stPlotlyChart").first
+    expect(chart.locator(".barlayer .point")).to_have_count(10, timeout=PREDICTION_TIMEOUT)
+    expect(chart.locator(".xtick text")).to_have_text([str(d) for d in range(10)])
+    expect(chart.locator(".ytick text")).to_have_text(["0%", "25%", "50%", "75%", "100%"])
+    expect(chart.locator(".xtitle")).to_have_text("Digit")
+    expect(chart.locator(".ytitle")).to_have_text("Probability")
+
+
+def reading(page: Page) -> str:
+    """What the Draw page says about the drawing: the metric, or its warning."""
+    metric = page.get_by_test_id("stMetric")
+    if metric.count():
+        return f"Prediction {metric.get_by_test_id('stMetricValue').inner_text()}"
+    return " / ".join(page.get_by_test_id("stAlert").all_inner_texts())
+
+
+def horizontal_overflow(page: Page) -> int:
+    """How many CSS px the page is wider than the window (0 if it fits)."""
+    return page.evaluate(
+        "() => Math.max(0, document.documentElement.scrollWidth - window.innerWidth)"
+    )
+
+
+def screenshot(page: Page, path: Path) -> None:
+    """The whole page, scrolled content included, as a PNG at `path`.
+
+    Streamlit scrolls inside its main element, not the document, so `full_page` alone
+    would stop at the window: the window is stretched to the content for the shot.
+    """
+    size = page.viewport_size
+    height = page.evaluate(
+        """() => {
+            const main = document.querySelector('[data-testid="stMain"]');
+            return Math.ceil(Math.max(
+                document.documentElement.scrollHeight,
+                main ? main.scrollHeight : 0,
+            ));
+        }"""
+    )
+    try:
+        if height > size["height"]:
+            page.set_viewport_size({"width": size["width"], "height": min(height, 8000)})
+            app_idle(page)
+            page.wait_for_timeout(500)  # charts re-lay out on resize
+        page.screenshot(path=str(path), full_page=True, animations="disabled")
+    finally:
+        page.set_viewport_size(size)

@@ -1,0 +1,75 @@
+"""The Draw page in a desktop browser: draw digits with the mouse as a person would."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from .helpers import (
+    ONE,
+    PAD,
+    PREDICTION_TIMEOUT,
+    SEVEN,
+    ZERO,
+    app_idle,
+    draw_with_mouse,
+    expect_prediction,
+    open_page,
+    pad,
+    scaled,
+    screenshot,
+)
+
+pytestmark = pytest.mark.e2e
+
+PROMPT = "Draw a digit in the black box to see what the model thinks it is."
+
+
+@pytest.fixture
+def draw_page(page, app_url):
+    """The Draw page, loaded, with an empty pad and the prompt to draw."""
+    open_page(page, app_url, pad(page))
+    expect(page.get_by_text(PROMPT)).to_be_visible()
+    return page
+
+
+@pytest.mark.parametrize(
+    ("stroke", "digit"), [(ONE, 1), (SEVEN, 7), (ZERO, 0)], ids=["one", "seven", "zero"]
+)
+def test_a_big_digit_is_read(draw_page, stroke, digit, screenshots):
+    draw_with_mouse(draw_page, stroke)
+
+    expect_prediction(draw_page, digit)
+    expect(draw_page.get_by_text(PROMPT)).to_have_count(0)
+    screenshot(draw_page, screenshots / f"draw-desktop-{digit}.png")
+
+
+def test_clear_empties_the_pad(draw_page):
+    draw_with_mouse(draw_page, SEVEN)
+    expect_prediction(draw_page, 7)
+
+    draw_page.get_by_role("button", name="Clear").click()
+
+    expect(draw_page.get_by_test_id("stMetric")).to_have_count(0, timeout=PREDICTION_TIMEOUT)
+    expect(draw_page.get_by_text(PROMPT)).to_be_visible(timeout=PREDICTION_TIMEOUT)
+    expect(draw_page.get_by_test_id("stPlotlyChart")).to_have_count(0)
+    app_idle(draw_page)
+
+    # the new pad takes a new drawing, read on the same fixed 0-100% axis
+    draw_with_mouse(draw_page, ONE)
+    expect_prediction(draw_page, 1)
+
+
+def test_small_digits_off_centre_are_read(draw_page):
+    """A 65 px digit in a corner is cropped, scaled and centred like MNIST."""
+    corners = [
+        (SEVEN, 7, (16, 16)),  # top left
+        (ONE, 1, (PAD - 60, PAD - 16 - 65)),  # bottom right
+    ]
+    for stroke, digit, top_left in corners:
+        draw_with_mouse(draw_page, scaled(stroke, 65, top_left))
+        expect_prediction(draw_page, digit)
+        draw_page.get_by_role("button", name="Clear").click()
+        expect(draw_page.get_by_text(PROMPT)).to_be_visible(timeout=PREDICTION_TIMEOUT)
+        app_idle(draw_page)
+

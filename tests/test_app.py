@@ -1,0 +1,384 @@
+"""The Streamlit pages, driven with `AppTest` against a temporary model store.
+
+Every test copies the session's small store (`seed-cnn` trained on the committed
+MNIST subset) into its own folder and points `MNIST_MODELS_DIR` there, so the
+repository's `models/` is never read or changed. The drawing pad is fed through its
+session state, the way the browser component reports a drawing.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from mnist_core import jobs
+from mnist_core.images import read_image
+from mnist_core.inference import predict_proba
+from mnist_core.preprocess import canvas_to_mnist, photo_to_mnist
+from mnist_core.registry import list_models, load_model, model_exists, read_card
+
+from .conftest import SUBSET_DIR
+from .drawing import enlarge_mnist
+
+ROOT = Path(__file__).resolve().parent.parent
+DRAW, TRAIN, EVALUATE, MODELS = (
+    "app.py", "pages/2_Train.py", "pages/3_Evaluate.py", "pages/4_Models.py"
+)
+TIMEOUT = 90  # the first run of a page imports TensorFlow
+
+
+@pytest.fixture
+def store(subset_model_store, tmp_path, monkeypatch):
+    """A private copy of the subset store, and MNIST read from the committed subset."""
+    folder = tmp_path / "models"
+    shutil.copytree(subset_model_store, folder)
+    monkeypatch.setenv("MNIST_MODELS_DIR", str(folder))
+    monkeypatch.setenv("MNIST_DATA_DIR", str(SUBSET_DIR))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def model(subset_model_store):
+    return load_model("seed-cnn", subset_model_store)
+
+
+@pytest.fixture(scope="module")
+def clear_digits(model, mnist_subset):
+    """Indices of test digits the subset model reads right and surely, both polarities."""
+    _, (x_test, y_test) = mnist_subset
+    chosen = {}
+    for i, (digit, label) in enumerate(zip(x_test, y_test)):
+        if int(label) in chosen:
+            continue
+        sure = True
+        for image in (enlarge_mnist(digit), 255 - enlarge_mnist(digit)):
+            p = predict_proba(model, photo_to_mnist(read_image(png(image))))[0]
+            sure = sure and p.argmax() == label and p.max() > 0.9
+        if sure:
+            chosen[int(label)] = i
+        if len(chosen) == 3:
+            break
+    assert len(chosen) == 3, "the subset model should read some digits surely"
+    return list(chosen.values())
+
+
+@pytest.fixture
+def idle_job():
+    """The process-wide training job, stopped and waited for after the test."""
+    yield jobs.training_job
+    jobs.training_job.stop()
+    jobs.training_job.wait(120)
+
+
+def png(image: np.ndarray) -> bytes:
+    ok, data = cv2.imencode(".png", image)
+    assert ok
+    return data.tobytes()
+
+
+def app(page: str) -> AppTest:
+    """Run one page the way `streamlit run app.py` serves it (links between pages work)."""
+    at = AppTest.from_file(str(ROOT / DRAW), default_timeout=TIMEOUT)
+    if page != DRAW:
+        at.switch_page(page)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def upload(at: AppTest, name: str, data: bytes, mime="image/png") -> AppTest:
+    at.radio(key="draw_source").set_value("Upload a photo").run()
+    at.file_uploader(key="draw_upload").upload(name, data, mime).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def bars(at: AppTest) -> list[float]:
+    (chart,) = at.get("plotly_chart")
+    return json.loads(chart.proto.spec)["data"][0]["y"]
+
+
+def texts(elements) -> str:
+    return " ".join(str(e.value) for e in elements)
+
+
+# Draw page -----------------------------------------------------------------------
+
+
+def test_draw_page_starts_blank_with_a_prompt_and_the_default_model(store):
+    at = app(DRAW)
+    assert "Draw a digit" in texts(at.info)
+    assert not at.metric and not at.get("plotly_chart")
+    assert at.selectbox(key="draw_model").value == "seed-cnn"
+    assert "seed-cnn" in texts(at.markdown) and "test accuracy" in texts(at.markdown)
+
+
+@pytest.mark.parametrize("dark_on_light", [False, True])
+def test_uploaded_mnist_digit_is_read_right(store, mnist_subset, model, clear_digits,
+                                            dark_on_light):
+    _, (x_test, y_test) = mnist_subset
+    for i in clear_digits:
+        image = enlarge_mnist(x_test[i])
+        if dark_on_light:
+            image = 255 - image
+        at = upload(app(DRAW), f"digit{i}.png", png(image))
+        expected = predict_proba(model, photo_to_mnist(read_image(png(image))))[0]
+        assert [(m.label, m.value) for m in at.metric] == [("Prediction", str(y_test[i]))]
+        assert "%" in at.metric[0].delta
+        assert bars(at) == pytest.approx(expected.tolist(), abs=1e-5)
+        assert len(bars(at)) == 10
+
+
+def test_drawing_on_the_pad_gives_a_prediction_and_clear_empties_it(store, model,
+                                                                   mnist_subset, clear_digits):
+    _, (x_test, y_test) = mnist_subset
+    digit = enlarge_mnist(x_test[clear_digits[0]])
+    rgba = np.dstack([digit, digit, digit, np.full_like(digit, 255)])  # ink baked on black
+    data_url = "data:image/png;base64," + base64.b64encode(png(rgba)).decode()
+    at = app(DRAW)
+    at.session_state["draw_canvas_0"] = {
+        "drawing": {"raw": {"objects": []}, "data": data_url}, "backgroundFit": None,
+    }
+    at.run()
+    assert not at.exception
+    expected = predict_proba(model, canvas_to_mnist(rgba))[0]
+    assert at.metric[0].label == "Prediction"
+    assert at.metric[0].value == str(expected.argmax()) == str(y_test[clear_digits[0]])
+    assert len(bars(at)) == 10
+    assert at.get("image"), "what the model sees is shown"
+
+    at.button(key="draw_clear").click().run()
+    assert not at.metric and "Draw a digit" in texts(at.info)
+
+
+def test_blank_or_flat_upload_shows_no_prediction(store):
+    at = upload(app(DRAW), "white.png", png(np.full((280, 280), 255, np.uint8)))
+    assert not at.metric and not at.get("plotly_chart")
+    assert "Nothing to read" in texts(at.info)
+
+
+def test_corrupt_upload_is_an_error_message(store):
+    at = upload(app(DRAW), "broken.png", b"\x89PNG\r\n\x1a\n this is not really a png")
+    assert "Cannot read broken.png" in texts(at.error)
+    assert not at.metric
+
+
+def test_unsure_reading_says_so_instead_of_naming_a_digit(store, model, mnist_subset):
+    _, (x_test, _) = mnist_subset
+    for digit in x_test:
+        image = enlarge_mnist(digit)
+        if predict_proba(model, photo_to_mnist(read_image(png(image))))[0].max() < 0.5:
+            break
+    else:
+        pytest.skip("the subset model is sure of every test digit")
+    at = upload(app(DRAW), "unclear.png", png(image))
+    assert not at.metric
+    assert "Not sure — maybe" in texts(at.warning)
+    assert len(bars(at)) == 10
+
+
+def test_corrupt_model_files_are_reported_not_raised(store, mnist_subset, clear_digits):
+    (store / "cnn.keras").write_bytes(b"not a keras zip")  # the default name, broken
+    shutil.copy(store / "seed-cnn.keras", store / "badcard.keras")
+    (store / "badcard.json").write_text("{ not json", encoding="utf-8")
+
+    at = app(DRAW)
+    assert at.selectbox(key="draw_model").value == "cnn"
+    assert "'cnn' cannot be used" in texts(at.error)
+    assert "badcard (card unreadable)" in at.selectbox(key="draw_model").options
+    at.selectbox(key="draw_model").set_value("seed-cnn").run()
+    _, (x_test, y_test) = mnist_subset
+    at = upload(at, "digit.png", png(enlarge_mnist(x_test[clear_digits[0]])))
+    assert at.metric[0].value == str(y_test[clear_digits[0]])
+
+    at = app(EVALUATE)
+    table = at.dataframe[0].value.set_index("Model")
+    assert dict(table["Status"]) == {"badcard": "broken", "cnn": "broken", "seed-cnn": "ok"}
+    assert table["Problem"]["cnn"].startswith("model file")
+    assert table["Problem"]["badcard"].startswith("model card")
+    assert "'cnn' cannot be used" in texts(at.warning)
+    assert at.selectbox(key="eval_model").value == "seed-cnn"
+
+    at = app(MODELS)
+    assert at.selectbox(key="models_name").value == "cnn"
+    assert "cannot be used: model file" in texts(at.warning)
+    assert dict(at.dataframe[0].value.set_index("Model")["Status"])["cnn"] == "broken"
+
+
+def test_choices_survive_a_visit_to_another_page(store):
+    shutil.copy(store / "seed-cnn.keras", store / "twin.keras")
+    at = app(DRAW)
+    at.selectbox(key="draw_model").set_value("twin").run()
+    at.slider(key="draw_stroke").set_value(30).run()
+    at.switch_page(TRAIN).run()
+    at.slider(key="train_epochs").set_value(3).run()
+    at.switch_page(DRAW).run()
+    assert not at.exception
+    assert at.selectbox(key="draw_model").value == "twin"
+    assert at.slider(key="draw_stroke").value == 30
+    at.switch_page(TRAIN).run()
+    assert at.slider(key="train_epochs").value == 3
+
+
+def test_draw_page_without_models_points_to_training(tmp_path, monkeypatch):
+    monkeypatch.setenv("MNIST_MODELS_DIR", str(tmp_path / "empty"))
+    at = app(DRAW)
+    assert "no trained models" in texts(at.info)
+
+
+# Train page ----------------------------------------------------------------------
+
+
+def test_train_page_offers_the_settings(store):
+    at = app(TRAIN)
+    assert "Epochs" in at.slider(key="train_epochs").label
+    assert "Batch size" in at.select_slider(key="train_batch_size").label
+    assert at.select_slider(key="train_batch_size").options == [
+        str(2**k) for k in range(4, 11)
+    ]
+    at.selectbox(key="train_arch").set_value("mlp-16-16-relu").run()
+    assert at.slider(key="train_epochs").value == 20  # the architecture's default
+    assert at.text_input(key="train_name").value == "my-mlp-16-16-relu"
+    assert "No training run yet" in texts(at.info)
+
+
+def test_train_page_refuses_bad_or_taken_names(store):
+    at = app(TRAIN)
+    at.text_input(key="train_name").input("../evil").run()
+    assert "invalid model name" in texts(at.error)
+    assert at.button(key="train_start").disabled
+    at.text_input(key="train_name").input("seed-cnn").run()
+    assert "already exists" in texts(at.warning)
+    assert at.button(key="train_start").disabled
+    at.checkbox(key="train_overwrite").check().run()
+    assert not at.button(key="train_start").disabled
+
+
+def quick_settings(at: AppTest, name: str, epochs: int) -> AppTest:
+    at.selectbox(key="train_arch").set_value("mlp-16-16-relu").run()
+    at.slider(key="train_epochs").set_value(epochs)
+    at.select_slider(key="train_batch_size").set_value(64)
+    at.select_slider(key="train_size").set_value(500)
+    at.text_input(key="train_name").input(name)
+    return at.run()
+
+
+def test_training_from_the_page_saves_a_model_the_draw_page_offers(store, idle_job):
+    at = quick_settings(app(TRAIN), "quick", epochs=1)
+    at.button(key="train_start").click().run()
+    assert not at.exception
+    state = idle_job.wait(120)
+    assert state.status == jobs.FINISHED, state.message
+    at.run()
+    assert "Saved model 'quick'" in texts(at.success)
+    assert len(at.get("plotly_chart")) == 2  # accuracy and loss curves
+    card = read_card("quick", store)
+    assert card["epochs_run"] == 1 and card["hyperparameters"]["batch_size"] == 64
+    assert card["train_images"] == 450  # 500 images less the 10% validation split
+    assert "quick" in app(DRAW).selectbox(key="draw_model").options
+
+
+def test_second_start_is_refused_while_running_and_stop_ends_the_run(store, idle_job):
+    at = quick_settings(app(TRAIN), "long", epochs=50)
+    at.button(key="train_start").click().run()
+    assert idle_job.state().active
+    at.text_input(key="train_name").input("another").run()
+    at.button(key="train_start").click().run()
+    assert "already in progress" in texts(at.warning)
+    at.button(key="train_stop").click().run()
+    state = idle_job.wait(60)
+    assert state.status == jobs.STOPPED
+    at.run()
+    assert not at.exception
+    assert "Stopped" in texts(at.warning)
+    assert not model_exists("another", store)
+
+
+def test_train_page_explains_missing_mnist(store, tmp_path, monkeypatch, idle_job):
+    monkeypatch.setenv("MNIST_DATA_DIR", str(tmp_path / "nothing-here"))
+    at = app(TRAIN)
+    assert "MNIST_DATA_DIR" in texts(at.warning)
+    at = quick_settings(at, "nodata", epochs=1)
+    at.button(key="train_start").click().run()
+    idle_job.wait(60)
+    at.run()
+    assert "Training failed" in texts(at.error)
+    assert [info.name for info in list_models(store)] == ["seed-cnn"]
+
+
+# Evaluate page -------------------------------------------------------------------
+
+
+def test_evaluate_page_shows_curves_table_confusion_and_mistakes(store):
+    shutil.copy(store / "seed-cnn.keras", store / "twin.keras")
+    shutil.copy(store / "seed-cnn.json", store / "twin.json")
+    at = app(EVALUATE)
+    assert at.multiselect(key="eval_models").value == ["seed-cnn", "twin"]
+    charts = {chart.key for chart in at.get("plotly_chart")}
+    assert charts == {"eval_curve_accuracy", "eval_curve_loss", "eval_confusion"}
+    curves = json.loads(at.get("plotly_chart")[0].proto.spec)["data"]
+    assert sorted((c["name"], c["meta"]) for c in curves if "meta" in c) == sorted(
+        (m, s) for m in ("seed-cnn", "twin") for s in ("train", "validation", "test")
+    )
+    table = at.dataframe[0].value
+    assert list(table["Model"]) == ["seed-cnn", "twin"]
+    accuracy = read_card("seed-cnn", store)["test_accuracy"]
+    assert table["Test acc. %"].iloc[0] == pytest.approx(100 * accuracy, abs=0.01)
+    assert "Test accuracy" in [m.label for m in at.metric]
+    assert len(at.dataframe[1].value) == 10  # precision and recall per digit
+    assert at.get("image"), "the misclassified digits of the top confusion are shown"
+
+    at.toggle(key="eval_normalise").set_value(True).run()
+    (heatmap,) = json.loads(at.get("plotly_chart")[2].proto.spec)["data"]
+    assert sum(heatmap["z"][0]) == pytest.approx(1.0)
+    at.selectbox(key="eval_true").set_value(3)
+    at.selectbox(key="eval_pred").set_value(3).run()
+    assert not at.exception and "Choose two different digits" in texts(at.info)
+
+
+def test_evaluate_page_without_mnist_still_compares_the_cards(store, tmp_path, monkeypatch):
+    monkeypatch.setenv("MNIST_DATA_DIR", str(tmp_path / "nothing-here"))
+    at = app(EVALUATE)
+    assert len(at.get("plotly_chart")) == 2
+    assert len(at.dataframe) == 1
+    assert "MNIST_DATA_DIR" in texts(at.info)
+
+
+# Models page ---------------------------------------------------------------------
+
+
+def test_models_page_shows_card_and_download(store):
+    at = app(MODELS)
+    assert at.selectbox(key="models_name").value == "seed-cnn"
+    assert at.get("json")
+    assert at.get("download_button")
+    assert "only model" in texts(at.info)
+    assert not [b for b in at.button if b.key == "models_delete"]
+
+
+def test_deleting_needs_confirmation_and_more_for_the_default(store):
+    for name in ("cnn", "spare"):
+        shutil.copy(store / "seed-cnn.keras", store / f"{name}.keras")
+    at = app(MODELS)
+    assert at.selectbox(key="models_name").value == "cnn"
+    assert at.button(key="models_delete").disabled
+    at.checkbox(key="models_confirm_cnn").check().run()
+    assert at.button(key="models_delete").disabled  # the default needs a second tick
+    at.checkbox(key="models_confirm_default_cnn").check().run()
+    assert not at.button(key="models_delete").disabled
+
+    at.selectbox(key="models_name").set_value("spare").run()
+    assert at.button(key="models_delete").disabled
+    at.checkbox(key="models_confirm_spare").check().run()
+    at.button(key="models_delete").click().run()
+    assert not at.exception
+    assert "Deleted model 'spare'" in texts(at.success)
+    assert not model_exists("spare", store) and model_exists("cnn", store)
+    assert at.selectbox(key="models_name").options == ["cnn", "seed-cnn"]

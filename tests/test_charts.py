@@ -1,0 +1,147 @@
+"""`mnist_core.charts`: figures, enlargements and table rows from known arrays."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mnist_core import charts
+from mnist_core.evaluate import evaluation_from_probabilities
+from mnist_core.registry import ModelInfo
+
+
+def one_hot_ish(top: int, p: float) -> np.ndarray:
+    probabilities = np.full(10, (1 - p) / 9)
+    probabilities[top] = p
+    return probabilities
+
+
+def test_probability_bars_are_ten_on_a_fixed_axis_with_the_top_one_highlighted():
+    figure = charts.probability_figure(one_hot_ish(7, 0.9))
+    (bar,) = figure.data
+    assert list(bar.x) == [str(d) for d in range(10)]
+    assert bar.y[7] == pytest.approx(0.9)
+    assert bar.marker.color[7] == charts.HIGHLIGHT
+    assert {c for i, c in enumerate(bar.marker.color) if i != 7} == {charts.MUTED}
+    assert tuple(figure.layout.yaxis.range) == (0, 1)
+    assert figure.layout.xaxis.title.text == "Digit"
+    assert figure.layout.yaxis.title.text == "Probability"
+
+
+def test_probability_layout_does_not_depend_on_the_values():
+    first = charts.probability_figure(one_hot_ish(1, 0.99)).layout
+    second = charts.probability_figure(one_hot_ish(8, 0.2)).layout
+    assert first.to_plotly_json() == second.to_plotly_json()
+
+
+@pytest.mark.parametrize("bad", [np.ones(9) / 9, np.full(10, np.nan), np.ones((2, 10))])
+def test_probability_figure_rejects_anything_but_ten_finite_values(bad):
+    with pytest.raises(ValueError):
+        charts.probability_figure(bad)
+
+
+def test_reading_names_the_top_two_and_is_unsure_below_the_threshold():
+    sure = charts.read_probabilities(one_hot_ish(3, 0.95))
+    assert (sure.digit, sure.sure) == (3, True)
+    p = np.zeros(10)
+    p[4], p[9], p[1] = 0.45, 0.40, 0.15
+    unsure = charts.read_probabilities(p)
+    assert (unsure.digit, unsure.runner_up, unsure.sure) == (4, 9, False)
+    assert unsure.runner_up_probability == pytest.approx(0.40)
+
+
+def history(n, start=0.5):
+    acc = [start + 0.1 * i for i in range(n)]
+    return {
+        "accuracy": acc, "val_accuracy": acc, "test_accuracy": acc,
+        "loss": [1.0 / (i + 1) for i in range(n)], "val_loss": [None] * n,
+        "test_loss": [0.5] * n,
+    }
+
+
+def test_history_overlays_models_one_colour_each_and_skips_missing_values():
+    figure = charts.history_figure({"a": history(3), "b": history(2)}, "loss")
+    curves = [trace for trace in figure.data if trace.meta]
+    # no validation split recorded: its loss line is left out, not drawn as zeros
+    assert [(t.name, t.meta) for t in curves] == [
+        ("a", "train"), ("a", "test"), ("b", "train"), ("b", "test")
+    ]
+    assert [t.showlegend for t in curves] == [True, False, True, False]  # a model once
+    assert list(curves[0].x) == [1, 2, 3] and list(curves[2].x) == [1, 2]
+    assert curves[0].line.color == curves[1].line.color != curves[2].line.color
+    assert (curves[0].line.dash, curves[1].line.dash) == ("solid", "dot")
+    keys = [trace.name for trace in figure.data if not trace.meta]
+    assert keys == ["train", "validation", "test"]  # the line-style legend
+    assert figure.layout.xaxis.title.text == "Epoch"
+    assert figure.layout.xaxis.dtick == 1  # whole epochs
+    assert charts.history_figure({"a": history(45)}).layout.xaxis.dtick == 5
+
+
+def test_history_accuracy_chooses_splits_and_rejects_unknown_ones():
+    figure = charts.history_figure({"a": history(2)}, "accuracy", splits=["test"])
+    assert [(trace.name, trace.meta) for trace in figure.data] == [("a", "test")]
+    assert figure.data[0].line.dash == "dot"
+    with pytest.raises(ValueError):
+        charts.history_figure({"a": history(2)}, "accuracy", splits=["holdout"])
+    with pytest.raises(ValueError):
+        charts.history_figure({"a": history(2)}, "f1")
+
+
+def test_confusion_heatmap_counts_and_row_shares():
+    confusion = np.diag(np.full(10, 9))
+    confusion[4, 9] = 3  # three of the twelve 4s read as 9
+    counts = charts.confusion_figure(confusion).data[0]
+    assert np.asarray(counts.z)[4, 9] == 3
+    assert counts.text[4][9] == "3" and counts.text[4][8] == ""
+    shares = charts.confusion_figure(confusion, normalise=True).data[0]
+    assert np.asarray(shares.z)[4, 9] == pytest.approx(3 / 12)
+    assert np.asarray(shares.z).sum(axis=1) == pytest.approx(np.ones(10))
+    with pytest.raises(ValueError):
+        charts.confusion_figure(np.zeros((9, 9)))
+
+
+def test_confusion_heatmap_survives_an_empty_row():
+    confusion = np.diag(np.full(10, 5))
+    confusion[2, 2] = 0
+    z = np.asarray(charts.confusion_figure(confusion, normalise=True).data[0].z)
+    assert z[2].sum() == 0 and np.isfinite(z).all()
+
+
+def test_enlarge_repeats_pixels_into_crisp_squares():
+    image = np.zeros((28, 28), dtype=np.float32)
+    image[3, 5] = 1.0
+    big = charts.enlarge(image, 140)
+    assert big.shape == (140, 140) and big.dtype == np.uint8
+    assert (big[15:20, 25:30] == 255).all() and big.sum() == 255 * 25
+    assert charts.enlarge(np.zeros((400, 100)), 140).shape == (134, 34)
+    with pytest.raises(ValueError):
+        charts.enlarge(np.zeros((3, 3, 3)))
+
+
+def test_comparison_rows_come_from_the_cards_and_flag_broken_models(tmp_path):
+    card = {
+        "architecture": "seed-cnn", "activation": "relu", "params": 1000,
+        "train_accuracy": 0.9, "val_accuracy": 0.8, "test_accuracy": 0.85,
+        "epochs_run": 3, "training_seconds": 4.2, "hyperparameters": {"batch_size": 32},
+    }
+    infos = [
+        ModelInfo("good", tmp_path / "good.keras", card),
+        ModelInfo("bad", tmp_path / "bad.keras", {}, card_error="card is not JSON"),
+        ModelInfo("zip", tmp_path / "zip.keras", card),
+    ]
+    rows = charts.comparison_rows(infos, {"zip": "not a zip file"})
+    assert rows[0]["Status"] == "ok" and rows[0]["Test acc. %"] == 85.0
+    assert rows[0]["Batch size"] == 32
+    assert rows[0]["Problem"] is None and rows[0]["Size (MB)"] is None  # no file here
+    assert rows[1]["Status"] == "broken" and rows[1]["Params"] is None
+    assert rows[1]["Problem"] == "card is not JSON"
+    assert (rows[2]["Status"], rows[2]["Problem"]) == ("broken", "not a zip file")
+
+
+def test_class_report_rows_give_precision_recall_and_counts():
+    labels = np.array([0, 0, 1, 1, 2])
+    probabilities = np.eye(10)[[0, 1, 1, 1, 2]]
+    rows = charts.class_report_rows(evaluation_from_probabilities(probabilities, labels))
+    assert rows[0] == {"Digit": 0, "Precision": 100.0, "Recall": 50.0, "Images": 2, "Missed": 1}
+    assert rows[1]["Precision"] == 66.67 and rows[1]["Recall"] == 100.0
+    assert rows[5]["Precision"] is None and rows[5]["Images"] == 0
