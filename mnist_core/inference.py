@@ -51,8 +51,12 @@ def _forward(model: keras.Model):
         def forward(x):
             return model(x, training=False)
 
+        one_image = tf.TensorSpec((1, *model.input_shape[1:]), tf.float32)
         functions = (
-            tf.function(forward, jit_compile=True, autograph=False),
+            # A concrete function skips tf.function's per-call signature matching.
+            tf.function(forward, jit_compile=True, autograph=False).get_concrete_function(
+                one_image
+            ),
             tf.function(forward, reduce_retracing=True, autograph=False),
         )
         _compiled[model] = functions
