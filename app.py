@@ -6,6 +6,8 @@ The prediction updates whenever a stroke ends. Train, Evaluate and Models are th
 pages (`pages/`); the model store is `models/` (or `MNIST_MODELS_DIR`).
 """
 
+import time
+
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
@@ -61,7 +63,7 @@ with left:
         if st_canvas is None:
             st.error(f"The drawing pad cannot start: {CANVAS_ERROR}. Upload a photo instead.")
             st.stop()
-        st.space("small")  # room for the pad's undo/redo toolbar, shown above it on hover
+        st.space("xxsmall")  # room for the pad's toolbar, shown above it on hover
         pad = st.container()
         with st.container(horizontal=True, vertical_alignment="bottom", width=CANVAS_PX + 80):
             stroke = st.slider("Pen width", 6, 40, 18, key="draw_stroke")
@@ -118,6 +120,7 @@ with model_area:
 
 with result_area:
     steps = PreprocessSteps()
+    st.session_state.pop("draw_read_ms", None)  # the figure belongs to the drawing shown
     if image is None:
         if not unreadable:
             st.info(
@@ -125,6 +128,7 @@ with result_area:
                 if source == DRAW else "Upload a photo or scan of a single digit."
             )
         st.stop()
+    started = time.perf_counter()  # the server's part: preprocessing and inference
     try:
         x = prepare(image, steps)
     except EmptyDrawingError as err:
@@ -134,6 +138,7 @@ with result_area:
         st.stop()
 
     probabilities = predict_proba(model, x)[0]
+    st.session_state.draw_read_ms = read_ms = (time.perf_counter() - started) * 1000
     reading = charts.read_probabilities(probabilities)
     # A row that stays a row on a phone: the verdict beside what the model sees.
     with st.container(horizontal=True, gap="medium", wrap=False):
@@ -156,6 +161,10 @@ with result_area:
     st.plotly_chart(
         charts.probability_figure(probabilities), key="draw_probabilities",
         config={"displayModeBar": False},
+    )
+    st.caption(
+        f"Read in {read_ms:,.0f} ms", help="The server's time for this drawing, from the "
+        "image arriving to the probabilities: preparing it (see below), then the model."
     )
     with st.expander("How the image was prepared"):
         st.caption(

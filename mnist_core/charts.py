@@ -30,6 +30,10 @@ SPLITS = {
 # Below this top probability the app says it is unsure instead of naming a digit.
 UNSURE_BELOW = 0.6
 _FONT = dict(size=13)
+# Curve charts: the legend sits under the plot, below the epoch ticks and title, in rows
+# of about this height; widths are guesses for a 13 px font under a ~300 px wide plot.
+_AXIS_PX, _LEGEND_ROW_PX = 56, 22
+_LEGEND_WIDTH_PX, _LEGEND_ITEM_PX, _CHAR_PX = 300, 44, 6
 
 
 @dataclass(frozen=True)
@@ -143,17 +147,27 @@ def history_figure(
                     hoverinfo="skip",
                 )
             )
+    # Each legend row below the plot makes the figure taller, so the plot keeps its height.
+    rows = _legend_rows([trace.name for trace in figure.data if trace.showlegend is not False])
+    bottom = _AXIS_PX + _LEGEND_ROW_PX * rows + 8
+    plot_px = height - _LEGEND_ROW_PX - _AXIS_PX - 16  # the y axis length, whatever `rows`
     figure.update_layout(
-        height=height,
-        margin=dict(l=8, r=8, t=8, b=8),
+        height=height + _LEGEND_ROW_PX * (rows - 1),
+        margin=dict(l=8, r=8, t=8, b=bottom),
         font=_FONT,
         # whole epochs only: at most about ten ticks, never a repeated "2" at 2.5
-        xaxis=dict(title="Epoch", tickmode="linear", tick0=1, dtick=max(1, -(-longest // 10))),
+        xaxis=dict(
+            title="Epoch", tickmode="linear", tick0=1, dtick=max(1, -(-longest // 10)),
+            range=[0.5, longest + 0.5],
+        ),
         yaxis=dict(
             title="Accuracy" if metric == "accuracy" else "Loss",
             tickformat=".0%" if metric == "accuracy" else None,
         ),
-        legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0, xanchor="left"),
+        legend=dict(
+            orientation="h", yanchor="top", y=-_AXIS_PX / plot_px, x=0, xanchor="left",
+            tracegroupgap=0,
+        ),
         hovermode="closest",
     )
     return figure
@@ -272,3 +286,14 @@ def _probability_vector(probabilities) -> np.ndarray:
     if not np.isfinite(p).all():
         raise ValueError("class probabilities must be finite")
     return p
+
+
+def _legend_rows(labels: list[str]) -> int:
+    """About how many rows a horizontal legend of these labels takes (at least one)."""
+    rows, used = 1, 0
+    for label in labels:
+        width = _LEGEND_ITEM_PX + _CHAR_PX * len(label)
+        if used and used + width > _LEGEND_WIDTH_PX:
+            rows, used = rows + 1, 0
+        used += width
+    return rows

@@ -77,7 +77,7 @@ def list_models(directory=None) -> list[ModelInfo]:
     if not folder.is_dir():
         return []
     infos = []
-    for path in sorted(folder.glob("*.keras")):
+    for path in sorted(folder.glob("*.keras"), key=lambda p: p.stem):
         name = path.stem
         if not NAME_PATTERN.fullmatch(name):
             continue  # temp files of a save in progress start with '.'

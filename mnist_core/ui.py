@@ -116,7 +116,7 @@ def card_summary(card: dict) -> str:
         images = card.get("train_images")
         parts.append(f"trained on {trained_on}" + (f" ({images:,} images)" if images else ""))
     if card.get("epochs_run") is not None:
-        parts.append(f"{card['epochs_run']} epochs")
+        parts.append(plural(card["epochs_run"], "epoch"))
     if card.get("created"):
         parts.append(card["created"][:10])
     return " · ".join(parts)
@@ -168,6 +168,11 @@ def _test_set(data_dir: str):
 def _evaluation(path: str, mtime_ns: int, size: int, data_dir: str) -> Evaluation:
     images, labels = _test_set(data_dir)
     return evaluate_model(_load_model(path, mtime_ns, size), images, labels)
+
+
+def plural(count: int, noun: str) -> str:
+    """'1 epoch', '3 epochs', '1,200 test images': a count with its noun."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 def format_seconds(seconds: float | None) -> str:

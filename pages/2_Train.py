@@ -33,12 +33,31 @@ def use_architecture_defaults():
     st.session_state.train_name = f"my-{arch.name}"
 
 
+def free_name(saved: str) -> str:
+    """A name for the next run after `saved`: my-cnn -> my-cnn-2, my-cnn-2 -> my-cnn-3."""
+    stem, _, number = saved.rpartition("-")
+    if not (stem and number.isdigit() and registry.model_exists(stem)):
+        stem = saved
+    n = 2
+    while registry.model_exists(candidate := f"{stem[:63 - len(str(n))]}-{n}"):
+        n += 1
+    return candidate
+
+
 if "train_arch" not in st.session_state:
     st.session_state.train_arch = DEFAULT_ARCHITECTURE
     st.session_state.train_val_split = 0.1
     st.session_state.train_seed = 0
     st.session_state.train_size = 0
     use_architecture_defaults()
+
+last_run = training_job.state()
+# Once a run has saved its model, offer a fresh name for the next one (once per run, so
+# a name typed back on purpose, to replace that model, stays).
+if last_run.card is not None and st.session_state.get("train_renamed_run") != last_run.run:
+    st.session_state.train_renamed_run = last_run.run
+    if st.session_state.train_name.strip() == last_run.name:
+        st.session_state.train_name = free_name(last_run.name)
 
 st.title("Train a model")
 st.caption(
@@ -88,7 +107,8 @@ with settings:
             name_problem = "choose another name or tick the box to replace it"
 
     if st.button(
-        "Start training", type="primary", key="train_start", disabled=name_problem is not None
+        "Start training", type="primary", key="train_start",
+        disabled=name_problem is not None or last_run.active,  # one run at a time
     ):
         config = TrainConfig(
             architecture=arch_name, epochs=epochs, batch_size=batch_size,
@@ -106,6 +126,8 @@ with settings:
                 training_job.start(config, name, overwrite=overwrite)
             except JobRunningError as err:  # another session started one just now
                 st.warning(f"Not started: {err}.")
+            else:
+                st.rerun()  # redraw the page with Start disabled while the run is active
 
 
 def try_it(name: str):
@@ -124,7 +146,8 @@ def show_run(polling: bool):
     config = state.config
     st.subheader(f"Run {state.run}: {state.name}")
     st.caption(
-        f"{config.architecture} · {config.epochs} epochs · batch {config.batch_size} · "
+        f"{config.architecture} · {ui.plural(config.epochs, 'epoch')} · "
+        f"batch {config.batch_size} · "
         f"validation {config.validation_split:.0%} · "
         f"{'augmented' if config.augment else 'no augmentation'} · "
         f"{f'{config.train_size:,} images' if config.train_size else 'all images'}"
@@ -175,11 +198,11 @@ def show_run(polling: bool):
         )
         st.plotly_chart(
             charts.history_figure({state.name: history}, "accuracy", height=300),
-            key="train_curve_accuracy",
+            key="train_curve_accuracy", config={"displayModeBar": False},
         )
         st.plotly_chart(
             charts.history_figure({state.name: history}, "loss", height=300),
-            key="train_curve_loss",
+            key="train_curve_loss", config={"displayModeBar": False},
         )
     elif state.active:
         st.caption("The accuracy and loss curves appear when the first epoch ends.")

@@ -26,7 +26,12 @@ with_history = [info.name for info in infos if info.card.get("history")]
 
 st.header("Learning curves")
 if "eval_models" not in st.session_state:
-    st.session_state.eval_models = with_history[:6]
+    # the default model and the best others by test accuracy: a weak one would stretch
+    # the accuracy axis and flatten the rest
+    default = registry.default_model_name()
+    score = {info.name: info.card.get("test_accuracy") or 0.0 for info in infos}
+    best = sorted(with_history, key=lambda n: (n != default, -score[n]))
+    st.session_state.eval_models = [n for n in with_history if n in best[:6]]
     st.session_state.eval_splits = list(charts.SPLITS)
 # a model deleted since the last visit drops out of the choice
 st.session_state.eval_models = [n for n in st.session_state.eval_models if n in with_history]
@@ -39,9 +44,13 @@ if chosen and splits:
     histories = {info.name: info.card["history"] for info in infos if info.name in chosen}
     accuracy, loss = st.columns(2)
     accuracy.plotly_chart(
-        charts.history_figure(histories, "accuracy", splits), key="eval_curve_accuracy"
+        charts.history_figure(histories, "accuracy", splits), key="eval_curve_accuracy",
+        config={"displayModeBar": False},
     )
-    loss.plotly_chart(charts.history_figure(histories, "loss", splits), key="eval_curve_loss")
+    loss.plotly_chart(
+        charts.history_figure(histories, "loss", splits), key="eval_curve_loss",
+        config={"displayModeBar": False},
+    )
 else:
     st.info("Choose at least one model and one split to draw the curves.")
 
@@ -52,12 +61,14 @@ for name, problem in problems.items():
     if problem:
         st.warning(f"Model {name!r} cannot be used: {problem}")
 percent = st.column_config.NumberColumn(format="%.2f %%")
+# Status and Problem only when a model is broken; otherwise the scores get the room.
+hidden = {} if any(problems.values()) else {"Status": None, "Problem": None}
 st.dataframe(
     charts.comparison_rows(infos, problems),
     hide_index=True,
     column_config={
         "Train acc. %": percent, "Val. acc. %": percent, "Test acc. %": percent,
-        "Params": st.column_config.NumberColumn(format="localized"),
+        "Params": st.column_config.NumberColumn(format="localized"), **hidden,
     },
 )
 
@@ -119,7 +130,8 @@ elif not len(indices):
 else:
     shown = indices[:MAX_EXAMPLES]
     st.caption(
-        f"{len(indices):,} test images of a {true} were read as {predicted}"
+        f"{ui.plural(len(indices), 'test image')} of a {true} "
+        f"{'was' if len(indices) == 1 else 'were'} read as {predicted}"
         + (f"; the first {len(shown)} shown" if len(shown) < len(indices) else "")
         + f". Under each: the model's probability for {predicted}, then for {true}."
     )

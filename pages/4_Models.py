@@ -22,7 +22,7 @@ cards = {info.name: info for info in infos}
 
 with st.spinner("Checking the model files…"):
     problems = {info.name: ui.model_problem(info) for info in infos}
-columns = ("Model", "Status", "Architecture", "Params", "Test acc. %", "Size (MB)", "Created")
+columns = ("Model", "Test acc. %", "Status", "Architecture", "Params", "Size (MB)", "Created")
 st.dataframe(
     charts.comparison_rows(infos, problems),
     hide_index=True,
@@ -43,7 +43,7 @@ if not info.card_error:
     st.markdown(ui.card_summary(info.card))
 
 card_col, actions = st.columns([1.5, 1], gap="large")
-with card_col, st.expander("Model card (JSON)", expanded=True):
+with card_col, st.expander("Model card (JSON)", expanded=False):
     st.json(info.card, expanded=1)
 
 with actions:

@@ -153,9 +153,12 @@ def test_drawing_on_the_pad_gives_a_prediction_and_clear_empties_it(store, model
     assert at.metric[0].value == str(expected.argmax()) == str(y_test[clear_digits[0]])
     assert len(bars(at)) == 10
     assert at.get("image"), "what the model sees is shown"
+    assert at.session_state["draw_read_ms"] > 0
+    assert "Read in" in texts(at.caption)
 
     at.button(key="draw_clear").click().run()
     assert not at.metric and "Draw a digit" in texts(at.info)
+    assert "draw_read_ms" not in at.session_state
 
 
 def test_blank_or_flat_upload_shows_no_prediction(store):
@@ -278,6 +281,8 @@ def test_training_from_the_page_saves_a_model_the_draw_page_offers(store, idle_j
     assert state.status == jobs.FINISHED, state.message
     at.run()
     assert "Saved model 'quick'" in texts(at.success)
+    assert at.text_input(key="train_name").value == "quick-2"  # a free name for the next run
+    assert "already exists" not in texts(at.warning)
     assert len(at.get("plotly_chart")) == 2  # accuracy and loss curves
     card = read_card("quick", store)
     assert card["epochs_run"] == 1 and card["hyperparameters"]["batch_size"] == 64
@@ -286,12 +291,13 @@ def test_training_from_the_page_saves_a_model_the_draw_page_offers(store, idle_j
 
 
 def test_second_start_is_refused_while_running_and_stop_ends_the_run(store, idle_job):
+    other = quick_settings(app(TRAIN), "another", epochs=1)  # a tab drawn before the run
     at = quick_settings(app(TRAIN), "long", epochs=50)
     at.button(key="train_start").click().run()
     assert idle_job.state().active
-    at.text_input(key="train_name").input("another").run()
-    at.button(key="train_start").click().run()
-    assert "already in progress" in texts(at.warning)
+    assert at.button(key="train_start").disabled
+    other.button(key="train_start").click().run()  # Streamlit drops a disabled one's click
+    assert other.button(key="train_start").disabled and idle_job.state().name == "long"
     at.button(key="train_stop").click().run()
     state = idle_job.wait(60)
     assert state.status == jobs.STOPPED

@@ -74,6 +74,8 @@ def test_history_overlays_models_one_colour_each_and_skips_missing_values():
     assert keys == ["train", "validation", "test"]  # the line-style legend
     assert figure.layout.xaxis.title.text == "Epoch"
     assert figure.layout.xaxis.dtick == 1  # whole epochs
+    assert tuple(figure.layout.xaxis.range) == (0.5, 3.5)  # half an epoch either side
+    assert figure.layout.legend.y < 0 and figure.layout.legend.yanchor == "top"  # below
     assert charts.history_figure({"a": history(45)}).layout.xaxis.dtick == 5
 
 
