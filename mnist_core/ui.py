@@ -8,9 +8,12 @@ server process.
 
 from __future__ import annotations
 
+import functools
 import os
+import sys
 from pathlib import Path
 
+import keras
 import streamlit as st
 
 from mnist_core import jobs, registry
@@ -27,6 +30,42 @@ PAGES = (
     ("pages/3_Evaluate.py", "Evaluate", ":material/monitoring:"),
     ("pages/4_Models.py", "Models", ":material/inventory_2:"),
 )
+
+
+def _skip_streamlit_keras_reset() -> None:
+    """Stop Streamlit from clearing the Keras session after every script run.
+
+    Streamlit's script runner calls `keras.backend.clear_session()` after each run
+    (`_clean_problem_modules`) to free models a script built. This app builds none on
+    the script thread (models are cached resources; training has its own thread), and
+    the reset costs ~290 ms of CPU per rerun on 2 cores and slows the next prediction
+    4x: measured Draw-page reruns with a drawing went from 341 ms to 52 ms without it
+    (bench/latency.py). Explicit calls from anywhere else still clear the session.
+    """
+    current = keras.backend.clear_session
+    if getattr(current, "skips_streamlit_reset", False):
+        return  # already in place (this module can be re-imported by Streamlit)
+
+    @functools.wraps(current)
+    def clear_session(*args, **kwargs):
+        frame = sys._getframe(1)
+        for _ in range(3):  # the caller, or the caller of another wrapper of this
+            if frame is None:
+                break
+            if frame.f_code.co_name == "_clean_problem_modules":
+                return None
+            frame = frame.f_back
+        return current(*args, **kwargs)
+
+    clear_session.skips_streamlit_reset = True
+    for attribute in ("shielded_threads",):  # keep the training job's shield reachable
+        if hasattr(current, attribute):
+            setattr(clear_session, attribute, getattr(current, attribute))
+    keras.backend.clear_session = clear_session
+    keras.utils.clear_session = clear_session
+
+
+_skip_streamlit_keras_reset()
 
 
 def setup_page(label: str) -> None:
