@@ -341,15 +341,7 @@ def report(result: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        result = run(args)
-    except (MnistCoreError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    path = common.write_json(NAME, result, args.results_dir)
-    print(f"\nwrote {path}")
-    return 0
+    return common.run_main(NAME, run, parse_args(argv))
 
 
 if __name__ == "__main__":

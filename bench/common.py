@@ -12,13 +12,14 @@ import math
 import os
 import platform
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from mnist_core.errors import DatasetError
+from mnist_core.errors import DatasetError, MnistCoreError
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -174,6 +175,18 @@ def pct(value: float | None, digits: int = 2) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     return f"{100 * value:.{digits}f}%"
+
+
+def run_main(name: str, run, args, failed=lambda result: False) -> int:
+    """Run a benchmark, print a clear error for bad input, write its JSON; exit code."""
+    try:
+        result = run(args)
+    except (MnistCoreError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    path = write_json(name, result, args.results_dir)
+    print(f"\nwrote {path}")
+    return 1 if failed(result) else 0
 
 
 def write_json(name: str, payload: dict, results_dir: Path | None = None) -> Path:

@@ -36,7 +36,6 @@ import numpy as np
 
 from bench import common
 from mnist_core import charts, registry
-from mnist_core.errors import MnistCoreError
 from mnist_core.inference import predict_proba
 from mnist_core.pendigits import load_pendigits, render_dataset
 from mnist_core.preprocess import canvas_to_mnist
@@ -343,15 +342,7 @@ def report(result: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        result = run(args)
-    except (MnistCoreError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    path = common.write_json(NAME, result, args.results_dir)
-    print(f"\nwrote {path}")
-    return 1 if "error" in result["app"] else 0
+    return common.run_main(NAME, run, parse_args(argv), lambda result: "error" in result["app"])
 
 
 if __name__ == "__main__":
