@@ -11,7 +11,8 @@ import time
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from mnist_core import charts, registry, ui
+from app_ui import charts, ui
+from mnist_core import registry
 from mnist_core.errors import EmptyDrawingError, InvalidModelError, ModelNotFoundError
 from mnist_core.images import ImageReadError, read_image
 from mnist_core.inference import predict_proba

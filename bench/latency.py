@@ -34,8 +34,9 @@ import time
 
 import numpy as np
 
+from app_ui import charts
 from bench import common
-from mnist_core import charts, registry
+from mnist_core import registry
 from mnist_core.inference import predict_proba
 from mnist_core.pendigits import load_pendigits, render_dataset
 from mnist_core.preprocess import canvas_to_mnist

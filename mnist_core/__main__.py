@@ -1,11 +1,17 @@
-"""Command line: train, evaluate and list models, or predict the digit in an image file.
+"""Command line: train, evaluate and list models, predict the digit in an image file,
+or run a worker that trains the app's queued jobs.
 
-    python -m mnist_core train --arch cnn --name my-cnn --epochs 15
+    python -m mnist_core train --arch fast-cnn --name my-fast-cnn
     python -m mnist_core evaluate [--name cnn]
     python -m mnist_core predict drawing.png [--name cnn]
     python -m mnist_core list
+    python -m mnist_core worker [--threads 1]
 
-MNIST is read from `MNIST_DATA_DIR` (or `--data-dir`), else the Keras cache.
+MNIST is read from `MNIST_DATA_DIR` (or `--data-dir`), else the Keras cache. Trained
+models go to the writable store (`MNIST_MODELS_DIR`, default `var/models`) unless
+`--models-dir` names another folder. Workers consume the queue of `MNIST_QUEUE_URL`
+(a redis:// URL), else the SQLite queue in the state folder (`MNIST_STATE_DIR`).
+Nothing here imports TensorFlow until a command needs it, so a worker stays light.
 """
 
 from __future__ import annotations
@@ -15,7 +21,6 @@ import sys
 from pathlib import Path
 
 from mnist_core.errors import MnistCoreError
-from mnist_core.models import ARCHITECTURES, DEFAULT_ARCHITECTURE
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,7 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     train = commands.add_parser("train", help="train a model and save it to the store")
-    train.add_argument("--arch", default=DEFAULT_ARCHITECTURE, choices=list(ARCHITECTURES))
+    train.add_argument("--arch", default="fast-cnn", help="architecture (default: fast-cnn)")
     train.add_argument("--name", help="name to save under (default: the architecture)")
     train.add_argument("--epochs", type=int, help="default: the architecture's own")
     train.add_argument("--batch-size", type=int, help="default: the architecture's own")
@@ -65,13 +70,25 @@ def _parser() -> argparse.ArgumentParser:
 
     listing = commands.add_parser("list", help="list the models in the store")
     listing.set_defaults(run=_list)
+
+    worker = commands.add_parser("worker", help="train the app's queued jobs")
+    worker.add_argument("--threads", type=int, default=1,
+                        help="jobs trained at once, each in its own process (default 1)")
+    worker.add_argument("--exit-with", type=int, metavar="PID", help=argparse.SUPPRESS)
+    worker.set_defaults(run=_worker)
+
+    run_job = commands.add_parser("run-job", help=argparse.SUPPRESS)
+    run_job.add_argument("job_id")
+    run_job.set_defaults(run=_run_job)
     return parser
 
 
 def _train(args) -> int:
     from mnist_core.data import load_mnist
+    from mnist_core.models import get_architecture
     from mnist_core.train import TrainConfig, train_model
 
+    get_architecture(args.arch)  # an unknown name fails here, naming the known ones
     config = TrainConfig(
         architecture=args.arch, epochs=args.epochs, batch_size=args.batch_size,
         validation_split=args.validation_split, seed=args.seed, augment=args.augment,
@@ -157,6 +174,32 @@ def _list(args) -> int:
         print(f"{info.name:28} {card.get('architecture', '?'):26} "
               f"{'-' if accuracy is None else f'{accuracy:.4f}':>7}  "
               f"{info.card_error or ''}")
+    return 0
+
+
+def _worker(args) -> int:
+    import logging
+
+    from mnist_core.jobs import JobQueue, run_worker
+
+    if args.threads < 1:
+        raise ValueError(f"--threads must be at least 1, got {args.threads}")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    queue = JobQueue.from_env()
+    where = queue.url or queue.state / "queue.db"
+    print(f"worker {queue.worker_id}: {args.threads} thread(s) on the {queue.backend} queue "
+          f"{where}", flush=True)
+    run_worker(queue, threads=args.threads, exit_with=args.exit_with)
+    return 0
+
+
+def _run_job(args) -> int:
+    import logging
+
+    from mnist_core.jobs import JobQueue, train_job
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    train_job(JobQueue.from_env(), args.job_id)
     return 0
 
 

@@ -27,3 +27,11 @@ class InvalidModelNameError(MnistCoreError, ValueError):
 
 class TrainingStopped(MnistCoreError):
     """A training run was asked to stop before its first epoch finished."""
+
+
+class ModelProtectedError(MnistCoreError, PermissionError):
+    """A shipped model, or another visitor's, that this caller may not change."""
+
+
+class JobError(MnistCoreError, ValueError):
+    """A training job that cannot be queued: a limit reached or a settings problem."""

@@ -1,66 +1,148 @@
-"""The background training worker behind the Train page: one run at a time per process.
+"""Training as queued jobs: Huey carries them, worker processes run them, anyone reads them.
 
-    from mnist_core.jobs import training_job
-    training_job.start(TrainConfig("seed-cnn", epochs=3), "my-seed-cnn")
-    training_job.state()   # status, progress, history, card or error, at any time
-    training_job.stop()    # ends after the current batch; the best whole epoch is saved
+    queue = JobQueue.from_env()
+    job = queue.submit(TrainConfig("fast-cnn"), "my-fast-cnn", owner="a1b2c3")
+    queue.job(job.id)              # status, queue position, progress, history, card
+    queue.stop(job.id, "a1b2c3")   # queued: never starts; running: ends after the batch
 
-`train_model` runs in a daemon thread of the server process, so the run carries on
-while a browser navigates away or reloads, and every session sees the same run. Every
-way a run can end (finished, stopped, failed) becomes a status and a message; nothing
-is raised into the page, and the store's atomic saves leave existing models whole.
+With nothing configured the queue is a `SqliteHuey` in the state folder (`var/`), and
+the first submit starts one local worker (`python -m mnist_core worker`) if none is
+alive. `MNIST_QUEUE_URL=redis://host:6379/0` switches to `RedisHuey`; then any number
+of workers on any hosts consume it and the pages of every web replica read the same
+records (`mnist_core.jobstore`).
 
-While a run is active, `keras.backend.clear_session()` called from other threads is
-skipped: it swaps Keras's global state (layer-name counters, name scopes) for every
-thread at once, and Streamlit calls it after each script run (`_clean_problem_modules`
-in its script runner), so a model being built beside a polling page would break with
-"The name "conv2d" is used 2 times in the model".
+A worker only hands jobs on: each job trains in a fresh process of its own
+(`python -m mnist_core run-job ID`, niced below the web server) that imports
+TensorFlow, writes progress to the job's record, saves through the model store
+(atomically) and exits, returning its memory. The worker's thread waits for it,
+keeps the record's heartbeat fresh and kills it if it ignores a stop for
+`stop_grace` seconds. A job whose heartbeat goes stale (its worker was killed) is
+marked failed by whoever reads it next; models are never touched by that.
+
+This module imports neither TensorFlow nor Keras, so a worker stays light.
 """
 
 from __future__ import annotations
 
-import functools
+import contextlib
+import ctypes
 import logging
 import os
+import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
-from dataclasses import dataclass, replace
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
 
-import keras
+from huey import RedisHuey, SqliteHuey
 
 from mnist_core import registry
-from mnist_core.data import DATA_DIR_ENV, load_mnist
-from mnist_core.errors import MnistCoreError, TrainingStopped
-from mnist_core.train import Progress, TrainConfig, train_model
+from mnist_core.config import TrainConfig
+from mnist_core.errors import JobError, MnistCoreError, ModelProtectedError
+from mnist_core.jobstore import JobStore, RedisJobStore, SqliteJobStore
+from mnist_core.state import STATE_DIR_ENV, state_dir
 
 log = logging.getLogger(__name__)
 
-IDLE, RUNNING, STOPPING = "idle", "running", "stopping"
-FINISHED, STOPPED, FAILED = "finished", "stopped", "failed"
-ACTIVE = (RUNNING, STOPPING)
+QUEUE_URL_ENV = "MNIST_QUEUE_URL"
+AUTOSTART_ENV = "MNIST_AUTOSTART_WORKER"  # "0": the app never starts a worker itself
+QUEUED, RUNNING, FINISHED, STOPPED, FAILED = "queued", "running", "finished", "stopped", "failed"
+ACTIVE = (QUEUED, RUNNING)
+ENDED = (FINISHED, STOPPED, FAILED)
 
+HEARTBEAT_EVERY = 2.0  # s between heartbeats of a running job
+STALE_AFTER = 30.0  # s without a heartbeat after which a running job has lost its worker
+STOP_GRACE = 60.0  # s a running job may take to honour a stop before it is killed
+PROGRESS_EVERY = 1.0  # s between progress writes of a training process
+RETENTION = 7 * 24 * 3600.0  # s an ended job's record is kept
+TRAINING_NICENESS = 10  # training processes yield the CPU to the web server
 
-class JobRunningError(MnistCoreError, RuntimeError):
-    """A training run is already in progress; only one runs at a time."""
+# Images fitted per second on 2 CPU cores, by architecture, for queue time estimates
+# until a finished run of that architecture gives a measured figure; plus start-up.
+TYPICAL_IMAGES_PER_S = {
+    "fast-cnn": 2700, "cnn": 1000, "seed-cnn": 4500, "mlp-784-784-256-128-relu": 1900,
+}
+OTHER_IMAGES_PER_S = 8000
+START_SECONDS = 15.0
+
+OWNER_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-")
 
 
 @dataclass(frozen=True)
-class JobState:
-    """A snapshot of the training job, safe to read from any thread."""
+class Limits:
+    """What one visitor may ask of a shared deployment; each set by an environment
+    variable (`MNIST_MAX_RUNS_PER_OWNER`, `MNIST_MAX_IMAGE_EPOCHS`, `MNIST_MAX_QUEUE`)."""
 
-    status: str = IDLE
-    run: int = 0  # counts the runs started in this process; 0 before the first
-    name: str | None = None
-    config: TrainConfig | None = None
-    progress: Progress | None = None
-    started: float | None = None  # time.time() of the start
+    runs_per_owner: int = 2  # queued or training at once
+    image_epochs: int = 1_000_000  # images fitted per epoch x epochs; the full `cnn` fits
+    queue_length: int = 60  # queued or training, all visitors together
+
+    @classmethod
+    def from_env(cls) -> Limits:
+        def number(name: str, default: int) -> int:
+            text = os.environ.get(name)
+            if not text:
+                return default
+            try:
+                value = int(text)
+            except ValueError:
+                raise ValueError(f"{name} must be a whole number, got {text!r}") from None
+            if value < 1:
+                raise ValueError(f"{name} must be at least 1, got {value}")
+            return value
+
+        return cls(
+            runs_per_owner=number("MNIST_MAX_RUNS_PER_OWNER", cls.runs_per_owner),
+            image_epochs=number("MNIST_MAX_IMAGE_EPOCHS", cls.image_epochs),
+            queue_length=number("MNIST_MAX_QUEUE", cls.queue_length),
+        )
+
+
+@dataclass(frozen=True)
+class Job:
+    """One training run as its record says, with its place in the queue worked out."""
+
+    id: str
+    owner: str
+    name: str
+    config: TrainConfig
+    status: str
+    created: float
+    started: float | None = None
     ended: float | None = None
-    message: str | None = None  # what happened, for finished/stopped/failed runs
-    card: dict | None = None  # the saved model's card, when one was saved
+    message: str | None = None
+    progress: dict | None = None  # epoch, epochs, step, steps, elapsed, fraction, eta
+    history: dict = field(default_factory=dict)
+    card: dict | None = None
+    stop_requested: float | None = None
+    worker: str | None = None
+    position: int | None = None  # 1 = next to start (queued jobs only)
+    starts_in: float | None = None  # estimated seconds until it starts (queued jobs)
+    estimate: float | None = None  # estimated seconds the whole run takes
+
+    @classmethod
+    def from_record(cls, record: dict, **extra) -> Job:
+        return cls(
+            id=record["id"], owner=record["owner"], name=record["name"],
+            config=TrainConfig.from_dict(record["config"]), status=record["status"],
+            created=record["created"], started=record.get("started"),
+            ended=record.get("ended"), message=record.get("message"),
+            progress=record.get("progress"), history=record.get("history") or {},
+            card=record.get("card"), stop_requested=record.get("stop_requested"),
+            worker=record.get("worker"), **extra,
+        )
 
     @property
     def active(self) -> bool:
         return self.status in ACTIVE
+
+    @property
+    def stopping(self) -> bool:
+        return self.status == RUNNING and self.stop_requested is not None
 
     @property
     def elapsed(self) -> float:
@@ -69,162 +151,534 @@ class JobState:
         return (self.ended or time.time()) - self.started
 
     @property
-    def history(self) -> dict[str, list]:
-        """Per-epoch history so far (the card's once saved)."""
-        if self.card is not None:
-            return self.card.get("history", {})
-        return self.progress.history if self.progress is not None else {}
+    def fraction(self) -> float:
+        return float(self.progress["fraction"]) if self.progress else 0.0
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds left at the pace so far (None before the first batches)."""
+        if self.status != RUNNING:
+            return None
+        # The pace of the first few batches says little; the estimate says more then.
+        if self.progress and self.progress.get("eta") is not None and self.fraction >= 0.05:
+            behind = time.time() - self.progress.get("written", time.time())
+            return max(0.0, self.progress["eta"] - behind)
+        if self.estimate is not None:
+            return max(0.0, self.estimate - self.elapsed)
+        return None
 
 
-class TrainingJob:
-    """Runs `train_model` in a background thread and keeps its state behind a lock."""
+@dataclass(frozen=True)
+class QueueView:
+    """Every job (oldest first), the live workers and the queue's length."""
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._state = JobState()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+    jobs: list[Job]
+    workers: list[dict]
 
-    def state(self) -> JobState:
-        with self._lock:
-            return self._state
+    @property
+    def waiting(self) -> int:
+        return sum(job.status == QUEUED for job in self.jobs)
 
-    def start(
+    @property
+    def training(self) -> int:
+        return sum(job.status == RUNNING for job in self.jobs)
+
+    def owned_by(self, owner: str) -> list[Job]:
+        """`owner`'s jobs, newest first."""
+        return [job for job in reversed(self.jobs) if job.owner == owner]
+
+
+class JobQueue:
+    """The queue, its job records and the task that workers run.
+
+    `url`: None or "" for SQLite in `state` (default: the state folder), or a
+    `redis://` URL. `immediate` runs each job inside `submit` (Huey's immediate mode,
+    for tests). `train_in_subprocess` False trains in the calling process instead of a
+    fresh one (immediate-mode tests only).
+    """
+
+    def __init__(
         self,
-        config: TrainConfig,
-        name: str,
+        url: str | None = None,
+        state: str | os.PathLike | None = None,
         *,
-        data=None,
-        data_dir=None,
-        models_dir=None,
-        overwrite: bool = False,
-    ) -> JobState:
-        """Start training `config` to be saved as `name`; returns the new state.
+        name: str = "mnist-training",
+        immediate: bool = False,
+        train_in_subprocess: bool = True,
+        limits: Limits | None = None,
+        autostart_worker: bool | None = None,
+        stale_after: float = STALE_AFTER,
+        stop_grace: float = STOP_GRACE,
+    ):
+        self.url = url or None
+        self.state = Path(state) if state is not None else state_dir()
+        self.limits = limits or Limits.from_env()
+        self.stale_after, self.stop_grace = stale_after, stop_grace
+        self.train_in_subprocess = train_in_subprocess
+        if self.url is None:
+            self.state.mkdir(parents=True, exist_ok=True)
+            self.huey = SqliteHuey(name, filename=str(self.state / "queue.db"))
+            self.store: JobStore = SqliteJobStore(self.state / "jobs.db")
+        elif self.url.startswith(("redis://", "rediss://", "unix://")):
+            import redis
 
-        Raises `JobRunningError` if a run is in progress. Anything else that goes wrong
-        (bad settings or name, missing data, a stop before the first epoch) ends the
-        run with status `failed` or `stopped` and a message.
-        `data` as from `load_mnist`; None reads `data_dir`, else `MNIST_DATA_DIR`,
-        else the Keras cache. The store folder is fixed now, so a later change of
-        `MNIST_MODELS_DIR` cannot send the model elsewhere.
+            self.huey = RedisHuey(name, url=self.url)
+            self.store = RedisJobStore(redis.Redis.from_url(self.url), prefix=name)
+        else:
+            raise ValueError(
+                f"{QUEUE_URL_ENV} must be empty (SQLite in the state folder) or a redis:// "
+                f"URL, got {self.url!r}"
+            )
+        if autostart_worker is None:
+            autostart_worker = self.url is None and os.environ.get(AUTOSTART_ENV) != "0"
+        self.autostart_worker = autostart_worker and not immediate
+        self.huey.immediate = immediate
+        self._train = self.huey.task(name="train")(self._run_job)
+        self._children: dict[str, subprocess.Popen] = {}
+        self._shutting_down = threading.Event()
+        self.worker_id = f"{socket.gethostname()}-{os.getpid()}"
+
+    @classmethod
+    def from_env(cls) -> JobQueue:
+        """The queue this deployment is configured for (`MNIST_QUEUE_URL`, state folder)."""
+        return cls(os.environ.get(QUEUE_URL_ENV))
+
+    @property
+    def backend(self) -> str:
+        return "SQLite" if self.url is None else "Redis"
+
+    def env(self) -> dict[str, str]:
+        """Environment for a process that must reach this same queue."""
+        return os.environ | {QUEUE_URL_ENV: self.url or "", STATE_DIR_ENV: str(self.state)}
+
+    # ----- what the pages call -------------------------------------------------------
+
+    def submit(self, config: TrainConfig, name: str, owner: str, *,
+               overwrite: bool = False) -> Job:
+        """Queue a run that trains `config` and saves the model as `name` for `owner`.
+
+        Raises `JobError` (bad settings, a limit reached, a name taken or in use) or
+        `ModelProtectedError` (a shipped model's name, another owner's model), each
+        with a message for the person; nothing is queued then.
         """
-        with self._lock:
-            if self._state.active:
-                raise JobRunningError(
-                    f"a training run is already in progress (model {self._state.name!r}, "
-                    f"{self._state.status}); wait for it to finish or stop it first"
+        check_owner(owner)
+        registry.validate_name(name)
+        cfg = _checked(config)
+        if registry.is_shipped(name):
+            raise ModelProtectedError(
+                f"{name!r} is a shipped model and cannot be replaced; choose another name"
+            )
+        if registry.model_exists(name):
+            if not overwrite:
+                raise JobError(f"a model named {name!r} already exists; choose another name")
+            if registry.read_card(name).get("owner") != owner:
+                raise ModelProtectedError(
+                    f"{name!r} was trained by someone else; choose another name"
                 )
-            self._stop = threading.Event()
-            folder = registry.models_dir(models_dir)
-            if data is None:
-                data_dir = data_dir if data_dir is not None else os.environ.get(DATA_DIR_ENV)
-            self._state = JobState(
-                status=RUNNING, run=self._state.run + 1, name=name, config=config,
-                started=time.time(),
+        if cfg.image_epochs > self.limits.image_epochs:
+            raise JobError(
+                f"this run would fit {cfg.image_epochs:,} images ({cfg.epochs} epochs x "
+                f"{cfg.fit_images:,} images); runs here are limited to "
+                f"{self.limits.image_epochs:,}: use fewer epochs or training images"
             )
-            self._thread = threading.Thread(
-                target=self._run,
-                args=(self._state.run, config, name, data, data_dir, folder, overwrite),
-                name=f"training-{name}",
-                daemon=True,
+        active = [r for r in self._records() if r["status"] in ACTIVE]
+        if any(r["name"] == name for r in active):
+            raise JobError(f"a run is already training a model named {name!r}; choose another name")
+        mine = sum(r["owner"] == owner for r in active)
+        if mine >= self.limits.runs_per_owner:
+            raise JobError(
+                f"you already have {mine} runs queued or training (the limit is "
+                f"{self.limits.runs_per_owner}); wait for one to finish or stop one"
             )
-            self._thread.start()
-            return self._state
+        if len(active) >= self.limits.queue_length:
+            raise JobError(
+                f"the queue is full ({len(active)} runs queued or training); try again later"
+            )
+        job_id = uuid.uuid4().hex[:12]
+        self.store.create({
+            "id": job_id, "owner": owner, "name": name, "config": cfg.to_dict(),
+            "overwrite": overwrite, "status": QUEUED, "created": time.time(),
+        })
+        if self.autostart_worker:
+            self.ensure_worker()
+        self._train(job_id)  # immediate mode: runs to the end right here
+        return self.job(job_id)
 
-    def stop(self) -> bool:
-        """Ask the run to end after the current batch; False if nothing is running."""
-        with self._lock:
-            if self._state.status != RUNNING:
+    def stop(self, job_id: str, owner: str) -> Job:
+        """Stop `owner`'s job: a queued one never starts, a running one ends after the
+        current batch and saves its best whole epoch. Someone else's job is refused."""
+        record = self.store.get(job_id)
+        if record is None:
+            raise JobError(f"there is no run {job_id!r}")
+        if record["owner"] != owner:
+            raise ModelProtectedError("that run belongs to someone else; only they can stop it")
+        now = time.time()
+        self.store.update(
+            job_id,
+            {"status": STOPPED, "stop_requested": now, "ended": now,
+             "message": "Stopped before it started; nothing was trained."},
+            if_status=[QUEUED],
+        ) or self.store.update(job_id, {"stop_requested": now}, if_status=[RUNNING])
+        return self.job(job_id)
+
+    def job(self, job_id: str) -> Job:
+        for job in self.view().jobs:
+            if job.id == job_id:
+                return job
+        raise JobError(f"there is no run {job_id!r}")
+
+    def view(self) -> QueueView:
+        """Every job with queue positions and start estimates, and the live workers."""
+        records = self._records()
+        workers = self.store.workers()
+        slots = max(1, sum(int(w.get("threads", 1)) for w in workers))
+        rates = _measured_rates(records)
+        estimates = {r["id"]: _estimate(r, rates) for r in records}
+        free_in = []
+        for r in records:
+            if r["status"] == RUNNING:
+                job = Job.from_record(r, estimate=estimates[r["id"]])
+                free_in.append(job.eta or 0.0)
+        free_in = sorted(free_in)[:slots] + [0.0] * max(0, slots - len(free_in))
+        jobs, position = [], 0
+        for r in records:
+            extra = {"estimate": estimates[r["id"]]}
+            if r["status"] == QUEUED:
+                position += 1
+                slot = min(range(len(free_in)), key=free_in.__getitem__)
+                extra |= {"position": position, "starts_in": free_in[slot]}
+                free_in[slot] += estimates[r["id"]]
+            jobs.append(Job.from_record(r, **extra))
+        return QueueView(jobs, workers)
+
+    def ensure_worker(self) -> bool:
+        """Start a local worker process if none is alive; True if one was started.
+
+        Only one starter at a time (a lock file), and a worker still starting up (its
+        pid file is fresh) counts as alive. The worker exits when this process does.
+        """
+        if self.store.workers():
+            return False
+        import fcntl
+
+        self.state.mkdir(parents=True, exist_ok=True)
+        with open(self.state / "worker-start.lock", "w") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False  # another process is starting one right now
+            pid_file = self.state / "worker.pid"
+            with contextlib.suppress(OSError, ValueError):
+                if time.time() - pid_file.stat().st_mtime < 30 and _alive(
+                    int(pid_file.read_text())
+                ):
+                    return False
+            if self.store.workers():
                 return False
-            self._stop.set()
-            self._state = replace(self._state, status=STOPPING)
+            with open(self.state / "worker.log", "ab") as out:
+                process = subprocess.Popen(
+                    [sys.executable, "-m", "mnist_core", "worker", "--exit-with",
+                     str(os.getpid())],
+                    env=self.env(), stdout=out, stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL, cwd=Path(__file__).resolve().parent.parent,
+                )
+            _started_workers.append(process)
+            pid_file.write_text(str(process.pid))
+            log.info("started a local training worker, pid %d", process.pid)
             return True
 
-    def wait(self, timeout: float | None = None) -> JobState:
-        """Block until the current run's thread ends (or `timeout` passes)."""
-        thread = self._thread
-        if thread is not None:
-            thread.join(timeout)
-        return self.state()
+    # ----- what workers run ------------------------------------------------------------
 
-    def _run(self, run, config, name, data, data_dir, folder, overwrite) -> None:
-        stop = self._stop
-        shielded = _keras_session_shield()
-        shielded.add(threading.current_thread())
-        try:
-            registry.validate_name(name)
-            config.resolved()  # bad settings fail here, before the data is read
-            if not overwrite and registry.model_exists(name, folder):
-                raise FileExistsError(f"a model named {name!r} already exists in {folder}")
-            if data is None:
-                data = load_mnist(data_dir)
-            result = train_model(
-                config, data=data, save_as=name, models_dir=folder,
-                progress=lambda p: self._update(run, progress=p),
-                stop_event=stop, overwrite=overwrite,
-            )
-        except TrainingStopped:
-            self._end(run, STOPPED, "Stopped before the first epoch finished; nothing was saved.")
-        except (MnistCoreError, ValueError, FileExistsError, OSError) as err:
-            log.warning("training run %r failed: %s", name, err, exc_info=True)
-            self._end(run, FAILED, str(err))
-        except Exception as err:  # noqa: BLE001 - a worker thread has no caller to raise to
-            log.exception("training run %r failed", name)
-            self._end(run, FAILED, f"training failed unexpectedly: {type(err).__name__}: {err}")
+    def _records(self) -> list[dict]:
+        """All records, after failing running jobs whose worker died and dropping old ones."""
+        now = time.time()
+        records = []
+        for record in self.store.all():
+            status = record["status"]
+            if status == RUNNING and now - record.get("heartbeat", now) > self.stale_after:
+                message = (
+                    f"The worker training it stopped (no sign of life for "
+                    f"{self.stale_after:.0f} s), so the run was lost; nothing was saved and "
+                    "every existing model is unchanged."
+                )
+                if self.store.update(
+                    record["id"], {"status": FAILED, "ended": now, "message": message},
+                    if_status=[RUNNING],
+                ):
+                    record = self.store.get(record["id"]) or record
+            elif status in ENDED and now - (record.get("ended") or now) > RETENTION:
+                self.store.delete(record["id"])
+                continue
+            records.append(record)
+        return records
+
+    def _run_job(self, job_id: str) -> None:
+        """The Huey task: claim a queued job and train it; a stopped one is skipped."""
+        now = time.time()
+        claimed = self.store.update(
+            job_id, {"status": RUNNING, "started": now, "heartbeat": now,
+                     "worker": self.worker_id},
+            if_status=[QUEUED],
+        )
+        if not claimed:
+            return  # stopped while queued, or already taken
+        if self.train_in_subprocess:
+            self._train_in_child(job_id)
         else:
-            card = dict(result.card, name=name)
-            epochs = card["epochs_run"]
-            accuracy = card["test_accuracy"]
-            if result.stopped:
-                message = (
-                    f"Stopped after {epochs} epoch{'s' if epochs != 1 else ''}; saved model "
-                    f"{name!r} (best epoch {card['best_epoch']}, test accuracy "
-                    f"{accuracy:.2%})."
-                )
-                self._end(run, STOPPED, message, card)
-            else:
-                message = (
-                    f"Saved model {name!r}: test accuracy {accuracy:.2%} "
-                    f"(best epoch {card['best_epoch']} of {epochs}, "
-                    f"{card['training_seconds']:.0f} s)."
-                )
-                self._end(run, FINISHED, message, card)
+            train_job(self, job_id)
+
+    def _train_in_child(self, job_id: str) -> None:
+        """Train in a fresh, niced process; keep its heartbeat; enforce stops."""
+        process = subprocess.Popen(
+            [sys.executable, "-m", "mnist_core", "run-job", job_id],
+            env=self.env(), stdin=subprocess.DEVNULL, preexec_fn=_child_setup,
+            cwd=Path(__file__).resolve().parent.parent,
+        )
+        self._children[job_id] = process
+        self.store.update(job_id, {"pid": process.pid}, if_status=[RUNNING])
+        killed_for = None
+        try:
+            while True:
+                try:
+                    process.wait(timeout=HEARTBEAT_EVERY)
+                    break
+                except subprocess.TimeoutExpired:
+                    pass
+                self.store.update(job_id, {"heartbeat": time.time()}, if_status=[RUNNING])
+                if killed_for is None:
+                    record = self.store.get(job_id) or {}
+                    asked = record.get("stop_requested")
+                    if self._shutting_down.is_set():
+                        killed_for = "shutdown"
+                    elif asked is not None and time.time() - asked > self.stop_grace:
+                        killed_for = "stop"
+                    if killed_for is not None:
+                        process.kill()
         finally:
-            shielded.discard(threading.current_thread())
+            self._children.pop(job_id, None)
+        code = process.returncode
+        if killed_for == "stop":
+            status, message = STOPPED, (
+                f"It did not stop within {self.stop_grace:.0f} s of the request, so it was "
+                "ended; the model was not saved."
+            )
+        elif killed_for == "shutdown":
+            status, message = FAILED, (
+                "The worker was shut down while this run trained; nothing was saved."
+            )
+        else:
+            status, message = FAILED, (
+                f"The training process ended unexpectedly ({_describe_exit(code)}); "
+                "nothing was saved and every existing model is unchanged."
+            )
+        # Only if the process did not record its own ending (it normally does).
+        self.store.update(
+            job_id, {"status": status, "ended": time.time(), "message": message},
+            if_status=[RUNNING],
+        )
 
-    def _update(self, run: int, **changes) -> None:
-        with self._lock:
-            if self._state.run == run:  # a late report from an old run changes nothing
-                self._state = replace(self._state, **changes)
+    def shutdown(self) -> None:
+        """End this worker's training processes; their jobs are marked failed."""
+        self._shutting_down.set()
+        for process in list(self._children.values()):
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
 
-    def _end(self, run: int, status: str, message: str, card: dict | None = None) -> None:
-        self._update(run, status=status, message=message, card=card, ended=time.time())
+
+_started_workers: list[subprocess.Popen] = []  # kept so they are reaped, not zombies
 
 
-def _keras_session_shield() -> set[threading.Thread]:
-    """The worker threads that `keras.backend.clear_session` must not disturb.
+def check_owner(owner: str) -> str:
+    """An owner id is 8-64 lowercase letters, digits or '-' (a random token)."""
+    if not isinstance(owner, str) or not 8 <= len(owner) <= 64 or set(owner) - OWNER_CHARS:
+        raise JobError(f"invalid owner id {owner!r}")
+    return owner
 
-    Replaces `clear_session` (once per process: the set lives on the replacement, so a
-    re-imported copy of this module finds it) with a version that does nothing while
-    any of these threads is running and the caller is another thread.
+
+def new_owner_id() -> str:
+    """A fresh random owner id for a browser session."""
+    return uuid.uuid4().hex
+
+
+def _checked(config: TrainConfig) -> TrainConfig:
+    try:
+        return config.resolved()
+    except ValueError as err:
+        raise JobError(str(err)) from err
+
+
+def _measured_rates(records: list[dict]) -> dict[str, float]:
+    """Images fitted per second by architecture, from the latest finished runs here."""
+    rates = {}
+    for r in records:
+        card = r.get("card") or {}
+        seconds, images = card.get("training_seconds"), card.get("train_images")
+        if r["status"] == FINISHED and seconds and images:
+            rates[card.get("architecture")] = images * card["epochs_run"] / seconds
+    return rates
+
+
+def _estimate(record: dict, rates: dict[str, float]) -> float:
+    """Seconds the run should take: its images x epochs at the architecture's pace."""
+    config = TrainConfig.from_dict(record["config"])
+    rate = rates.get(config.architecture) or TYPICAL_IMAGES_PER_S.get(
+        config.architecture, OTHER_IMAGES_PER_S
+    )
+    return START_SECONDS + config.image_epochs / rate
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _child_setup() -> None:
+    """In the training process before it starts: lower its priority, and have Linux
+    kill it if the worker thread that started it dies (no orphaned training)."""
+    os.nice(TRAINING_NICENESS)
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL("libc.so.6", use_errno=True)
+            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def _describe_exit(code: int | None) -> str:
+    if code is None:
+        return "no exit code"
+    if code < 0:
+        name = signal.Signals(-code).name
+        hint = ": killed, perhaps for lack of memory" if -code == signal.SIGKILL else ""
+        return f"signal {name}{hint}"
+    return f"exit code {code}"
+
+
+# ----- inside the training process ------------------------------------------------------
+
+
+class _StopFlag:
+    """`is_set()` for `train_model`: the job's stop request, read at most every 0.5 s."""
+
+    def __init__(self, store: JobStore, job_id: str, every: float = 0.5):
+        self.store, self.job_id, self.every = store, job_id, every
+        self._checked, self._set = 0.0, False
+
+    def is_set(self) -> bool:
+        now = time.monotonic()
+        if not self._set and now - self._checked >= self.every:
+            self._checked = now
+            record = self.store.get(self.job_id) or {}
+            self._set = record.get("stop_requested") is not None
+        return self._set
+
+
+def train_job(queue: JobQueue, job_id: str) -> None:
+    """Train one claimed job and record how it ended: the body of `run-job`.
+
+    Every way a run can end (finished, stopped, failed) becomes a status and a message
+    on the record; the model store's atomic saves leave existing models whole.
     """
-    current = keras.backend.clear_session
-    shielded = getattr(current, "shielded_threads", None)
-    if shielded is not None:
-        return shielded
-    shielded = set()
+    from mnist_core.data import load_mnist
+    from mnist_core.errors import TrainingStopped
+    from mnist_core.train import train_model
 
-    @functools.wraps(current)
-    def clear_session(*args, **kwargs):
-        if shielded - {threading.current_thread()}:
-            return None  # a training run in another thread still needs that state
-        return current(*args, **kwargs)
+    store = queue.store
+    record = store.get(job_id)
+    if record is None or record["status"] != RUNNING:
+        return
+    name, owner = record["name"], record["owner"]
 
-    clear_session.shielded_threads = shielded
-    keras.backend.clear_session = clear_session
-    keras.utils.clear_session = clear_session
-    return shielded
+    def report(progress) -> None:
+        store.update(job_id, {
+            "progress": {
+                "epoch": progress.epoch, "epochs": progress.epochs, "step": progress.step,
+                "steps": progress.steps, "elapsed": progress.elapsed,
+                "fraction": progress.fraction, "eta": progress.eta, "written": time.time(),
+            },
+            "history": progress.history,
+        }, if_status=[RUNNING])
+
+    def end(status: str, message: str, card: dict | None = None) -> None:
+        store.update(job_id, {"status": status, "ended": time.time(), "message": message,
+                              "card": card}, if_status=[RUNNING])
+
+    try:
+        config = TrainConfig.from_dict(record["config"])
+        result = train_model(
+            config, data=load_mnist(), save_as=name, progress=report,
+            stop_event=_StopFlag(store, job_id), overwrite=bool(record.get("overwrite")),
+            progress_interval=PROGRESS_EVERY, card_extra={"owner": owner, "job": job_id},
+        )
+    except TrainingStopped:
+        end(STOPPED, "Stopped before the first epoch finished; nothing was saved.")
+    except (MnistCoreError, ValueError, FileExistsError, OSError) as err:
+        log.warning("training job %s (%r) failed: %s", job_id, name, err, exc_info=True)
+        end(FAILED, str(err))
+    except Exception as err:  # noqa: BLE001 - the record is the only place to report to
+        log.exception("training job %s (%r) failed", job_id, name)
+        end(FAILED, f"training failed unexpectedly: {type(err).__name__}: {err}")
+    else:
+        card = result.card
+        epochs, accuracy = card["epochs_run"], card["test_accuracy"]
+        if result.stopped:
+            end(STOPPED, (
+                f"Stopped after {epochs} epoch{'s' if epochs != 1 else ''}; saved model "
+                f"{name!r} (best epoch {card['best_epoch']}, test accuracy {accuracy:.2%})."
+            ), card)
+        else:
+            end(FINISHED, (
+                f"Saved model {name!r}: test accuracy {accuracy:.2%} (best epoch "
+                f"{card['best_epoch']} of {epochs}, {card['training_seconds']:.0f} s)."
+            ), card)
 
 
-# The one job of this process: the Train page of every session reads and drives it.
-training_job = TrainingJob()
+# ----- the worker process ----------------------------------------------------------------
+
+
+def run_worker(queue: JobQueue, threads: int = 1, exit_with: int | None = None) -> None:
+    """Consume the queue until SIGINT/SIGTERM (or until process `exit_with` is gone).
+
+    `threads` jobs train at once, each in its own process. The worker announces itself
+    with a heartbeat, so pages count it and estimate queue times.
+    """
+    consumer = queue.huey.create_consumer(
+        workers=threads, worker_type="thread", periodic=False, initial_delay=0.1,
+        backoff=1.3, max_delay=1.0,
+    )
+    done = threading.Event()
+    info = {"host": socket.gethostname(), "pid": os.getpid(), "threads": threads,
+            "started": time.time()}
+
+    def beat() -> None:
+        while not done.wait(3.0):
+            try:
+                queue.store.beat(queue.worker_id, info)
+                queue.view()  # fails jobs whose worker died; drops old records
+            except Exception:  # noqa: BLE001 - a store hiccup must not stop the worker
+                log.exception("worker heartbeat failed")
+            if exit_with is not None and not _alive(exit_with):
+                log.info("process %d is gone; the worker stops", exit_with)
+                queue.shutdown()
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+
+    queue.store.beat(queue.worker_id, info)
+    heart = threading.Thread(target=beat, name="worker-heartbeat", daemon=True)
+    heart.start()
+    try:
+        consumer.run()
+    finally:
+        done.set()
+        queue.shutdown()
+        queue.store.leave(queue.worker_id)
+        for record in queue.store.all():  # what its threads had no time to record
+            if record["status"] == RUNNING and record.get("worker") == queue.worker_id:
+                queue.store.update(record["id"], {
+                    "status": FAILED, "ended": time.time(),
+                    "message": "The worker was shut down while this run trained; nothing "
+                    "was saved.",
+                }, if_status=[RUNNING])

@@ -1,4 +1,5 @@
-"""Named model architectures: the seed networks to compare against and the default CNN.
+"""Named model architectures: the seed networks to compare against, the quick CNN that
+new runs train by default, and the CNN the Draw page reads with.
 
 Every factory starts from `keras.Input((28, 28))` (the output of `center_ink`) and
 returns an uncompiled `keras.Model`; `build_model` compiles it the one way the project
@@ -32,6 +33,11 @@ class Architecture:
     # Cosine decay of the learning rate over the run (the default CNN needs it for
     # its last tenth of a percent); the seeds were trained with a constant rate.
     cosine_decay: bool = False
+    # Share of the run spent warming the rate up from a tenth to `learning_rate` before
+    # the cosine decay: a one-cycle schedule, which lets a short run use a high rate.
+    warmup_share: float = 0.0
+    # What a person can expect on a 2-core CPU with the default settings.
+    typical_time: str = ""
 
 
 def build_mlp(hidden: tuple[int, ...], activation: str, name: str) -> keras.Model:
@@ -90,45 +96,74 @@ def build_default_cnn() -> keras.Model:
     return keras.Model(inputs, outputs, name="default_cnn")
 
 
-DEFAULT_ARCHITECTURE = "cnn"
+def build_fast_cnn() -> keras.Model:
+    """The quick default for new runs: three batch-normalised conv layers, 30k weights.
+
+    A 5x5 16-filter layer, then 32 and 64 3x3 filters, each pooled, and a linear head.
+    With a one-cycle learning rate it passes 99% on MNIST in two epochs, about 40 s on
+    two CPU cores.
+    """
+    inputs = keras.Input(INPUT_SHAPE, name="image")
+    x = layers.Reshape((*INPUT_SHAPE, 1))(inputs)
+    for filters, kernel in ((16, 5), (32, 3), (64, 3)):
+        x = layers.Conv2D(filters, kernel, padding="same", use_bias=False)(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.ReLU()(x)
+        x = layers.MaxPooling2D(2)(x)
+    x = layers.Flatten()(x)
+    x = layers.Dropout(0.2)(x)
+    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities")(x)
+    return keras.Model(inputs, outputs, name="fast_cnn")
+
+
+# What a new training run uses unless told otherwise: done in about a minute.
+DEFAULT_ARCHITECTURE = "fast-cnn"
 
 ARCHITECTURES: dict[str, Architecture] = {
     arch.name: arch
     for arch in (
         Architecture(
+            "fast-cnn",
+            "Fast CNN: 16 5x5 / 32 / 64 conv with batch norm, one-cycle learning rate",
+            "relu", build_fast_cnn, epochs=2, batch_size=128, augment=False,
+            learning_rate=5e-3, cosine_decay=True, warmup_share=0.15,
+            typical_time="about 1 min on 2 cores",
+        ),
+        Architecture(
             "cnn",
             "Default CNN: 32-32 / 64-64 / 128 conv with batch norm, dense 128, dropout",
             "relu", build_default_cnn, epochs=15, batch_size=128, augment=True,
-            learning_rate=2e-3, cosine_decay=True,
+            learning_rate=2e-3, cosine_decay=True, typical_time="about 15 min on 2 cores",
         ),
         Architecture(
             "seed-cnn", "Seed CNN: conv 32 3x3, max pool, dense 128, dropout 0.2",
             "relu", build_seed_cnn, epochs=10, batch_size=128, augment=False,
+            typical_time="about 2 min on 2 cores",
         ),
         Architecture(
             "mlp-16-16-sigmoid", "MLP 784-16-16-10, sigmoid", "sigmoid",
             lambda: build_mlp((16, 16), "sigmoid", "mlp_16_16_sigmoid"),
-            epochs=20, batch_size=32, augment=False,
+            epochs=20, batch_size=32, augment=False, typical_time="about 2-3 min on 2 cores",
         ),
         Architecture(
             "mlp-16-16-relu", "MLP 784-16-16-10, ReLU", "relu",
             lambda: build_mlp((16, 16), "relu", "mlp_16_16_relu"),
-            epochs=20, batch_size=32, augment=False,
+            epochs=20, batch_size=32, augment=False, typical_time="about 2-3 min on 2 cores",
         ),
         Architecture(
             "mlp-64-64-sigmoid", "MLP 784-64-64-10, sigmoid", "sigmoid",
             lambda: build_mlp((64, 64), "sigmoid", "mlp_64_64_sigmoid"),
-            epochs=20, batch_size=32, augment=False,
+            epochs=20, batch_size=32, augment=False, typical_time="about 2-3 min on 2 cores",
         ),
         Architecture(
             "mlp-64-64-relu", "MLP 784-64-64-10, ReLU", "relu",
             lambda: build_mlp((64, 64), "relu", "mlp_64_64_relu"),
-            epochs=20, batch_size=32, augment=False,
+            epochs=20, batch_size=32, augment=False, typical_time="about 2-3 min on 2 cores",
         ),
         Architecture(
             "mlp-784-784-256-128-relu", "MLP 784-784-256-128-10, ReLU", "relu",
             lambda: build_mlp((784, 256, 128), "relu", "mlp_784_784_256_128_relu"),
-            epochs=10, batch_size=32, augment=False,
+            epochs=10, batch_size=32, augment=False, typical_time="about 5 min on 2 cores",
         ),
     )
 }

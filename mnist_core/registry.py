@@ -1,8 +1,18 @@
-"""The model store: `models/<name>.keras` plus a JSON card `models/<name>.json`.
+"""The model store: the shipped models plus the ones trained here, each a `.keras`
+file with a JSON card `<name>.json` beside it.
+
+Two folders make one store. The repository's `models/` holds the shipped models and is
+read-only to the app: nothing a visitor does can delete or replace them. Models trained
+through the app or a worker go to the writable store, `MNIST_MODELS_DIR` (default
+`var/models` under the state folder); its cards name the owner that trained them, and
+only that owner may delete them. Names are unique across both folders.
 
 Saves are atomic (write a temp file in the same folder, then rename), so a crash or
 a cut-off training run leaves the previous model whole. A damaged or incompatible file
 raises `InvalidModelError` for that model only; listing the others still works.
+
+Functions that take `directory` use that one folder alone when it is given (tools and
+tests); None means the whole store, shipped and trained.
 """
 
 from __future__ import annotations
@@ -13,13 +23,24 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import keras
+from mnist_core.errors import (
+    InvalidModelError,
+    InvalidModelNameError,
+    ModelNotFoundError,
+    ModelProtectedError,
+)
+from mnist_core.state import state_dir
 
-from mnist_core.errors import InvalidModelError, InvalidModelNameError, ModelNotFoundError
+if TYPE_CHECKING:
+    import keras
 
 MODELS_DIR_ENV = "MNIST_MODELS_DIR"
-DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+SHIPPED_MODELS_DIR_ENV = "MNIST_SHIPPED_MODELS_DIR"
+DEFAULT_SHIPPED_DIR = Path(__file__).resolve().parent.parent / "models"
+# Kept for tools that read the shipped models by folder.
+DEFAULT_MODELS_DIR = DEFAULT_SHIPPED_DIR
 DEFAULT_MODEL_NAME = "cnn"
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 ACCEPTED_INPUT_SHAPES = ((28, 28), (28, 28, 1), (784,))
@@ -33,17 +54,48 @@ class ModelInfo:
     path: Path
     card: dict
     card_error: str | None = None
+    shipped: bool = False  # from the read-only shipped folder
 
     @property
     def test_accuracy(self) -> float | None:
         return self.card.get("test_accuracy")
 
+    @property
+    def owner(self) -> str | None:
+        """The visitor who trained it here (None for shipped and command-line models)."""
+        return None if self.shipped else self.card.get("owner")
+
+
+def shipped_dir() -> Path:
+    """The read-only folder of shipped models: `MNIST_SHIPPED_MODELS_DIR`, else `models/`."""
+    return Path(os.environ.get(SHIPPED_MODELS_DIR_ENV) or DEFAULT_SHIPPED_DIR)
+
+
+def trained_dir() -> Path:
+    """The writable store for models trained here: `MNIST_MODELS_DIR`, else
+    `<state folder>/models`."""
+    configured = os.environ.get(MODELS_DIR_ENV)
+    return Path(configured) if configured else state_dir() / "models"
+
 
 def models_dir(path: str | os.PathLike | None = None) -> Path:
-    """The store's folder: `path`, else `MNIST_MODELS_DIR`, else the repository's `models/`."""
-    if path is not None:
-        return Path(path)
-    return Path(os.environ.get(MODELS_DIR_ENV) or DEFAULT_MODELS_DIR)
+    """The folder new models are saved to: `path`, else the writable store."""
+    return Path(path) if path is not None else trained_dir()
+
+
+def _folders(directory) -> list[tuple[Path, bool]]:
+    """(folder, shipped?) pairs that `directory` stands for, shipped first."""
+    if directory is not None:
+        return [(Path(directory), False)]
+    shipped, trained = shipped_dir(), trained_dir()
+    if shipped.resolve() == trained.resolve():
+        return [(shipped, True)]
+    return [(shipped, True), (trained, False)]
+
+
+def is_shipped(name: str) -> bool:
+    """Whether `name` is one of the shipped, read-only models."""
+    return (shipped_dir() / f"{validate_name(name)}.keras").is_file()
 
 
 def validate_name(name: str) -> str:
@@ -57,11 +109,17 @@ def validate_name(name: str) -> str:
 
 
 def model_path(name: str, directory=None) -> Path:
-    return models_dir(directory) / f"{validate_name(name)}.keras"
+    """Where the model `name` is (or would be saved: the writable store)."""
+    validate_name(name)
+    for folder, _ in _folders(directory):
+        path = folder / f"{name}.keras"
+        if path.is_file():
+            return path
+    return models_dir(directory) / f"{name}.keras"
 
 
 def card_path(name: str, directory=None) -> Path:
-    return models_dir(directory) / f"{validate_name(name)}.json"
+    return model_path(name, directory).with_suffix(".json")
 
 
 def model_exists(name: str, directory=None) -> bool:
@@ -71,32 +129,33 @@ def model_exists(name: str, directory=None) -> bool:
 def list_models(directory=None) -> list[ModelInfo]:
     """Every `.keras` file in the store with its card, sorted by name.
 
-    A missing or unreadable card does not hide the model: `card_error` says why.
+    A missing or unreadable card does not hide the model: `card_error` says why. A
+    trained model that has a shipped model's name is hidden by the shipped one.
     """
-    folder = models_dir(directory)
-    if not folder.is_dir():
-        return []
-    infos = []
-    for path in sorted(folder.glob("*.keras"), key=lambda p: p.stem):
-        name = path.stem
-        if not NAME_PATTERN.fullmatch(name):
-            continue  # temp files of a save in progress start with '.'
-        card, error = {}, None
-        try:
-            card = read_card(name, folder)
-        except InvalidModelError as err:
-            error = str(err)
-        infos.append(ModelInfo(name=name, path=path, card=card, card_error=error))
-    return infos
+    found: dict[str, ModelInfo] = {}
+    for folder, shipped in _folders(directory):
+        if not folder.is_dir():
+            continue
+        for path in folder.glob("*.keras"):
+            name = path.stem
+            if not NAME_PATTERN.fullmatch(name) or name in found:
+                continue  # temp files of a save in progress start with '.'
+            card, error = {}, None
+            try:
+                card = _read_card_file(path.with_suffix(".json"))
+            except InvalidModelError as err:
+                error = str(err)
+            found[name] = ModelInfo(name, path, card, error, shipped)
+    return [found[name] for name in sorted(found)]
 
 
 def default_model_name(directory=None) -> str:
     """The default model: `cnn` if present, else the best-scoring model in the store."""
     infos = list_models(directory)
     if not infos:
+        where = " or ".join(str(folder) for folder, _ in _folders(directory))
         raise ModelNotFoundError(
-            f"no models in {models_dir(directory)}: train one with "
-            "`python -m mnist_core train`"
+            f"no models in {where}: train one with `python -m mnist_core train`"
         )
     names = [info.name for info in infos]
     if DEFAULT_MODEL_NAME in names:
@@ -106,7 +165,10 @@ def default_model_name(directory=None) -> str:
 
 def read_card(name: str, directory=None) -> dict:
     """The JSON card of a model; `{}` if it has none, `InvalidModelError` if unreadable."""
-    path = card_path(name, directory)
+    return _read_card_file(card_path(name, directory))
+
+
+def _read_card_file(path: Path) -> dict:
     if not path.is_file():
         return {}
     try:
@@ -129,6 +191,8 @@ def load_model(name: str | None = None, directory=None) -> keras.Model:
     if not path.is_file():
         known = ", ".join(info.name for info in list_models(directory)) or "none"
         raise ModelNotFoundError(f"no model named {name!r} in {path.parent} (have: {known})")
+    import keras  # here, so that workers and pages that only list models stay light
+
     try:
         model = keras.saving.load_model(path, compile=False)
     except Exception as err:  # Keras raises many kinds for a damaged zip or config
@@ -160,30 +224,47 @@ def save_model(
 ) -> Path:
     """Write `<name>.keras` and `<name>.json` atomically; returns the model's path.
 
-    The optimizer state is left out (the store is for inference and comparison), which
-    keeps files to a third of the size.
+    Without `directory` the model goes to the writable store, and a shipped model's
+    name is refused (`ModelProtectedError`). The optimizer state is left out (the store
+    is for inference and comparison), which keeps files to a third of the size.
     """
     check_compatible(model, f"model {name!r}")
-    target = model_path(name, directory)
+    if directory is None and is_shipped(name):
+        raise ModelProtectedError(
+            f"{name!r} is a shipped model and cannot be replaced; choose another name"
+        )
+    target = models_dir(directory) / f"{validate_name(name)}.keras"
     if target.exists() and not overwrite:
         raise FileExistsError(f"a model named {name!r} already exists in {target.parent}")
     target.parent.mkdir(parents=True, exist_ok=True)
     card = dict(card, name=name)
     _atomic_write(target, lambda tmp: _strip_optimizer(model).save(tmp))
     _atomic_write(
-        card_path(name, directory),
+        target.with_suffix(".json"),
         lambda tmp: Path(tmp).write_text(json.dumps(card, indent=1), encoding="utf-8"),
     )
     return target
 
 
-def delete_model(name: str, directory=None) -> None:
-    """Remove a model and its card from the store."""
-    path = model_path(name, directory)
+def delete_model(name: str, directory=None, *, owner: str | None = None) -> None:
+    """Remove a model and its card from the store.
+
+    Shipped models are never deleted (`ModelProtectedError`). With `owner`, only a
+    model whose card names that owner may go: a visitor deletes only their own.
+    """
+    if directory is None and is_shipped(name):
+        raise ModelProtectedError(f"{name!r} is a shipped model and cannot be deleted")
+    path = models_dir(directory) / f"{validate_name(name)}.keras"
     if not path.is_file():
         raise ModelNotFoundError(f"no model named {name!r} in {path.parent}")
+    if owner is not None:
+        card_owner = _read_card_file(path.with_suffix(".json")).get("owner")
+        if card_owner != owner:
+            raise ModelProtectedError(
+                f"{name!r} was trained by someone else; only they can delete it"
+            )
     path.unlink()
-    card_path(name, directory).unlink(missing_ok=True)
+    path.with_suffix(".json").unlink(missing_ok=True)
 
 
 def _strip_optimizer(model: keras.Model) -> keras.Model:

@@ -1,8 +1,8 @@
 """Train a model on MNIST with per-epoch history, progress reports and a stop switch.
 
-`train_model` is what the Train page's background worker and the CLI both call:
+`train_model` is what a training job's process and the CLI both call:
 
-    result = train_model(TrainConfig("cnn", epochs=15), save_as="my-cnn")
+    result = train_model(TrainConfig("fast-cnn"), save_as="my-fast-cnn")
 
 It records train/validation/test accuracy and loss after every epoch, reports progress
 through a callback (throttled, so the UI never slows training down), stops after the
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 import platform
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -25,6 +24,7 @@ import tensorflow as tf
 
 from mnist_core import registry
 from mnist_core.augment import augment_batch
+from mnist_core.config import TrainConfig
 from mnist_core.data import load_mnist
 from mnist_core.errors import TrainingStopped
 from mnist_core.models import compile_model, get_architecture
@@ -34,55 +34,6 @@ HISTORY_KEYS = (
     "loss", "accuracy", "val_loss", "val_accuracy", "test_loss", "test_accuracy",
     "epoch_seconds", "test_seconds",
 )
-
-
-@dataclass
-class TrainConfig:
-    """Everything that decides a training run; stored on the model card."""
-
-    architecture: str = "cnn"
-    epochs: int | None = None  # None: the architecture's default
-    batch_size: int | None = None
-    validation_split: float = 0.1
-    seed: int = 0
-    augment: bool | None = None
-    learning_rate: float | None = None
-    train_size: int | None = None  # use only the first N training images (quick runs)
-    test_size: int | None = None  # score on only the first N test images each epoch
-    # Writers (1-30) of ../shared/pendigits whose pen-drawn digits are added to the
-    # training data, rendered as the pad draws them; the other writers stay unseen.
-    pen_writers: tuple[int, ...] | None = None
-    pen_renders: int = 3
-
-    def resolved(self) -> TrainConfig:
-        """Fill unset fields from the architecture's defaults and check every value."""
-        arch = get_architecture(self.architecture)
-        cfg = TrainConfig(**asdict(self))
-        cfg.epochs = arch.epochs if cfg.epochs is None else cfg.epochs
-        cfg.batch_size = arch.batch_size if cfg.batch_size is None else cfg.batch_size
-        cfg.augment = arch.augment if cfg.augment is None else cfg.augment
-        cfg.learning_rate = (
-            arch.learning_rate if cfg.learning_rate is None else cfg.learning_rate
-        )
-        if not 1 <= cfg.epochs <= 500:
-            raise ValueError(f"epochs must be between 1 and 500, got {cfg.epochs}")
-        if not 1 <= cfg.batch_size <= 8192:
-            raise ValueError(f"batch_size must be between 1 and 8192, got {cfg.batch_size}")
-        if not 0.0 <= cfg.validation_split < 0.9:
-            raise ValueError(
-                f"validation_split must be in [0, 0.9), got {cfg.validation_split}"
-            )
-        if not cfg.learning_rate > 0:
-            raise ValueError(f"learning_rate must be positive, got {cfg.learning_rate}")
-        if cfg.pen_writers is not None:
-            cfg.pen_writers = tuple(sorted(set(int(w) for w in cfg.pen_writers)))
-            if not cfg.pen_writers or not set(cfg.pen_writers) <= set(range(1, 31)):
-                raise ValueError(f"pen_writers must be writers 1-30, got {cfg.pen_writers}")
-        for name in ("train_size", "test_size"):
-            value = getattr(cfg, name)
-            if value is not None and value < 10:
-                raise ValueError(f"{name} must be at least 10, got {value}")
-        return cfg
 
 
 @dataclass
@@ -201,15 +152,18 @@ def train_model(
     save_as: str | None = None,
     models_dir=None,
     progress: Callable[[Progress], None] | None = None,
-    stop_event: threading.Event | None = None,
+    stop_event=None,
     callbacks: list[keras.callbacks.Callback] | None = None,
     progress_interval: float = 0.5,
     overwrite: bool = False,
+    card_extra: dict | None = None,
 ) -> TrainResult:
     """Run one training and, if `save_as` is given, save the model and its card.
 
     `data` is `((x_train, y_train), (x_test, y_test))` as from `load_mnist`; None
-    loads MNIST. Raises `TrainingStopped` if stopped before one epoch finished.
+    loads MNIST. `stop_event` is anything with `is_set()`. `card_extra` adds fields to
+    the card (the owner and job of a queued run). Raises `TrainingStopped` if stopped
+    before one epoch finished.
     """
     cfg = config.resolved()
     if save_as is not None:
@@ -237,6 +191,7 @@ def train_model(
     model.set_weights(monitor.best_weights)
 
     card = build_card(cfg, model, monitor, seconds, run.n_fit, run.n_val, len(x_test))
+    card.update(card_extra or {})
     if save_as is not None:
         card["name"] = save_as
         registry.save_model(model, save_as, card, directory=models_dir, overwrite=overwrite)
@@ -283,9 +238,17 @@ def prepare_run(cfg: TrainConfig, train_data: tuple[np.ndarray, np.ndarray]) -> 
     model = arch.build()
     learning_rate = cfg.learning_rate
     if arch.cosine_decay:
-        learning_rate = keras.optimizers.schedules.CosineDecay(
-            cfg.learning_rate, decay_steps=steps * cfg.epochs, alpha=0.01
-        )
+        total = steps * cfg.epochs
+        warmup = int(total * arch.warmup_share)
+        if warmup:  # one cycle: up from a tenth of the rate, then the cosine down
+            learning_rate = keras.optimizers.schedules.CosineDecay(
+                cfg.learning_rate / 10, decay_steps=total - warmup, alpha=0.01,
+                warmup_target=cfg.learning_rate, warmup_steps=warmup,
+            )
+        else:
+            learning_rate = keras.optimizers.schedules.CosineDecay(
+                cfg.learning_rate, decay_steps=total, alpha=0.01
+            )
     compile_model(model, learning_rate)
 
     train_ds = tf.data.Dataset.from_tensor_slices((x_fit, y_fit))
@@ -319,7 +282,8 @@ def build_card(cfg, model, monitor, seconds, n_fit, n_val, n_test) -> dict:
         "description": arch.description,
         "activation": arch.activation,
         "params": int(model.count_params()),
-        "hyperparameters": asdict(cfg) | {"cosine_decay": arch.cosine_decay},
+        "hyperparameters": asdict(cfg)
+        | {"cosine_decay": arch.cosine_decay, "warmup_share": arch.warmup_share},
         "history": history,
         "epochs_run": len(history["loss"]),
         "best_epoch": monitor.best_epoch,

@@ -1,23 +1,27 @@
-"""Train page: pick an architecture and settings, train in the background, watch it learn.
+"""Train page: pick an architecture and settings, queue a run, watch your runs learn.
 
-The run lives in the server process (`mnist_core.jobs`), so leaving the page or
-reloading the browser does not stop it; one run at a time.
+Runs are jobs on the deployment's queue (`mnist_core.jobs`), trained by worker
+processes, never in this server; each visitor sees and stops only their own. Leaving
+the page or reloading keeps them (the owner id travels in the URL).
 """
 
 import streamlit as st
 
-from mnist_core import charts, registry, ui
+from app_ui import charts, ui
+from mnist_core import registry
+from mnist_core.config import TrainConfig
 from mnist_core.data import mnist_available
-from mnist_core.errors import InvalidModelNameError
-from mnist_core.jobs import FAILED, FINISHED, IDLE, STOPPING, JobRunningError
+from mnist_core.errors import InvalidModelNameError, JobError, ModelProtectedError
+from mnist_core.jobs import FAILED, FINISHED, QUEUED, RUNNING
 from mnist_core.models import ARCHITECTURES, DEFAULT_ARCHITECTURE
-from mnist_core.train import TrainConfig
 
 BATCH_SIZES = [16, 32, 64, 128, 256, 512, 1024]
 TRAIN_SIZES = [500, 1000, 2000, 5000, 10000, 20000, 30000, 0]  # 0: every image
+RECENT_RUNS = 5  # ended runs listed under the active ones
 
 ui.setup_page("Train")
-training_job = ui.training_job()
+owner = ui.owner_id()
+queue = ui.job_queue()
 ui.remember(
     "train_arch", "train_epochs", "train_batch_size", "train_val_split", "train_size",
     "train_augment", "train_seed", "train_name",
@@ -30,18 +34,42 @@ def use_architecture_defaults():
     st.session_state.train_epochs = arch.epochs
     st.session_state.train_batch_size = arch.batch_size
     st.session_state.train_augment = arch.augment
-    st.session_state.train_name = f"my-{arch.name}"
+    st.session_state.train_name = free_name(f"my-{arch.name}")
 
 
-def free_name(saved: str) -> str:
-    """A name for the next run after `saved`: my-cnn -> my-cnn-2, my-cnn-2 -> my-cnn-3."""
-    stem, _, number = saved.rpartition("-")
-    if not (stem and number.isdigit() and registry.model_exists(stem)):
-        stem = saved
+def taken(name: str) -> bool:
+    """A model of that name exists, or a queued or running job will save one."""
+    return registry.model_exists(name) or any(
+        job.name == name for job in queue.view().jobs if job.active
+    )
+
+
+def free_name(wanted: str) -> str:
+    """`wanted` if free, else the next free `wanted-2`, `wanted-3`, ...; a name that
+    already ends in a number counts on from it."""
+    if not taken(wanted):
+        return wanted
+    stem, _, number = wanted.rpartition("-")
+    if not (stem and number.isdigit()):
+        stem = wanted
     n = 2
-    while registry.model_exists(candidate := f"{stem[:63 - len(str(n))]}-{n}"):
+    while taken(candidate := f"{stem[:63 - len(str(n))]}-{n}"):
         n += 1
     return candidate
+
+
+def start_run(config: TrainConfig, name: str, overwrite: bool):
+    """Queue the run; on success offer a fresh name for the next one."""
+    try:
+        job = queue.submit(config, name, owner, overwrite=overwrite)
+    except (JobError, ModelProtectedError, InvalidModelNameError) as err:
+        st.session_state.train_flash = ("error", f"Not started: {err}.")
+        return
+    st.session_state.train_name = free_name(name)
+    st.session_state.train_flash = (
+        "success",
+        f"Queued {name!r}." if job.status == QUEUED else f"{name!r}: {job.status}.",
+    )
 
 
 if "train_arch" not in st.session_state:
@@ -51,18 +79,11 @@ if "train_arch" not in st.session_state:
     st.session_state.train_size = 0
     use_architecture_defaults()
 
-last_run = training_job.state()
-# Once a run has saved its model, offer a fresh name for the next one (once per run, so
-# a name typed back on purpose, to replace that model, stays).
-if last_run.card is not None and st.session_state.get("train_renamed_run") != last_run.run:
-    st.session_state.train_renamed_run = last_run.run
-    if st.session_state.train_name.strip() == last_run.name:
-        st.session_state.train_name = free_name(last_run.name)
-
 st.title("Train a model")
 st.caption(
-    "Training runs in the background on this server: you can leave this page and come "
-    "back. The model is saved to the store when it finishes, or when you stop it."
+    "Runs wait in a queue and train in worker processes, not in this web server: you "
+    "can leave this page and come back (keep the address: it names your runs). Each "
+    "model is saved when its run finishes, or when you stop it."
 )
 if not mnist_available():
     st.warning(ui.mnist_missing_message())
@@ -74,7 +95,11 @@ with settings:
         "Architecture", list(ARCHITECTURES), key="train_arch",
         on_change=use_architecture_defaults,
     )
-    st.caption(ARCHITECTURES[arch_name].description)
+    arch = ARCHITECTURES[arch_name]
+    st.caption(
+        arch.description
+        + (f" · with its defaults {arch.typical_time}" if arch.typical_time else "")
+    )
     epochs = st.slider("Epochs", 1, 50, key="train_epochs")
     batch_size = st.select_slider("Batch size", BATCH_SIZES, key="train_batch_size")
     validation_split = st.slider(
@@ -101,112 +126,146 @@ with settings:
         name_problem = str(err)
         st.error(name_problem)
     if name_problem is None and registry.model_exists(name):
-        st.warning(f"A model named {name!r} already exists.")
-        overwrite = st.checkbox(f"Replace the existing {name!r}", key="train_overwrite")
-        if not overwrite:
-            name_problem = "choose another name or tick the box to replace it"
-
-    if st.button(
-        "Start training", type="primary", key="train_start",
-        disabled=name_problem is not None or last_run.active,  # one run at a time
-    ):
-        config = TrainConfig(
-            architecture=arch_name, epochs=epochs, batch_size=batch_size,
-            validation_split=validation_split, seed=int(seed), augment=augment,
-            train_size=train_size or None,
-        )
-        busy = training_job.state()
-        if busy.active:
-            st.warning(
-                f"Not started: a training run is already in progress (model {busy.name!r}); "
-                "wait for it to finish or stop it first."
-            )
+        if registry.is_shipped(name):
+            name_problem = f"{name!r} is a shipped model, which cannot be replaced"
+            st.error(f"{name_problem}: choose another name.")
+        elif registry.read_card(name).get("owner") != owner:
+            name_problem = f"{name!r} belongs to someone else"
+            st.error(f"A model named {name!r} was trained by someone else: choose another name.")
         else:
-            try:
-                training_job.start(config, name, overwrite=overwrite)
-            except JobRunningError as err:  # another session started one just now
-                st.warning(f"Not started: {err}.")
-            else:
-                st.rerun()  # redraw the page with Start disabled while the run is active
+            st.warning(f"You already have a model named {name!r}.")
+            overwrite = st.checkbox(f"Replace my {name!r}", key="train_overwrite")
+            if not overwrite:
+                name_problem = "choose another name or tick the box to replace it"
+
+    config = TrainConfig(
+        architecture=arch_name, epochs=epochs, batch_size=batch_size,
+        validation_split=validation_split, seed=int(seed), augment=augment,
+        train_size=train_size or None,
+    )
+    st.button(
+        "Start training", type="primary", key="train_start",
+        disabled=name_problem is not None, on_click=start_run, args=(config, name, overwrite),
+    )
+    if "train_flash" in st.session_state:
+        kind, text = st.session_state.pop("train_flash")
+        (st.success if kind == "success" else st.error)(text)
 
 
 def try_it(name: str):
     st.page_link("app.py", label=f"Try {name} on the Draw page", icon=":material/draw:")
 
 
-@st.fragment(run_every=1 if training_job.state().active else None)
-def show_run(polling: bool):
-    """The current (or last) run: progress, curves and outcome, refreshed every second."""
-    state = training_job.state()
-    if polling and not state.active:
-        st.rerun()  # the run ended: redraw the page once, and stop polling
-    if state.status == IDLE:
-        st.info("No training run yet. Choose the settings and press **Start training**.")
-        return
-    config = state.config
-    st.subheader(f"Run {state.run}: {state.name}")
-    st.caption(
+def stop_run(job_id: str):
+    try:
+        queue.stop(job_id, owner)
+    except (JobError, ModelProtectedError) as err:
+        st.session_state.train_flash = ("error", f"Not stopped: {err}.")
+
+
+def settings_line(config: TrainConfig) -> str:
+    return (
         f"{config.architecture} · {ui.plural(config.epochs, 'epoch')} · "
-        f"batch {config.batch_size} · "
-        f"validation {config.validation_split:.0%} · "
+        f"batch {config.batch_size} · validation {config.validation_split:.0%} · "
         f"{'augmented' if config.augment else 'no augmentation'} · "
         f"{f'{config.train_size:,} images' if config.train_size else 'all images'}"
     )
-    progress = state.progress
-    if state.active:
+
+
+def show_curves(job, key: str):
+    history = job.history
+    last = {k: values[-1] for k, values in history.items() if values}
+    st.caption(
+        f"After epoch {len(history['loss'])}: "
+        + " · ".join(
+            f"{split} accuracy {last[k]:.2%}"
+            for split, k in (("train", "accuracy"), ("validation", "val_accuracy"),
+                             ("test", "test_accuracy"))
+            if last.get(k) is not None
+        )
+    )
+    for metric in ("accuracy", "loss"):
+        st.plotly_chart(
+            charts.history_figure({job.name: history}, metric, height=300),
+            key=f"train_curve_{metric}_{key}", config={"displayModeBar": False},
+        )
+
+
+def show_job(job, newest: bool):
+    """One of the visitor's runs: where it stands, its Stop button, its curves."""
+    st.subheader(job.name)
+    st.caption(settings_line(job.config))
+    if job.status == QUEUED:
+        starts = (
+            "next to start" if job.position == 1 and not job.starts_in
+            else f"starts in about {ui.format_seconds(job.starts_in)}"
+        )
+        with st.container(horizontal=True, vertical_alignment="center", gap="medium"):
+            st.markdown(f"**Queued** · position {job.position} · {starts}")
+            st.button("Stop", key=f"train_stop_{job.id}", on_click=stop_run, args=(job.id,),
+                      icon=":material/stop:", help="Takes it out of the queue.")
+        return
+    if job.status == RUNNING:
+        progress = job.progress
         if progress is None:
-            st.progress(0.0, text="Preparing the data and building the model…")
+            st.progress(0.0, text="Starting: preparing the data and building the model…")
         else:
             st.progress(
-                progress.fraction,
-                text=f"Epoch {progress.epoch} of {progress.epochs} · "
-                f"batch {progress.step} of {progress.steps}",
+                job.fraction,
+                text=f"Epoch {progress['epoch']} of {progress['epochs']} · "
+                f"batch {progress['step']} of {progress['steps']}",
             )
         with st.container(horizontal=True, vertical_alignment="center", gap="medium"):
             st.markdown(
-                f"**Elapsed** {ui.format_seconds(state.elapsed)} · **Time left** "
-                f"{ui.format_seconds(progress.eta if progress else None)}"
+                f"**Elapsed** {ui.format_seconds(job.elapsed)} · **Time left** "
+                f"{ui.format_seconds(job.eta)}"
             )
             st.button(
-                "Stop", key="train_stop", on_click=training_job.stop, icon=":material/stop:",
-                disabled=state.status == STOPPING,
+                "Stop", key=f"train_stop_{job.id}", on_click=stop_run, args=(job.id,),
+                icon=":material/stop:", disabled=job.stopping,
                 help="Ends after the current batch; the best finished epoch is saved.",
             )
-        if state.status == STOPPING:
+        if job.stopping:
             st.info("Stopping after the current batch…")
-    elif state.status == FINISHED:
-        st.success(state.message)
-        try_it(state.name)
-    elif state.status == FAILED:
-        st.error(f"Training failed: {state.message}")
+    elif job.status == FINISHED:
+        st.success(job.message)
+        if newest:
+            try_it(job.name)
+    elif job.status == FAILED:
+        st.error(f"Training failed: {job.message}")
     else:
-        st.warning(state.message)
-        if state.card is not None:
-            try_it(state.name)
-
-    history = state.history
-    if history.get("loss"):
-        last = {key: values[-1] for key, values in history.items() if values}
-        st.caption(
-            f"After epoch {len(history['loss'])}: "
-            + " · ".join(
-                f"{split} accuracy {last[key]:.2%}"
-                for split, key in (("train", "accuracy"), ("validation", "val_accuracy"),
-                                   ("test", "test_accuracy"))
-                if last.get(key) is not None
-            )
-        )
-        st.plotly_chart(
-            charts.history_figure({state.name: history}, "accuracy", height=300),
-            key="train_curve_accuracy", config={"displayModeBar": False},
-        )
-        st.plotly_chart(
-            charts.history_figure({state.name: history}, "loss", height=300),
-            key="train_curve_loss", config={"displayModeBar": False},
-        )
-    elif state.active:
+        st.warning(job.message)
+        if job.card is not None and newest:
+            try_it(job.name)
+    if job.history.get("loss") and (newest or job.active):
+        show_curves(job, job.id)
+    elif job.status == RUNNING:
         st.caption("The accuracy and loss curves appear when the first epoch ends.")
 
 
+@st.fragment(run_every=1 if any(job.active for job in queue.view().owned_by(owner)) else None)
+def show_runs(polling: bool):
+    """The visitor's runs and the queue, refreshed every second while one is active."""
+    view = queue.view()
+    mine = view.owned_by(owner)
+    active = [job for job in mine if job.active]
+    if polling and not active:
+        st.rerun()  # the last run ended: redraw the page once, and stop polling
+    if view.waiting and not view.workers and queue.autostart_worker:
+        queue.ensure_worker()  # the local worker is gone (or never started): start one
+    workers = len(view.workers)
+    st.caption(
+        f"Queue ({queue.backend}): {view.waiting} waiting · {view.training} training · "
+        + (f"{ui.plural(workers, 'worker')} online" if workers else "no worker online yet")
+    )
+    if not mine:
+        st.info("You have no runs yet. Choose the settings and press **Start training**.")
+        return
+    shown = active + [job for job in mine if not job.active][:RECENT_RUNS]
+    for i, job in enumerate(shown):
+        with st.container(border=True):
+            show_job(job, newest=i == 0)
+
+
 with run_area:
-    show_run(training_job.state().active)
+    show_runs(any(job.active for job in queue.view().owned_by(owner)))

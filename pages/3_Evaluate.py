@@ -7,7 +7,8 @@ model file, cached).
 
 import streamlit as st
 
-from mnist_core import charts, registry, ui
+from app_ui import charts, ui
+from mnist_core import registry
 from mnist_core.data import mnist_available
 from mnist_core.errors import DatasetError, InvalidModelError, ModelNotFoundError
 

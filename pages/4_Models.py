@@ -1,14 +1,20 @@
-"""Models page: the model store — inspect a model's card, download it, or delete it."""
+"""Models page: the model store — inspect a model's card, download it, or delete one
+you trained. Shipped models are read-only; other visitors' models are theirs to delete."""
 
 import streamlit as st
 
-from mnist_core import charts, registry, ui
-from mnist_core.errors import ModelNotFoundError
+from app_ui import charts, ui
+from mnist_core import registry
+from mnist_core.errors import ModelNotFoundError, ModelProtectedError
 
 ui.setup_page("Models")
+owner = ui.owner_id()
 ui.remember("models_name")
 st.title("Models")
-st.caption(f"The store is {registry.models_dir()}: each model is a `.keras` file and a JSON card.")
+st.caption(
+    f"Each model is a `.keras` file and a JSON card. Shipped models ({registry.shipped_dir()}) "
+    f"are read-only; models trained here are saved in {registry.trained_dir()}."
+)
 
 if "models_flash" in st.session_state:
     st.success(st.session_state.pop("models_flash"))
@@ -22,9 +28,11 @@ cards = {info.name: info for info in infos}
 
 with st.spinner("Checking the model files…"):
     problems = {info.name: ui.model_problem(info) for info in infos}
-columns = ("Model", "Test acc. %", "Status", "Architecture", "Params", "Size (MB)", "Created")
+columns = (
+    "Model", "Test acc. %", "Source", "Status", "Architecture", "Params", "Size (MB)", "Created"
+)
 st.dataframe(
-    charts.comparison_rows(infos, problems),
+    charts.comparison_rows(infos, problems, owner),
     hide_index=True,
     column_order=columns,
     column_config={
@@ -55,21 +63,16 @@ with actions:
     )
 
     st.subheader("Delete")
-    is_default = name == registry.DEFAULT_MODEL_NAME
-    if len(infos) == 1:
-        st.info("This is the only model in the store, so it cannot be deleted.")
+    if info.shipped:
+        st.info(f"{name!r} ships with the app and cannot be deleted.")
+    elif info.owner != owner:
+        st.info(f"{name!r} was trained by someone else; only they can delete it.")
     else:
         confirmed = st.checkbox(f"Yes, delete {name!r} and its card", key=f"models_confirm_{name}")
-        if is_default:
-            st.warning(f"{name!r} is the default model: the Draw page starts with it.")
-            confirmed = confirmed and st.checkbox(
-                f"I really mean to delete the default model {name!r}",
-                key=f"models_confirm_default_{name}",
-            )
         if st.button("Delete", key="models_delete", type="primary", disabled=not confirmed):
             try:
-                registry.delete_model(name)
-            except (ModelNotFoundError, OSError) as err:
+                registry.delete_model(name, owner=owner)
+            except (ModelNotFoundError, ModelProtectedError, OSError) as err:
                 st.error(f"Could not delete {name!r}: {err}")
             else:
                 st.session_state.models_flash = f"Deleted model {name!r}."

@@ -1,9 +1,12 @@
 """The Streamlit pages, driven with `AppTest` against a temporary model store.
 
 Every test copies the session's small store (`seed-cnn` trained on the committed
-MNIST subset) into its own folder and points `MNIST_MODELS_DIR` there, so the
-repository's `models/` is never read or changed. The drawing pad is fed through its
-session state, the way the browser component reports a drawing.
+MNIST subset) into its own folder and points `MNIST_MODELS_DIR` there, with an empty
+shipped folder and its own state folder (job queue), so the repository's `models/`
+and `var/` are never read or changed. The drawing pad is fed through its session
+state, the way the browser component reports a drawing. Training from the Train page
+goes through the real queue: the page starts a local worker process, as it does for
+a person.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import base64
 import json
 import shutil
+import time
 from pathlib import Path
 
 import cv2
@@ -21,6 +25,7 @@ from streamlit.testing.v1 import AppTest
 from mnist_core import jobs
 from mnist_core.images import read_image
 from mnist_core.inference import predict_proba
+from mnist_core.jobs import FAILED, FINISHED, STOPPED, JobQueue
 from mnist_core.preprocess import canvas_to_mnist, photo_to_mnist
 from mnist_core.registry import list_models, load_model, model_exists, read_card
 
@@ -34,14 +39,28 @@ DRAW, TRAIN, EVALUATE, MODELS = (
 TIMEOUT = 90  # the first run of a page imports TensorFlow
 
 
+ALICE, BOB = "alice-visitor-1", "bob-visitor-2"
+JOB_TIMEOUT = 180  # s: a job's process imports TensorFlow first
+
+
 @pytest.fixture
 def store(subset_model_store, tmp_path, monkeypatch):
-    """A private copy of the subset store, and MNIST read from the committed subset."""
+    """A private copy of the subset store, an empty shipped folder, a private state
+    folder, and MNIST read from the committed subset. Workers the pages start are
+    stopped at the end."""
     folder = tmp_path / "models"
     shutil.copytree(subset_model_store, folder)
+    (tmp_path / "shipped").mkdir()
     monkeypatch.setenv("MNIST_MODELS_DIR", str(folder))
+    monkeypatch.setenv("MNIST_SHIPPED_MODELS_DIR", str(tmp_path / "shipped"))
+    monkeypatch.setenv("MNIST_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("MNIST_DATA_DIR", str(SUBSET_DIR))
-    return folder
+    monkeypatch.delenv("MNIST_QUEUE_URL", raising=False)
+    started = len(jobs._started_workers)
+    yield folder
+    for worker in jobs._started_workers[started:]:
+        worker.terminate()
+        worker.wait(30)
 
 
 @pytest.fixture(scope="module")
@@ -69,12 +88,16 @@ def clear_digits(model, mnist_subset):
     return list(chosen.values())
 
 
-@pytest.fixture
-def idle_job():
-    """The process-wide training job, stopped and waited for after the test."""
-    yield jobs.training_job
-    jobs.training_job.stop()
-    jobs.training_job.wait(120)
+def wait_until_ended(name: str, timeout: float = JOB_TIMEOUT) -> jobs.Job:
+    """The queue's job that saves `name`, once it has ended."""
+    queue = JobQueue.from_env()
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [job for job in queue.view().jobs if job.name == name]
+        if found and not found[-1].active:
+            return found[-1]
+        assert time.monotonic() < deadline, f"run {name!r} did not end in {timeout} s"
+        time.sleep(0.3)
 
 
 def png(image: np.ndarray) -> bytes:
@@ -83,9 +106,11 @@ def png(image: np.ndarray) -> bytes:
     return data.tobytes()
 
 
-def app(page: str) -> AppTest:
-    """Run one page the way `streamlit run app.py` serves it (links between pages work)."""
+def app(page: str, owner: str = ALICE) -> AppTest:
+    """Run one page the way `streamlit run app.py` serves it (links between pages work),
+    for the visitor whose address carries `owner`."""
     at = AppTest.from_file(str(ROOT / DRAW), default_timeout=TIMEOUT)
+    at.query_params["owner"] = owner
     if page != DRAW:
         at.switch_page(page)
     at.run()
@@ -232,6 +257,7 @@ def test_choices_survive_a_visit_to_another_page(store):
 
 def test_draw_page_without_models_points_to_training(tmp_path, monkeypatch):
     monkeypatch.setenv("MNIST_MODELS_DIR", str(tmp_path / "empty"))
+    monkeypatch.setenv("MNIST_SHIPPED_MODELS_DIR", str(tmp_path / "empty"))
     at = app(DRAW)
     assert "no trained models" in texts(at.info)
 
@@ -241,6 +267,9 @@ def test_draw_page_without_models_points_to_training(tmp_path, monkeypatch):
 
 def test_train_page_offers_the_settings(store):
     at = app(TRAIN)
+    assert at.selectbox(key="train_arch").value == "fast-cnn"  # the one-minute default
+    assert at.slider(key="train_epochs").value == 2
+    assert "about 1 min" in texts(at.caption)
     assert "Epochs" in at.slider(key="train_epochs").label
     assert "Batch size" in at.select_slider(key="train_batch_size").label
     assert at.select_slider(key="train_batch_size").options == [
@@ -249,71 +278,87 @@ def test_train_page_offers_the_settings(store):
     at.selectbox(key="train_arch").set_value("mlp-16-16-relu").run()
     assert at.slider(key="train_epochs").value == 20  # the architecture's default
     assert at.text_input(key="train_name").value == "my-mlp-16-16-relu"
-    assert "No training run yet" in texts(at.info)
+    assert "You have no runs yet" in texts(at.info)
+    assert "0 waiting" in texts(at.caption)
 
 
-def test_train_page_refuses_bad_or_taken_names(store):
+def test_train_page_refuses_bad_taken_and_shipped_names(store):
+    shutil.copy(store / "seed-cnn.keras", store.parent / "shipped" / "cnn.keras")
     at = app(TRAIN)
     at.text_input(key="train_name").input("../evil").run()
     assert "invalid model name" in texts(at.error)
     assert at.button(key="train_start").disabled
-    at.text_input(key="train_name").input("seed-cnn").run()
-    assert "already exists" in texts(at.warning)
+    at.text_input(key="train_name").input("cnn").run()
+    assert "shipped model" in texts(at.error)
     assert at.button(key="train_start").disabled
-    at.checkbox(key="train_overwrite").check().run()
-    assert not at.button(key="train_start").disabled
+    at.text_input(key="train_name").input("seed-cnn").run()  # trained by nobody here
+    assert "someone else" in texts(at.error)
+    assert at.button(key="train_start").disabled
 
 
-def quick_settings(at: AppTest, name: str, epochs: int) -> AppTest:
+def quick_settings(at: AppTest, name: str, epochs: int, batch_size: int = 64) -> AppTest:
     at.selectbox(key="train_arch").set_value("mlp-16-16-relu").run()
     at.slider(key="train_epochs").set_value(epochs)
-    at.select_slider(key="train_batch_size").set_value(64)
+    at.select_slider(key="train_batch_size").set_value(batch_size)
     at.select_slider(key="train_size").set_value(500)
     at.text_input(key="train_name").input(name)
     return at.run()
 
 
-def test_training_from_the_page_saves_a_model_the_draw_page_offers(store, idle_job):
+def test_training_from_the_page_saves_a_model_the_draw_page_offers(store):
     at = quick_settings(app(TRAIN), "quick", epochs=1)
     at.button(key="train_start").click().run()
     assert not at.exception
-    state = idle_job.wait(120)
-    assert state.status == jobs.FINISHED, state.message
+    assert "Queued 'quick'" in texts(at.success)
+    assert at.text_input(key="train_name").value == "quick-2"  # a free name for the next run
+    job = wait_until_ended("quick")
+    assert job.status == FINISHED, job.message
     at.run()
     assert "Saved model 'quick'" in texts(at.success)
-    assert at.text_input(key="train_name").value == "quick-2"  # a free name for the next run
-    assert "already exists" not in texts(at.warning)
     assert len(at.get("plotly_chart")) == 2  # accuracy and loss curves
     card = read_card("quick", store)
     assert card["epochs_run"] == 1 and card["hyperparameters"]["batch_size"] == 64
     assert card["train_images"] == 450  # 500 images less the 10% validation split
+    assert card["owner"] == ALICE
     assert "quick" in app(DRAW).selectbox(key="draw_model").options
 
-
-def test_second_start_is_refused_while_running_and_stop_ends_the_run(store, idle_job):
-    other = quick_settings(app(TRAIN), "another", epochs=1)  # a tab drawn before the run
-    at = quick_settings(app(TRAIN), "long", epochs=50)
-    at.button(key="train_start").click().run()
-    assert idle_job.state().active
+    # the same name again: the owner may replace their own model
+    at.text_input(key="train_name").input("quick").run()
+    assert "You already have a model named 'quick'" in texts(at.warning)
     assert at.button(key="train_start").disabled
-    other.button(key="train_start").click().run()  # Streamlit drops a disabled one's click
-    assert other.button(key="train_start").disabled and idle_job.state().name == "long"
-    at.button(key="train_stop").click().run()
-    state = idle_job.wait(60)
-    assert state.status == jobs.STOPPED
-    at.run()
-    assert not at.exception
-    assert "Stopped" in texts(at.warning)
-    assert not model_exists("another", store)
+    at.checkbox(key="train_overwrite").check().run()
+    assert not at.button(key="train_start").disabled
 
 
-def test_train_page_explains_missing_mnist(store, tmp_path, monkeypatch, idle_job):
+def test_each_visitor_sees_and_stops_only_their_own_runs(store):
+    alice = quick_settings(app(TRAIN, ALICE), "alices", epochs=50, batch_size=16)
+    bob = quick_settings(app(TRAIN, BOB), "bobs", epochs=1)
+    alice.button(key="train_start").click().run()
+    bob.button(key="train_start").click().run()  # never disabled by someone else's run
+    assert "Queued 'bobs'" in texts(bob.success)
+
+    queue = JobQueue.from_env()
+    alices, bobs = (next(j for j in queue.view().jobs if j.name == n) for n in ("alices", "bobs"))
+    stops = lambda at: {b.key for b in at.button if b.key.startswith("train_stop_")}  # noqa: E731
+    alice.run()
+    bob.run()
+    assert stops(alice) == {f"train_stop_{alices.id}"}
+    assert stops(bob) == {f"train_stop_{bobs.id}"}
+    assert "alices" not in texts(bob.get("subheader")) and "bobs" in texts(bob.get("subheader"))
+    alice.button(key=f"train_stop_{alices.id}").click().run()
+    assert wait_until_ended("alices").status == STOPPED
+    assert wait_until_ended("bobs").status == FINISHED
+    alice.run()
+    assert not alice.exception and "Stopped" in texts(alice.warning)
+
+
+def test_train_page_explains_missing_mnist(store, tmp_path, monkeypatch):
     monkeypatch.setenv("MNIST_DATA_DIR", str(tmp_path / "nothing-here"))
     at = app(TRAIN)
     assert "MNIST_DATA_DIR" in texts(at.warning)
     at = quick_settings(at, "nodata", epochs=1)
     at.button(key="train_start").click().run()
-    idle_job.wait(60)
+    assert wait_until_ended("nodata").status == FAILED
     at.run()
     assert "Training failed" in texts(at.error)
     assert [info.name for info in list_models(store)] == ["seed-cnn"]
@@ -365,26 +410,34 @@ def test_models_page_shows_card_and_download(store):
     assert at.selectbox(key="models_name").value == "seed-cnn"
     assert at.get("json")
     assert at.get("download_button")
-    assert "only model" in texts(at.info)
+    assert "someone else" in texts(at.info)  # seed-cnn has no owner here
     assert not [b for b in at.button if b.key == "models_delete"]
 
 
-def test_deleting_needs_confirmation_and_more_for_the_default(store):
-    for name in ("cnn", "spare"):
+def test_shipped_models_cannot_be_deleted_and_owners_delete_their_own(store):
+    shutil.copy(store / "seed-cnn.keras", store.parent / "shipped" / "cnn.keras")
+    for name, owner in (("alices", ALICE), ("bobs", BOB)):
         shutil.copy(store / "seed-cnn.keras", store / f"{name}.keras")
-    at = app(MODELS)
-    assert at.selectbox(key="models_name").value == "cnn"
-    assert at.button(key="models_delete").disabled
-    at.checkbox(key="models_confirm_cnn").check().run()
-    assert at.button(key="models_delete").disabled  # the default needs a second tick
-    at.checkbox(key="models_confirm_default_cnn").check().run()
-    assert not at.button(key="models_delete").disabled
+        (store / f"{name}.json").write_text(json.dumps({"owner": owner}), encoding="utf-8")
 
-    at.selectbox(key="models_name").set_value("spare").run()
+    at = app(MODELS, ALICE)
+    assert at.selectbox(key="models_name").value == "cnn"
+    assert "ships with the app and cannot be deleted" in texts(at.info)
+    assert not [b for b in at.button if b.key == "models_delete"]
+    table = at.dataframe[0].value.set_index("Model")
+    assert dict(table["Source"]) == {
+        "alices": "yours", "bobs": "trained here", "cnn": "shipped", "seed-cnn": "trained here"
+    }
+    at.selectbox(key="models_name").set_value("bobs").run()
+    assert "someone else" in texts(at.info)
+    assert not [b for b in at.button if b.key == "models_delete"]
+
+    at.selectbox(key="models_name").set_value("alices").run()
     assert at.button(key="models_delete").disabled
-    at.checkbox(key="models_confirm_spare").check().run()
+    at.checkbox(key="models_confirm_alices").check().run()
     at.button(key="models_delete").click().run()
     assert not at.exception
-    assert "Deleted model 'spare'" in texts(at.success)
-    assert not model_exists("spare", store) and model_exists("cnn", store)
-    assert at.selectbox(key="models_name").options == ["cnn", "seed-cnn"]
+    assert "Deleted model 'alices'" in texts(at.success)
+    assert not model_exists("alices", store) and model_exists("bobs", store)
+    assert (store.parent / "shipped" / "cnn.keras").is_file()
+    assert at.selectbox(key="models_name").options == ["bobs", "cnn", "seed-cnn"]

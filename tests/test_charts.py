@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mnist_core import charts
+from app_ui import charts
 from mnist_core.evaluate import evaluation_from_probabilities
 from mnist_core.registry import ModelInfo
 

@@ -1,145 +1,367 @@
-"""`mnist_core.jobs`: the background training worker, with tiny runs on the subset."""
+"""`mnist_core.jobs`: the training queue, from Huey's immediate mode to real workers.
+
+Worker tests start `python -m mnist_core worker` as a user would, on the SQLite queue
+in a temporary state folder or on a real `redis-server` on a free local port; each job
+trains in its own process on the committed MNIST subset.
+"""
 
 from __future__ import annotations
 
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
-from mnist_core import jobs
-from mnist_core.registry import list_models, model_path, read_card
-from mnist_core.train import TrainConfig
+from mnist_core import jobs, registry
+from mnist_core.config import TrainConfig
+from mnist_core.errors import JobError, ModelProtectedError
+from mnist_core.jobs import FAILED, FINISHED, QUEUED, RUNNING, STOPPED, JobQueue, Limits
 
+from .conftest import ROOT, SUBSET_DIR
+
+ALICE, BOB = "alice-0001", "bob-00002"
 TINY = TrainConfig("mlp-16-16-relu", epochs=2, batch_size=64, train_size=300, seed=2)
-# Long enough to still be running when a test asks it to stop.
-LONG = TrainConfig("mlp-16-16-relu", epochs=200, batch_size=32, seed=2)
+# Long enough to still be running when a test asks it to stop or kills its worker.
+LONG = TrainConfig("mlp-16-16-relu", epochs=200, batch_size=16, train_size=1000, seed=2)
+JOB_TIMEOUT = 180  # s: a job process imports TensorFlow first, on a busy 2-core machine
 
 
 @pytest.fixture
-def job():
-    job = jobs.TrainingJob()
-    yield job
-    job.stop()
-    job.wait(60)
+def stores(tmp_path, monkeypatch):
+    """A private state folder, trained-model store and shipped store, MNIST from the subset."""
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    monkeypatch.setenv("MNIST_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("MNIST_MODELS_DIR", str(tmp_path / "trained"))
+    monkeypatch.setenv("MNIST_SHIPPED_MODELS_DIR", str(shipped))
+    monkeypatch.setenv("MNIST_DATA_DIR", str(SUBSET_DIR))
+    monkeypatch.delenv("MNIST_QUEUE_URL", raising=False)
+    return tmp_path
 
 
-def wait_for(condition, timeout=60.0):
+@pytest.fixture
+def inline(stores):
+    """A queue whose jobs run inside `submit`, in this process (Huey's immediate mode)."""
+    return JobQueue(immediate=True, train_in_subprocess=False)
+
+
+class Workers:
+    """Worker processes started with the command line; all killed at the end."""
+
+    def __init__(self, log_dir: Path):
+        self.log_dir = log_dir
+        self.processes: list[subprocess.Popen] = []
+
+    def start(self, env: dict | None = None) -> subprocess.Popen:
+        log = (self.log_dir / f"worker-{len(self.processes)}.log").open("wb")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "mnist_core", "worker"], cwd=ROOT,
+            env=(env or os.environ) | {"TF_CPP_MIN_LOG_LEVEL": "2"},
+            stdout=log, stderr=subprocess.STDOUT,
+        )
+        self.processes.append(process)
+        return process
+
+    def stop_all(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+@pytest.fixture
+def workers(tmp_path):
+    started = Workers(tmp_path)
+    yield started
+    started.stop_all()
+
+
+def wait_for(condition, timeout: float = JOB_TIMEOUT, what: str = "condition"):
     deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
+    while True:
+        value = condition()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
 
 
-def test_a_run_finishes_saves_the_model_and_reports_its_history(job, mnist_subset, tmp_path):
-    assert job.state().status == jobs.IDLE and job.state().history == {}
-    started = job.start(TINY, "tiny", data=mnist_subset, models_dir=tmp_path)
-    assert started.status == jobs.RUNNING and started.run == 1 and started.name == "tiny"
-    state = job.wait(120)
-    assert state.status == jobs.FINISHED, state.message
-    assert state.message.startswith("Saved model 'tiny'")
-    assert state.card["name"] == "tiny" and state.card["epochs_run"] == 2
-    assert read_card("tiny", tmp_path)["test_accuracy"] == state.card["test_accuracy"]
-    assert len(state.progress.history["test_accuracy"]) == 2
-    assert state.progress.fraction == 1.0
-    assert len(state.history["loss"]) == 2
-    assert state.ended is not None and state.elapsed > 0
+def ended(queue: JobQueue, job_id: str, timeout: float = JOB_TIMEOUT) -> jobs.Job:
+    def done():
+        job = queue.job(job_id)
+        return None if job.active else job
+
+    return wait_for(done, timeout, f"job {job_id} to end")
 
 
-def test_only_one_run_at_a_time_and_stop_keeps_the_best_epoch(job, mnist_subset, tmp_path):
-    job.start(LONG, "long", data=mnist_subset, models_dir=tmp_path)
-    with pytest.raises(jobs.JobRunningError, match="already in progress"):
-        job.start(TINY, "other", data=mnist_subset, models_dir=tmp_path)
-    wait_for(lambda: len(job.state().history.get("loss", [])) >= 1)
-    assert job.state().status == jobs.RUNNING
-    assert job.stop() is True
-    assert job.state().status in (jobs.STOPPING, jobs.STOPPED)
-    state = job.wait(60)
-    assert state.status == jobs.STOPPED
-    assert state.card is not None and state.card["stopped_early"] is True
-    assert "saved model 'long'" in state.message
-    assert [info.name for info in list_models(tmp_path)] == ["long"]
-    # the slot is free again
-    assert job.start(TINY, "next", data=mnist_subset, models_dir=tmp_path).run == 2
-    assert job.wait(120).status == jobs.FINISHED
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
-def test_stop_before_the_first_epoch_saves_nothing(job, mnist_subset, tmp_path):
-    job.start(LONG, "early", data=mnist_subset, models_dir=tmp_path)
-    assert job.stop() is True
-    assert job.stop() is False  # already stopping
-    state = job.wait(60)
-    assert state.status == jobs.STOPPED and state.card is None
-    assert "nothing was saved" in state.message
-    assert list_models(tmp_path) == []
+# Immediate mode: the job API without processes -------------------------------------------
 
 
-def test_stop_without_a_run_does_nothing(job):
-    assert job.stop() is False
-    assert job.state().status == jobs.IDLE
+def test_a_job_trains_records_its_history_and_saves_a_model_its_owner_owns(inline, stores):
+    job = inline.submit(TINY, "tiny", ALICE)
+    assert job.status == FINISHED, job.message
+    assert job.message.startswith("Saved model 'tiny'")
+    assert len(job.history["test_accuracy"]) == 2 and job.fraction == 1.0
+    assert job.card["owner"] == ALICE and job.card["epochs_run"] == 2
+    assert (stores / "trained" / "tiny.keras").is_file()
+    info = {i.name: i for i in registry.list_models()}["tiny"]
+    assert info.owner == ALICE and not info.shipped
+    assert inline.view().owned_by(ALICE)[0].id == job.id and inline.view().owned_by(BOB) == []
 
 
-@pytest.mark.parametrize(
-    ("config", "name", "message"),
-    [
-        (TrainConfig("mlp-16-16-relu", epochs=0), "fine", "epochs must be between"),
-        (TrainConfig("no-such-net"), "fine", "unknown architecture"),
-        (TINY, "../escape", "invalid model name"),
-    ],
-)
-def test_bad_settings_fail_with_a_message(job, mnist_subset, tmp_path, config, name, message):
-    job.start(config, name, data=mnist_subset, models_dir=tmp_path)
-    state = job.wait(30)
-    assert state.status == jobs.FAILED
-    assert message in state.message
-    assert list_models(tmp_path) == []
+def test_bad_settings_and_limits_are_refused_with_a_message_and_nothing_queued(stores):
+    queue = JobQueue(immediate=True, train_in_subprocess=False,
+                     limits=Limits(runs_per_owner=1, image_epochs=20_000, queue_length=50))
+    cases = [
+        (TrainConfig("mlp-16-16-relu", epochs=0), "a", "epochs must be between"),
+        (TrainConfig("no-such-net"), "b", "unknown architecture"),
+        (TrainConfig("mlp-16-16-relu", epochs=50), "c", "limited to 20,000"),
+        (TINY, "../evil", "invalid model name"),
+    ]
+    for config, name, message in cases:
+        with pytest.raises((JobError, ValueError), match=message):
+            queue.submit(config, name, ALICE)
+    with pytest.raises(JobError, match="invalid owner"):
+        queue.submit(TINY, "fine", "x")
+    assert queue.view().jobs == []
 
 
-def test_missing_data_fails_with_a_message(job, tmp_path):
-    job.start(TINY, "nodata", data_dir=tmp_path / "empty", models_dir=tmp_path)
-    state = job.wait(30)
-    assert state.status == jobs.FAILED and "does not exist" in state.message
+def test_names_of_shipped_and_other_peoples_models_are_protected(inline, stores):
+    inline.submit(TINY, "bobs", BOB)
+    shutil.copy(stores / "trained" / "bobs.keras", stores / "shipped" / "cnn.keras")
+    with pytest.raises(ModelProtectedError, match="shipped model"):
+        inline.submit(TINY, "cnn", ALICE, overwrite=True)
+    with pytest.raises(JobError, match="already exists"):
+        inline.submit(TINY, "bobs", ALICE)
+    with pytest.raises(ModelProtectedError, match="someone else"):
+        inline.submit(TINY, "bobs", ALICE, overwrite=True)
+    before = registry.read_card("bobs")["created"]
+    assert inline.submit(TINY, "bobs", BOB, overwrite=True).status == FINISHED
+    assert registry.read_card("bobs")["owner"] == BOB
+    assert registry.read_card("bobs")["created"] >= before
+    with pytest.raises(ModelProtectedError, match="shipped"):
+        registry.delete_model("cnn")
+    with pytest.raises(ModelProtectedError, match="someone else"):
+        registry.delete_model("bobs", owner=ALICE)
+    registry.delete_model("bobs", owner=BOB)
+    assert [i.name for i in registry.list_models()] == ["cnn"]
 
 
-def test_an_existing_model_is_left_alone_unless_overwrite(job, mnist_subset, tmp_path):
-    job.start(TINY, "keep", data=mnist_subset, models_dir=tmp_path)
-    assert job.wait(120).status == jobs.FINISHED
-    before = model_path("keep", tmp_path).stat().st_mtime_ns
-    job.start(TINY, "keep", data=mnist_subset, models_dir=tmp_path)
-    state = job.wait(30)
-    assert state.status == jobs.FAILED and "already exists" in state.message
-    assert model_path("keep", tmp_path).stat().st_mtime_ns == before
-    job.start(TINY, "keep", data=mnist_subset, models_dir=tmp_path, overwrite=True)
-    assert job.wait(120).status == jobs.FINISHED
-    assert model_path("keep", tmp_path).stat().st_mtime_ns != before
+def test_queue_limits_per_owner_and_names_in_use(stores):
+    queue = JobQueue(limits=Limits(runs_per_owner=2), autostart_worker=False)  # no worker
+    first = queue.submit(TINY, "one", ALICE)
+    queue.submit(TINY, "two", ALICE)
+    with pytest.raises(JobError, match="already have 2 runs"):
+        queue.submit(TINY, "three", ALICE)
+    with pytest.raises(JobError, match="already training a model named 'one'"):
+        queue.submit(TINY, "one", BOB)
+    bobs = queue.submit(TINY, "three", BOB)  # another visitor is not held back
+    view = queue.view()
+    assert [(j.name, j.status, j.position) for j in view.jobs] == [
+        ("one", QUEUED, 1), ("two", QUEUED, 2), ("three", QUEUED, 3)
+    ]
+    starts = [j.starts_in for j in view.jobs]
+    assert starts[0] == 0 and starts[0] < starts[1] < starts[2]
+    assert view.waiting == 3 and view.training == 0 and view.workers == []
+    # stopping one frees a place; nobody stops someone else's
+    with pytest.raises(ModelProtectedError, match="someone else"):
+        queue.stop(bobs.id, ALICE)
+    assert queue.stop(first.id, ALICE).status == STOPPED
+    assert queue.submit(TINY, "four", ALICE).position == 3
 
 
-def test_the_store_folder_is_fixed_when_the_run_starts(job, mnist_subset, tmp_path, monkeypatch):
-    monkeypatch.setenv("MNIST_MODELS_DIR", str(tmp_path / "first"))
-    job.start(TINY, "pinned", data=mnist_subset)
-    monkeypatch.setenv("MNIST_MODELS_DIR", str(tmp_path / "second"))
-    assert job.wait(120).status == jobs.FINISHED
-    assert [info.name for info in list_models(tmp_path / "first")] == ["pinned"]
-    assert list_models(tmp_path / "second") == []
+def test_a_running_job_whose_worker_went_silent_is_marked_failed(stores):
+    queue = JobQueue(autostart_worker=False, stale_after=5)
+    job = queue.submit(TINY, "ghost", ALICE)
+    queue.store.update(job.id, {"status": RUNNING, "started": time.time() - 60,
+                                "heartbeat": time.time() - 6})
+    lost = queue.job(job.id)
+    assert lost.status == FAILED and "no sign of life for 5 s" in lost.message
+    assert not registry.model_exists("ghost")
 
 
-def test_the_process_has_one_shared_job():
-    assert isinstance(jobs.training_job, jobs.TrainingJob)
-    from mnist_core.jobs import training_job
-
-    assert training_job is jobs.training_job
+# Real workers on SQLite ------------------------------------------------------------------
 
 
-def test_clear_session_from_another_thread_does_not_break_a_run(job, mnist_subset, tmp_path):
-    # Streamlit calls keras.backend.clear_session() after every script run; a page that
-    # polls the job does so every second while the worker builds and trains its model.
-    import keras
+def test_worker_process_trains_a_job_in_its_own_process(stores, workers):
+    queue = JobQueue(autostart_worker=False)
+    job = queue.submit(TINY, "queued-tiny", ALICE)
+    assert job.status == QUEUED
+    worker = workers.start()
+    wait_for(lambda: queue.view().workers, 30, "the worker's heartbeat")
+    done = ended(queue, job.id)
+    assert done.status == FINISHED, done.message
+    record = queue.store.get(job.id)
+    assert record["worker"].endswith(f"-{worker.pid}")
+    assert record["pid"] != worker.pid  # trained in a process of its own, which has exited
+    wait_for(lambda: not alive(record["pid"]), 30, "the training process to exit")
+    assert registry.read_card("queued-tiny")["owner"] == ALICE
 
-    config = TrainConfig("cnn", epochs=1, batch_size=64, train_size=100, test_size=50,
-                         augment=False)
-    job.start(config, "cleared", data=mnist_subset, models_dir=tmp_path)
-    while job.state().active:
-        keras.backend.clear_session(free_memory=False)
-        time.sleep(0.002)
-    state = job.wait(10)
-    assert state.status == jobs.FINISHED, state.message
-    keras.backend.clear_session(free_memory=False)  # works again once the run is over
+
+def test_stop_while_queued_never_starts_and_stop_while_running_keeps_the_best_epoch(
+    stores, workers
+):
+    queue = JobQueue(autostart_worker=False)
+    long = queue.submit(LONG, "long", ALICE)
+    never = queue.submit(TINY, "never", ALICE)
+    assert queue.stop(never.id, ALICE).status == STOPPED
+    workers.start()
+    wait_for(lambda: len(queue.job(long.id).history.get("loss", [])) >= 1, what="an epoch")
+    stopping = queue.stop(long.id, ALICE)
+    assert stopping.status == RUNNING and stopping.stopping
+    done = ended(queue, long.id, 60)
+    assert done.status == STOPPED and done.card["stopped_early"]
+    assert "saved model 'long'" in done.message
+    time.sleep(3)  # the worker has taken the next message off the queue by now
+    skipped = queue.job(never.id)
+    assert skipped.status == STOPPED and skipped.started is None
+    assert "before it started" in skipped.message
+    assert [i.name for i in registry.list_models()] == ["long"]
+
+
+def test_killing_the_worker_fails_its_job_keeps_models_and_the_next_job_runs(
+    stores, workers
+):
+    queue = JobQueue(autostart_worker=False, stale_after=6)
+    inline = JobQueue(immediate=True, train_in_subprocess=False)
+    inline.submit(TINY, "kept", ALICE)  # the model the killed run would have replaced
+    kept = (stores / "trained" / "kept.keras").read_bytes()
+
+    worker = workers.start()
+    job = queue.submit(LONG, "kept", ALICE, overwrite=True)
+    wait_for(lambda: len(queue.job(job.id).history.get("loss", [])) >= 1, what="an epoch")
+    child = queue.store.get(job.id)["pid"]
+    worker.send_signal(signal.SIGKILL)
+    worker.wait(10)
+    wait_for(lambda: not alive(child), 30, "the orphaned training process to die")
+
+    failed = wait_for(lambda: (j := queue.job(job.id)).status == FAILED and j, 30,
+                      "the job to be marked failed")
+    assert "no sign of life" in failed.message and "unchanged" in failed.message
+    assert (stores / "trained" / "kept.keras").read_bytes() == kept
+    assert registry.load_model("kept").count_params() == 13_002
+    assert not list((stores / "trained").glob(".*"))  # no half-written temp files
+
+    workers.start()
+    after = queue.submit(TINY, "after", ALICE)
+    assert ended(queue, after.id).status == FINISHED
+
+
+def test_a_training_process_killed_by_the_system_fails_the_job_not_the_worker(
+    stores, workers
+):
+    queue = JobQueue(autostart_worker=False)
+    worker = workers.start()
+    job = queue.submit(LONG, "oom", ALICE)
+    pid = wait_for(lambda: queue.store.get(job.id).get("pid"), what="the training process")
+    wait_for(lambda: queue.job(job.id).progress, what="progress")
+    os.kill(pid, signal.SIGKILL)  # what the kernel's out-of-memory killer does
+    failed = ended(queue, job.id, 30)
+    assert failed.status == FAILED and "signal SIGKILL" in failed.message
+    assert worker.poll() is None
+    assert ended(queue, queue.submit(TINY, "next", ALICE).id).status == FINISHED
+
+
+def test_a_submit_starts_one_local_worker_if_none_is_alive(stores):
+    queue = JobQueue()
+    assert queue.autostart_worker
+    job = queue.submit(TINY, "auto", ALICE)
+    started = jobs._started_workers[-1]
+    try:
+        assert not queue.ensure_worker()  # one is starting already: no second one
+        assert ended(queue, job.id).status == FINISHED
+        assert started.poll() is None and len(queue.view().workers) == 1
+        assert not queue.ensure_worker()
+    finally:
+        started.terminate()
+        started.wait(30)
+
+
+def test_a_worker_started_for_a_process_exits_when_that_process_does(stores):
+    parent = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "mnist_core", "worker", "--exit-with", str(parent.pid)],
+        cwd=ROOT, env=os.environ.copy(),
+    )
+    queue = JobQueue(autostart_worker=False)
+    wait_for(lambda: queue.view().workers, 30, "the worker's heartbeat")
+    parent.kill()
+    parent.wait()
+    assert worker.wait(30) == 0
+    assert queue.view().workers == []
+
+
+# Real workers on Redis ------------------------------------------------------------------
+
+
+@pytest.fixture
+def redis_url(tmp_path):
+    """A real `redis-server` (Debian's) on a free local port, stopped at the end."""
+    server = shutil.which("redis-server")
+    if server is None:
+        message = "redis-server is missing: apt-get install redis-server"
+        if os.environ.get("CI") == "true" or os.environ.get("E2E_REQUIRED") == "1":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    process = subprocess.Popen(
+        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+    )
+    import redis
+
+    client = redis.Redis(port=port)
+    wait_for(lambda: _pings(client), 20, "redis-server")
+    yield f"redis://127.0.0.1:{port}/0"
+    process.terminate()
+    process.wait(10)
+
+
+def _pings(client) -> bool:
+    import redis
+
+    try:
+        return client.ping()
+    except redis.ConnectionError:
+        return False
+
+
+def test_two_workers_on_redis_drain_four_jobs_concurrently(stores, workers, redis_url):
+    queue = JobQueue(redis_url)
+    assert queue.backend == "Redis" and not queue.autostart_worker
+    config = TrainConfig("mlp-16-16-relu", epochs=6, batch_size=32, train_size=600, seed=3)
+    submitted = [queue.submit(config, f"r{i}", owner)
+                 for i, owner in enumerate((ALICE, ALICE, BOB, BOB))]
+    env = os.environ | {"MNIST_QUEUE_URL": redis_url}
+    pids = {workers.start(env).pid, workers.start(env).pid}
+    wait_for(lambda: len(queue.view().workers) == 2, 30, "two workers")
+    done = [ended(queue, job.id, 300) for job in submitted]
+    assert [job.status for job in done] == [FINISHED] * 4, [j.message for j in done]
+    by_worker = {queue.store.get(job.id)["worker"].rsplit("-", 1)[1] for job in done}
+    assert by_worker == {str(pid) for pid in pids}  # both workers took jobs
+    spans = sorted((job.started, job.ended) for job in done)
+    assert any(a_end > b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:])), (
+        "no two jobs ran at the same time"
+    )
+    assert sorted(i.name for i in registry.list_models()) == ["r0", "r1", "r2", "r3"]

@@ -1,10 +1,10 @@
-"""`mnist_core.ui`: the Keras reset Streamlit makes after each script run is skipped."""
+"""`app_ui.ui`: the Keras reset Streamlit makes after each script run is skipped."""
 
 from __future__ import annotations
 
 import keras
 
-import mnist_core.ui  # noqa: F401  (installs the skip on import)
+import app_ui.ui  # noqa: F401  (installs the skip on import)
 
 
 def _clean_problem_modules():

@@ -1,8 +1,11 @@
 """Browser fixtures: the app served by `streamlit run` on a free port, and headless Chromium.
 
-The server reads a private copy of the repository's model store (`MNIST_MODELS_DIR`),
-so a model trained by a test never lands in `models/`, and MNIST from the committed
-subset (`MNIST_DATA_DIR`), so the Train and Evaluate pages work without the full set.
+The server reads a private copy of the repository's shipped models
+(`MNIST_SHIPPED_MODELS_DIR`), saves trained models to a temporary store
+(`MNIST_MODELS_DIR`) and keeps its job queue in a temporary state folder
+(`MNIST_STATE_DIR`), so a test never changes `models/` or `var/`; MNIST comes from the
+committed subset (`MNIST_DATA_DIR`), so the Train and Evaluate pages work without the
+full set. Training runs go through the real queue and the worker the app starts.
 Screenshots go to `test-artifacts/screenshots/` (git-ignored).
 
 Without Debian's Chromium the tests are skipped, unless `E2E_REQUIRED=1` (CI), where a
@@ -86,7 +89,7 @@ def sync_playwright_or_skip():
 
 @pytest.fixture(scope="session")
 def models_store(tmp_path_factory) -> Path:
-    """A copy of the repository's model store that the served app may change."""
+    """A copy of the repository's shipped models, which the served app only reads."""
     store = tmp_path_factory.mktemp("e2e") / "models"
     # dot-files are half-written saves of a run in progress
     shutil.copytree(ROOT / "models", store, ignore=shutil.ignore_patterns(".*"))
@@ -94,13 +97,21 @@ def models_store(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def app_url(sync_playwright_or_skip, models_store, tmp_path_factory):
+def trained_store(tmp_path_factory) -> Path:
+    """Where the served app saves the models trained through it."""
+    return tmp_path_factory.mktemp("e2e-trained")
+
+
+@pytest.fixture(scope="session")
+def app_url(sync_playwright_or_skip, models_store, trained_store, tmp_path_factory):
     """The app served by `streamlit run app.py` on a free port; stopped at the end."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     log = tmp_path_factory.mktemp("e2e-server") / "streamlit.log"
     env = os.environ | {
-        "MNIST_MODELS_DIR": str(models_store),
+        "MNIST_SHIPPED_MODELS_DIR": str(models_store),
+        "MNIST_MODELS_DIR": str(trained_store),
+        "MNIST_STATE_DIR": str(tmp_path_factory.mktemp("e2e-state")),
         "MNIST_DATA_DIR": str(SUBSET_DIR),
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "PYTHONUNBUFFERED": "1",

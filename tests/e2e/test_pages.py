@@ -24,7 +24,7 @@ pytestmark = pytest.mark.e2e
 
 TRAINING_TIMEOUT = 180_000  # ms: one epoch of a small MLP on 450 images, on a busy CPU
 SHIPPED = [
-    "cnn", "mlp-16-16-relu", "mlp-16-16-sigmoid", "mlp-64-64-relu", "mlp-64-64-sigmoid",
+    "cnn", "fast-cnn", "mlp-16-16-relu", "mlp-16-16-sigmoid", "mlp-64-64-relu", "mlp-64-64-sigmoid",
     "mlp-784-784-256-128-relu", "seed-cnn",
 ]
 
@@ -61,16 +61,17 @@ def test_train_a_model_then_draw_with_it(page, app_url, screenshots):
     app_idle(page)
     start.click()
 
-    expect(page.get_by_role("heading", name=re.compile(rf"Run \d+: {name}"))).to_be_visible()
+    expect(page.get_by_role("heading", name=name)).to_be_visible()
     progress = page.get_by_test_id("stProgress")
-    success = page.get_by_test_id("stAlertContentSuccess")
-    # the run may end before a slow screenshot; either way the progress was shown
-    expect(progress.or_(success).first).to_be_visible()
+    queued = page.get_by_text(re.compile(r"Queued · position \d"))
+    saved = page.get_by_test_id("stAlertContentSuccess").filter(has_text="Saved model")
+    # the run may end before a slow screenshot; either way its state was shown
+    expect(progress.or_(queued).or_(saved).first).to_be_visible()
     if progress.count():
-        expect(progress).to_contain_text(re.compile(r"Preparing the data|Epoch 1 of 1"))
+        expect(progress).to_contain_text(re.compile(r"Starting|Epoch 1 of 1"))
         screenshot(page, screenshots / "train-desktop-running.png")
 
-    expect(success).to_contain_text(f"Saved model '{name}'", timeout=TRAINING_TIMEOUT)
+    expect(saved).to_contain_text(f"Saved model '{name}'", timeout=TRAINING_TIMEOUT)
     expect(page.get_by_text("After epoch 1:")).to_be_visible()
     expect(page.get_by_test_id("stPlotlyChart")).to_have_count(2)  # accuracy and loss
     app_idle(page)
@@ -127,7 +128,73 @@ def test_models_page_lists_the_store(page, app_url, models_store, screenshots):
     expect(names.first).to_be_attached()
     listed = names.all_text_contents()
     assert set(SHIPPED) <= set(listed), listed
-    assert sorted(listed) == sorted(path.stem for path in models_store.glob("*.keras"))
+    assert {path.stem for path in models_store.glob("*.keras")} <= set(listed)
     expect(page.get_by_role("combobox", name="Model")).to_be_visible()
     expect(page.get_by_role("button", name="Download cnn.keras")).to_be_visible()
+    # the shipped default cannot be deleted by anyone
+    expect(page.get_by_text("'cnn' ships with the app and cannot be deleted")).to_be_visible()
+    expect(page.get_by_role("button", name="Delete")).to_have_count(0)
     screenshot(page, screenshots / "models-desktop.png")
+
+
+def queue_quick_run(page: Page, app_url: str, name: str, longest: bool = False) -> None:
+    """Open Train and fill in a small MLP run named `name` (1 epoch, or the most:
+    50), ready to start."""
+    open_page(page, f"{app_url}/Train", page.get_by_role("button", name="Start training"))
+    choose(page, "Architecture", "mlp-16-16-relu")
+    app_idle(page)
+    slider = page.get_by_role("slider", name="Epochs")
+    slider.focus()
+    page.keyboard.press("End" if longest else "Home")
+    expect(slider).to_have_attribute("aria-valuetext", "50" if longest else "1")
+    app_idle(page)
+    slide_to_start(page, "Training images", "500")
+    name_box = page.get_by_role("textbox", name="New model name")
+    name_box.fill(name)
+    name_box.press("Enter")
+    app_idle(page)
+    expect(page.get_by_role("button", name="Start training")).to_be_enabled()
+
+
+def test_two_visitors_train_at_once_each_with_their_own_runs(browser, app_url, screenshots):
+    from .conftest import DESKTOP, _new_page
+
+    first_context, first = _new_page(browser, DESKTOP)
+    second_context, second = _new_page(browser, DESKTOP)
+    try:
+        tag = uuid.uuid4().hex[:6]
+        names = (f"e2e-first-{tag}", f"e2e-second-{tag}")
+        queue_quick_run(first, app_url, names[0], longest=True)
+        queue_quick_run(second, app_url, names[1])
+        first.get_by_role("button", name="Start training").click()
+        expect(first.get_by_role("heading", name=names[0])).to_be_visible()
+        second.get_by_role("button", name="Start training").click()  # never disabled by others
+
+        # the one worker trains the first run; the second waits its turn
+        expect(second.get_by_role("heading", name=names[1])).to_be_visible()
+        expect(second.get_by_text(re.compile(r"Queued · position 1"))).to_be_visible()
+        screenshot(second, screenshots / "train-desktop-queued.png")
+        for page, mine, theirs in ((first, names[0], names[1]), (second, names[1], names[0])):
+            expect(page.get_by_role("heading", name=theirs)).to_have_count(0)
+            expect(page.get_by_role("button", name="Stop")).to_have_count(1)
+            assert page.get_by_role("heading", name=mine).count() == 1
+
+        for page, name in ((first, names[0]), (second, names[1])):
+            expect(page.get_by_test_id("stAlertContentSuccess")).to_contain_text(
+                f"Saved model '{name}'", timeout=TRAINING_TIMEOUT
+            )
+            expect(page.get_by_role("button", name="Stop")).to_have_count(0)
+
+        # both models are offered on the Draw page, to either visitor
+        second.get_by_test_id("stSidebar").get_by_role("link", name="Draw").click()
+        expect(pad(second)).to_be_visible(timeout=APP_RUN_TIMEOUT)
+        app_idle(second)
+        models = second.get_by_role("combobox", name="Model")
+        for name in names:
+            models.click()
+            models.press_sequentially(name[:9])
+            expect(second.get_by_role("option", name=name, exact=True)).to_be_visible()
+            second.keyboard.press("Escape")
+    finally:
+        first_context.close()
+        second_context.close()

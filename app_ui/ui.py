@@ -1,9 +1,9 @@
-"""Streamlit helpers shared by the pages: cached loaders and a few small renderings.
+"""Streamlit helpers shared by the pages: cached loaders, the visitor's owner id, the
+job queue, and a few small renderings.
 
-The one module of `mnist_core` that imports Streamlit. Models are cached per file
-version (path, modification time, size), so a model retrained under the same name is
-loaded afresh; the MNIST test set and each model's score on it are computed once per
-server process.
+Models are cached per file version (path, modification time, size), so a model
+retrained under the same name is loaded afresh; the MNIST test set and each model's
+score on it are computed once per server process.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from mnist_core.data import DATA_DIR_ENV, load_mnist, mnist_source_description
 from mnist_core.errors import InvalidModelError, ModelNotFoundError
 from mnist_core.evaluate import Evaluation, evaluate_model
 from mnist_core.preprocess import prepare_mnist
+from mnist_core.state import STATE_DIR_ENV
 
 # The app's pages in the sidebar, with names a person reads (the entry file would be
 # listed as "app"); `.streamlit/config.toml` hides Streamlit's own list.
@@ -58,9 +59,6 @@ def _skip_streamlit_keras_reset() -> None:
         return current(*args, **kwargs)
 
     clear_session.skips_streamlit_reset = True
-    for attribute in ("shielded_threads",):  # keep the training job's shield reachable
-        if hasattr(current, attribute):
-            setattr(clear_session, attribute, getattr(current, attribute))
     keras.backend.clear_session = clear_session
     keras.utils.clear_session = clear_session
 
@@ -71,7 +69,8 @@ _skip_streamlit_keras_reset()
 def setup_page(label: str) -> None:
     """Page title and icon for the browser tab, wide layout, and the sidebar links.
 
-    `label` is the page's name in `PAGES`; call this first on every page.
+    `label` is the page's name in `PAGES`; call this first on every page. It also puts
+    the visitor's owner id in the URL, so every page's address keeps it.
     """
     icons = {name: icon for _, name, icon in PAGES}
     st.set_page_config(
@@ -80,6 +79,7 @@ def setup_page(label: str) -> None:
     with st.sidebar:
         for path, name, icon in PAGES:
             st.page_link(path, label=name, icon=icon)
+    owner_id()
 
 
 def remember(*keys: str) -> None:
@@ -97,19 +97,37 @@ def remember(*keys: str) -> None:
             st.session_state[key] = kept[key]
 
 
-def training_job() -> jobs.TrainingJob:
-    """The process's training job, the same object even after a module reload.
+def owner_id() -> str:
+    """This visitor's owner id: the runs and models they own carry it.
 
-    Streamlit re-imports this package's modules when one of their files changes; the
-    cache keeps handing out the first `jobs.training_job`, so a run in progress is never
-    orphaned by a fresh, idle copy.
+    A random token kept in session state and in the page URL (`?owner=`), so a reload
+    or a bookmarked link keeps the same runs; a malformed one in the URL is replaced.
     """
-    return _training_job()
+    owner = st.session_state.get("owner_id")
+    in_url = st.query_params.get("owner")
+    if owner is None:
+        try:
+            owner = jobs.check_owner(in_url) if in_url else None
+        except jobs.JobError:
+            owner = None
+        owner = owner or jobs.new_owner_id()
+        st.session_state.owner_id = owner
+    if in_url != owner:
+        st.query_params["owner"] = owner
+    return owner
 
 
-@st.cache_resource
-def _training_job() -> jobs.TrainingJob:
-    return jobs.training_job
+def job_queue() -> jobs.JobQueue:
+    """The deployment's training queue (SQLite in the state folder, or Redis), one
+    connection per server process."""
+    return _job_queue(
+        os.environ.get(jobs.QUEUE_URL_ENV, ""), os.environ.get(STATE_DIR_ENV, "")
+    )
+
+
+@st.cache_resource(show_spinner=False)
+def _job_queue(url: str, state: str) -> jobs.JobQueue:
+    return jobs.JobQueue(url or None, state or None)
 
 
 def load_model(name: str):

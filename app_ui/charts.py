@@ -224,12 +224,15 @@ def enlarge(image, size: int = 140) -> np.ndarray:
     return np.repeat(np.repeat(pixels, scale, axis=0), scale, axis=1)
 
 
-def comparison_rows(infos, problems: Mapping[str, str] | None = None) -> list[dict]:
+def comparison_rows(
+    infos, problems: Mapping[str, str] | None = None, owner: str | None = None
+) -> list[dict]:
     """One row per model of the store for the comparison table, from the cards.
 
     Accuracies are percentages rounded to two decimals, ready to show.
     `infos` are `registry.ModelInfo`s; `problems` maps a model name to why it cannot
     be used (unreadable card or model file): Status says "broken", Problem says why.
+    Source says "shipped", "yours" (trained by `owner`) or "trained here".
     """
     problems = dict(problems or {})
     rows = []
@@ -239,6 +242,7 @@ def comparison_rows(infos, problems: Mapping[str, str] | None = None) -> list[di
         problem = info.card_error or problems.get(info.name)
         rows.append({
             "Model": info.name,
+            "Source": model_source(info, owner),
             "Status": "broken" if problem else "ok",
             "Architecture": card.get("architecture"),
             "Activation": card.get("activation"),
@@ -257,6 +261,13 @@ def comparison_rows(infos, problems: Mapping[str, str] | None = None) -> list[di
             "Problem": problem,
         })
     return rows
+
+
+def model_source(info, owner: str | None = None) -> str:
+    """"shipped", "yours" or "trained here": where a `registry.ModelInfo` comes from."""
+    if info.shipped:
+        return "shipped"
+    return "yours" if owner is not None and info.owner == owner else "trained here"
 
 
 def class_report_rows(evaluation) -> list[dict]:

@@ -1,0 +1,93 @@
+"""`TrainConfig`: everything that decides a training run, as plain data.
+
+Kept apart from `mnist_core.train` (TensorFlow, data pipelines) so that the job queue,
+the worker that only hands jobs to training processes, and the web pages can check and
+store a run's settings without importing the training loop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+MNIST_TRAIN_IMAGES = 60_000
+PEN_DIGITS_PER_WRITER = 250  # about: 7,494 digits from 30 writers
+
+
+@dataclass
+class TrainConfig:
+    """Everything that decides a training run; stored on the model card."""
+
+    architecture: str = "fast-cnn"
+    epochs: int | None = None  # None: the architecture's default
+    batch_size: int | None = None
+    validation_split: float = 0.1
+    seed: int = 0
+    augment: bool | None = None
+    learning_rate: float | None = None
+    train_size: int | None = None  # use only the first N training images (quick runs)
+    test_size: int | None = None  # score on only the first N test images each epoch
+    # Writers (1-30) of ../shared/pendigits whose pen-drawn digits are added to the
+    # training data, rendered as the pad draws them; the other writers stay unseen.
+    pen_writers: tuple[int, ...] | None = None
+    pen_renders: int = 3
+
+    def resolved(self) -> TrainConfig:
+        """Fill unset fields from the architecture's defaults and check every value."""
+        from mnist_core.models import get_architecture  # Keras: only when checking
+
+        arch = get_architecture(self.architecture)
+        cfg = TrainConfig(**asdict(self))
+        cfg.epochs = arch.epochs if cfg.epochs is None else cfg.epochs
+        cfg.batch_size = arch.batch_size if cfg.batch_size is None else cfg.batch_size
+        cfg.augment = arch.augment if cfg.augment is None else cfg.augment
+        cfg.learning_rate = (
+            arch.learning_rate if cfg.learning_rate is None else cfg.learning_rate
+        )
+        if not 1 <= cfg.epochs <= 500:
+            raise ValueError(f"epochs must be between 1 and 500, got {cfg.epochs}")
+        if not 1 <= cfg.batch_size <= 8192:
+            raise ValueError(f"batch_size must be between 1 and 8192, got {cfg.batch_size}")
+        if not 0.0 <= cfg.validation_split < 0.9:
+            raise ValueError(
+                f"validation_split must be in [0, 0.9), got {cfg.validation_split}"
+            )
+        if not cfg.learning_rate > 0:
+            raise ValueError(f"learning_rate must be positive, got {cfg.learning_rate}")
+        if cfg.pen_writers is not None:
+            cfg.pen_writers = tuple(sorted(set(int(w) for w in cfg.pen_writers)))
+            if not cfg.pen_writers or not set(cfg.pen_writers) <= set(range(1, 31)):
+                raise ValueError(f"pen_writers must be writers 1-30, got {cfg.pen_writers}")
+        for name in ("train_size", "test_size"):
+            value = getattr(cfg, name)
+            if value is not None and value < 10:
+                raise ValueError(f"{name} must be at least 10, got {value}")
+        return cfg
+
+    @property
+    def fit_images(self) -> int:
+        """How many images one epoch fits (before the validation split is taken out)."""
+        images = min(self.train_size or MNIST_TRAIN_IMAGES, MNIST_TRAIN_IMAGES)
+        if self.pen_writers:
+            images += len(self.pen_writers) * PEN_DIGITS_PER_WRITER * self.pen_renders
+        return round(images * (1 - self.validation_split))
+
+    @property
+    def image_epochs(self) -> int:
+        """The run's size: images fitted per epoch times epochs (of a resolved config)."""
+        return self.fit_images * (self.epochs or 1)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TrainConfig:
+        """Rebuild a config stored as JSON (tuples come back as lists); unknown keys
+        are an error, so a record from another version never trains the wrong thing."""
+        known = {f.name for f in fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise ValueError(f"unknown training settings: {', '.join(sorted(unknown))}")
+        values = dict(values)
+        if values.get("pen_writers") is not None:
+            values["pen_writers"] = tuple(values["pen_writers"])
+        return cls(**values)

@@ -1,0 +1,237 @@
+"""Job records every web replica and worker can read: settings, status, progress, history.
+
+A record is a flat JSON object keyed by job id. Two backends with one interface:
+
+- `SqliteJobStore`: a table in a SQLite file in the state folder (one machine);
+- `RedisJobStore`: one key per job plus a sorted index, in the Redis that carries the
+  queue (many hosts).
+
+Writers change only the fields they own (the training process its progress, the page
+its stop request), and `update` can be made conditional on the current status, so a
+stop that races a job's start cannot be lost or undone. Workers also register here with
+a heartbeat, so pages can tell how many are alive.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+WORKER_TTL = 15.0  # s without a heartbeat after which a worker counts as gone
+
+
+class JobStore:
+    """The interface both backends implement."""
+
+    def create(self, record: dict) -> None:
+        """Add a new record (`record["id"]` and `record["created"]` are required)."""
+        raise NotImplementedError
+
+    def get(self, job_id: str) -> dict | None:
+        raise NotImplementedError
+
+    def update(self, job_id: str, fields: dict, *, if_status: Iterable[str] | None = None
+               ) -> bool:
+        """Merge `fields` into the record; with `if_status`, only while the record's
+        status is one of those. Returns whether it changed."""
+        raise NotImplementedError
+
+    def all(self) -> list[dict]:
+        """Every record, oldest first."""
+        raise NotImplementedError
+
+    def delete(self, job_id: str) -> None:
+        raise NotImplementedError
+
+    def beat(self, worker_id: str, info: dict) -> None:
+        """Record that a worker is alive (and what it is doing)."""
+        raise NotImplementedError
+
+    def leave(self, worker_id: str) -> None:
+        """Remove a worker that is shutting down."""
+        raise NotImplementedError
+
+    def workers(self) -> list[dict]:
+        """The workers seen within `WORKER_TTL` seconds."""
+        raise NotImplementedError
+
+
+class SqliteJobStore(JobStore):
+    """Records in a SQLite file; safe across threads and processes (WAL, busy timeout)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        with self._connection() as db:
+            db.execute(
+                "create table if not exists jobs (id text primary key, created real not null,"
+                " data text not null)"
+            )
+            db.execute(
+                "create table if not exists workers (id text primary key, seen real not null,"
+                " data text not null)"
+            )
+
+    def _connection(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            db.execute("pragma journal_mode=wal")
+            db.execute("pragma synchronous=normal")
+            self._local.db = db
+        return _Transaction(db)
+
+    def create(self, record: dict) -> None:
+        with self._connection() as db:
+            db.execute(
+                "insert into jobs (id, created, data) values (?, ?, ?)",
+                (record["id"], record["created"], json.dumps(record)),
+            )
+
+    def get(self, job_id: str) -> dict | None:
+        with self._connection() as db:
+            row = db.execute("select data from jobs where id = ?", (job_id,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def update(self, job_id, fields, *, if_status=None) -> bool:
+        allowed = None if if_status is None else set(if_status)
+        with self._connection() as db:
+            row = db.execute("select data from jobs where id = ?", (job_id,)).fetchone()
+            if row is None:
+                return False
+            record = json.loads(row[0])
+            if allowed is not None and record.get("status") not in allowed:
+                return False
+            record.update(fields)
+            db.execute("update jobs set data = ? where id = ?", (json.dumps(record), job_id))
+        return True
+
+    def all(self) -> list[dict]:
+        with self._connection() as db:
+            rows = db.execute("select data from jobs order by created, id").fetchall()
+        return [json.loads(row[0]) for row in rows]
+
+    def delete(self, job_id: str) -> None:
+        with self._connection() as db:
+            db.execute("delete from jobs where id = ?", (job_id,))
+
+    def beat(self, worker_id: str, info: dict) -> None:
+        with self._connection() as db:
+            db.execute(
+                "insert or replace into workers (id, seen, data) values (?, ?, ?)",
+                (worker_id, time.time(), json.dumps(info)),
+            )
+
+    def leave(self, worker_id: str) -> None:
+        with self._connection() as db:
+            db.execute("delete from workers where id = ?", (worker_id,))
+
+    def workers(self) -> list[dict]:
+        with self._connection() as db:
+            db.execute("delete from workers where seen < ?", (time.time() - WORKER_TTL,))
+            rows = db.execute("select id, seen, data from workers order by id").fetchall()
+        return [json.loads(data) | {"id": wid, "seen": seen} for wid, seen, data in rows]
+
+
+class _Transaction:
+    """`with` block that holds SQLite's write lock from the first statement (begin
+    immediate), so a read-modify-write is atomic across processes."""
+
+    def __init__(self, db: sqlite3.Connection):
+        self.db = db
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.db.execute("begin immediate")
+        return self.db
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.db.execute("rollback" if exc_type else "commit")
+
+
+class RedisJobStore(JobStore):
+    """Records as JSON strings under `<prefix>:job:<id>`, indexed by a sorted set."""
+
+    def __init__(self, client, prefix: str = "mnist"):
+        self.client = client
+        self.prefix = prefix
+        self._index = f"{prefix}:jobs"
+
+    def _key(self, job_id: str) -> str:
+        return f"{self.prefix}:job:{job_id}"
+
+    def _worker_key(self, worker_id: str) -> str:
+        return f"{self.prefix}:worker:{worker_id}"
+
+    def create(self, record: dict) -> None:
+        pipe = self.client.pipeline()
+        pipe.set(self._key(record["id"]), json.dumps(record))
+        pipe.zadd(self._index, {record["id"]: record["created"]})
+        pipe.execute()
+
+    def get(self, job_id: str) -> dict | None:
+        data = self.client.get(self._key(job_id))
+        return json.loads(data) if data else None
+
+    def update(self, job_id, fields, *, if_status=None) -> bool:
+        allowed = None if if_status is None else set(if_status)
+        key = self._key(job_id)
+        changed = False
+
+        def merge(pipe) -> None:
+            nonlocal changed
+            data = pipe.get(key)
+            changed = False
+            if not data:
+                return
+            record = json.loads(data)
+            if allowed is not None and record.get("status") not in allowed:
+                return
+            record.update(fields)
+            pipe.multi()
+            pipe.set(key, json.dumps(record))
+            changed = True
+
+        self.client.transaction(merge, key)  # retried if another writer got in between
+        return changed
+
+    def all(self) -> list[dict]:
+        ids = [i.decode() if isinstance(i, bytes) else i
+               for i in self.client.zrange(self._index, 0, -1)]
+        if not ids:
+            return []
+        records = []
+        for job_id, data in zip(ids, self.client.mget([self._key(i) for i in ids])):
+            if data:
+                records.append(json.loads(data))
+            else:
+                self.client.zrem(self._index, job_id)
+        return records
+
+    def delete(self, job_id: str) -> None:
+        pipe = self.client.pipeline()
+        pipe.delete(self._key(job_id))
+        pipe.zrem(self._index, job_id)
+        pipe.execute()
+
+    def beat(self, worker_id: str, info: dict) -> None:
+        self.client.set(
+            self._worker_key(worker_id), json.dumps(info | {"seen": time.time()}),
+            ex=int(WORKER_TTL),
+        )
+
+    def leave(self, worker_id: str) -> None:
+        self.client.delete(self._worker_key(worker_id))
+
+    def workers(self) -> list[dict]:
+        keys = sorted(self.client.scan_iter(match=self._worker_key("*"), count=100))
+        found = []
+        for key, data in zip(keys, self.client.mget(keys) if keys else []):
+            if data:
+                name = key.decode() if isinstance(key, bytes) else key
+                found.append(json.loads(data) | {"id": name.rsplit(":", 1)[-1]})
+        return found
