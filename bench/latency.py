@@ -11,13 +11,17 @@ them (pendigits rendered white on black, alpha 255), it measures:
   driven by `streamlit.testing.v1.AppTest` (`--reruns` reruns), checking that the
   "Prediction" metric (or the page's "not sure" warning) shows what the core reads.
   This includes AppTest's own overhead (the script runs in a thread and the element
-  tree is rebuilt), but not the browser or the network.
+  tree is rebuilt), but not the browser or the network;
+- with `--while-training`, the app's path again, idle and then while a worker process
+  trains a queued `fast-cnn` run (how the Train page runs it), to show what training
+  does to drawing on the same machine.
 
 Warm-up calls are excluded from every figure. Run from the repository root:
 
     python -m bench.latency                 # 300 calls, 50 model.predict calls, 20 reruns
     python -m bench.latency --quick         # 50 / 10 calls, 5 reruns
     python -m bench.latency --model seed-cnn --no-app
+    MNIST_DATA_DIR=../shared/mnist python -m bench.latency --no-app --while-training
 
 Writes bench/results/latency.json.
 """
@@ -29,7 +33,9 @@ import base64
 import contextlib
 import io
 import os
+import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -37,7 +43,9 @@ import numpy as np
 from app_ui import charts
 from bench import common
 from mnist_core import registry
+from mnist_core.config import TrainConfig
 from mnist_core.inference import predict_proba
+from mnist_core.jobs import JobQueue
 from mnist_core.pendigits import load_pendigits, render_dataset
 from mnist_core.preprocess import canvas_to_mnist
 
@@ -69,6 +77,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--pendigits", help="pendigits-orig.tra (default: PENDIGITS_PATH "
                         "or ../shared/pendigits/pendigits-orig.tra)")
     parser.add_argument("--no-app", action="store_true", help="skip the Draw-page reruns")
+    parser.add_argument(
+        "--while-training", action="store_true",
+        help="also time the read path while a queued run trains (a worker process "
+        "trains fast-cnn on MNIST from --data-dir)",
+    )
+    parser.add_argument("--data-dir", help="MNIST for --while-training (default: MNIST_DATA_DIR)")
     parser.add_argument("--quick", action="store_true", help="tiny run, finishes in seconds")
     args = parser.parse_args(argv)
     for key, (default, quick, _) in COUNTS.items():
@@ -95,6 +109,51 @@ def canvas_drawings(count: int, seed: int, path=None) -> tuple[list[np.ndarray],
         rgba[..., 3] = 255
         drawings.append(rgba)
     return drawings, labels
+
+
+def time_read(model, drawings, calls: int) -> list[float]:
+    """Seconds of `calls` reads as the Draw page makes them: prepare, then infer."""
+    samples = []
+    for i in range(calls):
+        start = time.perf_counter()
+        predict_proba(model, canvas_to_mnist(drawings[i % len(drawings)]))
+        samples.append(time.perf_counter() - start)
+    return samples
+
+
+def read_while_training(model, drawings, calls: int, data_dir: str | None) -> dict:
+    """The read path idle, then while a worker trains a queued run in its own process
+    (as the app's Train page queues it), interleaved idle/training runs of `calls`."""
+    with tempfile.TemporaryDirectory(prefix="bench-latency-") as folder:
+        env = os.environ | {
+            "MNIST_STATE_DIR": f"{folder}/state", "MNIST_MODELS_DIR": f"{folder}/trained",
+            "MNIST_DATA_DIR": data_dir or "", "MNIST_QUEUE_URL": "",
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+        }
+        idle = time_read(model, drawings, calls)
+        worker = subprocess.Popen([sys.executable, "-m", "mnist_core", "worker"], env=env,
+                                  cwd=common.ROOT, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        try:
+            queue = JobQueue(state=f"{folder}/state", autostart_worker=False)
+            job = queue.submit(TrainConfig("fast-cnn", epochs=50, train_size=5000),
+                               "bench-while-training", "bench-latency-owner")
+            deadline = time.monotonic() + 300
+            while (current := queue.job(job.id)).progress is None:
+                if not current.active or time.monotonic() > deadline:
+                    raise RuntimeError(f"the run did not start fitting: {current.message}")
+                time.sleep(0.5)
+            training = time_read(model, drawings, calls)
+            still = queue.job(job.id).status
+            queue.stop(job.id, job.owner)
+        finally:
+            worker.terminate()
+            worker.wait(60)
+    return {
+        "idle": common.stats(idle),
+        "training": common.stats(training),
+        "run_still_training_at_end": still == "running",
+    }
 
 
 def time_paths(model, drawings, calls: int, predict_calls: int, warmup: int) -> dict:
@@ -260,6 +319,10 @@ def run(args: argparse.Namespace) -> dict:
     drawings, labels = canvas_drawings(args.drawings, args.seed, args.pendigits)
 
     paths = time_paths(model, drawings, args.calls, args.predict_calls, args.warmup)
+    training: dict = {"skipped": "no --while-training"}
+    if args.while_training:
+        data_dir = common.mnist_dir(args.data_dir, args.quick)
+        training = read_while_training(model, drawings, args.calls, data_dir)
 
     app: dict = {"skipped": "--no-app"}
     if not args.no_app:
@@ -280,12 +343,14 @@ def run(args: argparse.Namespace) -> dict:
         "settings": {
             key: getattr(args, key)
             for key in ("models_dir", "calls", "predict_calls", "warmup", "reruns",
-                        "rerun_warmup", "drawings", "seed", "no_app", "quick")
+                        "rerun_warmup", "drawings", "seed", "no_app", "while_training",
+                        "quick")
         },
         "model": name,
         "input": {"shape": drawings[0].shape, "dtype": str(drawings[0].dtype),
                   "labels": labels, "source": "pendigits rendered, varied (seeded)"},
         "paths": paths,
+        "while_training": training,
         "app": app,
     }
     report(result)
@@ -319,6 +384,15 @@ def report(result: dict) -> None:
     )
     print(f"largest difference between the two paths' probabilities: "
           f"{paths['checks']['max_abs_difference_predict_vs_proba']:.2g}")
+
+    training = result["while_training"]
+    if "skipped" not in training:
+        common.print_table(
+            ["", "calls", "p50 ms", "p95 ms", "mean ms"],
+            [row("idle", training["idle"]), row("while a queued run trains", training["training"])],
+            title="canvas_to_mnist + predict_proba while a worker trains fast-cnn "
+                  f"(still training at the end: {training['run_still_training_at_end']})",
+        )
 
     app = result["app"]
     if "skipped" in app or "error" in app:

@@ -74,6 +74,9 @@ def _parser() -> argparse.ArgumentParser:
     worker = commands.add_parser("worker", help="train the app's queued jobs")
     worker.add_argument("--threads", type=int, default=1,
                         help="jobs trained at once, each in its own process (default 1)")
+    worker.add_argument("--stop-grace", type=float, default=60.0, metavar="SECONDS",
+                        help="kill a run that has not stopped this long after a stop "
+                        "request (default 60)")
     worker.add_argument("--exit-with", type=int, metavar="PID", help=argparse.SUPPRESS)
     worker.set_defaults(run=_worker)
 
@@ -184,8 +187,11 @@ def _worker(args) -> int:
 
     if args.threads < 1:
         raise ValueError(f"--threads must be at least 1, got {args.threads}")
+    if not args.stop_grace > 0:
+        raise ValueError(f"--stop-grace must be positive, got {args.stop_grace}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     queue = JobQueue.from_env()
+    queue.stop_grace = args.stop_grace
     where = queue.url or queue.state / "queue.db"
     print(f"worker {queue.worker_id}: {args.threads} thread(s) on the {queue.backend} queue "
           f"{where}", flush=True)

@@ -539,8 +539,16 @@ def _alive(pid: int) -> bool:
 
 def _child_setup() -> None:
     """In the training process before it starts: lower its priority, and have Linux
-    kill it if the worker thread that started it dies (no orphaned training)."""
+    kill it if the worker thread that started it dies (no orphaned training).
+
+    On Linux it runs under SCHED_IDLE: it gets only CPU time nothing else wants, so a
+    web server on the same machine answers drawings as if it trained nothing; a
+    dedicated worker host loses nothing by it. Elsewhere it is niced.
+    """
     os.nice(TRAINING_NICENESS)
+    if hasattr(os, "SCHED_IDLE"):
+        with contextlib.suppress(OSError):
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
             libc = ctypes.CDLL("libc.so.6", use_errno=True)

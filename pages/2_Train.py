@@ -7,7 +7,7 @@ the page or reloading keeps them (the owner id travels in the URL).
 
 import streamlit as st
 
-from app_ui import charts, ui
+from app_ui import ui
 from mnist_core import registry
 from mnist_core.config import TrainConfig
 from mnist_core.data import mnist_available
@@ -186,7 +186,7 @@ def show_curves(job, key: str):
     )
     for metric in ("accuracy", "loss"):
         st.plotly_chart(
-            charts.history_figure({job.name: history}, metric, height=300),
+            ui.run_curves(job.id, job.name, history, metric),
             key=f"train_curve_{metric}_{key}", config={"displayModeBar": False},
         )
 

@@ -58,10 +58,10 @@ class Workers:
         self.log_dir = log_dir
         self.processes: list[subprocess.Popen] = []
 
-    def start(self, env: dict | None = None) -> subprocess.Popen:
+    def start(self, env: dict | None = None, *options: str) -> subprocess.Popen:
         log = (self.log_dir / f"worker-{len(self.processes)}.log").open("wb")
         process = subprocess.Popen(
-            [sys.executable, "-m", "mnist_core", "worker"], cwd=ROOT,
+            [sys.executable, "-m", "mnist_core", "worker", *options], cwd=ROOT,
             env=(env or os.environ) | {"TF_CPP_MIN_LOG_LEVEL": "2"},
             stdout=log, stderr=subprocess.STDOUT,
         )
@@ -278,6 +278,47 @@ def test_a_training_process_killed_by_the_system_fails_the_job_not_the_worker(
     assert failed.status == FAILED and "signal SIGKILL" in failed.message
     assert worker.poll() is None
     assert ended(queue, queue.submit(TINY, "next", ALICE).id).status == FINISHED
+
+
+def test_a_run_that_ignores_a_stop_is_killed_after_the_grace_period(stores, workers):
+    queue = JobQueue(autostart_worker=False)
+    workers.start(None, "--stop-grace", "3")
+    job = queue.submit(LONG, "frozen", ALICE)
+    pid = wait_for(lambda: queue.store.get(job.id).get("pid"), what="the training process")
+    wait_for(lambda: queue.job(job.id).progress, what="progress")
+    os.kill(pid, signal.SIGSTOP)  # frozen: it cannot see the stop request
+    asked = time.monotonic()
+    queue.stop(job.id, ALICE)
+    done = ended(queue, job.id, 60)
+    assert time.monotonic() - asked >= 3
+    assert done.status == STOPPED and "did not stop within 3 s" in done.message
+    wait_for(lambda: not alive(pid) or _zombie(pid), 30, "the frozen process to be killed")
+    assert not registry.model_exists("frozen")
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return False
+
+
+def test_workers_and_pages_do_not_load_what_they_do_not_need():
+    """A worker imports no TensorFlow, Streamlit or Plotly; the web server's pages import
+    no training loop (each job trains in a process of its own)."""
+    check = (
+        "import sys, {modules}; "
+        "loaded = sorted(m for m in {banned} if m in sys.modules); "
+        "assert not loaded, loaded"
+    )
+    worker = check.format(modules="mnist_core.__main__, mnist_core.jobs",
+                          banned=["tensorflow", "keras", "streamlit", "plotly"])
+    pages = check.format(modules="app_ui.ui, app_ui.charts, mnist_core.models",
+                         banned=["mnist_core.train", "mnist_core.augment"])
+    for code in (worker, pages):
+        done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                              text=True, timeout=120)
+        assert done.returncode == 0, done.stderr[-2000:]
 
 
 def test_a_submit_starts_one_local_worker_if_none_is_alive(stores):

@@ -1,0 +1,363 @@
+"""Serving while training: does the app stay responsive while people's runs train?
+
+    MNIST_DATA_DIR=../shared/mnist python -m bench.serving
+    python -m bench.serving --quick        # the committed MNIST subset, a few drawings
+
+Starts the app the way users do (`streamlit run app.py`, on a free local port, with a
+private state folder and trained-model store) and one worker
+(`python -m mnist_core worker --threads 2`), then drives headless Chromium (Debian's)
+with Playwright:
+
+1. idle: one visitor draws digits on the Draw page;
+2. the default run: another visitor presses **Start training** with the Train page's
+   defaults and watches it (the page polls every second) while the first keeps
+   drawing; reports the run's wall time from the click to "Saved model" and its test
+   accuracy, and the server process's CPU seconds per second over the run;
+3. load: `--sessions` visitors draw at once while two runs train.
+
+Each drawing: Clear, one mouse stroke, then the time from releasing the mouse until the
+ten bars are on screen (stroke to bars, in the browser), and the page's own read time
+("Read in N ms": preprocessing and inference in the server). Only loopback traffic;
+every loop is bounded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from bench import common
+from mnist_core.config import TrainConfig
+from mnist_core.jobs import JobQueue
+
+NAME = "serving"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+PAD = 280
+STEP_PX = 6
+# Strokes on the 280 px pad (a 1, a 7 and a 0), drawn in turn.
+STROKES = [
+    [(146, 50), (134, 232)],
+    [(80, 58), (200, 56), (166, 118), (136, 178), (112, 236)],
+    [(140 + 62 * math.sin(2 * math.pi * i / 40), 140 - 92 * math.cos(2 * math.pi * i / 40))
+     for i in range(42)],
+]
+READ_RE = re.compile(r"Read in ([\d,.]+) ms")
+TIMEOUT_MS = 120_000
+RUN_TIMEOUT_S = 900
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.serving", description=__doc__)
+    parser.add_argument("--data-dir", help="MNIST folder (default: MNIST_DATA_DIR)")
+    parser.add_argument("--drawings", type=int, help="drawings per phase (default 30)")
+    parser.add_argument("--sessions", type=int, help="visitors drawing at once (default 10)")
+    parser.add_argument("--load-drawings", type=int,
+                        help="drawings per visitor under load (default 5)")
+    parser.add_argument("--skip-load", action="store_true", help="phases 1 and 2 only")
+    parser.add_argument("--quick", action="store_true",
+                        help="subset MNIST if the full set is missing; few drawings")
+    parser.add_argument("--results-dir", type=Path, default=common.RESULTS_DIR)
+    args = parser.parse_args(argv)
+    quick = args.quick
+    args.drawings = args.drawings or (4 if quick else 30)
+    args.sessions = args.sessions or (2 if quick else 10)
+    args.load_drawings = args.load_drawings or (2 if quick else 5)
+    return args
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class App:
+    """The app server and a worker, as a deployment runs them; stopped on exit."""
+
+    def __init__(self, data_dir: str, folder: Path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = os.environ | {
+            "MNIST_DATA_DIR": data_dir,
+            "MNIST_STATE_DIR": str(folder / "state"),
+            "MNIST_MODELS_DIR": str(folder / "trained"),
+            "MNIST_AUTOSTART_WORKER": "0",  # the worker below is the only one
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+        }
+        self.log = (folder / "app.log").open("wb")
+        self.processes: list[subprocess.Popen] = []
+
+    def __enter__(self) -> App:
+        self.server = self._start([
+            sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+            "--server.port", str(self.port), "--server.address", "127.0.0.1",
+            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+        ])
+        self.worker = self._start([sys.executable, "-m", "mnist_core", "worker",
+                                   "--threads", "2"])
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=5) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline or self.server.poll() is not None:
+                raise RuntimeError(f"the app did not start; see {self.log.name}")
+            time.sleep(0.5)
+        return self
+
+    def _start(self, command) -> subprocess.Popen:
+        process = subprocess.Popen(command, cwd=common.ROOT, env=self.env, stdout=self.log,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+        self.processes.append(process)
+        return process
+
+    def queue(self) -> JobQueue:
+        return JobQueue(state=self.env["MNIST_STATE_DIR"], autostart_worker=False)
+
+    def __exit__(self, *exc) -> None:
+        for process in self.processes:
+            try:
+                os.killpg(process.pid, 15)
+                process.wait(20)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                os.killpg(process.pid, 9)
+        self.log.close()
+
+
+async def idle(page) -> None:
+    """Wait until the page's script run has ended."""
+    from playwright.async_api import expect
+
+    app = page.locator('[data-testid="stApp"]')
+    await expect(app).to_have_attribute("data-test-script-state", "notRunning",
+                                         timeout=TIMEOUT_MS)
+
+
+async def draw_once(page, stroke) -> dict:
+    """Clear the pad, draw `stroke`, and time the bars' arrival; returns the figures."""
+    from playwright.async_api import Error as PlaywrightError
+    from playwright.async_api import expect
+
+    clear = page.get_by_role("button", name="Clear")
+    await clear.click()
+    await expect(page.get_by_text("Draw a digit in the black box")).to_be_visible(
+        timeout=TIMEOUT_MS
+    )
+    await idle(page)
+    canvas = page.locator('[data-testid="stBidiComponentIsolated"] canvas.upper-canvas')
+    box = None
+    for _ in range(100):  # the new, empty pad may still be mounting after Clear
+        try:
+            await expect(canvas).to_be_visible(timeout=TIMEOUT_MS)
+            await canvas.scroll_into_view_if_needed(timeout=5_000)
+            box = await canvas.bounding_box()
+        except PlaywrightError:
+            box = None
+        if box is not None:
+            break
+        await asyncio.sleep(0.1)
+    assert box is not None, "the drawing pad has no box on screen"
+    points = [(box["x"] + x * box["width"] / PAD, box["y"] + y * box["height"] / PAD)
+              for x, y in stroke]
+    path = [points[0]]
+    for start, end in zip(points, points[1:]):
+        steps = max(1, math.ceil(math.dist(start, end) / STEP_PX))
+        path += [(start[0] + (end[0] - start[0]) * k / steps,
+                  start[1] + (end[1] - start[1]) * k / steps) for k in range(1, steps + 1)]
+    await page.mouse.move(*path[0])
+    await page.mouse.down()
+    for x, y in path[1:]:
+        await page.mouse.move(x, y)
+    await page.mouse.up()
+    lifted = time.perf_counter()
+    bars = page.get_by_test_id("stPlotlyChart").first.locator(".barlayer .point")
+    await expect(bars).to_have_count(10, timeout=TIMEOUT_MS)
+    arrived = time.perf_counter()
+    read = page.get_by_text(READ_RE)
+    await expect(read).to_be_visible(timeout=TIMEOUT_MS)
+    read_ms = float(READ_RE.search(await read.inner_text()).group(1).replace(",", ""))
+    return {"stroke_to_bars_s": arrived - lifted, "read_s": read_ms / 1000}
+
+
+async def open_draw(browser, url: str):
+    context = await browser.new_context(viewport={"width": 1280, "height": 800})
+    page = await context.new_page()
+    await page.goto(url)
+    await page.get_by_role("button", name="Clear").wait_for(timeout=TIMEOUT_MS)
+    await idle(page)
+    return context, page
+
+
+async def draw_until(page, count: int | None, until=None) -> list[dict]:
+    """Draw `count` digits, or until `until()` is true (at most 500)."""
+    samples = []
+    for i in range(count or 500):
+        if until is not None and until():
+            break
+        samples.append(await draw_once(page, STROKES[i % len(STROKES)]))
+    return samples
+
+
+async def default_run(page, url: str) -> dict:
+    """Press Start training with the page's defaults; wait for the model to be saved."""
+    from playwright.async_api import expect
+
+    await page.goto(f"{url}/Train")
+    start = page.get_by_role("button", name="Start training")
+    await start.wait_for(timeout=TIMEOUT_MS)
+    await idle(page)
+    architecture = await page.get_by_role("combobox", name="Architecture").input_value()
+    await start.click()
+    clicked = time.perf_counter()
+    saved = page.get_by_test_id("stAlertContentSuccess").filter(has_text="Saved model")
+    await expect(saved).to_be_visible(timeout=RUN_TIMEOUT_S * 1000)
+    seconds = time.perf_counter() - clicked
+    message = await saved.inner_text()
+    accuracy = float(re.search(r"test accuracy ([\d.]+)%", message).group(1)) / 100
+    return {"architecture": architecture, "wall_s": seconds, "test_accuracy": accuracy,
+            "message": message}
+
+
+def summary(samples: list[dict]) -> dict:
+    return {
+        "drawings": len(samples),
+        "stroke_to_bars": common.stats([s["stroke_to_bars_s"] for s in samples]),
+        "read": common.stats([s["read_s"] for s in samples]),
+    }
+
+
+async def measure(args, app: App) -> dict:
+    from playwright.async_api import async_playwright
+
+    result = {}
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM),
+                                                   args=CHROMIUM_ARGS)
+        drawer_context, drawer = await open_draw(browser, app.url)
+        await draw_until(drawer, 2)  # warm up the page and the model
+        print("1. idle: one visitor draws", flush=True)
+        result["idle"] = summary(await draw_until(drawer, args.drawings))
+
+        print("2. the Train page's default run, one visitor drawing meanwhile", flush=True)
+        trainer_context = await browser.new_context(viewport={"width": 1280, "height": 800})
+        trainer = await trainer_context.new_page()
+        before, started = cpu_seconds(app.server.pid), time.perf_counter()
+        run = asyncio.ensure_future(default_run(trainer, app.url))
+        samples = await draw_until(drawer, None, until=run.done)
+        run_result = await run
+        window = time.perf_counter() - started
+        server_cpu = cpu_seconds(app.server.pid) - before
+        result["training"] = summary(samples) | {
+            "default_run": run_result,
+            "server_cpu_s_per_s": server_cpu / window,
+            "window_s": window,
+        }
+        await trainer_context.close()
+
+        if not args.skip_load:
+            print(f"3. {args.sessions} visitors draw while two runs train", flush=True)
+            queue = app.queue()
+            jobs = [queue.submit(TrainConfig("fast-cnn", epochs=6), f"load-{i}",
+                                 f"bench-owner-{i}")
+                    for i in range(2)]
+            deadline = time.monotonic() + 120
+            while sum(j.status == "running" for j in queue.view().jobs) < 2:
+                assert time.monotonic() < deadline, "the two runs did not start"
+                await asyncio.sleep(0.5)
+            opened = [await open_draw(browser, app.url) for _ in range(args.sessions)]
+            before, started = cpu_seconds(app.server.pid), time.perf_counter()
+            per_session = await asyncio.gather(
+                *(draw_until(page, args.load_drawings) for _, page in opened)
+            )
+            window = time.perf_counter() - started
+            still_training = sum(j.status == "running" for j in queue.view().jobs)
+            samples = [s for session in per_session for s in session]
+            result["load"] = summary(samples) | {
+                "sessions": args.sessions,
+                "runs_training_at_end": still_training,
+                "server_cpu_s_per_s": (cpu_seconds(app.server.pid) - before) / window,
+                "window_s": window,
+            }
+            for job in jobs:
+                queue.stop(job.id, job.owner)
+            for context, _ in opened:
+                await context.close()
+        await drawer_context.close()
+        await browser.close()
+    return result
+
+
+def run(args: argparse.Namespace) -> dict:
+    if not CHROMIUM.is_file():
+        raise FileNotFoundError(f"{CHROMIUM} is missing: apt-get install chromium")
+    data_dir = common.mnist_dir(args.data_dir, args.quick)
+    machine = common.machine_info()
+    common.print_machine(machine)
+    with tempfile.TemporaryDirectory(prefix="bench-serving-") as folder, \
+            App(data_dir or "", Path(folder)) as app:
+        figures = asyncio.run(measure(args, app))
+    result = {
+        "machine": machine,
+        "settings": {k: getattr(args, k) for k in
+                     ("drawings", "sessions", "load_drawings", "skip_load", "quick")}
+        | {"data_dir": data_dir},
+    } | figures
+    report(result)
+    return result
+
+
+def report(result: dict) -> None:
+    rows = []
+    for phase, label in (("idle", "idle"), ("training", "default run training"),
+                         ("load", "load: visitors drawing, 2 runs training")):
+        if phase not in result:
+            continue
+        figures = result[phase]
+        bars, read = figures["stroke_to_bars"], figures["read"]
+        sessions = figures.get("sessions", 1)
+        rows.append([
+            label, str(sessions), str(figures["drawings"]),
+            f"{bars['p50_ms']:.0f}", f"{bars['p95_ms']:.0f}", f"{read['p50_ms']:.1f}",
+            f"{read['p95_ms']:.1f}",
+            "-" if "server_cpu_s_per_s" not in figures
+            else f"{figures['server_cpu_s_per_s']:.2f}",
+        ])
+    common.print_table(
+        ["phase", "visitors", "drawings", "stroke->bars p50 ms", "p95", "read p50 ms", "p95",
+         "server CPU s/s"],
+        rows,
+    )
+    run = result["training"]["default_run"]
+    print(f"\nthe Train page's default run ({run['architecture']}): {run['wall_s']:.1f} s "
+          f"from Start to saved, test accuracy {run['test_accuracy']:.2%}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    return common.run_main(NAME, run, parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

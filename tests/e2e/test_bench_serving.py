@@ -1,0 +1,26 @@
+"""`bench/serving.py` on its quick settings: the app serves drawings while runs train."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bench import serving
+
+pytestmark = pytest.mark.e2e
+
+
+def test_serving_bench_draws_while_the_default_run_trains(sync_playwright_or_skip, tmp_path):
+    assert serving.main(["--quick", "--results-dir", str(tmp_path)]) == 0
+    result = json.loads((tmp_path / "serving.json").read_text())
+    for phase in ("idle", "training", "load"):
+        figures = result[phase]
+        assert figures["drawings"] >= 1
+        assert 0 < figures["read"]["p50_ms"] <= figures["read"]["p95_ms"]
+        assert figures["read"]["p50_ms"] < figures["stroke_to_bars"]["p50_ms"]
+    # every visitor's every drawing got its bars
+    assert result["load"]["drawings"] == result["load"]["sessions"] * 2
+    run = result["training"]["default_run"]
+    assert run["architecture"] == "fast-cnn" and 0 < run["test_accuracy"] <= 1
+    assert 0 <= result["training"]["server_cpu_s_per_s"] < 2
