@@ -15,6 +15,10 @@ with Playwright:
    accuracy, and the server process's CPU seconds per second over the run;
 3. load: `--sessions` visitors draw at once while two runs train.
 
+For phases 2 and 3 it splits the machine's CPU time between the web server process,
+the training processes and the headless browsers (all on this one machine here; a
+real deployment's browsers are on the visitors' devices).
+
 Each drawing: Clear, one mouse stroke, then the time from releasing the mouse until the
 ten bars are on screen (stroke to bars, in the browser), and the page's own read time
 ("Read in N ms": preprocessing and inference in the server). Only loopback traffic;
@@ -85,10 +89,63 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of one process so far (Linux /proc)."""
+def cpu_seconds(pid: int, children: bool = False) -> float:
+    """User + system CPU time of one process so far (Linux /proc); with `children`,
+    that of its ended, reaped child processes instead."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    first = 13 if children else 11  # cutime, cstime after utime, stime
+    return (int(fields[first]) + int(fields[first + 1])) / os.sysconf("SC_CLK_TCK")
+
+
+def processes_matching(word: str) -> dict[int, float]:
+    """CPU seconds so far of every process whose command line contains `word`."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if word in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                found[int(entry.name)] = cpu_seconds(int(entry.name))
+        except (OSError, IndexError):
+            continue  # ended while we looked
+    return found
+
+
+class CpuMeter:
+    """Where the CPU went over a window: the web server, the training processes (live
+    ones, and those the worker reaped meanwhile) and the headless browsers."""
+
+    def __init__(self, app: App):
+        self.app = app
+        self.start = self._snapshot()
+
+    def _snapshot(self) -> dict:
+        return {
+            "time": time.perf_counter(),
+            "server": cpu_seconds(self.app.server.pid),
+            "reaped": cpu_seconds(self.app.worker.pid, children=True),
+            "training": processes_matching("run-job"),
+            "browsers": processes_matching("chromium"),
+        }
+
+    def shares(self) -> dict:
+        """CPU seconds per second of each, since the meter started."""
+        end, start = self._snapshot(), self.start
+        window = end["time"] - start["time"]
+
+        def grown(kind: str) -> float:
+            return sum(cpu - start[kind].get(pid, 0.0) for pid, cpu in end[kind].items())
+
+        return {
+            "window_s": window,
+            "server_cpu_s_per_s": (end["server"] - start["server"]) / window,
+            "training_cpu_s_per_s": (
+                grown("training") + end["reaped"] - start["reaped"]
+                - sum(cpu for pid, cpu in start["training"].items()
+                      if pid not in end["training"])
+            ) / window,
+            "browsers_cpu_s_per_s": grown("browsers") / window,
+        }
 
 
 class App:
@@ -264,17 +321,11 @@ async def measure(args, app: App) -> dict:
         print("2. the Train page's default run, one visitor drawing meanwhile", flush=True)
         trainer_context = await browser.new_context(viewport={"width": 1280, "height": 800})
         trainer = await trainer_context.new_page()
-        before, started = cpu_seconds(app.server.pid), time.perf_counter()
+        meter = CpuMeter(app)
         run = asyncio.ensure_future(default_run(trainer, app.url))
         samples = await draw_until(drawer, None, until=run.done)
         run_result = await run
-        window = time.perf_counter() - started
-        server_cpu = cpu_seconds(app.server.pid) - before
-        result["training"] = summary(samples) | {
-            "default_run": run_result,
-            "server_cpu_s_per_s": server_cpu / window,
-            "window_s": window,
-        }
+        result["training"] = summary(samples) | meter.shares() | {"default_run": run_result}
         await trainer_context.close()
 
         if not args.skip_load:
@@ -288,18 +339,15 @@ async def measure(args, app: App) -> dict:
                 assert time.monotonic() < deadline, "the two runs did not start"
                 await asyncio.sleep(0.5)
             opened = [await open_draw(browser, app.url) for _ in range(args.sessions)]
-            before, started = cpu_seconds(app.server.pid), time.perf_counter()
+            meter = CpuMeter(app)
             per_session = await asyncio.gather(
                 *(draw_until(page, args.load_drawings) for _, page in opened)
             )
-            window = time.perf_counter() - started
+            shares = meter.shares()
             still_training = sum(j.status == "running" for j in queue.view().jobs)
             samples = [s for session in per_session for s in session]
-            result["load"] = summary(samples) | {
-                "sessions": args.sessions,
-                "runs_training_at_end": still_training,
-                "server_cpu_s_per_s": (cpu_seconds(app.server.pid) - before) / window,
-                "window_s": window,
+            result["load"] = summary(samples) | shares | {
+                "sessions": args.sessions, "runs_training_at_end": still_training,
             }
             for job in jobs:
                 queue.stop(job.id, job.owner)
@@ -338,16 +386,19 @@ def report(result: dict) -> None:
         figures = result[phase]
         bars, read = figures["stroke_to_bars"], figures["read"]
         sessions = figures.get("sessions", 1)
+        cpu = [
+            "-" if f"{kind}_cpu_s_per_s" not in figures
+            else f"{figures[f'{kind}_cpu_s_per_s']:.2f}"
+            for kind in ("server", "training", "browsers")
+        ]
         rows.append([
             label, str(sessions), str(figures["drawings"]),
             f"{bars['p50_ms']:.0f}", f"{bars['p95_ms']:.0f}", f"{read['p50_ms']:.1f}",
-            f"{read['p95_ms']:.1f}",
-            "-" if "server_cpu_s_per_s" not in figures
-            else f"{figures['server_cpu_s_per_s']:.2f}",
+            f"{read['p95_ms']:.1f}", *cpu,
         ])
     common.print_table(
         ["phase", "visitors", "drawings", "stroke->bars p50 ms", "p95", "read p50 ms", "p95",
-         "server CPU s/s"],
+         "CPU s/s: server", "training", "browsers"],
         rows,
     )
     run = result["training"]["default_run"]

@@ -1,10 +1,10 @@
 """Training throughput of `train_model` (the Train page's path) against a plain `model.fit`.
 
-Both paths train the same freshly built architecture (default `cnn`) from the same seed,
-on the same prepared images, with the same batch size, learning-rate schedule,
-validation split and `tf.data` pipeline (shuffle, batch, augmentation when the
-architecture uses it or `--augment` says so, prefetch). What differs is exactly what
-`train_model` adds on top of `fit`:
+Both paths train the same freshly built architecture (default `fast-cnn`, the Train
+page's default) from the same seed, on the same prepared images, with the same batch
+size, learning-rate schedule, validation split and `tf.data` pipeline (shuffle, batch,
+augmentation when the architecture uses it or `--augment` says so, prefetch). What
+differs is exactly what `train_model` adds on top of `fit`:
 
 - a progress callback like the Train page's (it copies each `Progress` snapshot into a
   dict under a lock), throttled to `--progress-interval`, and the stop-switch check
