@@ -313,6 +313,13 @@ async def measure(args, app: App) -> dict:
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=str(CHROMIUM),
                                                    args=CHROMIUM_ARGS)
+        print("0. the Train page's default run, nobody else on the app", flush=True)
+        alone_context = await browser.new_context(viewport={"width": 1280, "height": 800})
+        meter = CpuMeter(app)
+        run_result = await default_run(await alone_context.new_page(), app.url)
+        result["alone"] = meter.shares() | {"default_run": run_result}
+        await alone_context.close()
+
         drawer_context, drawer = await open_draw(browser, app.url)
         await draw_until(drawer, 2)  # warm up the page and the model
         print("1. idle: one visitor draws", flush=True)
@@ -401,9 +408,15 @@ def report(result: dict) -> None:
          "CPU s/s: server", "training", "browsers"],
         rows,
     )
-    run = result["training"]["default_run"]
-    print(f"\nthe Train page's default run ({run['architecture']}): {run['wall_s']:.1f} s "
-          f"from Start to saved, test accuracy {run['test_accuracy']:.2%}")
+    for phase, label in (("alone", "nobody else on the app"),
+                         ("training", "one visitor drawing meanwhile")):
+        run = result[phase]["default_run"]
+        print(f"the Train page's default run ({run['architecture']}), {label}: "
+              f"{run['wall_s']:.1f} s from Start to saved, test accuracy "
+              f"{run['test_accuracy']:.2%}; CPU s/s: server "
+              f"{result[phase]['server_cpu_s_per_s']:.2f}, training "
+              f"{result[phase]['training_cpu_s_per_s']:.2f}, browsers "
+              f"{result[phase]['browsers_cpu_s_per_s']:.2f}")
 
 
 def main(argv: list[str] | None = None) -> int:

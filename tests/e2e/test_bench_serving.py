@@ -21,8 +21,10 @@ def test_serving_bench_draws_while_the_default_run_trains(sync_playwright_or_ski
         assert figures["read"]["p50_ms"] < figures["stroke_to_bars"]["p50_ms"]
     # every visitor's every drawing got its bars
     assert result["load"]["drawings"] == result["load"]["sessions"] * 2
-    run = result["training"]["default_run"]
-    assert run["architecture"] == "fast-cnn" and 0 < run["test_accuracy"] <= 1
+    for phase in ("alone", "training"):
+        run = result[phase]["default_run"]
+        assert run["architecture"] == "fast-cnn" and 0 < run["test_accuracy"] <= 1
+        assert run["wall_s"] > 0
     for phase in ("training", "load"):
         for kind in ("server", "training", "browsers"):
             assert 0 <= result[phase][f"{kind}_cpu_s_per_s"] <= 2.5  # 2 cores, some slack
