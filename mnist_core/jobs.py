@@ -35,7 +35,7 @@ import sys
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from huey import RedisHuey, SqliteHuey
@@ -333,22 +333,17 @@ class JobQueue:
         workers = self.store.workers()
         slots = max(1, sum(int(w.get("threads", 1)) for w in workers))
         rates = _measured_rates(records)
-        estimates = {r["id"]: _estimate(r, rates) for r in records}
-        free_in = []
-        for r in records:
-            if r["status"] == RUNNING:
-                job = Job.from_record(r, estimate=estimates[r["id"]])
-                free_in.append(job.eta or 0.0)
-        free_in = sorted(free_in)[:slots] + [0.0] * max(0, slots - len(free_in))
-        jobs, position = [], 0
-        for r in records:
-            extra = {"estimate": estimates[r["id"]]}
-            if r["status"] == QUEUED:
+        jobs = [Job.from_record(r, estimate=_estimate(r, rates)) for r in records]
+        # when each worker slot is next free, soonest first
+        free_in = sorted(job.eta or 0.0 for job in jobs if job.status == RUNNING)[:slots]
+        free_in += [0.0] * (slots - len(free_in))
+        position = 0
+        for i, job in enumerate(jobs):
+            if job.status == QUEUED:
                 position += 1
-                slot = min(range(len(free_in)), key=free_in.__getitem__)
-                extra |= {"position": position, "starts_in": free_in[slot]}
-                free_in[slot] += estimates[r["id"]]
-            jobs.append(Job.from_record(r, **extra))
+                slot = min(range(slots), key=free_in.__getitem__)
+                jobs[i] = replace(job, position=position, starts_in=free_in[slot])
+                free_in[slot] += job.estimate
         return QueueView(jobs, workers)
 
     def ensure_worker(self) -> bool:

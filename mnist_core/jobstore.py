@@ -77,14 +77,16 @@ class SqliteJobStore(JobStore):
                 " data text not null)"
             )
 
-    def _connection(self) -> sqlite3.Connection:
+    def _connection(self, write: bool = True) -> _Transaction:
+        """This thread's connection inside a transaction: a writing one holds the write
+        lock from its start; a reading one sees one snapshot and blocks no writer."""
         db = getattr(self._local, "db", None)
         if db is None:
             db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
             db.execute("pragma journal_mode=wal")
             db.execute("pragma synchronous=normal")
             self._local.db = db
-        return _Transaction(db)
+        return _Transaction(db, "begin immediate" if write else "begin")
 
     def create(self, record: dict) -> None:
         with self._connection() as db:
@@ -94,7 +96,7 @@ class SqliteJobStore(JobStore):
             )
 
     def get(self, job_id: str) -> dict | None:
-        with self._connection() as db:
+        with self._connection(write=False) as db:
             row = db.execute("select data from jobs where id = ?", (job_id,)).fetchone()
         return json.loads(row[0]) if row else None
 
@@ -112,7 +114,7 @@ class SqliteJobStore(JobStore):
         return True
 
     def all(self) -> list[dict]:
-        with self._connection() as db:
+        with self._connection(write=False) as db:
             rows = db.execute("select data from jobs order by created, id").fetchall()
         return [json.loads(row[0]) for row in rows]
 
@@ -139,14 +141,14 @@ class SqliteJobStore(JobStore):
 
 
 class _Transaction:
-    """`with` block that holds SQLite's write lock from the first statement (begin
-    immediate), so a read-modify-write is atomic across processes."""
+    """`with` block around one transaction. `begin immediate` holds SQLite's write lock
+    from the first statement, so a read-modify-write is atomic across processes."""
 
-    def __init__(self, db: sqlite3.Connection):
-        self.db = db
+    def __init__(self, db: sqlite3.Connection, begin: str):
+        self.db, self.begin = db, begin
 
     def __enter__(self) -> sqlite3.Connection:
-        self.db.execute("begin immediate")
+        self.db.execute(self.begin)
         return self.db
 
     def __exit__(self, exc_type, exc, tb) -> None:

@@ -39,8 +39,6 @@ if TYPE_CHECKING:
 MODELS_DIR_ENV = "MNIST_MODELS_DIR"
 SHIPPED_MODELS_DIR_ENV = "MNIST_SHIPPED_MODELS_DIR"
 DEFAULT_SHIPPED_DIR = Path(__file__).resolve().parent.parent / "models"
-# Kept for tools that read the shipped models by folder.
-DEFAULT_MODELS_DIR = DEFAULT_SHIPPED_DIR
 DEFAULT_MODEL_NAME = "cnn"
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 ACCEPTED_INPUT_SHAPES = ((28, 28), (28, 28, 1), (784,))

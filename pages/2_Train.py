@@ -243,7 +243,10 @@ def show_job(job, newest: bool):
         st.caption("The accuracy and loss curves appear when the first epoch ends.")
 
 
-@st.fragment(run_every=1 if any(job.active for job in queue.view().owned_by(owner)) else None)
+watching = any(job.active for job in queue.view().owned_by(owner))
+
+
+@st.fragment(run_every=1 if watching else None)
 def show_runs(polling: bool):
     """The visitor's runs and the queue, refreshed every second while one is active."""
     view = queue.view()
@@ -268,4 +271,4 @@ def show_runs(polling: bool):
 
 
 with run_area:
-    show_runs(any(job.active for job in queue.view().owned_by(owner)))
+    show_runs(watching)

@@ -28,7 +28,7 @@ def default_model():
 
 
 def test_every_architecture_is_shipped_with_a_full_card():
-    infos = {info.name: info for info in registry.list_models(registry.DEFAULT_MODELS_DIR)}
+    infos = {info.name: info for info in registry.list_models(registry.DEFAULT_SHIPPED_DIR)}
     assert set(ARCHITECTURES) <= set(infos)
     for name in ARCHITECTURES:
         card = infos[name].card
