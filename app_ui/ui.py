@@ -21,6 +21,7 @@ from mnist_core import jobs, registry
 from mnist_core.data import DATA_DIR_ENV, load_mnist, mnist_source_description
 from mnist_core.errors import InvalidModelError, ModelNotFoundError
 from mnist_core.evaluate import Evaluation, evaluate_model
+from mnist_core.inference import warm_up
 from mnist_core.preprocess import prepare_mnist
 from mnist_core.state import STATE_DIR_ENV
 
@@ -204,7 +205,9 @@ def _file_version(name: str) -> tuple[str, int, int]:
 @st.cache_resource(max_entries=32, show_spinner="Loading the model…")
 def _load_model(path: str, mtime_ns: int, size: int):
     file = Path(path)
-    return registry.load_model(file.stem, file.parent)
+    model = registry.load_model(file.stem, file.parent)
+    warm_up(model)  # compiled with the load, not on the visitor's first stroke
+    return model
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)

@@ -43,6 +43,13 @@ def predict_proba(model: keras.Model, images: np.ndarray) -> np.ndarray:
     return np.concatenate(chunks).astype(np.float32, copy=False)
 
 
+def warm_up(model: keras.Model) -> None:
+    """Trace and compile the single-image path now, on a blank image, so the first
+    drawing a person makes reads as fast as the next ones (the XLA compile alone takes
+    a few hundred ms)."""
+    predict_proba(model, np.zeros((1, 28, 28), dtype=np.float32))
+
+
 def _forward(model: keras.Model):
     """The model's inference pass as (single-image XLA, batch) functions, made once."""
     functions = _compiled.get(model)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from mnist_core import inference
 from mnist_core.inference import predict_proba
 from mnist_core.models import ARCHITECTURES, build_model
 
@@ -46,3 +47,14 @@ def test_single_image_fast_path_agrees_with_batches(name, rng):
     batch = predict_proba(model, images)
     for i in range(3):
         np.testing.assert_allclose(predict_proba(model, images[i]), batch[i : i + 1], atol=1e-5)
+
+
+def test_warm_up_compiles_the_single_image_path_before_the_first_drawing(rng):
+    model = build_model("mlp-16-16-relu")
+    assert model not in inference._compiled
+    inference.warm_up(model)
+    single, _ = inference._compiled[model]
+    image = rng.random((1, 28, 28), dtype=np.float32)
+    np.testing.assert_allclose(predict_proba(model, image),
+                               np.asarray(model(image, training=False)), atol=1e-6)
+    assert inference._compiled[model][0] is single  # the same compiled function, reused
