@@ -15,7 +15,7 @@ from app_ui import charts, ui
 from mnist_core import registry
 from mnist_core.errors import EmptyDrawingError, InvalidModelError, ModelNotFoundError
 from mnist_core.images import ImageReadError, read_image
-from mnist_core.inference import predict_proba
+from mnist_core.inference import read_digits
 from mnist_core.preprocess import PreprocessSteps, canvas_to_mnist, photo_to_mnist
 
 try:
@@ -138,9 +138,10 @@ with result_area:
     if model is None:
         st.stop()
 
-    probabilities = predict_proba(model, x)[0]
+    readings = read_digits(model, x)
     st.session_state.draw_read_ms = read_ms = (time.perf_counter() - started) * 1000
-    reading = charts.read_probabilities(probabilities)
+    probabilities = readings.probabilities[0]
+    reading = charts.read_probabilities(probabilities, readings.digits[0])
     # A row that stays a row on a phone: the verdict beside what the model sees.
     with st.container(horizontal=True, gap="medium", wrap=False):
         with st.container():

@@ -27,8 +27,6 @@ SPLITS = {
     "validation": ("val_accuracy", "val_loss", "dash"),
     "test": ("test_accuracy", "test_loss", "dot"),
 }
-# Below this top probability the app says it is unsure instead of naming a digit.
-UNSURE_BELOW = 0.6
 _FONT = dict(size=13)
 # Curve charts: the legend sits under the plot, below the epoch ticks and title, in rows
 # of about this height; widths are guesses for a 13 px font under a ~300 px wide plot.
@@ -38,23 +36,22 @@ _LEGEND_WIDTH_PX, _LEGEND_ITEM_PX, _CHAR_PX = 300, 44, 6
 
 @dataclass(frozen=True)
 class Reading:
-    """What a probability vector says: the top digit, the runner-up, and how sure."""
+    """What the page says of one drawing: the top digit, the runner-up, and whether the
+    app names the digit (`sure`) or says it is not sure."""
 
     digit: int
     probability: float
     runner_up: int
     runner_up_probability: float
-
-    @property
-    def sure(self) -> bool:
-        return self.probability >= UNSURE_BELOW
+    sure: bool
 
 
-def read_probabilities(probabilities) -> Reading:
-    """The top two classes of one `(10,)` probability vector."""
+def read_probabilities(probabilities, named: int) -> Reading:
+    """The top two classes of one `(10,)` probability vector; `named` is the digit
+    `inference.read_digits` names for it, or -1 where it names none."""
     p = _probability_vector(probabilities)
     first, second = (int(i) for i in np.argsort(p)[::-1][:2])
-    return Reading(first, float(p[first]), second, float(p[second]))
+    return Reading(first, float(p[first]), second, float(p[second]), sure=named >= 0)
 
 
 def probability_figure(probabilities, height: int = 280) -> go.Figure:

@@ -44,7 +44,7 @@ from app_ui import charts
 from bench import common
 from mnist_core import registry
 from mnist_core.config import TrainConfig
-from mnist_core.inference import predict_proba
+from mnist_core.inference import predict_proba, read_digits
 from mnist_core.jobs import JobQueue
 from mnist_core.pendigits import load_pendigits, render_dataset
 from mnist_core.preprocess import canvas_to_mnist
@@ -330,10 +330,12 @@ def run(args: argparse.Namespace) -> dict:
         app_model_name = registry.default_model_name(args.models_dir)
         app_model = model if app_model_name == name else registry.load_model(
             app_model_name, args.models_dir)
-        expected = [
-            charts.read_probabilities(predict_proba(app_model, canvas_to_mnist(d))[0])
-            for d in drawings
-        ]
+        expected = []
+        for drawing in drawings:
+            readings = read_digits(app_model, canvas_to_mnist(drawing))
+            expected.append(
+                charts.read_probabilities(readings.probabilities[0], readings.digits[0])
+            )
         app = time_app(drawings, expected, args.reruns, args.rerun_warmup, args.models_dir)
         app["model"] = app_model_name
 

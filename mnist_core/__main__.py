@@ -5,6 +5,7 @@ or run a worker that trains the app's queued jobs.
     python -m mnist_core evaluate [--name cnn]
     python -m mnist_core predict drawing.png [--name cnn]
     python -m mnist_core list
+    python -m mnist_core calibrate [--name cnn]
     python -m mnist_core worker [--threads 1]
 
 MNIST is read from `MNIST_DATA_DIR` (or `--data-dir`), else the Keras cache. Trained
@@ -70,6 +71,13 @@ def _parser() -> argparse.ArgumentParser:
 
     listing = commands.add_parser("list", help="list the models in the store")
     listing.set_defaults(run=_list)
+
+    calibrate = commands.add_parser(
+        "calibrate", help="fit a model's temperature and 'not sure' threshold on "
+        "held-out data and store them on its card",
+    )
+    calibrate.add_argument("--name", help="model name (default: the default model)")
+    calibrate.set_defaults(run=_calibrate)
 
     worker = commands.add_parser("worker", help="train the app's queued jobs")
     worker.add_argument("--threads", type=int, default=1,
@@ -156,14 +164,18 @@ def _evaluate(args) -> int:
 
 def _predict(args) -> int:
     from mnist_core.images import read_image
-    from mnist_core.inference import predict_proba
+    from mnist_core.inference import read_digits
     from mnist_core.preprocess import photo_to_mnist
     from mnist_core.registry import load_model
 
     image = photo_to_mnist(read_image(args.image.read_bytes()))
-    probabilities = predict_proba(load_model(args.name, args.models_dir), image)[0]
+    readings = read_digits(load_model(args.name, args.models_dir), image)
+    probabilities, digit = readings.probabilities[0], int(readings.digits[0])
     best = int(probabilities.argmax())
-    print(f"prediction: {best} ({probabilities[best]:.1%})")
+    if digit >= 0:
+        print(f"prediction: {digit} ({probabilities[digit]:.1%})")
+    else:
+        print(f"not sure: maybe {best} ({probabilities[best]:.1%})")
     print("  ".join(f"{d}: {p:.3f}" for d, p in enumerate(probabilities)))
     return 0
 
@@ -177,6 +189,78 @@ def _list(args) -> int:
         print(f"{info.name:28} {card.get('architecture', '?'):26} "
               f"{'-' if accuracy is None else f'{accuracy:.4f}':>7}  "
               f"{info.card_error or ''}")
+    return 0
+
+
+def _calibrate(args) -> int:
+    import numpy as np
+
+    from mnist_core import registry
+    from mnist_core.calibration import expected_calibration_error, fit_policy, temper
+    from mnist_core.config import TrainConfig
+    from mnist_core.data import load_mnist
+    from mnist_core.inference import predict_proba
+    from mnist_core.pendigits import load_pendigits, render_dataset
+    from mnist_core.preprocess import canvas_to_mnist, prepare_mnist
+    from mnist_core.train import split_indices
+
+    name = args.name or registry.default_model_name(args.models_dir)
+    model = registry.load_model(name, args.models_dir)
+    card = registry.read_card(name, args.models_dir)
+    (x_train, _), (x_test, y_test) = load_mnist(args.data_dir)
+    y_train = load_mnist(args.data_dir)[0][1]
+    cfg = TrainConfig.from_dict(
+        {k: v for k, v in card.get("hyperparameters", {}).items()
+         if k in TrainConfig.__dataclass_fields__}
+    )
+    n_mnist = min(cfg.train_size or len(x_train), len(x_train))
+    digits = load_pendigits()
+    trained_writers = set(card.get("pen_writers") or [])
+    n_pen = sum(d.writer in trained_writers for d in digits) * cfg.pen_renders
+    val_idx, _ = split_indices(n_mnist + n_pen, cfg)
+    val_idx = np.sort(val_idx[val_idx < n_mnist])  # its MNIST validation images
+    unseen = sorted({d.writer for d in digits} - trained_writers)
+    fit_writers, report_writers = unseen[: len(unseen) // 2], unseen[len(unseen) // 2:]
+
+    def drawn(writers):
+        chosen = [d for d in digits if d.writer in set(writers)]
+        images, labels = render_dataset(chosen, seed=1)
+        return np.stack([canvas_to_mnist(image) for image in images]), labels
+
+    x_fit_pen, y_fit_pen = drawn(fit_writers)
+    x_fit = np.concatenate([prepare_mnist(x_train[val_idx]), x_fit_pen])
+    y_fit = np.concatenate([y_train[val_idx], y_fit_pen])
+    policy = fit_policy(predict_proba(model, x_fit), y_fit)
+    held_out = {
+        "MNIST test": (prepare_mnist(x_test), y_test),
+        f"pendigits writers {report_writers[0]}-{report_writers[-1]}": drawn(report_writers),
+    }
+    print(f"{name}: temperature {policy.temperature:.3f}, names a digit at top probability "
+          f">= {policy.min_probability:.3f} (fitted on {len(val_idx):,} MNIST validation "
+          f"and {len(x_fit_pen):,} drawn digits of writers {fit_writers[0]}-{fit_writers[-1]})")
+    report = {}
+    for label, (x, y) in held_out.items():
+        raw = predict_proba(model, x)
+        scaled = temper(raw, policy.temperature)
+        named = scaled.max(axis=1) >= policy.min_probability
+        right = scaled.argmax(axis=1) == y
+        report[label] = {
+            "ece_before": expected_calibration_error(raw, y),
+            "ece": expected_calibration_error(scaled, y),
+            "named_share": float(named.mean()),
+            "accuracy_named": float(right[named].mean()) if named.any() else None,
+            "accuracy": float(right.mean()),
+        }
+        r = report[label]
+        print(f"  {label}: ECE {r['ece_before']:.2%} -> {r['ece']:.2%}; names "
+              f"{r['named_share']:.2%} of digits, right on {r['accuracy_named']:.2%} of those "
+              f"(accuracy on all {r['accuracy']:.2%})")
+    card["reading"] = policy.to_dict() | {
+        "fitted_on": f"{len(val_idx):,} MNIST validation images of its training run and "
+        f"pendigits writers {fit_writers[0]}-{fit_writers[-1]} drawn as the pad draws",
+        "held_out": report,
+    }
+    registry.write_card(name, card, args.models_dir)
     return 0
 
 

@@ -17,6 +17,7 @@ tests); None means the whole store, shipped and trained.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -182,7 +183,8 @@ def load_model(name: str | None = None, directory=None) -> keras.Model:
     """Load a model from the store (None: the default model) and check it fits MNIST.
 
     Raises `ModelNotFoundError` if absent and `InvalidModelError` if the file is damaged
-    or the model does not take 28x28 images and return 10 class probabilities.
+    or the model does not take 28x28 images and return 10 class probabilities. The
+    card's calibration (`reading`) is attached for `inference.read_digits`.
     """
     name = default_model_name(directory) if name is None else name
     path = model_path(name, directory)
@@ -196,6 +198,12 @@ def load_model(name: str | None = None, directory=None) -> keras.Model:
     except Exception as err:  # Keras raises many kinds for a damaged zip or config
         raise InvalidModelError(f"model file {path} cannot be loaded: {err}") from err
     check_compatible(model, path)
+    from mnist_core.calibration import ReadingPolicy
+    from mnist_core.inference import set_reading_policy
+
+    # an unreadable card or reading leaves the uncalibrated default in force
+    with contextlib.suppress(InvalidModelError, ValueError, TypeError):
+        set_reading_policy(model, ReadingPolicy.from_card(read_card(name, directory)))
     return model
 
 
@@ -242,6 +250,18 @@ def save_model(
         lambda tmp: Path(tmp).write_text(json.dumps(card, indent=1), encoding="utf-8"),
     )
     return target
+
+
+def write_card(name: str, card: dict, directory=None) -> None:
+    """Replace a model's card atomically (the model file stays as it is). Without
+    `directory`, a shipped model's card is refused like the model itself."""
+    if directory is None and is_shipped(name):
+        raise ModelProtectedError(f"{name!r} is a shipped model and cannot be changed")
+    path = models_dir(directory) / f"{validate_name(name)}.keras"
+    if not path.is_file():
+        raise ModelNotFoundError(f"no model named {name!r} in {path.parent}")
+    text = json.dumps(dict(card, name=name), indent=1)
+    _atomic_write(path.with_suffix(".json"), lambda tmp: Path(tmp).write_text(text, "utf-8"))
 
 
 def delete_model(name: str, directory=None, *, owner: str | None = None) -> None:

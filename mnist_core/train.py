@@ -228,9 +228,8 @@ def prepare_run(cfg: TrainConfig, train_data: tuple[np.ndarray, np.ndarray]) -> 
     y_train = y_train.astype(np.int32)
 
     keras.utils.set_random_seed(cfg.seed)
-    order = np.random.default_rng(cfg.seed).permutation(len(x_train))
-    n_val = int(round(len(x_train) * cfg.validation_split))
-    val_idx, fit_idx = order[:n_val], order[n_val:]
+    val_idx, fit_idx = split_indices(len(x_train), cfg)
+    n_val = len(val_idx)
     x_fit, y_fit = x_train[fit_idx], y_train[fit_idx]
     steps = math.ceil(len(x_fit) / cfg.batch_size)
 
@@ -261,6 +260,14 @@ def prepare_run(cfg: TrainConfig, train_data: tuple[np.ndarray, np.ndarray]) -> 
     train_ds = train_ds.prefetch(tf.data.AUTOTUNE)
     val_data = (x_train[val_idx], y_train[val_idx]) if n_val else None
     return PreparedRun(model, train_ds, val_data, steps, len(x_fit), n_val)
+
+
+def split_indices(n: int, cfg: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(validation, fit) indices of `n` training images: a random split with `cfg.seed`.
+    Calibration finds a model's validation images again through this."""
+    order = np.random.default_rng(cfg.seed).permutation(n)
+    n_val = int(round(n * cfg.validation_split))
+    return order[:n_val], order[n_val:]
 
 
 def _pen_drawn_digits(cfg: TrainConfig) -> tuple[np.ndarray, np.ndarray]:

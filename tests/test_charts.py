@@ -40,12 +40,12 @@ def test_probability_figure_rejects_anything_but_ten_finite_values(bad):
         charts.probability_figure(bad)
 
 
-def test_reading_names_the_top_two_and_is_unsure_below_the_threshold():
-    sure = charts.read_probabilities(one_hot_ish(3, 0.95))
+def test_reading_names_the_top_two_and_is_unsure_when_no_digit_is_named():
+    sure = charts.read_probabilities(one_hot_ish(3, 0.95), 3)
     assert (sure.digit, sure.sure) == (3, True)
     p = np.zeros(10)
     p[4], p[9], p[1] = 0.45, 0.40, 0.15
-    unsure = charts.read_probabilities(p)
+    unsure = charts.read_probabilities(p, -1)
     assert (unsure.digit, unsure.runner_up, unsure.sure) == (4, 9, False)
     assert unsure.runner_up_probability == pytest.approx(0.40)
 

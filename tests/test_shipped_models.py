@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from mnist_core import registry
+from mnist_core.calibration import expected_calibration_error
 from mnist_core.data import DATA_DIR_ENV, load_mnist
-from mnist_core.inference import predict_proba
+from mnist_core.inference import NOT_NAMED, predict_proba, read_digits
 from mnist_core.models import ARCHITECTURES
 from mnist_core.preprocess import PREPROCESS_VERSION, canvas_to_mnist, prepare_mnist
 
@@ -74,3 +75,24 @@ def test_pen_trained_model_says_which_writers_it_saw():
     assert card["pen_writers"] == list(range(1, 21))
     assert "pendigits" in card["trained_on"] and "writers 1-20" in card["trained_on"]
     assert card["test_accuracy"] >= 0.995
+
+
+def test_every_shipped_model_carries_a_calibration_fitted_on_held_out_data():
+    for info in registry.list_models(registry.DEFAULT_SHIPPED_DIR):
+        reading = info.card["reading"]
+        assert 0.25 <= reading["temperature"] <= 10
+        assert 0.0 < reading["min_probability"] < 1.0
+        assert "validation" in reading["fitted_on"]  # never the test set
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get(DATA_DIR_ENV), reason="MNIST_DATA_DIR not set")
+def test_default_model_is_calibrated_and_right_on_the_digits_it_names(default_model):
+    """On the MNIST test set, which calibration never saw: probabilities mean what they
+    say (ECE <= 1%), and the digits the app names are right 99.7% of the time."""
+    _, (x_test, y_test) = load_mnist()
+    readings = read_digits(default_model, prepare_mnist(x_test))
+    assert expected_calibration_error(readings.probabilities, y_test) <= 0.01
+    named = readings.digits != NOT_NAMED
+    assert named.mean() >= 0.95
+    assert (readings.digits[named] == y_test[named]).mean() >= 0.997

@@ -1,0 +1,131 @@
+"""Honest confidence: temperature scaling, the "not sure" threshold, calibration error.
+
+A network's softmax is often over-sure. Dividing its log-probabilities by a temperature
+`T` fitted on held-out data (never the test set) makes the bars mean what they say;
+the threshold under which the app will not name a digit is then chosen on the same
+held-out data for a target accuracy on the digits it does name. Both travel on the
+model's card as `reading`, and `inference.read_digits` applies them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+DEFAULT_MIN_PROBABILITY = 0.6  # before a model is calibrated: the app's old rule
+TARGET_SURE_ACCURACY = 0.997  # of the digits the app names, this share must be right
+
+
+@dataclass(frozen=True)
+class ReadingPolicy:
+    """How a model's outputs become a verdict: the temperature its probabilities are
+    scaled by, and the least top probability at which a digit is named."""
+
+    temperature: float = 1.0
+    min_probability: float = DEFAULT_MIN_PROBABILITY
+
+    def __post_init__(self):
+        if not (math.isfinite(self.temperature) and self.temperature > 0):
+            raise ValueError(f"temperature must be positive, got {self.temperature}")
+        if not 0.0 <= self.min_probability <= 1.0:
+            raise ValueError(f"min_probability must lie in [0, 1], got {self.min_probability}")
+
+    @classmethod
+    def from_card(cls, card: dict) -> ReadingPolicy:
+        """The policy a card stores under `reading`; the defaults if it has none."""
+        reading = card.get("reading") or {}
+        return cls(
+            temperature=float(reading.get("temperature", 1.0)),
+            min_probability=float(reading.get("min_probability", DEFAULT_MIN_PROBABILITY)),
+        )
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def temper(probabilities: np.ndarray, temperature: float) -> np.ndarray:
+    """Softmax probabilities with their logits divided by `temperature` (rows sum to 1)."""
+    p = np.asarray(probabilities, dtype=np.float64)
+    if temperature == 1.0:
+        return p.astype(np.float32)
+    logits = np.log(np.clip(p, 1e-12, 1.0)) / temperature
+    logits -= logits.max(axis=1, keepdims=True)
+    scaled = np.exp(logits)
+    return (scaled / scaled.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def negative_log_likelihood(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    p = np.asarray(probabilities, dtype=np.float64)
+    picked = p[np.arange(len(p)), np.asarray(labels, dtype=np.int64)]
+    return float(-np.log(np.clip(picked, 1e-12, 1.0)).mean())
+
+
+def fit_temperature(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    """The temperature in [0.25, 10] with the least negative log-likelihood on these
+    held-out labels (golden-section search on log T; the loss is unimodal in T)."""
+    low, high = math.log(0.25), math.log(10.0)
+    ratio = (math.sqrt(5) - 1) / 2
+
+    def loss(log_t: float) -> float:
+        return negative_log_likelihood(temper(probabilities, math.exp(log_t)), labels)
+
+    a, b = high - ratio * (high - low), low + ratio * (high - low)
+    loss_a, loss_b = loss(a), loss(b)
+    for _ in range(40):
+        if loss_a < loss_b:
+            high, b, loss_b = b, a, loss_a
+            a = high - ratio * (high - low)
+            loss_a = loss(a)
+        else:
+            low, a, loss_a = a, b, loss_b
+            b = low + ratio * (high - low)
+            loss_b = loss(b)
+    return float(math.exp((low + high) / 2))
+
+
+def choose_min_probability(probabilities: np.ndarray, labels: np.ndarray,
+                           target: float = TARGET_SURE_ACCURACY) -> float:
+    """The lowest top-probability threshold at which the digits named (top probability
+    at or above it) are right at least `target` of the time, on these held-out labels."""
+    p = np.asarray(probabilities)
+    top, right = p.max(axis=1), p.argmax(axis=1) == np.asarray(labels)
+    order = np.argsort(-top)
+    accuracy = np.cumsum(right[order]) / np.arange(1, len(order) + 1)
+    ok = np.nonzero(accuracy >= target)[0]
+    if len(ok) == 0:
+        return 1.0
+    # the longest run of most-confident readings that still meets the target
+    return float(top[order][ok[-1]])
+
+
+def reliability(probabilities: np.ndarray, labels: np.ndarray, bins: int = 15) -> dict:
+    """Per confidence bin (equal widths over [0, 1]): mean confidence, accuracy, count."""
+    p = np.asarray(probabilities)
+    confidence = p.max(axis=1)
+    right = (p.argmax(axis=1) == np.asarray(labels)).astype(np.float64)
+    index = np.minimum((confidence * bins).astype(int), bins - 1)
+    counts = np.bincount(index, minlength=bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_confidence = np.bincount(index, confidence, bins) / counts
+        accuracy = np.bincount(index, right, bins) / counts
+    return {"confidence": mean_confidence, "accuracy": accuracy, "count": counts}
+
+
+def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray,
+                               bins: int = 15) -> float:
+    """How far confidence is from accuracy, averaged over bins weighted by their size."""
+    table = reliability(probabilities, labels, bins)
+    counts = table["count"]
+    used = counts > 0
+    gaps = np.abs(table["confidence"][used] - table["accuracy"][used])
+    return float((gaps * counts[used]).sum() / counts.sum())
+
+
+def fit_policy(probabilities: np.ndarray, labels: np.ndarray,
+               target: float = TARGET_SURE_ACCURACY) -> ReadingPolicy:
+    """Temperature, then threshold, both fitted on the same held-out digits."""
+    temperature = fit_temperature(probabilities, labels)
+    scaled = temper(probabilities, temperature)
+    return ReadingPolicy(temperature, choose_min_probability(scaled, labels, target))
