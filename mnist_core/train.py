@@ -24,9 +24,11 @@ import tensorflow as tf
 
 from mnist_core import registry
 from mnist_core.augment import augment_batch
+from mnist_core.calibration import fit_policy
 from mnist_core.config import TrainConfig
 from mnist_core.data import load_mnist
 from mnist_core.errors import TrainingStopped
+from mnist_core.inference import predict_proba
 from mnist_core.models import compile_model, get_architecture
 from mnist_core.preprocess import PREPROCESS_VERSION, prepare_mnist
 
@@ -191,6 +193,12 @@ def train_model(
     model.set_weights(monitor.best_weights)
 
     card = build_card(cfg, model, monitor, seconds, run.n_fit, run.n_val, len(x_test))
+    if run.val_data is not None:  # calibrated on the images it held out, never the test
+        x_val, y_val = run.val_data
+        policy = fit_policy(predict_proba(model, x_val), y_val)
+        card["reading"] = policy.to_dict() | {
+            "fitted_on": f"{run.n_val:,} validation images of this training run"
+        }
     card.update(card_extra or {})
     if save_as is not None:
         card["name"] = save_as

@@ -11,6 +11,7 @@ import pytest
 
 from mnist_core.augment import augment_batch
 from mnist_core.errors import TrainingStopped
+from mnist_core.inference import reading_policy
 from mnist_core.registry import list_models, load_model, read_card
 from mnist_core.train import HISTORY_KEYS, TrainConfig, train_model
 
@@ -32,6 +33,11 @@ def test_run_records_every_epoch_and_saves(mnist_subset, tmp_path):
     assert [info.name for info in list_models(tmp_path)] == ["tiny"]
     assert read_card("tiny", tmp_path)["hyperparameters"]["batch_size"] == 32
     assert load_model("tiny", tmp_path).count_params() == result.model.count_params()
+    # calibrated on its own 100 validation images, and read with that calibration
+    reading = read_card("tiny", tmp_path)["reading"]
+    assert reading["fitted_on"] == "100 validation images of this training run"
+    assert 0.25 <= reading["temperature"] <= 10 and 0 < reading["min_probability"] <= 1
+    assert reading_policy(load_model("tiny", tmp_path)).temperature == reading["temperature"]
 
 
 def test_same_seed_same_result(mnist_subset):
