@@ -57,6 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--pen-writers", help="also train on these pendigits writers' drawings, e.g. 1-20"
     )
+    train.add_argument("--non-digits", type=int, default=0, metavar="N",
+                       help="also fit N synthetic non-digits, taught as 'unsure of every "
+                       "digit' (default 0)")
     train.add_argument("--overwrite", action="store_true", help="replace a model of that name")
     train.set_defaults(run=_train)
 
@@ -105,6 +108,7 @@ def _train(args) -> int:
         validation_split=args.validation_split, seed=args.seed, augment=args.augment,
         learning_rate=args.learning_rate, train_size=args.train_size,
         pen_writers=_parse_ranges(args.pen_writers) if args.pen_writers else None,
+        non_digits=args.non_digits,
     )
 
     def report(progress):
@@ -192,6 +196,9 @@ def _list(args) -> int:
     return 0
 
 
+NON_DIGITS_CHECKED = 2000  # synthetic non-digits whose refusal `calibrate` reports
+
+
 def _calibrate(args) -> int:
     import numpy as np
 
@@ -200,6 +207,7 @@ def _calibrate(args) -> int:
     from mnist_core.config import TrainConfig
     from mnist_core.data import load_mnist
     from mnist_core.inference import predict_proba
+    from mnist_core.negatives import non_digits
     from mnist_core.pendigits import load_pendigits, render_dataset
     from mnist_core.preprocess import canvas_to_mnist, prepare_mnist
     from mnist_core.train import split_indices
@@ -255,6 +263,14 @@ def _calibrate(args) -> int:
         print(f"  {label}: ECE {r['ece_before']:.2%} -> {r['ece']:.2%}; names "
               f"{r['named_share']:.2%} of digits, right on {r['accuracy_named']:.2%} of those "
               f"(accuracy on all {r['accuracy']:.2%})")
+    images, kinds = non_digits(NON_DIGITS_CHECKED, seed=7, digits=digits)
+    scaled = temper(predict_proba(model, np.stack([canvas_to_mnist(i) for i in images])),
+                    policy.temperature)
+    refused = scaled.max(axis=1) < policy.min_probability
+    by_kind = {kind: float(refused[np.array(kinds) == kind].mean()) for kind in sorted(set(kinds))}
+    report["synthetic non-digits"] = {"refused_share": float(refused.mean()), "by_kind": by_kind}
+    print(f"  {len(images):,} synthetic non-digits: refuses {refused.mean():.1%} ("
+          + ", ".join(f"{kind} {share:.0%}" for kind, share in by_kind.items()) + ")")
     card["reading"] = policy.to_dict() | {
         "fitted_on": f"{len(val_idx):,} MNIST validation images of its training run and "
         f"pendigits writers {fit_writers[0]}-{fit_writers[-1]} drawn as the pad draws",

@@ -30,6 +30,9 @@ class TrainConfig:
     # training data, rendered as the pad draws them; the other writers stay unseen.
     pen_writers: tuple[int, ...] | None = None
     pen_renders: int = 3
+    # Synthetic drawings that are no digit (letters, scribbles, shapes; `negatives`)
+    # added to the fitted images, taught as "unsure of every digit".
+    non_digits: int = 0
 
     def resolved(self) -> TrainConfig:
         """Fill unset fields from the architecture's defaults and check every value."""
@@ -57,6 +60,8 @@ class TrainConfig:
             cfg.pen_writers = tuple(sorted(set(int(w) for w in cfg.pen_writers)))
             if not cfg.pen_writers or not set(cfg.pen_writers) <= set(range(1, 31)):
                 raise ValueError(f"pen_writers must be writers 1-30, got {cfg.pen_writers}")
+        if not 0 <= cfg.non_digits <= 200_000:
+            raise ValueError(f"non_digits must be between 0 and 200,000, got {cfg.non_digits}")
         for name in ("train_size", "test_size"):
             value = getattr(cfg, name)
             if value is not None and value < 10:
@@ -69,7 +74,7 @@ class TrainConfig:
         images = min(self.train_size or MNIST_TRAIN_IMAGES, MNIST_TRAIN_IMAGES)
         if self.pen_writers:
             images += len(self.pen_writers) * PEN_DIGITS_PER_WRITER * self.pen_renders
-        return round(images * (1 - self.validation_split))
+        return round(images * (1 - self.validation_split)) + self.non_digits
 
     @property
     def image_epochs(self) -> int:

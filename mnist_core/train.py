@@ -29,7 +29,7 @@ from mnist_core.config import TrainConfig
 from mnist_core.data import load_mnist
 from mnist_core.errors import TrainingStopped
 from mnist_core.inference import predict_proba
-from mnist_core.models import compile_model, get_architecture
+from mnist_core.models import NOT_A_DIGIT, compile_model, get_architecture
 from mnist_core.preprocess import PREPROCESS_VERSION, prepare_mnist
 
 HISTORY_KEYS = (
@@ -214,7 +214,7 @@ class PreparedRun:
     train_ds: tf.data.Dataset
     val_data: tuple[np.ndarray, np.ndarray] | None
     steps: int  # batches per epoch
-    n_fit: int
+    n_fit: int  # digits fitted (non-digits come on top)
     n_val: int
 
 
@@ -239,6 +239,10 @@ def prepare_run(cfg: TrainConfig, train_data: tuple[np.ndarray, np.ndarray]) -> 
     val_idx, fit_idx = split_indices(len(x_train), cfg)
     n_val = len(val_idx)
     x_fit, y_fit = x_train[fit_idx], y_train[fit_idx]
+    n_fit = len(x_fit)
+    if cfg.non_digits:  # fitted only: validation and test stay digits
+        x_fit = np.concatenate([x_fit, _non_digit_drawings(cfg)])
+        y_fit = np.concatenate([y_fit, np.full(cfg.non_digits, NOT_A_DIGIT, np.int32)])
     steps = math.ceil(len(x_fit) / cfg.batch_size)
 
     arch = get_architecture(cfg.architecture)
@@ -256,7 +260,7 @@ def prepare_run(cfg: TrainConfig, train_data: tuple[np.ndarray, np.ndarray]) -> 
             learning_rate = keras.optimizers.schedules.CosineDecay(
                 cfg.learning_rate, decay_steps=total, alpha=0.01
             )
-    compile_model(model, learning_rate)
+    compile_model(model, learning_rate, non_digits=bool(cfg.non_digits))
 
     train_ds = tf.data.Dataset.from_tensor_slices((x_fit, y_fit))
     train_ds = train_ds.shuffle(len(x_fit), seed=cfg.seed, reshuffle_each_iteration=True)
@@ -267,7 +271,7 @@ def prepare_run(cfg: TrainConfig, train_data: tuple[np.ndarray, np.ndarray]) -> 
         )
     train_ds = train_ds.prefetch(tf.data.AUTOTUNE)
     val_data = (x_train[val_idx], y_train[val_idx]) if n_val else None
-    return PreparedRun(model, train_ds, val_data, steps, len(x_fit), n_val)
+    return PreparedRun(model, train_ds, val_data, steps, n_fit, n_val)
 
 
 def split_indices(n: int, cfg: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -276,6 +280,21 @@ def split_indices(n: int, cfg: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
     order = np.random.default_rng(cfg.seed).permutation(n)
     n_val = int(round(n * cfg.validation_split))
     return order[:n_val], order[n_val:]
+
+
+def _non_digit_drawings(cfg: TrainConfig) -> np.ndarray:
+    """`cfg.non_digits` synthetic non-digits, prepared like pad drawings. Pairs of digits
+    come only from the pendigits writers the run trains on (none: no pairs)."""
+    from mnist_core.negatives import KINDS, non_digits
+    from mnist_core.pendigits import load_pendigits
+    from mnist_core.preprocess import canvas_to_mnist
+
+    digits = None
+    if cfg.pen_writers:
+        digits = [d for d in load_pendigits() if d.writer in set(cfg.pen_writers)]
+    kinds = KINDS if digits else tuple(k for k in KINDS if k != "pair")
+    images, _ = non_digits(cfg.non_digits, seed=cfg.seed + 1000, kinds=kinds, digits=digits)
+    return np.stack([canvas_to_mnist(image) for image in images])
 
 
 def _pen_drawn_digits(cfg: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -332,6 +351,8 @@ def _training_data_description(cfg: TrainConfig) -> str:
             f" + pendigits pen-drawn digits of writers {_ranges(cfg.pen_writers)} "
             f"(rendered {cfg.pen_renders}x as the drawing pad draws them)"
         )
+    if cfg.non_digits:
+        text += f" + {cfg.non_digits:,} synthetic non-digits (letters, scribbles, shapes)"
     return text
 
 

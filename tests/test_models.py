@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mnist_core.models import ARCHITECTURES, build_model, get_architecture
+from mnist_core.models import (
+    ARCHITECTURES,
+    NOT_A_DIGIT,
+    DigitAccuracy,
+    build_model,
+    digit_or_uniform_loss,
+    get_architecture,
+)
 
 SEED_PARAMS = {
     "mlp-16-16-sigmoid": 784 * 16 + 16 + 16 * 16 + 16 + 16 * 10 + 10,
@@ -41,3 +48,13 @@ def test_default_cnn_uses_batch_norm_and_dropout():
 def test_unknown_architecture_names_the_known_ones():
     with pytest.raises(ValueError, match="unknown architecture 'resnet'.*seed-cnn"):
         get_architecture("resnet")
+
+
+def test_non_digit_loss_is_cross_entropy_for_digits_and_to_uniform_otherwise():
+    probabilities = np.array([[0.7] + [0.3 / 9] * 9, [0.1] * 10], dtype=np.float32)
+    labels = np.array([0, NOT_A_DIGIT])
+    loss = np.asarray(digit_or_uniform_loss(labels, probabilities))
+    np.testing.assert_allclose(loss, [-np.log(0.7), np.log(10)], rtol=1e-5)
+    metric = DigitAccuracy()
+    metric.update_state(np.array([0, 3, NOT_A_DIGIT]), np.eye(10)[[0, 2, 5]])
+    assert float(metric.result()) == 0.5  # one of the two digits; the non-digit not counted

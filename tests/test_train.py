@@ -11,7 +11,9 @@ import pytest
 
 from mnist_core.augment import augment_batch
 from mnist_core.errors import TrainingStopped
-from mnist_core.inference import reading_policy
+from mnist_core.inference import predict_proba, reading_policy
+from mnist_core.negatives import non_digits
+from mnist_core.preprocess import canvas_to_mnist
 from mnist_core.registry import list_models, load_model, read_card
 from mnist_core.train import HISTORY_KEYS, TrainConfig, train_model
 
@@ -120,3 +122,19 @@ def test_pen_drawn_digits_join_training_and_the_card_says_so(mnist_subset, monke
     assert result.card["train_images"] == 200 + 2 * n_pen
     assert result.card["pen_writers"] == writers
     assert "pendigits" in result.card["trained_on"]
+
+
+def test_non_digits_are_fitted_as_unsure_and_never_scored(mnist_subset, tmp_path):
+    config = TrainConfig("mlp-64-64-relu", epochs=3, batch_size=32, seed=3, non_digits=300)
+    result = train_model(config, data=mnist_subset, save_as="refuser", models_dir=tmp_path)
+    card = result.card
+    assert card["train_images"] == 900 and card["val_images"] == 100  # digits only
+    assert "300 synthetic non-digits" in card["trained_on"]
+    assert card["hyperparameters"]["non_digits"] == 300
+    assert card["test_accuracy"] > 0.7  # scored on the 500 test digits, as before
+    images, _ = non_digits(100, seed=99, kinds=("scribble", "shape"))
+    unsure = predict_proba(result.model, np.stack([canvas_to_mnist(i) for i in images]))
+    plain = train_model(TrainConfig("mlp-64-64-relu", epochs=3, batch_size=32, seed=3),
+                        data=mnist_subset).model
+    sure = predict_proba(plain, np.stack([canvas_to_mnist(i) for i in images]))
+    assert unsure.max(axis=1).mean() < sure.max(axis=1).mean() - 0.1

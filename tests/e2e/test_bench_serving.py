@@ -8,11 +8,14 @@ import pytest
 
 from bench import serving
 
+from ..conftest import SUBSET_DIR
+
 pytestmark = pytest.mark.e2e
 
 
 def test_serving_bench_draws_while_the_default_run_trains(sync_playwright_or_skip, tmp_path):
-    assert serving.main(["--quick", "--results-dir", str(tmp_path)]) == 0
+    args = ["--quick", "--data-dir", str(SUBSET_DIR), "--results-dir", str(tmp_path)]
+    assert serving.main(args) == 0
     result = json.loads((tmp_path / "serving.json").read_text())
     for phase in ("idle", "training", "load"):
         figures = result[phase]

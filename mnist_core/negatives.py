@@ -1,0 +1,153 @@
+"""Drawings that are not one digit, made the way the pad draws: to measure (and later
+teach) when the app should say "that's not a digit".
+
+Four kinds, each a white-on-black 280x280 canvas like the pad sends:
+
+- `letter`: handwriting-like letters that people draw instead of digits (c, e, f, h, k,
+  m, n, r, u, v, w, x and A, C, E, F, H, K, L, M, N, P, R, U, V, W, X, Y) in OpenCV's
+  single-stroke Hershey fonts, a pen's width thick, slanted and placed at random;
+- `scribble`: one to three random smooth strokes;
+- `pair`: two pen-drawn digits side by side (a number, not a digit);
+- `shape`: a smiley, a star, a plus, a hash, a spiral, a zigzag, a box or a triangle.
+
+Everything comes from one seeded generator: same seed, same drawings.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from mnist_core.pendigits import CANVAS_SIZE, PenDigit, render_digit
+
+KINDS = ("letter", "scribble", "pair", "shape")
+LETTERS = "cefhkmnruvwxACEFHKLMNPRUVWXY"
+# The single-stroke Hershey fonts: one pen line per stroke, as a hand draws.
+FONTS = (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, cv2.FONT_HERSHEY_PLAIN)
+PEN_WIDTHS = (10.0, 26.0)
+
+
+def non_digits(count: int, seed: int = 0, kinds: Sequence[str] = KINDS,
+               digits: Sequence[PenDigit] | None = None) -> tuple[np.ndarray, list[str]]:
+    """`count` non-digit drawings, `(count, 280, 280)` uint8, and the kind of each.
+
+    Kinds take turns; `pair` needs pen-drawn `digits` (from `load_pendigits`) and is
+    skipped without them.
+    """
+    kinds = [k for k in kinds if k != "pair" or digits]
+    unknown = set(kinds) - set(KINDS)
+    if unknown or not kinds:
+        raise ValueError(f"kinds must be some of {KINDS}, got {sorted(unknown) or kinds}")
+    rng = np.random.default_rng(seed)
+    images = np.empty((count, CANVAS_SIZE, CANVAS_SIZE), dtype=np.uint8)
+    made = []
+    for i in range(count):
+        kind = kinds[i % len(kinds)]
+        pen = float(rng.uniform(*PEN_WIDTHS))
+        if kind == "letter":
+            images[i] = _letter(rng, pen)
+        elif kind == "scribble":
+            images[i] = render_digit(_scribble(rng), pen_width=pen, rng=rng)
+        elif kind == "pair":
+            images[i] = render_digit(_pair(rng, digits), pen_width=pen, rng=rng)
+        else:
+            images[i] = render_digit(_shape(rng), pen_width=pen, rng=rng)
+        made.append(kind)
+    return images, made
+
+
+def _letter(rng: np.random.Generator, pen: float) -> np.ndarray:
+    """One letter in a Hershey font, slanted, its ink 90-220 px on its longer side and
+    its strokes about `pen` px wide there, placed at random on the canvas."""
+    letter = str(rng.choice(list(LETTERS)))
+    font = int(rng.choice(FONTS))
+    target = float(rng.uniform(90, 220))
+    angle, slant = float(rng.uniform(-15, 15)), float(rng.uniform(-0.25, 0.25))
+    thin = _letter_ink(letter, font, 1, angle, slant)
+    # drawn large, then shrunk to the target size: strokes end up about pen-wide
+    thickness = max(1, round(pen * max(thin.shape) / target))
+    crop = _letter_ink(letter, font, thickness, angle, slant)
+    factor = target / max(crop.shape)
+    crop = cv2.resize(crop, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+    crop = crop[: CANVAS_SIZE - 2, : CANVAS_SIZE - 2]
+    canvas = np.zeros((CANVAS_SIZE, CANVAS_SIZE), dtype=np.uint8)
+    top = int(rng.integers(0, CANVAS_SIZE - crop.shape[0] + 1))
+    left = int(rng.integers(0, CANVAS_SIZE - crop.shape[1] + 1))
+    canvas[top: top + crop.shape[0], left: left + crop.shape[1]] = crop
+    return canvas
+
+
+def _letter_ink(letter: str, font: int, thickness: int, angle: float,
+                slant: float) -> np.ndarray:
+    """The letter drawn large (about 400 px), turned and slanted, cropped to its ink."""
+    size = 1200
+    big = np.zeros((size, size), dtype=np.uint8)
+    _, height = cv2.getTextSize(letter, font, 1.0, 1)[0]
+    scale = 400 / max(height, 1)
+    (width, height), _ = cv2.getTextSize(letter, font, scale, thickness)
+    cv2.putText(big, letter, ((size - width) // 2, (size + height) // 2), font, scale, 255,
+                thickness, cv2.LINE_AA)
+    turn = cv2.getRotationMatrix2D((size / 2, size / 2), angle, 1.0)
+    turn[0, 1] += slant
+    big = cv2.warpAffine(big, turn, (size, size))
+    ys, xs = np.nonzero(big > 20)
+    return big[ys.min(): ys.max() + 1, xs.min(): xs.max() + 1]
+
+
+def _scribble(rng: np.random.Generator) -> list[np.ndarray]:
+    """One to three random smooth strokes, each a short random walk."""
+    strokes = []
+    for _ in range(int(rng.integers(1, 4))):
+        steps = rng.normal(0, 120, size=(int(rng.integers(4, 12)), 2))
+        strokes.append(rng.uniform(0, 500, size=2) + np.cumsum(steps, axis=0))
+    return strokes
+
+
+def _pair(rng: np.random.Generator, digits: Sequence[PenDigit]) -> list[np.ndarray]:
+    """Two pen-drawn digits side by side, with a gap, in tablet units."""
+    first, second = (digits[int(i)] for i in rng.integers(0, len(digits), size=2))
+    strokes = [np.asarray(s, dtype=np.float64).reshape(-1, 2) for s in first.strokes]
+    right = max(float(s[:, 0].max()) for s in strokes)
+    others = [np.asarray(s, dtype=np.float64).reshape(-1, 2) for s in second.strokes]
+    left = min(float(s[:, 0].min()) for s in others)
+    shift = np.array([right - left + float(rng.uniform(40, 160)), rng.normal(0, 30)])
+    return strokes + [s + shift for s in others]
+
+
+def _circle(centre, radius, start=0.0, end=2 * math.pi, points=40) -> np.ndarray:
+    t = np.linspace(start, end, points)
+    return np.stack([centre[0] + radius * np.cos(t), centre[1] + radius * np.sin(t)], axis=1)
+
+
+def _shape(rng: np.random.Generator) -> list[np.ndarray]:
+    """A simple drawing that is no digit: smiley, star, plus, hash, spiral, zigzag,
+    box or triangle, in a 0-100 box."""
+    kind = str(rng.choice(["smiley", "star", "plus", "hash", "spiral", "zigzag", "box",
+                           "triangle"]))
+    line = np.array
+    if kind == "smiley":
+        return [_circle((50, 50), 50), _circle((33, 35), 2, points=6),
+                _circle((67, 35), 2, points=6), _circle((50, 50), 28, 0.6, math.pi - 0.6)]
+    if kind == "star":
+        return [line([[50 + 50 * math.cos(a), 50 + 50 * math.sin(a)],
+                      [50 - 50 * math.cos(a), 50 - 50 * math.sin(a)]])
+                for a in np.linspace(0, math.pi, 4, endpoint=False)]
+    if kind == "plus":
+        return [line([[50, 0], [50, 100]]), line([[0, 50], [100, 50]])]
+    if kind == "hash":
+        return [line([[35, 0], [30, 100]]), line([[70, 0], [65, 100]]),
+                line([[0, 35], [100, 35]]), line([[0, 65], [100, 65]])]
+    if kind == "spiral":
+        t = np.linspace(0, 6 * math.pi, 120)
+        return [np.stack([50 + 8 * t * np.cos(t) / math.pi, 50 + 8 * t * np.sin(t) / math.pi],
+                         axis=1)]
+    if kind == "zigzag":
+        teeth = int(rng.integers(3, 7))
+        return [np.stack([np.linspace(0, 100, 2 * teeth + 1),
+                          np.tile([0, 60], teeth + 1)[: 2 * teeth + 1]], axis=1)]
+    if kind == "box":
+        return [line([[0, 0], [100, 0], [100, 80], [0, 80], [0, 0]])]
+    return [line([[50, 0], [100, 90], [0, 90], [50, 0]])]
