@@ -228,19 +228,22 @@ def png_data_url(rgba: np.ndarray) -> str:
 
 @contextlib.contextmanager
 def models_dir_env(models_dir):
-    """Point the app at `models_dir` (MNIST_MODELS_DIR) for the duration, if given."""
+    """Point the app at `models_dir` alone for the duration, if given: it serves as both
+    the shipped and the trained store, so the page reads the models timed here."""
     if models_dir is None:
         yield
         return
-    old = os.environ.get(registry.MODELS_DIR_ENV)
-    os.environ[registry.MODELS_DIR_ENV] = str(models_dir)
+    names = (registry.MODELS_DIR_ENV, registry.SHIPPED_MODELS_DIR_ENV)
+    old = {name: os.environ.get(name) for name in names}
+    os.environ.update({name: str(models_dir) for name in names})
     try:
         yield
     finally:
-        if old is None:
-            os.environ.pop(registry.MODELS_DIR_ENV, None)
-        else:
-            os.environ[registry.MODELS_DIR_ENV] = old
+        for name, value in old.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def canvas_key(at) -> str:

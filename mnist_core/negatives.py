@@ -82,11 +82,11 @@ def _letter(rng: np.random.Generator, pen: float) -> np.ndarray:
 
 def _letter_ink(letter: str, font: int, thickness: int, angle: float,
                 slant: float) -> np.ndarray:
-    """The letter drawn large (about 400 px), turned and slanted, cropped to its ink."""
-    size = 1200
+    """The letter drawn large (about 240 px), turned and slanted, cropped to its ink."""
+    size = 640
     big = np.zeros((size, size), dtype=np.uint8)
     _, height = cv2.getTextSize(letter, font, 1.0, 1)[0]
-    scale = 400 / max(height, 1)
+    scale = 240 / max(height, 1)
     (width, height), _ = cv2.getTextSize(letter, font, scale, thickness)
     cv2.putText(big, letter, ((size - width) // 2, (size + height) // 2), font, scale, 255,
                 thickness, cv2.LINE_AA)

@@ -18,13 +18,14 @@ from mnist_core.models import ARCHITECTURES, DEFAULT_ARCHITECTURE
 BATCH_SIZES = [16, 32, 64, 128, 256, 512, 1024]
 TRAIN_SIZES = [500, 1000, 2000, 5000, 10000, 20000, 30000, 0]  # 0: every image
 RECENT_RUNS = 5  # ended runs listed under the active ones
+NON_DIGITS = 10_000  # synthetic non-digits a run fits when asked to learn them
 
 ui.setup_page("Train")
 owner = ui.owner_id()
 queue = ui.job_queue()
 ui.remember(
     "train_arch", "train_epochs", "train_batch_size", "train_val_split", "train_size",
-    "train_augment", "train_seed", "train_name",
+    "train_augment", "train_non_digits", "train_seed", "train_name",
 )
 
 
@@ -77,6 +78,7 @@ if "train_arch" not in st.session_state:
     st.session_state.train_val_split = 0.1
     st.session_state.train_seed = 0
     st.session_state.train_size = 0
+    st.session_state.train_non_digits = False
     use_architecture_defaults()
 
 st.title("Train a model")
@@ -116,6 +118,12 @@ with settings:
         help="Random shifts, rotations, zoom and stroke width, so drawings vary like "
         "real handwriting.",
     )
+    learn_non_digits = st.toggle(
+        "Learn what is not a digit", key="train_non_digits",
+        help=f"Also fit {NON_DIGITS:,} synthetic letters, scribbles and shapes, taught as "
+        "'none of the digits', so the model says it is not sure when shown one. "
+        "Preparing them adds about half a minute.",
+    )
     seed = st.number_input("Random seed", 0, 2**31 - 1, step=1, key="train_seed")
     name = st.text_input("New model name", key="train_name", max_chars=64).strip()
 
@@ -141,7 +149,7 @@ with settings:
     config = TrainConfig(
         architecture=arch_name, epochs=epochs, batch_size=batch_size,
         validation_split=validation_split, seed=int(seed), augment=augment,
-        train_size=train_size or None,
+        train_size=train_size or None, non_digits=NON_DIGITS if learn_non_digits else 0,
     )
     st.button(
         "Start training", type="primary", key="train_start",
@@ -169,6 +177,7 @@ def settings_line(config: TrainConfig) -> str:
         f"batch {config.batch_size} · validation {config.validation_split:.0%} · "
         f"{'augmented' if config.augment else 'no augmentation'} · "
         f"{f'{config.train_size:,} images' if config.train_size else 'all images'}"
+        + (f" · {config.non_digits:,} non-digits" if config.non_digits else "")
     )
 
 

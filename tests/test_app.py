@@ -24,7 +24,7 @@ from streamlit.testing.v1 import AppTest
 
 from mnist_core import jobs
 from mnist_core.images import read_image
-from mnist_core.inference import predict_proba
+from mnist_core.inference import read_digits
 from mnist_core.jobs import FAILED, FINISHED, STOPPED, JobQueue
 from mnist_core.preprocess import canvas_to_mnist, photo_to_mnist
 from mnist_core.registry import list_models, load_model, model_exists, read_card
@@ -78,8 +78,8 @@ def clear_digits(model, mnist_subset):
             continue
         sure = True
         for image in (enlarge_mnist(digit), 255 - enlarge_mnist(digit)):
-            p = predict_proba(model, photo_to_mnist(read_image(png(image))))[0]
-            sure = sure and p.argmax() == label and p.max() > 0.9
+            named = read_digits(model, photo_to_mnist(read_image(png(image)))).digits[0]
+            sure = sure and named == label
         if sure:
             chosen[int(label)] = i
         if len(chosen) == 3:
@@ -154,7 +154,7 @@ def test_uploaded_mnist_digit_is_read_right(store, mnist_subset, model, clear_di
         if dark_on_light:
             image = 255 - image
         at = upload(app(DRAW), f"digit{i}.png", png(image))
-        expected = predict_proba(model, photo_to_mnist(read_image(png(image))))[0]
+        expected = read_digits(model, photo_to_mnist(read_image(png(image)))).probabilities[0]
         assert [(m.label, m.value) for m in at.metric] == [("Prediction", str(y_test[i]))]
         assert "%" in at.metric[0].delta
         assert bars(at) == pytest.approx(expected.tolist(), abs=1e-5)
@@ -173,10 +173,10 @@ def test_drawing_on_the_pad_gives_a_prediction_and_clear_empties_it(store, model
     }
     at.run()
     assert not at.exception
-    expected = predict_proba(model, canvas_to_mnist(rgba))[0]
+    expected = read_digits(model, canvas_to_mnist(rgba))
     assert at.metric[0].label == "Prediction"
-    assert at.metric[0].value == str(expected.argmax()) == str(y_test[clear_digits[0]])
-    assert len(bars(at)) == 10
+    assert at.metric[0].value == str(expected.digits[0]) == str(y_test[clear_digits[0]])
+    assert bars(at) == pytest.approx(expected.probabilities[0].tolist(), abs=1e-5)
     assert at.get("image"), "what the model sees is shown"
     assert at.session_state["draw_read_ms"] > 0
     assert "Read in" in texts(at.caption)
@@ -202,10 +202,10 @@ def test_unsure_reading_says_so_instead_of_naming_a_digit(store, model, mnist_su
     _, (x_test, _) = mnist_subset
     for digit in x_test:
         image = enlarge_mnist(digit)
-        if predict_proba(model, photo_to_mnist(read_image(png(image))))[0].max() < 0.5:
+        if read_digits(model, photo_to_mnist(read_image(png(image)))).digits[0] == -1:
             break
     else:
-        pytest.skip("the subset model is sure of every test digit")
+        raise AssertionError("the subset model names a digit for every test digit")
     at = upload(app(DRAW), "unclear.png", png(image))
     assert not at.metric
     assert "Not sure — maybe" in texts(at.warning)
@@ -280,6 +280,7 @@ def test_train_page_offers_the_settings(store):
     assert at.text_input(key="train_name").value == "my-mlp-16-16-relu"
     assert "You have no runs yet" in texts(at.info)
     assert "0 waiting" in texts(at.caption)
+    assert at.toggle(key="train_non_digits").value is False
 
 
 def test_train_page_refuses_bad_taken_and_shipped_names(store):
@@ -296,8 +297,10 @@ def test_train_page_refuses_bad_taken_and_shipped_names(store):
     assert at.button(key="train_start").disabled
 
 
-def quick_settings(at: AppTest, name: str, epochs: int, batch_size: int = 64) -> AppTest:
+def quick_settings(at: AppTest, name: str, epochs: int, batch_size: int = 64,
+                   non_digits: bool = False) -> AppTest:
     at.selectbox(key="train_arch").set_value("mlp-16-16-relu").run()
+    at.toggle(key="train_non_digits").set_value(non_digits)
     at.slider(key="train_epochs").set_value(epochs)
     at.select_slider(key="train_batch_size").set_value(batch_size)
     at.select_slider(key="train_size").set_value(500)
@@ -306,7 +309,7 @@ def quick_settings(at: AppTest, name: str, epochs: int, batch_size: int = 64) ->
 
 
 def test_training_from_the_page_saves_a_model_the_draw_page_offers(store):
-    at = quick_settings(app(TRAIN), "quick", epochs=1)
+    at = quick_settings(app(TRAIN), "quick", epochs=1, non_digits=True)
     at.button(key="train_start").click().run()
     assert not at.exception
     assert "Queued 'quick'" in texts(at.success)
@@ -320,6 +323,8 @@ def test_training_from_the_page_saves_a_model_the_draw_page_offers(store):
     assert card["epochs_run"] == 1 and card["hyperparameters"]["batch_size"] == 64
     assert card["train_images"] == 450  # 500 images less the 10% validation split
     assert card["owner"] == ALICE
+    assert card["hyperparameters"]["non_digits"] == 10_000
+    assert "10,000 synthetic non-digits" in card["trained_on"]
     assert "quick" in app(DRAW).selectbox(key="draw_model").options
 
     # the same name again: the owner may replace their own model

@@ -180,9 +180,8 @@ def test_two_visitors_train_at_once_each_with_their_own_runs(browser, app_url, s
             assert page.get_by_role("heading", name=mine).count() == 1
 
         for page, name in ((first, names[0]), (second, names[1])):
-            expect(page.get_by_test_id("stAlertContentSuccess")).to_contain_text(
-                f"Saved model '{name}'", timeout=TRAINING_TIMEOUT
-            )
+            saved = page.get_by_test_id("stAlertContentSuccess").filter(has_text="Saved model")
+            expect(saved).to_contain_text(f"Saved model '{name}'", timeout=TRAINING_TIMEOUT)
             expect(page.get_by_role("button", name="Stop")).to_have_count(0)
 
         # both models are offered on the Draw page, to either visitor
