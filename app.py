@@ -152,11 +152,15 @@ with result_area:
                     delta_color="off", delta_arrow="off",
                     help="The digit with the highest probability, and how much of it.",
                 )
-            else:
+            elif reading.looks_like_a_digit:
                 st.warning(
                     f"Not sure — maybe {reading.digit} ({reading.probability:.0%}) or "
                     f"{reading.runner_up} ({reading.runner_up_probability:.0%}). "
                     "Try drawing it larger and clearer."
+                )
+            else:
+                st.warning(
+                    "This doesn't look like a digit. Draw one digit, 0 to 9, to fill the box."
                 )
         with st.container(width=140):
             st.image(charts.enlarge(x, 140), caption="What the model sees", width=140)

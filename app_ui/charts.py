@@ -34,6 +34,12 @@ _AXIS_PX, _LEGEND_ROW_PX = 56, 22
 _LEGEND_WIDTH_PX, _LEGEND_ITEM_PX, _CHAR_PX = 300, 44, 6
 
 
+# When the app names no digit and its two likeliest digits hold less than this share
+# of the probability between them, the drawing is called no digit at all rather than
+# "maybe this or that" (a model taught non-digits spreads its belief over all ten).
+TWO_DIGITS_AT_LEAST = 0.75
+
+
 @dataclass(frozen=True)
 class Reading:
     """What the page says of one drawing: the top digit, the runner-up, and whether the
@@ -44,6 +50,11 @@ class Reading:
     runner_up: int
     runner_up_probability: float
     sure: bool
+
+    @property
+    def looks_like_a_digit(self) -> bool:
+        """Named, or at least torn between two digits (False: it is no digit at all)."""
+        return self.sure or self.probability + self.runner_up_probability >= TWO_DIGITS_AT_LEAST
 
 
 def read_probabilities(probabilities, named: int) -> Reading:

@@ -292,7 +292,9 @@ def time_app(drawings, expected, reruns: int, warmup: int, models_dir) -> dict:
                 # the page's own timer: image arrived -> probabilities (prepare + infer)
                 read_ms.append(at.session_state["draw_read_ms"] / 1000)
             metrics = [m for m in at.metric if m.label == PREDICTION_LABEL]
-            warnings = [w for w in at.warning if "not sure" in str(w.value).lower()]
+            warnings = [w for w in at.warning if any(
+                words in str(w.value).lower() for words in ("not sure", "look like a digit")
+            )]
             shown += bool(metrics)
             unsure += bool(warnings) and not metrics
             blank += not metrics and not warnings

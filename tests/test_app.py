@@ -212,6 +212,23 @@ def test_unsure_reading_says_so_instead_of_naming_a_digit(store, model, mnist_su
     assert len(bars(at)) == 10
 
 
+def test_a_reading_spread_over_many_digits_is_called_no_digit(store, mnist_subset):
+    """A model whose belief is spread thin (here: its card's temperature flattens it)
+    says the drawing is no digit, rather than naming two."""
+    shutil.copy(store / "seed-cnn.keras", store / "spread.keras")
+    (store / "spread.json").write_text(
+        json.dumps({"reading": {"temperature": 50.0, "min_probability": 0.9}}), "utf-8"
+    )
+    _, (x_test, _) = mnist_subset
+    at = app(DRAW)
+    at.selectbox(key="draw_model").set_value("spread").run()
+    at = upload(at, "digit.png", png(enlarge_mnist(x_test[0])))
+    assert not at.metric
+    assert "doesn't look like a digit" in texts(at.warning)
+    assert "Not sure" not in texts(at.warning)
+    assert max(bars(at)) < 0.2 and len(bars(at)) == 10
+
+
 def test_corrupt_model_files_are_reported_not_raised(store, mnist_subset, clear_digits):
     (store / "cnn.keras").write_bytes(b"not a keras zip")  # the default name, broken
     shutil.copy(store / "seed-cnn.keras", store / "badcard.keras")

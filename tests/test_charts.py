@@ -48,6 +48,9 @@ def test_reading_names_the_top_two_and_is_unsure_when_no_digit_is_named():
     unsure = charts.read_probabilities(p, -1)
     assert (unsure.digit, unsure.runner_up, unsure.sure) == (4, 9, False)
     assert unsure.runner_up_probability == pytest.approx(0.40)
+    assert unsure.looks_like_a_digit  # torn between a 4 and a 9
+    spread = charts.read_probabilities(np.full(10, 0.1), -1)
+    assert not spread.sure and not spread.looks_like_a_digit
 
 
 def history(n, start=0.5):
