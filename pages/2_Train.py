@@ -59,15 +59,29 @@ def free_name(wanted: str) -> str:
     return candidate
 
 
-def start_run(config: TrainConfig, name: str, overwrite: bool):
-    """Queue the run; on success offer a fresh name for the next one."""
+def start_run():
+    """Queue a run with the settings as they are now; on success offer a fresh name.
+
+    Reads the widgets' state when the button is pressed, so a value typed just before
+    the click counts."""
+    state = st.session_state
+    name = state.train_name.strip()
+    config = TrainConfig(
+        architecture=state.train_arch, epochs=state.train_epochs,
+        batch_size=state.train_batch_size, validation_split=state.train_val_split,
+        seed=int(state.train_seed), augment=state.train_augment,
+        train_size=state.train_size or None,
+        non_digits=NON_DIGITS if state.train_non_digits else 0,
+    )
     try:
-        job = queue.submit(config, name, owner, overwrite=overwrite)
+        job = queue.submit(
+            config, name, owner, overwrite=state.get(f"train_overwrite_{name}", False)
+        )
     except (JobError, ModelProtectedError, InvalidModelNameError) as err:
-        st.session_state.train_flash = ("error", f"Not started: {err}.")
+        state.train_flash = ("error", f"Not started: {err}.")
         return
-    st.session_state.train_name = free_name(name)
-    st.session_state.train_flash = (
+    state.train_name = free_name(name)
+    state.train_flash = (
         "success",
         f"Queued {name!r}." if job.status == QUEUED else f"{name!r}: {job.status}.",
     )
@@ -102,32 +116,32 @@ with settings:
         arch.description
         + (f" · with its defaults {arch.typical_time}" if arch.typical_time else "")
     )
-    epochs = st.slider("Epochs", 1, 50, key="train_epochs")
-    batch_size = st.select_slider("Batch size", BATCH_SIZES, key="train_batch_size")
-    validation_split = st.slider(
+    st.slider("Epochs", 1, 50, key="train_epochs")
+    st.select_slider("Batch size", BATCH_SIZES, key="train_batch_size")
+    st.slider(
         "Validation split", 0.0, 0.3, step=0.05, key="train_val_split",
         help="Share of the training images held out to pick the best epoch.",
     )
-    train_size = st.select_slider(
+    st.select_slider(
         "Training images", TRAIN_SIZES, key="train_size",
         format_func=lambda n: f"{n:,}" if n else "All",
         help="Use only the first N training images for a quick run.",
     )
-    augment = st.toggle(
+    st.toggle(
         "Augment training images", key="train_augment",
         help="Random shifts, rotations, zoom and stroke width, so drawings vary like "
         "real handwriting.",
     )
-    learn_non_digits = st.toggle(
+    st.toggle(
         "Learn what is not a digit", key="train_non_digits",
         help=f"Also fit {NON_DIGITS:,} synthetic letters, scribbles and shapes, taught as "
         "'none of the digits', so the model says it is not sure when shown one. "
         "Preparing them adds about half a minute.",
     )
-    seed = st.number_input("Random seed", 0, 2**31 - 1, step=1, key="train_seed")
+    st.number_input("Random seed", 0, 2**31 - 1, step=1, key="train_seed")
     name = st.text_input("New model name", key="train_name", max_chars=64).strip()
 
-    name_problem, overwrite = None, False
+    name_problem = None
     try:
         registry.validate_name(name)
     except InvalidModelNameError as err:
@@ -142,18 +156,12 @@ with settings:
             st.error(f"A model named {name!r} was trained by someone else: choose another name.")
         else:
             st.warning(f"You already have a model named {name!r}.")
-            overwrite = st.checkbox(f"Replace my {name!r}", key="train_overwrite")
-            if not overwrite:
+            if not st.checkbox(f"Replace my {name!r}", key=f"train_overwrite_{name}"):
                 name_problem = "choose another name or tick the box to replace it"
 
-    config = TrainConfig(
-        architecture=arch_name, epochs=epochs, batch_size=batch_size,
-        validation_split=validation_split, seed=int(seed), augment=augment,
-        train_size=train_size or None, non_digits=NON_DIGITS if learn_non_digits else 0,
-    )
     st.button(
         "Start training", type="primary", key="train_start",
-        disabled=name_problem is not None, on_click=start_run, args=(config, name, overwrite),
+        disabled=name_problem is not None, on_click=start_run,
     )
     if "train_flash" in st.session_state:
         kind, text = st.session_state.pop("train_flash")

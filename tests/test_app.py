@@ -348,7 +348,7 @@ def test_training_from_the_page_saves_a_model_the_draw_page_offers(store):
     at.text_input(key="train_name").input("quick").run()
     assert "You already have a model named 'quick'" in texts(at.warning)
     assert at.button(key="train_start").disabled
-    at.checkbox(key="train_overwrite").check().run()
+    at.checkbox(key="train_overwrite_quick").check().run()
     assert not at.button(key="train_start").disabled
 
 
