@@ -212,6 +212,36 @@ def confusion_figure(confusion, normalise: bool = False, height: int = 460) -> g
     return figure
 
 
+def reliability_figure(report, height: int = 360) -> go.Figure:
+    """Accuracy against confidence, per confidence bin, before and after calibration;
+    a calibrated model's points lie on the diagonal. `report` is a
+    `calibration.CalibrationReport`; bins with no digits are left out."""
+    figure = go.Figure()
+    figure.add_trace(go.Scatter(
+        x=[0, 1], y=[0, 1], mode="lines", name="perfectly calibrated",
+        line=dict(color=MUTED, dash="dot"), hoverinfo="skip",
+    ))
+    for label, table, colour in (("as trained", report.reliability_raw, PALETTE[1]),
+                                 ("calibrated (what the bars show)", report.reliability,
+                                  PALETTE[0])):
+        used = np.asarray(table["count"]) > 0
+        figure.add_trace(go.Scatter(
+            x=np.asarray(table["confidence"])[used].tolist(),
+            y=np.asarray(table["accuracy"])[used].tolist(),
+            customdata=np.asarray(table["count"])[used].tolist(),
+            mode="lines+markers", name=label, line=dict(color=colour),
+            hovertemplate="confidence %{x:.1%}: right %{y:.1%} of %{customdata:,} digits"
+            "<extra></extra>",
+        ))
+    figure.update_layout(
+        height=height, margin=dict(l=10, r=10, t=10, b=10), font=_FONT,
+        legend=dict(orientation="h", yanchor="top", y=-0.2, x=0),
+        xaxis=dict(title="Confidence (top probability)", range=[0, 1.01], tickformat=".0%"),
+        yaxis=dict(title="Share right", range=[0, 1.01], tickformat=".0%"),
+    )
+    return figure
+
+
 def enlarge(image, size: int = 140) -> np.ndarray:
     """A grayscale image as uint8, scaled by whole pixels to fit in `size` px.
 

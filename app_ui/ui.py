@@ -17,7 +17,8 @@ import keras
 import streamlit as st
 
 from app_ui import charts
-from mnist_core import jobs, registry
+from mnist_core import calibration, inference, jobs, registry
+from mnist_core.calibration import CalibrationReport, ReadingPolicy
 from mnist_core.data import DATA_DIR_ENV, load_mnist, mnist_source_description
 from mnist_core.errors import InvalidModelError, ModelNotFoundError
 from mnist_core.evaluate import Evaluation, evaluate_model
@@ -159,6 +160,18 @@ def test_set():
 def evaluation(name: str) -> Evaluation:
     """The named model scored on the whole MNIST test set, computed once per version."""
     return _evaluation(*_file_version(name), os.environ.get(DATA_DIR_ENV, ""))
+
+
+def reading_policy(name: str) -> ReadingPolicy:
+    """The calibration the named model reads with (its card's `reading`)."""
+    return inference.reading_policy(load_model(name))
+
+
+def calibration_report(name: str) -> CalibrationReport:
+    """The named model's calibration on the MNIST test set, which it was never fitted
+    on: reliability before and after, and how many digits it names."""
+    result = evaluation(name)
+    return calibration.report(result.probabilities, result.labels, reading_policy(name))
 
 
 def card_summary(card: dict) -> str:

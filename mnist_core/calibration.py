@@ -129,3 +129,32 @@ def fit_policy(probabilities: np.ndarray, labels: np.ndarray,
     temperature = fit_temperature(probabilities, labels)
     scaled = temper(probabilities, temperature)
     return ReadingPolicy(temperature, choose_min_probability(scaled, labels, target))
+
+
+@dataclass(frozen=True)
+class CalibrationReport:
+    """How a policy does on labelled digits it was not fitted on."""
+
+    ece_raw: float  # of the probabilities as the model gives them
+    ece: float  # after the policy's temperature
+    named_share: float  # share of digits the app names
+    accuracy_named: float | None  # share of those it names right
+    reliability_raw: dict
+    reliability: dict
+
+
+def report(probabilities: np.ndarray, labels: np.ndarray, policy: ReadingPolicy,
+           bins: int = 15) -> CalibrationReport:
+    """ECE before and after the temperature, coverage and accuracy of the named digits,
+    and both reliability tables (for the Evaluate page's diagram)."""
+    scaled = temper(probabilities, policy.temperature)
+    named = scaled.max(axis=1) >= policy.min_probability
+    right = scaled.argmax(axis=1) == np.asarray(labels)
+    return CalibrationReport(
+        ece_raw=expected_calibration_error(probabilities, labels, bins),
+        ece=expected_calibration_error(scaled, labels, bins),
+        named_share=float(named.mean()),
+        accuracy_named=float(right[named].mean()) if named.any() else None,
+        reliability_raw=reliability(probabilities, labels, bins),
+        reliability=reliability(scaled, labels, bins),
+    )

@@ -111,6 +111,29 @@ with report:
         column_config={"Precision": percent, "Recall": percent},
     )
 
+st.subheader("Does its confidence mean what it says?")
+calibration = ui.calibration_report(name)
+policy = ui.reading_policy(name)
+left, right = st.columns([1.3, 1], gap="medium")
+with left:
+    st.plotly_chart(
+        charts.reliability_figure(calibration), key="eval_reliability",
+        config={"displayModeBar": False},
+    )
+with right:
+    st.metric("Calibration error (ECE), as shown", f"{calibration.ece:.2%}",
+              help="How far the bars' top probability is from the share right, averaged "
+              "over 15 confidence bins; 0 is perfect.")
+    st.caption(f"As trained: {calibration.ece_raw:.2%}. Temperature {policy.temperature:.2f}.")
+    named = (
+        f"right on {calibration.accuracy_named:.2%} of those"
+        if calibration.accuracy_named is not None else "none named"
+    )
+    st.metric("Digits it names", f"{calibration.named_share:.1%}",
+              help=f"It names a digit when the top probability reaches "
+              f"{policy.min_probability:.1%}; otherwise it says it is not sure.")
+    st.caption(f"Of the {total:,} test digits; {named}.")
+
 st.subheader("Misclassified test digits")
 top = result.top_confusions(1)
 if "eval_true" not in st.session_state:

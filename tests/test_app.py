@@ -395,7 +395,14 @@ def test_evaluate_page_shows_curves_table_confusion_and_mistakes(store):
     at = app(EVALUATE)
     assert at.multiselect(key="eval_models").value == ["seed-cnn", "twin"]
     charts = {chart.key for chart in at.get("plotly_chart")}
-    assert charts == {"eval_curve_accuracy", "eval_curve_loss", "eval_confusion"}
+    assert charts == {
+        "eval_curve_accuracy", "eval_curve_loss", "eval_confusion", "eval_reliability"
+    }
+    reliability = json.loads(at.get("plotly_chart")[3].proto.spec)["data"]
+    assert [trace["name"] for trace in reliability] == [
+        "perfectly calibrated", "as trained", "calibrated (what the bars show)"
+    ]
+    assert "Calibration error (ECE), as shown" in [m.label for m in at.metric]
     curves = json.loads(at.get("plotly_chart")[0].proto.spec)["data"]
     assert sorted((c["name"], c["meta"]) for c in curves if "meta" in c) == sorted(
         (m, s) for m in ("seed-cnn", "twin") for s in ("train", "validation", "test")

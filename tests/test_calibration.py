@@ -88,3 +88,14 @@ def test_read_digits_names_a_digit_only_above_the_models_threshold(rng, tmp_path
     softer = read_digits(loaded, images)
     assert (softer.probabilities.max(axis=1) < top + 1e-6).all()
     assert (softer.digits == NOT_NAMED).all()
+
+
+def test_report_compares_raw_and_calibrated_and_counts_the_named(overconfident):
+    p, labels, _ = overconfident
+    policy = calibration.fit_policy(p, labels, target=0.95)
+    report = calibration.report(p, labels, policy)
+    assert report.ece < report.ece_raw
+    assert report.accuracy_named >= 0.94 and 0 < report.named_share < 1
+    assert report.reliability["count"].sum() == len(labels)
+    never = calibration.report(p, labels, ReadingPolicy(policy.temperature, 1.0))
+    assert never.accuracy_named is None or never.named_share < 0.01
