@@ -352,7 +352,10 @@ def _training_data_description(cfg: TrainConfig) -> str:
             f"(rendered {cfg.pen_renders}x as the drawing pad draws them)"
         )
     if cfg.non_digits:
-        text += f" + {cfg.non_digits:,} synthetic non-digits (letters, scribbles, shapes)"
+        kinds = "letters, scribbles, digit pairs, shapes" if cfg.pen_writers else (
+            "letters, scribbles, shapes"
+        )
+        text += f" + {cfg.non_digits:,} synthetic non-digits ({kinds})"
     return text
 
 

@@ -12,6 +12,7 @@ from mnist_core.calibration import expected_calibration_error
 from mnist_core.data import DATA_DIR_ENV, load_mnist
 from mnist_core.inference import NOT_NAMED, predict_proba, read_digits
 from mnist_core.models import ARCHITECTURES
+from mnist_core.negatives import non_digits
 from mnist_core.preprocess import PREPROCESS_VERSION, canvas_to_mnist, prepare_mnist
 
 from .drawing import enlarge_mnist
@@ -96,3 +97,16 @@ def test_default_model_is_calibrated_and_right_on_the_digits_it_names(default_mo
     named = readings.digits != NOT_NAMED
     assert named.mean() >= 0.95
     assert (readings.digits[named] == y_test[named]).mean() >= 0.997
+
+
+def test_the_model_taught_non_digits_refuses_them_and_still_reads_digits(mnist_subset):
+    """Synthetic non-digits of a seed it never trained on (it trained on seed 1000)."""
+    images, _ = non_digits(300, seed=7, kinds=("letter", "scribble", "shape"))
+    drawings = np.stack([canvas_to_mnist(image) for image in images])
+    taught = registry.load_model("cnn-drawn-nondigits")
+    refused = (read_digits(taught, drawings).digits == NOT_NAMED).mean()
+    untaught = (read_digits(registry.load_model("cnn-drawn"), drawings).digits == NOT_NAMED)
+    assert refused >= 0.9 and refused > untaught.mean() + 0.5
+    _, (x_test, y_test) = mnist_subset
+    readings = read_digits(taught, prepare_mnist(x_test))
+    assert (readings.digits == y_test).mean() >= 0.99
