@@ -242,6 +242,58 @@ def reliability_figure(report, height: int = 360) -> go.Figure:
     return figure
 
 
+def number_preview(image, boxes, labels) -> np.ndarray:
+    """The written number as an RGB uint8 image with a box over each digit found and
+    what the app reads there ("?" where it names none) above it: where the number was
+    cut. `image` is what the pad gives (RGBA, RGB or grayscale, white on black)."""
+    import cv2  # only this figure draws with OpenCV
+
+    pixels = np.asarray(image)
+    if pixels.ndim == 3:
+        pixels = pixels[..., :3].max(axis=2)  # the pad's ink, on its black ground
+    if pixels.dtype != np.uint8:
+        pixels = np.round(np.clip(pixels.astype(np.float32), 0, 1) * 255).astype(np.uint8)
+    rgb = np.ascontiguousarray(np.repeat((pixels * 0.6).astype(np.uint8)[..., None], 3, axis=2))
+    colour = tuple(int(HIGHLIGHT[i : i + 2], 16) for i in (1, 3, 5))
+    for (top, bottom, left, right), label in zip(boxes, labels):
+        cv2.rectangle(rgb, (left, top), (right - 1, bottom - 1), colour, 2)
+        cv2.putText(rgb, str(label), (left + 2, max(top - 6, 18)), cv2.FONT_HERSHEY_SIMPLEX,
+                    0.7, colour, 2, cv2.LINE_AA)
+    return rgb
+
+
+def number_figure(probabilities, labels, height: int = 200) -> go.Figure:
+    """One small bar chart per digit of a number, left to right, on the same fixed
+    0-100% axis: each digit's ten probabilities, its top class highlighted, titled with
+    what the app reads there."""
+    from plotly.subplots import make_subplots
+
+    rows = [_probability_vector(p) for p in probabilities]
+    if not rows:
+        raise ValueError("a number needs at least one digit")
+    figure = make_subplots(
+        rows=1, cols=len(rows), shared_yaxes=True, horizontal_spacing=0.02,
+        subplot_titles=[str(label) for label in labels],
+    )
+    for col, p in enumerate(rows, start=1):
+        top = int(p.argmax())
+        figure.add_trace(
+            go.Bar(
+                x=DIGITS, y=p.tolist(),
+                marker_color=[HIGHLIGHT if d == top else MUTED for d in range(10)],
+                hovertemplate="digit %{x}: %{y:.1%}<extra></extra>",
+            ),
+            row=1, col=col,
+        )
+        figure.update_xaxes(type="category", categoryorder="array", categoryarray=DIGITS,
+                            fixedrange=True, tickfont=dict(size=9), row=1, col=col)
+    figure.update_yaxes(range=[0, 1], tickformat=".0%", tickvals=[0, 0.5, 1],
+                        fixedrange=True)
+    figure.update_layout(height=height, margin=dict(l=8, r=8, t=28, b=8), bargap=0.15,
+                         showlegend=False, font=_FONT, uirevision="number")
+    return figure
+
+
 def enlarge(image, size: int = 140) -> np.ndarray:
     """A grayscale image as uint8, scaled by whole pixels to fit in `size` px.
 

@@ -36,10 +36,12 @@ import numpy as np
 
 from bench import common
 from mnist_core import registry
+from mnist_core.calibration import expected_calibration_error
 from mnist_core.data import load_mnist, mnist_source_description
 from mnist_core.errors import EmptyDrawingError, InvalidModelError, MnistCoreError
 from mnist_core.evaluate import evaluation_from_probabilities
-from mnist_core.inference import predict_proba
+from mnist_core.inference import NOT_NAMED, predict_proba, read_digits
+from mnist_core.negatives import non_digits
 from mnist_core.pendigits import (
     CANVAS_SIZE,
     PEN_WIDTH,
@@ -51,6 +53,10 @@ from mnist_core.preprocess import canvas_to_mnist, naive_resize, prepare_mnist
 
 NAME = "accuracy"
 QUICK_LIMIT, QUICK_MNIST_LIMIT = 300, 1000
+NON_DIGITS, QUICK_NON_DIGITS = 2000, 300
+NON_DIGIT_SEED = 7  # training runs draw theirs with seed + 1000: never these
+WRITER_GROUPS = ((1, 10), (11, 20), (21, 30))
+FOLDS_DIR = common.ROOT / "var" / "bench-folds"
 # key -> column heading; every variant is the same digits, drawn or read differently
 VARIANTS = {
     "centred": "drawn: canvas_to_mnist",
@@ -78,6 +84,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of the drawing sizes/positions and of --limit's choice")
     parser.add_argument("--top", type=int, default=5, help="confusions to list per model")
+    parser.add_argument("--writer-groups", action="store_true",
+                        help="also train the default model's recipe three times, each time "
+                        "leaving out one group of ten pendigits writers, and score each on "
+                        "the group it never saw (models kept in var/bench-folds)")
+    parser.add_argument("--fold-arch", help="architecture of those runs (default: the "
+                        "default model's own)")
+    parser.add_argument("--fold-epochs", type=int, help="epochs of those runs (default: "
+                        "the default model's own)")
     parser.add_argument("--quick", action="store_true",
                         help=f"tiny run: --limit {QUICK_LIMIT} --mnist-limit {QUICK_MNIST_LIMIT}")
     args = parser.parse_args(argv)
@@ -167,6 +181,87 @@ def load_mnist_test(data_dir: str | None, limit: int | None, quick: bool):
     return (prepare_mnist(x_test), y_test.astype(np.int64), data_dir), None
 
 
+def reading_figures(readings, labels: np.ndarray) -> dict:
+    """What the app says of labelled digits: the share it names, how often it is right
+    on those, and the calibration error of its probabilities."""
+    named = readings.digits != NOT_NAMED
+    return {
+        "named_share": float(named.mean()),
+        "accuracy_named": float((readings.digits[named] == labels[named]).mean())
+        if named.any() else None,
+        "ece": expected_calibration_error(readings.probabilities, labels),
+    }
+
+
+def non_digit_drawings(count: int) -> np.ndarray:
+    """Synthetic non-digits (letters, scribbles, two digits at once, shapes) of a seed
+    no training run uses, drawn on the pad and prepared as the pad's drawings are."""
+    images, _ = non_digits(count, seed=NON_DIGIT_SEED, digits=load_pendigits())
+    return np.stack([canvas_to_mnist(image) for image in images])
+
+
+def leave_writer_groups_out(args, default_name: str, digits: list, drawn, mnist) -> list:
+    """Train the default model's recipe once per group of writers, without that group,
+    and score each run on the group's drawn digits: accuracy on the writers a model
+    never saw, with the app's reading of them. Runs are kept in `FOLDS_DIR` and reused
+    when their settings match."""
+    from mnist_core.config import TrainConfig
+    from mnist_core.data import load_mnist
+    from mnist_core.train import train_model
+
+    card = registry.read_card(default_name, args.models_dir)
+    recipe = {k: v for k, v in card.get("hyperparameters", {}).items()
+              if k in TrainConfig.__dataclass_fields__}
+    if args.fold_arch:
+        recipe["architecture"] = args.fold_arch
+    if args.fold_epochs:
+        recipe["epochs"] = args.fold_epochs
+    data = None
+    writers = np.array([d.writer or 0 for d in digits])
+    images, readable = drawn
+    rows = []
+    for first, last in WRITER_GROUPS:
+        group = set(range(first, last + 1))
+        cfg = TrainConfig.from_dict(
+            recipe | {"pen_writers": sorted(set(range(1, 31)) - group)}
+        ).resolved()
+        name = f"{cfg.architecture}-{cfg.epochs}ep-without-writers-{first}-{last}"
+        settings = cfg.to_dict() | {"pen_writers": list(cfg.pen_writers)}
+        if registry.model_exists(name, FOLDS_DIR) and _same_settings(
+            registry.read_card(name, FOLDS_DIR).get("hyperparameters", {}), settings
+        ):
+            print(f"writers {first}-{last}: reusing {FOLDS_DIR / name}")
+        else:
+            print(f"writers {first}-{last}: training {name} ({cfg.epochs} epochs)", flush=True)
+            if data is None:
+                data = load_mnist(common.mnist_dir(args.data_dir, args.quick))
+            train_model(cfg, data=data, save_as=name, models_dir=FOLDS_DIR, overwrite=True)
+        model = registry.load_model(name, FOLDS_DIR)
+        fold_card = registry.read_card(name, FOLDS_DIR)
+        mask = np.isin(writers, list(group))
+        readings = read_digits(model, images[mask & readable])
+        right = readings.probabilities.argmax(axis=1) == labels_of(digits)[mask & readable]
+        row = {
+            "writers": [first, last],
+            "model": name,
+            "architecture": cfg.architecture,
+            "epochs": cfg.epochs,
+            "n": int(mask.sum()),
+            "accuracy": float(right.sum() / mask.sum()),
+            "mnist_test": fold_card.get("test_accuracy"),
+        } | reading_figures(readings, labels_of(digits)[mask & readable])
+        rows.append(row)
+    return rows
+
+
+def _same_settings(stored: dict, settings: dict) -> bool:
+    return all(stored.get(key) == value for key, value in settings.items())
+
+
+def labels_of(digits: list) -> np.ndarray:
+    return np.array([d.label for d in digits], dtype=np.int64)
+
+
 def run(args: argparse.Namespace) -> dict:
     started = time.perf_counter()
     machine = common.machine_info()
@@ -193,11 +288,10 @@ def run(args: argparse.Namespace) -> dict:
     drawn = prepare_drawn(digits, args.seed)
     prepare_seconds = time.perf_counter() - prepare_start
 
-    # Models trained on some writers' digits are scored only on the other writers; every
-    # model gets that held-out column too, so the comparison is like for like.
-    seen_writers = sorted({w for info in infos for w in info.card.get("pen_writers") or []})
+    # A model trained on some writers' digits is scored on drawn digits only of the
+    # writers it never saw; the app's reading (named share, ECE, refusals) likewise.
     writers = np.array([d.writer or 0 for d in digits])
-    held_out = ~np.isin(writers, seen_writers)
+    refusal_set = non_digit_drawings(QUICK_NON_DIGITS if args.quick else NON_DIGITS)
 
     rows = []
     for info in infos:
@@ -219,18 +313,26 @@ def run(args: argparse.Namespace) -> dict:
             continue
         if mnist is not None:
             images, mnist_labels, _ = mnist
+            readings = read_digits(model, images)
             row["mnist_test"] = score(
-                predict_proba(model, images), mnist_labels, np.ones(len(images), bool), args.top
+                readings.probabilities, mnist_labels, np.ones(len(images), bool), args.top
             )
-        if seen_writers and held_out.any() and (
-            row["pen_writers"] or not row["trained_on_pendigits"]
-        ):
+            row["mnist_reading"] = reading_figures(readings, mnist_labels)
+        unseen = ~np.isin(writers, row["pen_writers"])
+        if row["trained_on_pendigits"] and not row["pen_writers"]:
+            unseen[:] = False  # a card that names no writers: every writer may be seen
+        row["unseen_writers"] = sorted(set(writers[unseen].tolist()))
+        if unseen.any():
             images, readable = drawn["centred"]
-            mask = held_out & readable
-            row["drawn_held_out"] = score(
-                predict_proba(model, images[mask]), labels[held_out], readable[held_out],
-                args.top,
+            mask = unseen & readable
+            readings = read_digits(model, images[mask])
+            row["drawn_unseen"] = score(
+                readings.probabilities, labels[unseen], readable[unseen], args.top
             )
+            row["drawn_reading"] = reading_figures(readings, labels[mask])
+        row["non_digits_refused"] = float(
+            (read_digits(model, refusal_set).digits == NOT_NAMED).mean()
+        )
         if row["trained_on_pendigits"]:
             row["drawn"] = None
             row["drawn_excluded"] = TRAINED_ON_THESE
@@ -239,6 +341,10 @@ def run(args: argparse.Namespace) -> dict:
         for key, (images, readable) in drawn.items():
             probabilities = predict_proba(model, images[readable])
             row["drawn"][key] = score(probabilities, labels, readable, args.top)
+
+    groups = None
+    if args.writer_groups:
+        groups = leave_writer_groups_out(args, default_name, digits, drawn["centred"], mnist)
 
     result = {
         "benchmark": NAME,
@@ -267,7 +373,9 @@ def run(args: argparse.Namespace) -> dict:
             "prepare_seconds": round(prepare_seconds, 2),
         },
         "default_model": default_name,
-        "held_out_writers": sorted(set(writers[held_out].tolist())) if seen_writers else None,
+        "non_digits": {"n": len(refusal_set), "seed": NON_DIGIT_SEED,
+                       "kinds": "letters, scribbles, digit pairs, shapes"},
+        "writer_groups": groups,
         "models": rows,
         "elapsed_seconds": round(time.perf_counter() - started, 1),
     }
@@ -298,18 +406,49 @@ def report(result: dict) -> None:
             drawn = [TRAINED_ON_THESE] * len(VARIANTS)
         else:
             drawn = [common.pct(row["drawn"][key]["accuracy"]) for key in VARIANTS]
-        held = result["held_out_writers"]
-        if held:
-            drawn.append(
-                common.pct(row["drawn_held_out"]["accuracy"]) if "drawn_held_out" in row else "-"
-            )
+        drawn.append(common.pct(row["drawn_unseen"]["accuracy"]) if "drawn_unseen" in row
+                     else "-")
+        drawn.append(writer_span(row.get("unseen_writers") or []))
         rows.append([name, row["architecture"] or "?", mnist_acc, *drawn])
-    held = result["held_out_writers"]
-    held_column = [f"drawn, unseen writers {held[0]}-{held[-1]}"] if held else []
     common.print_table(
-        ["model", "architecture", "MNIST test", *VARIANTS.values(), *held_column], rows,
+        ["model", "architecture", "MNIST test", *VARIANTS.values(),
+         "drawn: writers it never saw", "those writers"], rows,
         title="Accuracy by model",
     )
+    reading_rows = []
+    for row in result["models"]:
+        if "error" in row:
+            continue
+        mnist_r, drawn_r = row.get("mnist_reading") or {}, row.get("drawn_reading") or {}
+        reading_rows.append([
+            row["name"],
+            common.pct(drawn_r.get("named_share"), 1),
+            common.pct(drawn_r.get("accuracy_named")),
+            common.pct(drawn_r.get("ece")),
+            common.pct(mnist_r.get("named_share"), 1),
+            common.pct(mnist_r.get("accuracy_named")),
+            common.pct(mnist_r.get("ece")),
+            common.pct(row["non_digits_refused"], 1),
+        ])
+    common.print_table(
+        ["model", "drawn: named", "right when named", "ECE", "MNIST: named",
+         "right when named", "ECE", "non-digits refused"],
+        reading_rows,
+        title="What the app says (read_digits): drawn digits of writers each model never "
+        f"saw, MNIST test, {result['non_digits']['n']:,} synthetic non-digits",
+    )
+    groups = result.get("writer_groups")
+    if groups:
+        common.print_table(
+            ["writers left out", "run", "drawn accuracy", "named", "right when named", "ECE",
+             "MNIST test"],
+            [[f"{g['writers'][0]}-{g['writers'][1]} ({g['n']:,} digits)", g["model"],
+              common.pct(g["accuracy"]), common.pct(g["named_share"], 1),
+              common.pct(g["accuracy_named"]), common.pct(g["ece"]),
+              common.pct(g["mnist_test"])] for g in groups],
+            title="The default model's recipe with each group of writers left out of "
+            "training, scored on that group",
+        )
     if marked:
         print("* trained on pendigits writers' digits: scored only on writers it never saw")
     if unknown:
@@ -338,6 +477,15 @@ def report(result: dict) -> None:
         unreadable = drawn[key]["unreadable"]
         print(f"top confusions, {VARIANTS[key]} (true->predicted: count): {pairs or 'none'}"
               + (f"; {unreadable} drawings read as empty" if unreadable else ""))
+
+
+def writer_span(writers: list[int]) -> str:
+    """'21-30' for consecutive writers, else their count."""
+    if not writers:
+        return "none"
+    if writers == list(range(writers[0], writers[-1] + 1)):
+        return f"{writers[0]}-{writers[-1]}"
+    return f"{len(writers)} writers"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -57,6 +57,11 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--pen-writers", help="also train on these pendigits writers' drawings, e.g. 1-20"
     )
+    train.add_argument("--pen-renders", type=int, default=3, metavar="N",
+                       help="render each pen-drawn digit N times (default 3)")
+    train.add_argument("--pen-styles", action="store_true",
+                       help="rewrite all renders but the first in other hands: flagged "
+                       "1s, crossed 7s, open 4s, straight-tailed 9s, slant, stretch")
     train.add_argument("--non-digits", type=int, default=0, metavar="N",
                        help="also fit N synthetic non-digits, taught as 'unsure of every "
                        "digit' (default 0)")
@@ -108,6 +113,7 @@ def _train(args) -> int:
         validation_split=args.validation_split, seed=args.seed, augment=args.augment,
         learning_rate=args.learning_rate, train_size=args.train_size,
         pen_writers=_parse_ranges(args.pen_writers) if args.pen_writers else None,
+        pen_renders=args.pen_renders, pen_styles=args.pen_styles,
         non_digits=args.non_digits,
     )
 
@@ -225,8 +231,8 @@ def _calibrate(args) -> int:
     digits = load_pendigits()
     trained_writers = set(card.get("pen_writers") or [])
     n_pen = sum(d.writer in trained_writers for d in digits) * cfg.pen_renders
-    val_idx, _ = split_indices(n_mnist + n_pen, cfg)
-    val_idx = np.sort(val_idx[val_idx < n_mnist])  # its MNIST validation images
+    all_val, _ = split_indices(n_mnist + n_pen, cfg)
+    val_idx = np.sort(all_val[all_val < n_mnist])  # its MNIST validation images
     unseen = sorted({d.writer for d in digits} - trained_writers)
     fit_writers, report_writers = unseen[: len(unseen) // 2], unseen[len(unseen) // 2:]
 
@@ -235,17 +241,28 @@ def _calibrate(args) -> int:
         images, labels = render_dataset(chosen, seed=1)
         return np.stack([canvas_to_mnist(image) for image in images]), labels
 
-    x_fit_pen, y_fit_pen = drawn(fit_writers)
+    held_out = {"MNIST test": (prepare_mnist(x_test), y_test)}
+    if fit_writers:
+        x_fit_pen, y_fit_pen = drawn(fit_writers)
+        drawn_source = (
+            f"pendigits writers {fit_writers[0]}-{fit_writers[-1]} drawn as the pad draws"
+        )
+        held_out[f"pendigits writers {report_writers[0]}-{report_writers[-1]}"] = drawn(
+            report_writers
+        )
+    else:  # it saw every writer: its own held-out drawings, as its training rendered them
+        from mnist_core.train import pen_drawn_digits
+
+        x_pen, y_pen = pen_drawn_digits(cfg)
+        pen_val = np.sort(all_val[all_val >= n_mnist]) - n_mnist
+        x_fit_pen, y_fit_pen = x_pen[pen_val], y_pen[pen_val]
+        drawn_source = "the drawn digits held out for validation in its training run"
     x_fit = np.concatenate([prepare_mnist(x_train[val_idx]), x_fit_pen])
     y_fit = np.concatenate([y_train[val_idx], y_fit_pen])
     policy = fit_policy(predict_proba(model, x_fit), y_fit)
-    held_out = {
-        "MNIST test": (prepare_mnist(x_test), y_test),
-        f"pendigits writers {report_writers[0]}-{report_writers[-1]}": drawn(report_writers),
-    }
     print(f"{name}: temperature {policy.temperature:.3f}, names a digit at top probability "
           f">= {policy.min_probability:.3f} (fitted on {len(val_idx):,} MNIST validation "
-          f"and {len(x_fit_pen):,} drawn digits of writers {fit_writers[0]}-{fit_writers[-1]})")
+          f"images and {len(x_fit_pen):,} drawn digits: {drawn_source})")
     report = {}
     for label, (x, y) in held_out.items():
         raw = predict_proba(model, x)
@@ -273,7 +290,7 @@ def _calibrate(args) -> int:
           + ", ".join(f"{kind} {share:.0%}" for kind, share in by_kind.items()) + ")")
     card["reading"] = policy.to_dict() | {
         "fitted_on": f"{len(val_idx):,} MNIST validation images of its training run and "
-        f"pendigits writers {fit_writers[0]}-{fit_writers[-1]} drawn as the pad draws",
+        f"{len(x_fit_pen):,} drawn digits: {drawn_source}",
         "held_out": report,
     }
     registry.write_card(name, card, args.models_dir)

@@ -30,6 +30,9 @@ class TrainConfig:
     # training data, rendered as the pad draws them; the other writers stay unseen.
     pen_writers: tuple[int, ...] | None = None
     pen_renders: int = 3
+    # Rewrite all renders but the first in other hands (`pen_styles`): continental 1s,
+    # crossed 7s, open 4s, straight-tailed 9s, slant, stretch.
+    pen_styles: bool = False
     # Synthetic drawings that are no digit (letters, scribbles, shapes; `negatives`)
     # added to the fitted images, taught as "unsure of every digit".
     non_digits: int = 0
@@ -60,6 +63,8 @@ class TrainConfig:
             cfg.pen_writers = tuple(sorted(set(int(w) for w in cfg.pen_writers)))
             if not cfg.pen_writers or not set(cfg.pen_writers) <= set(range(1, 31)):
                 raise ValueError(f"pen_writers must be writers 1-30, got {cfg.pen_writers}")
+        if not 1 <= cfg.pen_renders <= 20:
+            raise ValueError(f"pen_renders must be between 1 and 20, got {cfg.pen_renders}")
         if not 0 <= cfg.non_digits <= 200_000:
             raise ValueError(f"non_digits must be between 0 and 200,000, got {cfg.non_digits}")
         for name in ("train_size", "test_size"):

@@ -16,9 +16,17 @@ import numpy as np
 import tensorflow as tf
 
 from mnist_core.calibration import ReadingPolicy, temper
+from mnist_core.preprocess import center_ink, ink_from_image
+from mnist_core.segment import segment_number
 
 BATCH = 1024
 NOT_NAMED = -1  # the digit of a reading the app will not name
+UNREAD = "?"  # stands in a number's text for a digit the app will not name
+# A piece that may hold several digits is read every other way it can be cut only when
+# it is read as one digit less surely than this; it is then read as several touching
+# digits only when the least sure of them is this much surer than the whole.
+RECHECK_BELOW = 0.99
+CUT_MARGIN = 0.1
 _compiled: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _policies: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -54,6 +62,81 @@ def read_digits(model: keras.Model, images: np.ndarray) -> Readings:
     return Readings(probabilities, digits)
 
 
+@dataclass(frozen=True)
+class DigitInNumber:
+    """One digit of a written number: where it is on the drawing (`box` = top, bottom,
+    left, right, exclusive ends, in pixels), the 28x28 `image` the model saw, its
+    calibrated `probabilities` (10,) and the digit named, -1 for none."""
+
+    box: tuple[int, int, int, int]
+    image: np.ndarray
+    probabilities: np.ndarray
+    digit: int
+
+
+@dataclass(frozen=True)
+class NumberReading:
+    """A written number as the app reads it: `text` holds the digits left to right,
+    with `?` where it names none; `digits` one reading per digit."""
+
+    text: str
+    digits: tuple[DigitInNumber, ...]
+
+
+def read_number(model: keras.Model, image: np.ndarray) -> NumberReading:
+    """Read a number written on a canvas of any width (white on black, RGBA or grayscale
+    like `preprocess.canvas_to_mnist`). Raises `EmptyDrawingError` for a blank canvas.
+
+    The ink is cut into pieces (`segment.segment_number`), each prepared like a single
+    drawing (`center_ink`) and read in one batch with `read_digits`. A piece that could
+    be several digits and is not read surely as one (below `RECHECK_BELOW`) is read
+    again, in one more batch, every other way it can be cut; it keeps the way whose
+    least sure digit is surest, a cut only when that beats the whole by `CUT_MARGIN`.
+    """
+    pieces = segment_number(ink_from_image(image))
+    chosen = _read_ways(model, [piece.ways[0] for piece in pieces])
+    doubtful = [
+        i for i, piece in enumerate(pieces)
+        if len(piece.ways) > 1 and chosen[i].sureness < RECHECK_BELOW
+    ]
+    others = _read_ways(model, [way for i in doubtful for way in pieces[i].ways[1:]])
+    for i in doubtful:
+        for way in others[: len(pieces[i].ways) - 1]:
+            if way.sureness > chosen[i].sureness + CUT_MARGIN:
+                chosen[i] = way
+        others = others[len(pieces[i].ways) - 1 :]
+    digits = tuple(digit for way in chosen for digit in way.digits)
+    text = "".join(UNREAD if d.digit == NOT_NAMED else str(d.digit) for d in digits)
+    return NumberReading(text, digits)
+
+
+@dataclass(frozen=True)
+class _WayRead:
+    """One way of cutting a piece, read: its digits, and how sure the least sure is."""
+
+    digits: tuple[DigitInNumber, ...]
+
+    @property
+    def sureness(self) -> float:
+        return min(float(d.probabilities.max()) for d in self.digits)
+
+
+def _read_ways(model: keras.Model, ways: list) -> list[_WayRead]:
+    """Read every segment of every way in one batch."""
+    segments = [segment for way in ways for segment in way]
+    if not segments:
+        return []
+    images = np.stack([center_ink(segment.ink) for segment in segments])
+    readings = read_digits(model, images)
+    found = iter(
+        DigitInNumber(segment.box, image, probabilities, int(digit))
+        for segment, image, probabilities, digit in zip(
+            segments, images, readings.probabilities, readings.digits
+        )
+    )
+    return [_WayRead(tuple(next(found) for _ in way)) for way in ways]
+
+
 def predict_proba(model: keras.Model, images: np.ndarray) -> np.ndarray:
     """Return `(N, 10)` float32 probabilities for `(N, 28, 28)` images in [0, 1].
 
@@ -82,8 +165,11 @@ def predict_proba(model: keras.Model, images: np.ndarray) -> np.ndarray:
 def warm_up(model: keras.Model) -> None:
     """Trace and compile the single-image path now, on a blank image, so the first
     drawing a person makes reads as fast as the next ones (the XLA compile alone takes
-    a few hundred ms)."""
+    a few hundred ms); and the batch path, for any batch size (two sizes make
+    `tf.function` trace one graph for all), which a written number takes."""
     predict_proba(model, np.zeros((1, 28, 28), dtype=np.float32))
+    for size in (2, 3):
+        predict_proba(model, np.zeros((size, 28, 28), dtype=np.float32))
 
 
 def _forward(model: keras.Model):

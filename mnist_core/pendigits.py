@@ -36,6 +36,7 @@ import cv2
 import numpy as np
 
 from mnist_core.errors import DatasetError
+from mnist_core.segment import NUMBER_PAD
 
 TABLET_SIZE = 500  # side of the tablet box each digit was written in
 CLASS_COUNTS = (780, 779, 780, 719, 780, 720, 720, 778, 719, 719)  # full file, digits 0-9
@@ -300,13 +301,17 @@ def render_digit(
     return _draw([c * scale + offset for c in curves], canvas_size, pen_width)
 
 
-def _draw(curves: list[np.ndarray], canvas_size: int, pen_width: float) -> np.ndarray:
-    """Rasterise pixel-space polylines with a round pen, supersampled around the ink only."""
-    image = np.zeros((canvas_size, canvas_size), dtype=np.uint8)
+def _draw(curves: list[np.ndarray], canvas_size: int | tuple[int, int], pen_width: float
+          ) -> np.ndarray:
+    """Rasterise pixel-space polylines with a round pen, supersampled around the ink only.
+    `canvas_size` is the side of a square canvas or (height, width)."""
+    height, width = (canvas_size, canvas_size) if np.isscalar(canvas_size) else canvas_size
+    image = np.zeros((height, width), dtype=np.uint8)
     every = np.concatenate(curves)
     reach = pen_width / 2 + 1
-    x0, y0 = np.floor(every.min(axis=0) - reach).astype(int).clip(0, canvas_size)
-    x1, y1 = np.ceil(every.max(axis=0) + reach + 1).astype(int).clip(0, canvas_size)
+    limit = np.array([width, height])
+    x0, y0 = np.clip(np.floor(every.min(axis=0) - reach).astype(int), 0, limit)
+    x1, y1 = np.clip(np.ceil(every.max(axis=0) + reach + 1).astype(int), 0, limit)
     if x1 <= x0 or y1 <= y0:
         return image  # the whole digit lies off the canvas
     ss = _SUPERSAMPLE
@@ -326,6 +331,77 @@ def _draw(curves: list[np.ndarray], canvas_size: int, pen_width: float) -> np.nd
     small = cv2.resize(big, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
     image[y0:y1, x0:x1] = small
     return image
+
+
+@dataclass(frozen=True)
+class WrittenNumber:
+    """A number composed of pen-drawn digits on a wide canvas: the `(H, W)` uint8 image,
+    its digits' labels left to right, and each digit's ink box (top, bottom, left,
+    right; exclusive ends, pen included)."""
+
+    image: np.ndarray
+    labels: tuple[int, ...]
+    boxes: tuple[tuple[int, int, int, int], ...]
+
+    @property
+    def text(self) -> str:
+        return "".join(str(label) for label in self.labels)
+
+
+def compose_number(
+    digits: Sequence[PenDigit],
+    rng: np.random.Generator,
+    canvas: tuple[int, int] = NUMBER_PAD,
+    pen_width: float = PEN_WIDTH,
+    gap_range: tuple[float, float] = (0.08, 0.5),
+) -> WrittenNumber:
+    """Write `digits` left to right on one canvas, the way a person writes a number.
+
+    The number gets one random digit height (35-70% of the canvas height), each digit
+    varies it by up to 12% and moves up or down by up to 8% of it; the gaps between
+    digits' strokes are `gap_range` times the height (the pen's width eats some of
+    it, so close digits can touch). A number too wide for the canvas is written smaller.
+    """
+    if not digits:
+        raise ValueError("a number needs at least one digit")
+    canvas_h, canvas_w = canvas
+    size = rng.uniform(0.35, 0.7) * canvas_h
+    curves, heights = [], []
+    for digit in digits:
+        strokes = [_smooth(np.asarray(s, dtype=np.float64)) for s in digit.strokes]
+        every = np.concatenate(strokes)
+        low, high = every.min(axis=0), every.max(axis=0)
+        tall = size * rng.uniform(0.88, 1.12)
+        scale = tall / max(float((high - low).max()), 1.0)
+        curves.append([(c - low) * scale for c in strokes])
+        heights.append(tall)
+    widths = [max(float(np.concatenate(c)[:, 0].max()), 0.0) for c in curves]
+    gaps = [rng.uniform(*gap_range) * size for _ in digits[1:]]
+    margin = pen_width / 2 + 2
+    total = sum(widths) + sum(gaps)
+    shrink = min(1.0, (canvas_w - 2 * margin) / total, (canvas_h - 2 * margin) / max(
+        float(np.concatenate(c)[:, 1].max()) for c in curves
+    ) / 1.2)
+    x = rng.uniform(margin, max(margin, canvas_w - margin - total * shrink))
+    baseline = rng.uniform(margin, max(margin, canvas_h - margin - size * 1.1 * shrink))
+    placed = []
+    for i, strokes in enumerate(curves):
+        jitter = rng.uniform(-0.08, 0.08) * size
+        y = np.clip(baseline + jitter * shrink, margin, None)
+        placed.append([c * shrink + (x, y) for c in strokes])
+        x += (widths[i] + (gaps[i] if i < len(gaps) else 0.0)) * shrink
+    everything = [c for strokes in placed for c in strokes]
+    image = _draw(everything, canvas, pen_width)
+    boxes = []
+    for strokes in placed:
+        every = np.concatenate(strokes)
+        (left, top), (right, bottom) = every.min(axis=0), every.max(axis=0)
+        half = pen_width / 2
+        boxes.append((
+            max(0, int(np.floor(top - half))), min(canvas_h, int(np.ceil(bottom + half)) + 1),
+            max(0, int(np.floor(left - half))), min(canvas_w, int(np.ceil(right + half)) + 1),
+        ))
+    return WrittenNumber(image, tuple(d.label for d in digits), tuple(boxes))
 
 
 def render_dataset(
@@ -356,13 +432,17 @@ def drawn_training_set(
     renders: int = 3,
     seed: int = 0,
     pen_widths: tuple[float, float] = (10.0, 26.0),
+    styles: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Prepared 28x28 training images of pen-drawn digits, as the pad would send them.
 
     Each digit is rendered `renders` times at a random size, position and pen width
     (drawn from `pen_widths`), then passed through `canvas_to_mnist`, the drawing pad's
-    own path. Returns `(N * renders, 28, 28)` float32 images and uint8 labels.
+    own path. With `styles`, every render but the first is first rewritten by
+    `pen_styles.restyle` (flagged 1s, crossed 7s, open 4s, straight-tailed 9s, slant,
+    stretch, wobble). Returns `(N * renders, 28, 28)` float32 images and uint8 labels.
     """
+    from mnist_core.pen_styles import restyle
     from mnist_core.preprocess import canvas_to_mnist
 
     rng = np.random.default_rng(seed)
@@ -370,7 +450,10 @@ def drawn_training_set(
     labels = np.empty(len(digits) * renders, dtype=np.uint8)
     for i, digit in enumerate(d for d in digits for _ in range(renders)):
         pen_width = float(rng.uniform(*pen_widths))
-        images[i] = canvas_to_mnist(render_digit(digit, CANVAS_SIZE, pen_width, rng=rng))
+        strokes = digit if not styles or i % renders == 0 else restyle(
+            digit.label, digit.strokes, rng
+        )
+        images[i] = canvas_to_mnist(render_digit(strokes, CANVAS_SIZE, pen_width, rng=rng))
         labels[i] = digit.label
     return images, labels
 
@@ -384,6 +467,8 @@ __all__ = [
     "PenDigit",
     "PenDigitsFormatError",
     "PenDigitsNotFoundError",
+    "WrittenNumber",
+    "compose_number",
     "default_pendigits_path",
     "drawn_training_set",
     "load_pendigits",

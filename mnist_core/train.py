@@ -230,7 +230,7 @@ def prepare_run(cfg: TrainConfig, train_data: tuple[np.ndarray, np.ndarray]) -> 
         x_train, y_train = x_train[: cfg.train_size], y_train[: cfg.train_size]
     x_train = prepare_mnist(x_train)
     if cfg.pen_writers:
-        x_pen, y_pen = _pen_drawn_digits(cfg)
+        x_pen, y_pen = pen_drawn_digits(cfg)
         x_train = np.concatenate([x_train, x_pen])
         y_train = np.concatenate([y_train, y_pen])
     y_train = y_train.astype(np.int32)
@@ -297,13 +297,15 @@ def _non_digit_drawings(cfg: TrainConfig) -> np.ndarray:
     return np.stack([canvas_to_mnist(image) for image in images])
 
 
-def _pen_drawn_digits(cfg: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
+def pen_drawn_digits(cfg: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
     """The chosen pendigits writers' digits, rendered and prepared like pad drawings."""
     from mnist_core.pendigits import drawn_training_set, load_pendigits
 
     writers = set(cfg.pen_writers)
     digits = [d for d in load_pendigits() if d.writer in writers]
-    return drawn_training_set(digits, renders=cfg.pen_renders, seed=cfg.seed)
+    return drawn_training_set(
+        digits, renders=cfg.pen_renders, seed=cfg.seed, styles=cfg.pen_styles
+    )
 
 
 def build_card(cfg, model, monitor, seconds, n_fit, n_val, n_test) -> dict:
@@ -349,7 +351,10 @@ def _training_data_description(cfg: TrainConfig) -> str:
     if cfg.pen_writers:
         text += (
             f" + pendigits pen-drawn digits of writers {_ranges(cfg.pen_writers)} "
-            f"(rendered {cfg.pen_renders}x as the drawing pad draws them)"
+            f"(rendered {cfg.pen_renders}x as the drawing pad draws them"
+            + (", all but the first in other hands: flagged 1s, crossed 7s, open 4s, "
+               "straight-tailed 9s, slant, stretch" if cfg.pen_styles else "")
+            + ")"
         )
     if cfg.non_digits:
         kinds = "letters, scribbles, digit pairs, shapes" if cfg.pen_writers else (

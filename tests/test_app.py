@@ -24,7 +24,7 @@ from streamlit.testing.v1 import AppTest
 
 from mnist_core import jobs
 from mnist_core.images import read_image
-from mnist_core.inference import read_digits
+from mnist_core.inference import read_digits, read_number
 from mnist_core.jobs import FAILED, FINISHED, STOPPED, JobQueue
 from mnist_core.preprocess import canvas_to_mnist, photo_to_mnist
 from mnist_core.registry import list_models, load_model, model_exists, read_card
@@ -186,6 +186,40 @@ def test_drawing_on_the_pad_gives_a_prediction_and_clear_empties_it(store, model
     assert "draw_read_ms" not in at.session_state
 
 
+def test_a_number_written_on_the_wide_pad_is_read_digit_by_digit(store, model, mnist_subset,
+                                                                 clear_digits):
+    _, (x_test, y_test) = mnist_subset
+    wide = np.zeros((240, 720), np.uint8)
+    for slot, i in enumerate(clear_digits[:3]):  # three digits side by side, well apart
+        wide[20:220, 40 + 220 * slot : 240 + 220 * slot] = enlarge_mnist(x_test[i], 200)
+    rgba = np.dstack([wide, wide, wide, np.full_like(wide, 255)])
+    data_url = "data:image/png;base64," + base64.b64encode(png(rgba)).decode()
+    at = app(DRAW)
+    at.radio(key="draw_source").set_value("Write a number").run()
+    assert "Write a number" in texts(at.info) and not at.metric
+    at.session_state["number_canvas_1"] = {
+        "drawing": {"raw": {"objects": []}, "data": data_url}, "backgroundFit": None,
+    }
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    expected = read_number(model, rgba)
+    assert len(expected.digits) == 3
+    assert [(m.label, m.value) for m in at.metric] == [("Number", expected.text)]
+    # the small test model may be unsure of one, but its likeliest digits are right
+    assert [int(d.probabilities.argmax()) for d in expected.digits] == [
+        int(y_test[i]) for i in clear_digits[:3]
+    ]
+    assert ("?" in expected.text) == any("Not sure" in w.value for w in at.warning)
+    (chart,) = at.get("plotly_chart")
+    bars_per_digit = [trace["y"] for trace in json.loads(chart.proto.spec)["data"]]
+    np.testing.assert_allclose(bars_per_digit, [d.probabilities for d in expected.digits],
+                               atol=1e-5)
+    assert at.get("image"), "the preview with a box over each digit is shown"
+
+    at.button(key="draw_clear").click().run()
+    assert not at.metric and "Write a number" in texts(at.info)
+
+
 def test_blank_or_flat_upload_shows_no_prediction(store):
     at = upload(app(DRAW), "white.png", png(np.full((280, 280), 255, np.uint8)))
     assert not at.metric and not at.get("plotly_chart")
@@ -323,6 +357,20 @@ def quick_settings(at: AppTest, name: str, epochs: int, batch_size: int = 64,
     at.select_slider(key="train_size").set_value(500)
     at.text_input(key="train_name").input(name)
     return at.run()
+
+
+def test_a_run_can_also_learn_from_the_pen_drawn_digits_in_other_hands(store):
+    at = quick_settings(app(TRAIN), "pen", epochs=1)
+    assert at.toggle(key="train_pen").value is False
+    at.toggle(key="train_pen").set_value(True).run()
+    at.button(key="train_start").click().run()
+    assert "Queued 'pen'" in texts(at.success)
+    queue = JobQueue.from_env()
+    (job,) = [j for j in queue.view().jobs if j.name == "pen"]
+    assert job.config.pen_writers == tuple(range(1, 31))
+    assert job.config.pen_styles and job.config.pen_renders == 2
+    assert "pen-drawn digits of 30 writers" in texts(at.caption)
+    queue.stop(job.id, ALICE)
 
 
 def test_training_from_the_page_saves_a_model_the_draw_page_offers(store):

@@ -150,3 +150,25 @@ def test_class_report_rows_give_precision_recall_and_counts():
     assert rows[0] == {"Digit": 0, "Precision": 100.0, "Recall": 50.0, "Images": 2, "Missed": 1}
     assert rows[1]["Precision"] == 66.67 and rows[1]["Recall"] == 100.0
     assert rows[5]["Precision"] is None and rows[5]["Images"] == 0
+
+
+def test_number_figure_has_ten_bars_per_digit_titled_with_what_is_read():
+    figure = charts.number_figure([one_hot_ish(1, 0.95), one_hot_ish(7, 0.5)], [1, "?"])
+    assert len(figure.data) == 2
+    for bar, top in zip(figure.data, (1, 7)):
+        assert list(bar.x) == [str(d) for d in range(10)]
+        assert bar.marker.color[top] == charts.HIGHLIGHT
+    assert [a.text for a in figure.layout.annotations] == ["1", "?"]
+    assert tuple(figure.layout.yaxis.range) == (0, 1)
+
+
+def test_number_preview_boxes_each_digit_on_the_drawing():
+    drawing = np.zeros((60, 120, 4), np.uint8)
+    drawing[10:50, 20:30, :3] = 255
+    drawing[..., 3] = 255
+    preview = charts.number_preview(drawing, [(8, 52, 18, 32)], [1])
+    assert preview.shape == (60, 120, 3) and preview.dtype == np.uint8
+    red = tuple(int(charts.HIGHLIGHT[i : i + 2], 16) for i in (1, 3, 5))
+    assert tuple(preview[30, 18]) == red  # the box's left edge
+    assert preview[30, 25].tolist() == [153, 153, 153]  # the ink, dimmed under the box
+    assert preview[30, 100].tolist() == [0, 0, 0]

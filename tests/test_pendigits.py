@@ -284,3 +284,23 @@ def test_drawn_training_set_is_prepared_like_pad_drawings():
         row, col = centre_of_mass(image)
         assert abs(row - 14) <= 0.5 and abs(col - 14) <= 0.5
     assert not np.allclose(images[0], images[1])  # two different renders of one digit
+
+
+def test_compose_number_writes_digits_left_to_right_inside_the_pad():
+    from mnist_core.pendigits import compose_number
+    from mnist_core.segment import NUMBER_PAD
+
+    digits = load_pendigits(SAMPLE)[:5]
+    for seed in range(5):
+        number = compose_number(digits, np.random.default_rng(seed))
+        assert number.image.shape == NUMBER_PAD and number.image.dtype == np.uint8
+        assert number.text == "".join(str(d.label) for d in digits)
+        lefts = [box[2] for box in number.boxes]
+        assert lefts == sorted(lefts)
+        for top, bottom, left, right in number.boxes:
+            assert 0 <= top < bottom <= NUMBER_PAD[0] and 0 <= left < right <= NUMBER_PAD[1]
+            assert number.image[top:bottom, left:right].max() == 255  # ink in every box
+        outside = number.image.copy()
+        for top, bottom, left, right in number.boxes:
+            outside[top:bottom, left:right] = 0
+        assert outside.max() == 0  # and none outside them

@@ -63,13 +63,14 @@ def pad(page: Page) -> Locator:
     return page.locator('[data-testid="stBidiComponentIsolated"] canvas.upper-canvas')
 
 
-def _page_points(page: Page, stroke) -> list[tuple[float, float]]:
+def _page_points(page: Page, stroke, size=(PAD, PAD)) -> list[tuple[float, float]]:
     canvas = pad(page)
     expect(canvas).to_be_visible(timeout=APP_RUN_TIMEOUT)
     canvas.scroll_into_view_if_needed()
     box = canvas.bounding_box()
     assert box is not None, "the drawing pad has no box on screen"
-    scale_x, scale_y = box["width"] / PAD, box["height"] / PAD
+    height, width = size
+    scale_x, scale_y = box["width"] / width, box["height"] / height
     points = [(box["x"] + x * scale_x, box["y"] + y * scale_y) for x, y in stroke]
     # every intermediate point, STEP_PX apart, as a moving hand reports them
     path = [points[0]]
@@ -82,9 +83,10 @@ def _page_points(page: Page, stroke) -> list[tuple[float, float]]:
     return path
 
 
-def draw_with_mouse(page: Page, stroke) -> None:
-    """One stroke with the mouse: press, move through every point, release."""
-    path = _page_points(page, stroke)
+def draw_with_mouse(page: Page, stroke, pad_size=(PAD, PAD)) -> None:
+    """One stroke with the mouse: press, move through every point, release. `stroke` is
+    in the coordinates of a pad of `pad_size` (height, width) px."""
+    path = _page_points(page, stroke, pad_size)
     page.mouse.move(*path[0])
     page.mouse.down()
     for x, y in path[1:]:

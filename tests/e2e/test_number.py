@@ -1,0 +1,87 @@
+"""Number mode in a desktop browser: write a three-digit number with the mouse."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from mnist_core.segment import NUMBER_PAD
+
+from .helpers import (
+    ONE,
+    PREDICTION_TIMEOUT,
+    SEVEN,
+    ZERO,
+    app_idle,
+    draw_with_mouse,
+    horizontal_overflow,
+    open_page,
+    pad,
+    reading,
+    scaled,
+    screenshot,
+)
+
+pytestmark = pytest.mark.e2e
+
+
+def test_write_a_three_digit_number_with_the_mouse(page, app_url, screenshots):
+    open_page(page, app_url, pad(page))
+    page.get_by_text("Write a number").click()
+    expect(page.get_by_text("Write a number, digit after digit, in the wide black box.")
+           ).to_be_visible()
+    height, width = NUMBER_PAD
+    box = pad(page).bounding_box()
+    assert box["width"] == pytest.approx(width, abs=1) and box["height"] == pytest.approx(
+        height, abs=1
+    ), "the number pad should be 720x240 px"
+
+    # 1, 7, 0 about 170 px tall with a gap between digits, as a person writes 170
+    for stroke, left in ((ONE, 110), (SEVEN, 250), (ZERO, 440)):
+        draw_with_mouse(page, scaled(stroke, 170, (left, 35)), NUMBER_PAD)
+        app_idle(page)
+
+    metric = page.get_by_test_id("stMetric")
+    try:
+        expect(metric.get_by_test_id("stMetricLabel")).to_contain_text(
+            "Number", timeout=PREDICTION_TIMEOUT
+        )
+        expect(metric.get_by_test_id("stMetricValue")).to_have_text(
+            "170", timeout=PREDICTION_TIMEOUT
+        )
+    except AssertionError as err:
+        raise AssertionError(f"expected 170; the page says: {reading(page)}") from err
+    chart = page.get_by_test_id("stPlotlyChart").first
+    expect(chart.locator(".barlayer .point")).to_have_count(30)  # ten bars per digit
+    expect(page.get_by_test_id("stImage").first).to_be_visible()
+    screenshot(page, screenshots / "number-desktop-170.png")
+
+    page.get_by_role("button", name="Clear").click()
+    expect(metric).to_have_count(0, timeout=PREDICTION_TIMEOUT)
+
+
+def test_the_number_pad_fits_a_phone_turned_sideways(browser, app_url, screenshots):
+    from .conftest import PHONE, _new_page
+
+    landscape = PHONE | {"viewport": {"width": 844, "height": 390}}
+    context, phone = _new_page(browser, landscape)
+    try:
+        open_page(phone, app_url, pad(phone))
+        phone.get_by_text("Write a number").click()
+        expect(phone.get_by_text("Write a number, digit after digit, in the wide black box.")
+               ).to_be_visible()
+        app_idle(phone)
+        # the sidebar stays open at this width: a person closes it to write
+        phone.get_by_test_id("stSidebar").hover()
+        phone.get_by_test_id("stSidebarCollapseButton").get_by_role("button").click()
+        for _ in range(20):  # while the sidebar slides away
+            box = pad(phone).bounding_box()
+            if box["x"] < 100:
+                break
+            phone.wait_for_timeout(100)
+        assert box["width"] == pytest.approx(NUMBER_PAD[1], abs=1)
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 844, "the pad sticks out"
+        assert horizontal_overflow(phone) == 0
+        screenshot(phone, screenshots / "number-phone-landscape.png")
+    finally:
+        context.close()
