@@ -33,7 +33,7 @@ from bench import common
 from mnist_core import registry
 from mnist_core.errors import EmptyDrawingError, MnistCoreError
 from mnist_core.inference import NOT_NAMED, read_digits, read_number, warm_up
-from mnist_core.pendigits import compose_number, load_pendigits
+from mnist_core.pendigits import compose_number, default_pendigits_path, load_pendigits
 from mnist_core.preprocess import INK_LEVEL, center_ink
 from mnist_core.segment import NUMBER_PAD
 
@@ -50,6 +50,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--models", nargs="+", metavar="NAME",
                         help="models to score (default: the default model and every model "
                         "of the store trained on only some pendigits writers)")
+    parser.add_argument("--pendigits", help="pendigits-orig.tra (default: PENDIGITS_PATH "
+                        "or ../shared/pendigits/pendigits-orig.tra)")
     parser.add_argument("--count", type=int, default=1000,
                         help="numbers per model (default 1,000; --quick: 200)")
     parser.add_argument("--seed", type=int, default=0)
@@ -70,7 +72,7 @@ def write_numbers(digits: list, writers: list[int], count: int, seed: int) -> li
     for _ in range(count):
         own = by_writer[int(rng.choice(writers))]
         length = int(rng.integers(1, MAX_DIGITS + 1))
-        chosen = rng.choice(len(own), size=length, replace=False)
+        chosen = rng.choice(len(own), size=length, replace=len(own) < length)
         numbers.append(compose_number([own[i] for i in chosen], rng))
     return numbers
 
@@ -161,7 +163,7 @@ def run(args: argparse.Namespace) -> dict:
     if missing:
         raise MnistCoreError(f"no model named {', '.join(map(repr, missing))} in "
                              f"{registry.models_dir(args.models_dir)}")
-    digits = load_pendigits()
+    digits = load_pendigits(args.pendigits)
     rows = []
     for name in names:
         seen = set(infos[name].card.get("pen_writers") or [])
@@ -180,6 +182,7 @@ def run(args: argparse.Namespace) -> dict:
         "machine": machine,
         "canvas": NUMBER_PAD,
         "count": args.count,
+        "pendigits": str(args.pendigits or default_pendigits_path()),
         "seed": args.seed,
         "default_model": default,
         "models": rows,

@@ -40,7 +40,8 @@ if TYPE_CHECKING:
 MODELS_DIR_ENV = "MNIST_MODELS_DIR"
 SHIPPED_MODELS_DIR_ENV = "MNIST_SHIPPED_MODELS_DIR"
 DEFAULT_SHIPPED_DIR = Path(__file__).resolve().parent.parent / "models"
-DEFAULT_MODEL_NAME = "cnn"
+# The default model: the drawing-first CNN, else (a store without it) the MNIST-only one.
+DEFAULT_MODEL_NAMES = ("cnn-drawn-all", "cnn")
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 ACCEPTED_INPUT_SHAPES = ((28, 28), (28, 28, 1), (784,))
 
@@ -149,7 +150,8 @@ def list_models(directory=None) -> list[ModelInfo]:
 
 
 def default_model_name(directory=None) -> str:
-    """The default model: `cnn` if present, else the best-scoring model in the store."""
+    """The default model: the first of `DEFAULT_MODEL_NAMES` in the store, else the
+    best-scoring model there."""
     infos = list_models(directory)
     if not infos:
         where = " or ".join(str(folder) for folder, _ in _folders(directory))
@@ -157,8 +159,9 @@ def default_model_name(directory=None) -> str:
             f"no models in {where}: train one with `python -m mnist_core train`"
         )
     names = [info.name for info in infos]
-    if DEFAULT_MODEL_NAME in names:
-        return DEFAULT_MODEL_NAME
+    for name in DEFAULT_MODEL_NAMES:
+        if name in names:
+            return name
     return max(infos, key=lambda info: info.test_accuracy or 0.0).name
 
 

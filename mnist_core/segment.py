@@ -105,20 +105,20 @@ def _own_ink(labels: np.ndarray, ids: list[int]) -> np.ndarray:
 
 @dataclass
 class _Part:
-    """Connected ink pieces taken together: their component ids, box and ink area."""
+    """Connected ink pieces taken together: their component ids and box, and the
+    pieces they were merged from."""
 
     ids: list[int]
     top: int
     bottom: int
     left: int
     right: int
-    area: int
     parts: list[_Part] = field(default_factory=list)  # what was merged into it
 
     @classmethod
     def from_stats(cls, index: int, stat) -> _Part:
-        x, y, w, h, area = (int(v) for v in stat)
-        return cls([index], y, y + h, x, x + w, area)
+        x, y, w, h = (int(v) for v in stat[:4])
+        return cls([index], y, y + h, x, x + w)
 
     @property
     def height(self) -> int:
@@ -142,7 +142,6 @@ class _Part:
         self.ids += other.ids
         self.top, self.bottom = min(self.top, other.top), max(self.bottom, other.bottom)
         self.left, self.right = min(self.left, other.left), max(self.right, other.right)
-        self.area += other.area
 
 
 def _drop_specks(parts: list[_Part]) -> list[_Part]:
@@ -154,7 +153,7 @@ def _drop_specks(parts: list[_Part]) -> list[_Part]:
 
 def _merge_shared_columns(pieces: list[_Part]) -> list[_Part]:
     """Merge pieces standing in the same columns until no two of them do."""
-    groups = [_Part(list(p.ids), p.top, p.bottom, p.left, p.right, p.area, [p]) for p in pieces]
+    groups = [_Part(list(p.ids), p.top, p.bottom, p.left, p.right, [p]) for p in pieces]
     merged = True
     while merged:
         merged = False

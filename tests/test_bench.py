@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import accuracy, common, latency, training
+from bench import accuracy, common, latency, number, training
 from mnist_core.pendigits import default_pendigits_path, load_pendigits, render_dataset
 from mnist_core.preprocess import canvas_to_mnist, naive_resize
 
@@ -90,12 +90,39 @@ def test_accuracy_scores_every_model_and_skips_pendigits_trained_ones(store, tmp
     pen = rows["pen-tuned"]
     assert pen["trained_on_pendigits"] and pen["drawn"] is None
     assert pen["drawn_excluded"] == "trained on these"
-    # Scored on the writers it never saw, and every model gets that same column.
-    unseen = result["held_out_writers"]
-    assert unseen and min(unseen) >= 16
-    assert 0 < pen["drawn_held_out"]["n"] == cnn["drawn_held_out"]["n"] < n
+    # Each model is scored on the drawn digits of the writers it never saw.
+    assert pen["unseen_writers"] and min(pen["unseen_writers"]) >= 16
+    assert 0 < pen["drawn_unseen"]["n"] < n == cnn["drawn_unseen"]["n"]
+    assert cnn["drawn_unseen"]["accuracy"] == cnn["drawn"]["centred"]["accuracy"]
+    for row in (cnn, pen):
+        reading = row["drawn_reading"]
+        assert 0 <= reading["named_share"] <= 1 and 0 <= reading["ece"] <= 1
+        assert 0 <= row["mnist_reading"]["named_share"] <= 1
+        assert 0 <= row["non_digits_refused"] <= 1
+    assert result["non_digits"]["n"] == accuracy.NON_DIGITS
     printed = capsys.readouterr().out
     assert "trained on these" in printed and "Drawn accuracy by digit" in printed
+    assert "What the app says" in printed and "non-digits refused" in printed
+
+
+def test_number_reads_numbers_of_unseen_writers_only(store, tmp_path, capsys):
+    out = tmp_path / "results"
+    code = number.main([
+        "--models-dir", str(store), "--pendigits", str(PENDIGITS), "--count", "12",
+        "--results-dir", str(out),
+    ])
+    assert code == 0
+    result = read_result(out, "number")
+    check_machine(result)
+    rows = {row["name"]: row for row in result["models"]}
+    assert set(rows) == {"cnn", "pen-tuned"}  # the default, and a model of some writers
+    assert min(rows["pen-tuned"]["unseen_writers"]) >= 16
+    for row in rows.values():
+        assert row["n"] == 12
+        for key in ("exact", "segmented", "naive_exact", "digits_named"):
+            assert 0 <= row[key] <= 1
+        check_stats(row["read_5_digits"], number.TIMED_CALLS)
+    assert "exact number" in capsys.readouterr().out
 
 
 def test_drawings_are_render_datasets_own(tmp_path):

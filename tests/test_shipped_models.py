@@ -24,6 +24,9 @@ CARD_FIELDS = {
 }
 
 
+DEFAULT = "cnn-drawn-all"
+
+
 @pytest.fixture(scope="module")
 def default_model():
     return registry.load_model()
@@ -42,9 +45,16 @@ def test_every_architecture_is_shipped_with_a_full_card():
         assert infos[name].path.stat().st_size < 5 * 2**20  # a few MB at most
 
 
-def test_default_model_is_the_cnn(default_model):
-    assert registry.default_model_name() == "cnn"
-    assert default_model.count_params() == registry.read_card("cnn")["params"]
+def test_default_model_is_the_drawing_first_cnn_and_the_mnist_only_one_stays(default_model):
+    assert registry.default_model_name() == DEFAULT == registry.DEFAULT_MODEL_NAMES[0]
+    card = registry.read_card(DEFAULT)
+    assert default_model.count_params() == card["params"]
+    assert card["architecture"] == "cnn"
+    assert card["pen_writers"] == list(range(1, 31))
+    assert card["hyperparameters"]["pen_styles"] and card["hyperparameters"]["non_digits"]
+    for words in ("writers 1-30", "flagged 1s", "crossed 7s", "non-digits"):
+        assert words in card["trained_on"]
+    assert registry.read_card("cnn")["trained_on"] == "MNIST training set"  # to compare
 
 
 def test_default_model_reads_mnist_digits_drawn_large(default_model, mnist_subset):
@@ -63,12 +73,14 @@ def test_default_model_on_the_subset_test_digits(default_model, mnist_subset):
 
 @pytest.mark.slow
 @pytest.mark.skipif(not os.environ.get(DATA_DIR_ENV), reason="MNIST_DATA_DIR not set")
-def test_default_model_full_test_set_accuracy(default_model):
+def test_full_test_set_accuracy_of_the_default_and_the_mnist_only_cnn(default_model):
     _, (x_test, y_test) = load_mnist()
-    probabilities = predict_proba(default_model, prepare_mnist(x_test))
-    accuracy = (probabilities.argmax(axis=1) == y_test).mean()
-    assert accuracy >= 0.996
-    assert accuracy == pytest.approx(registry.read_card("cnn")["test_accuracy"], abs=2e-4)
+    x_test = prepare_mnist(x_test)
+    for name, model, least in ((DEFAULT, default_model, 0.994),
+                               ("cnn", registry.load_model("cnn"), 0.996)):
+        accuracy = (predict_proba(model, x_test).argmax(axis=1) == y_test).mean()
+        assert accuracy >= least, name
+        assert accuracy == pytest.approx(registry.read_card(name)["test_accuracy"], abs=2e-4)
 
 
 def test_pen_trained_model_says_which_writers_it_saw():
@@ -90,13 +102,14 @@ def test_every_shipped_model_carries_a_calibration_fitted_on_held_out_data():
 @pytest.mark.skipif(not os.environ.get(DATA_DIR_ENV), reason="MNIST_DATA_DIR not set")
 def test_default_model_is_calibrated_and_right_on_the_digits_it_names(default_model):
     """On the MNIST test set, which calibration never saw: probabilities mean what they
-    say (ECE <= 1%), and the digits the app names are right 99.7% of the time."""
+    say (ECE <= 1%), and the digits the app names are right 99.6% of the time (the
+    threshold aims at 99.7% on the validation data; on MNIST test it gives 99.65%)."""
     _, (x_test, y_test) = load_mnist()
     readings = read_digits(default_model, prepare_mnist(x_test))
     assert expected_calibration_error(readings.probabilities, y_test) <= 0.01
     named = readings.digits != NOT_NAMED
-    assert named.mean() >= 0.95
-    assert (readings.digits[named] == y_test[named]).mean() >= 0.997
+    assert named.mean() >= 0.99
+    assert (readings.digits[named] == y_test[named]).mean() >= 0.996
 
 
 def test_the_model_taught_non_digits_refuses_them_and_still_reads_digits(mnist_subset):
