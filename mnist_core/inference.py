@@ -89,22 +89,28 @@ def read_number(model: keras.Model, image: np.ndarray) -> NumberReading:
 
     The ink is cut into pieces (`segment.segment_number`), each prepared like a single
     drawing (`center_ink`) and read in one batch with `read_digits`. A piece that could
-    be several digits and is not read surely as one (below `RECHECK_BELOW`) is read
-    again, in one more batch, every other way it can be cut; it keeps the way whose
-    least sure digit is surest, a cut only when that beats the whole by `CUT_MARGIN`.
+    be several digits and is either as wide as several or not read surely as one
+    (below `RECHECK_BELOW`) is read again, in one more batch, every other way it can be
+    cut. The surest way (by its least sure digit) replaces the whole when it is surer
+    by `CUT_MARGIN`, or, for a piece as wide as several digits, unless the whole is
+    surer by that much.
     """
     pieces = segment_number(ink_from_image(image))
     chosen = _read_ways(model, [piece.ways[0] for piece in pieces])
     doubtful = [
         i for i, piece in enumerate(pieces)
-        if len(piece.ways) > 1 and chosen[i].sureness < RECHECK_BELOW
+        if len(piece.ways) > 1 and (piece.several or chosen[i].sureness < RECHECK_BELOW)
     ]
-    others = _read_ways(model, [way for i in doubtful for way in pieces[i].ways[1:]])
+    others = iter(_read_ways(model, [way for i in doubtful for way in pieces[i].ways[1:]]))
     for i in doubtful:
-        for way in others[: len(pieces[i].ways) - 1]:
-            if way.sureness > chosen[i].sureness + CUT_MARGIN:
-                chosen[i] = way
-        others = others[len(pieces[i].ways) - 1 :]
+        whole = chosen[i]
+        best = max((next(others) for _ in pieces[i].ways[1:]), key=lambda way: way.sureness)
+        # a piece as wide as several digits stays whole only if that is clearly surer
+        if pieces[i].several:
+            if best.sureness > whole.sureness - CUT_MARGIN:
+                chosen[i] = best
+        elif best.sureness > whole.sureness + CUT_MARGIN:
+            chosen[i] = best
     digits = tuple(digit for way in chosen for digit in way.digits)
     text = "".join(UNREAD if d.digit == NOT_NAMED else str(d.digit) for d in digits)
     return NumberReading(text, digits)

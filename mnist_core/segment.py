@@ -32,6 +32,8 @@ SHARED_COLUMNS = 0.5
 # A piece wider than this many times its height may be touching digits: it is also
 # offered cut in two or more (the model then judges which reading is surest).
 WIDEST_DIGIT = 0.65
+# A piece wider than this many times its height is most likely several digits.
+SEVERAL_DIGITS = 1.4
 # Cuts in two are tried at this many of the thinnest columns, none nearer an end than
 # this share of the width.
 CUTS_IN_TWO = 3
@@ -58,6 +60,7 @@ class Piece:
     each of those pieces as a digit. The reader keeps the way its model reads surest."""
 
     ways: tuple[tuple[Segment, ...], ...]
+    several: bool = False  # so wide for its height that one digit is unlikely
 
 
 def segment_number(ink: np.ndarray) -> list[Piece]:
@@ -79,8 +82,10 @@ def segment_number(ink: np.ndarray) -> list[Piece]:
         rows, cols = slice(group.top, group.bottom), slice(group.left, group.right)
         cut = np.where(_own_ink(labels[rows, cols], group.ids), ink[rows, cols], 0.0)
         ways = []
-        for columns in _ways_to_cut(cut, group.height, line_height):
-            way = [_trimmed(cut[:, a:b], group.top, group.left + a) for a, b in columns]
+        for cuts in _ways_to_cut(cut, group.height, line_height):
+            edges = [0, *cuts, cut.shape[1]]
+            way = [_trimmed(cut[:, a:b], group.top, group.left + a)
+                   for a, b in zip(edges[:-1], edges[1:]) if b > a]
             if all(segment is not None for segment in way):
                 ways.append(tuple(way))
         if len(group.parts) > 1:  # merged: also offer its parts as digits of their own
@@ -91,7 +96,8 @@ def segment_number(ink: np.ndarray) -> list[Piece]:
             ]
             if all(segment is not None for segment in apart):
                 ways.append(tuple(apart))
-        pieces.append(Piece(tuple(ways)))
+        tall = max(group.height, 0.75 * line_height)
+        pieces.append(Piece(tuple(ways), several=group.width > SEVERAL_DIGITS * tall))
     return pieces
 
 
@@ -169,17 +175,17 @@ def _merge_shared_columns(pieces: list[_Part]) -> list[_Part]:
     return groups
 
 
-def _ways_to_cut(ink: np.ndarray, height: int, line_height: int) -> list[list[tuple[int, int]]]:
-    """Column ranges for each way to cut a piece: whole and, when it is wide enough to
-    hold touching digits, in two at each of the thinnest columns, and into 3..n digits
-    at the thinnest column near each even boundary."""
+def _ways_to_cut(ink: np.ndarray, height: int, line_height: int) -> list[list[int]]:
+    """Each way to cut a piece, as the columns it is cut at: none (whole) and, when it
+    is wide enough to hold touching digits, one cut at each of the thinnest columns and
+    across the width, and 2..n cuts at the thinnest column near each even boundary."""
     width = ink.shape[1]
-    ways = [[(0, width)]]
+    ways: list[list[int]] = [[]]
     tall = max(height, 0.75 * line_height)
     if width <= WIDEST_DIGIT * tall:
         return ways
     thickness = (ink > INK_LEVEL).sum(axis=0).astype(np.float64)
-    ways += [[(0, cut), (cut, width)] for cut in _thinnest_columns(thickness)]
+    ways += [[cut] for cut in _thinnest_columns(thickness)]
     most = min(MAX_CUT, round(width / (DIGIT_WIDTH * tall)) + 1)
     ways += [_cut_into(thickness, parts) for parts in range(3, most + 1)]
     return ways
@@ -203,8 +209,8 @@ def _thinnest_columns(thickness: np.ndarray) -> list[int]:
     return sorted({c for c in chosen if 0 < c < width})
 
 
-def _cut_into(thickness: np.ndarray, parts: int) -> list[tuple[int, int]]:
-    """`parts` column ranges, cut at the thinnest column near each even boundary."""
+def _cut_into(thickness: np.ndarray, parts: int) -> list[int]:
+    """The columns that cut a piece into `parts`: the thinnest near each even boundary."""
     width = len(thickness)
     cuts, start = [], 0
     for k in range(1, parts):
@@ -217,8 +223,7 @@ def _cut_into(thickness: np.ndarray, parts: int) -> list[tuple[int, int]]:
         window = thickness[low:high] + np.abs(np.arange(low, high) - guess) * 1e-3
         cuts.append(low + int(np.argmin(window)))
         start = cuts[-1]
-    edges = [0, *cuts, width]
-    return [(a, b) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+    return cuts
 
 
 def _trimmed(ink: np.ndarray, top: int, left: int) -> Segment | None:
