@@ -99,17 +99,15 @@ def read_number(model: keras.Model, image: np.ndarray) -> NumberReading:
     chosen = _read_ways(model, [piece.ways[0] for piece in pieces])
     doubtful = [
         i for i, piece in enumerate(pieces)
-        if len(piece.ways) > 1 and (piece.several or chosen[i].sureness < RECHECK_BELOW)
+        if len(piece.ways) > 1 and (piece.wideness > 0 or chosen[i].sureness < RECHECK_BELOW)
     ]
     others = iter(_read_ways(model, [way for i in doubtful for way in pieces[i].ways[1:]]))
     for i in doubtful:
         whole = chosen[i]
         best = max((next(others) for _ in pieces[i].ways[1:]), key=lambda way: way.sureness)
-        # a piece as wide as several digits stays whole only if that is clearly surer
-        if pieces[i].several:
-            if best.sureness > whole.sureness - CUT_MARGIN:
-                chosen[i] = best
-        elif best.sureness > whole.sureness + CUT_MARGIN:
+        # the wider the piece, the less a cut must beat the whole by (down to losing
+        # by CUT_MARGIN for a piece as wide as several digits)
+        if best.sureness > whole.sureness + CUT_MARGIN * (1 - 2 * pieces[i].wideness):
             chosen[i] = best
     digits = tuple(digit for way in chosen for digit in way.digits)
     text = "".join(UNREAD if d.digit == NOT_NAMED else str(d.digit) for d in digits)

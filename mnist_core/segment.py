@@ -32,7 +32,9 @@ SHARED_COLUMNS = 0.5
 # A piece wider than this many times its height may be touching digits: it is also
 # offered cut in two or more (the model then judges which reading is surest).
 WIDEST_DIGIT = 0.65
-# A piece wider than this many times its height is most likely several digits.
+# Up to this many times wider than tall, a piece is most likely one digit; from
+# SEVERAL_DIGITS on, most likely several.
+ONE_DIGIT_AT_MOST = 1.1
 SEVERAL_DIGITS = 1.4
 # Cuts in two are tried at this many of the thinnest columns, none nearer an end than
 # this share of the width.
@@ -60,7 +62,9 @@ class Piece:
     each of those pieces as a digit. The reader keeps the way its model reads surest."""
 
     ways: tuple[tuple[Segment, ...], ...]
-    several: bool = False  # so wide for its height that one digit is unlikely
+    # 0 up to a width of `ONE_DIGIT_AT_MOST` times its height, rising to 1 at
+    # `SEVERAL_DIGITS`: how unlikely it is that a piece this wide is one digit
+    wideness: float = 0.0
 
 
 def segment_number(ink: np.ndarray) -> list[Piece]:
@@ -97,7 +101,9 @@ def segment_number(ink: np.ndarray) -> list[Piece]:
             if all(segment is not None for segment in apart):
                 ways.append(tuple(apart))
         tall = max(group.height, 0.75 * line_height)
-        pieces.append(Piece(tuple(ways), several=group.width > SEVERAL_DIGITS * tall))
+        ratio = group.width / tall
+        wideness = (ratio - ONE_DIGIT_AT_MOST) / (SEVERAL_DIGITS - ONE_DIGIT_AT_MOST)
+        pieces.append(Piece(tuple(ways), wideness=float(np.clip(wideness, 0.0, 1.0))))
     return pieces
 
 
