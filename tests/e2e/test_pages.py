@@ -8,6 +8,8 @@ import uuid
 import pytest
 from playwright.sync_api import Page, expect
 
+from mnist_core import registry
+
 from .helpers import (
     APP_RUN_TIMEOUT,
     ONE,
@@ -130,9 +132,11 @@ def test_models_page_lists_the_store(page, app_url, models_store, screenshots):
     assert set(SHIPPED) <= set(listed), listed
     assert {path.stem for path in models_store.glob("*.keras")} <= set(listed)
     expect(page.get_by_role("combobox", name="Model")).to_be_visible()
-    expect(page.get_by_role("button", name="Download cnn.keras")).to_be_visible()
+    default = registry.default_model_name(registry.DEFAULT_SHIPPED_DIR)
+    expect(page.get_by_role("button", name=f"Download {default}.keras")).to_be_visible()
     # the shipped default cannot be deleted by anyone
-    expect(page.get_by_text("'cnn' ships with the app and cannot be deleted")).to_be_visible()
+    expect(page.get_by_text(f"'{default}' ships with the app and cannot be deleted")
+           ).to_be_visible()
     expect(page.get_by_role("button", name="Delete")).to_have_count(0)
     screenshot(page, screenshots / "models-desktop.png")
 
