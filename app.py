@@ -96,10 +96,10 @@ def write_a_number(infos) -> None:
         if canvas.image_data is None:
             st.info("Write a number, digit after digit, in the wide black box.")
             st.stop()
+        if model is None:
+            st.stop()
         started = time.perf_counter()
         try:
-            if model is None:
-                st.stop()
             reading = read_number(model, canvas.image_data)
         except EmptyDrawingError as err:
             st.info(f"Nothing to read yet: {err}.")
