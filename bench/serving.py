@@ -61,6 +61,9 @@ STROKES = [
 ]
 READ_RE = re.compile(r"Read in ([\d,.]+) ms")
 TIMEOUT_MS = 120_000
+# No bars this long after a stroke while the pad still shows its prompt and the app is
+# idle: the stroke was lost on a pad still mounting, and is drawn again.
+LOST_STROKE_MS = 30_000
 RUN_TIMEOUT_S = 900
 
 
@@ -244,19 +247,39 @@ async def draw_once(page, stroke) -> dict:
         steps = max(1, math.ceil(math.dist(start, end) / STEP_PX))
         path += [(start[0] + (end[0] - start[0]) * k / steps,
                   start[1] + (end[1] - start[1]) * k / steps) for k in range(1, steps + 1)]
-    await page.mouse.move(*path[0])
-    await page.mouse.down()
-    for x, y in path[1:]:
-        await page.mouse.move(x, y)
-    await page.mouse.up()
-    lifted = time.perf_counter()
     bars = page.get_by_test_id("stPlotlyChart").first.locator(".barlayer .point")
-    await expect(bars).to_have_count(10, timeout=TIMEOUT_MS)
+    prompt = page.get_by_text("Draw a digit in the black box")
+    lost = 0
+    while True:
+        await page.mouse.move(*path[0])
+        await page.mouse.down()
+        for x, y in path[1:]:
+            await page.mouse.move(x, y)
+        await page.mouse.up()
+        lifted = time.perf_counter()
+        try:
+            await expect(bars).to_have_count(10, timeout=LOST_STROKE_MS)
+            break
+        except AssertionError:
+            # still the empty pad's prompt and the app idle: the stroke never reached
+            # the app (the pad was still mounting); draw it again and count it
+            if lost < 2 and await prompt.is_visible() and await _idle_now(page):
+                lost += 1
+                continue
+        await expect(bars).to_have_count(10, timeout=TIMEOUT_MS - LOST_STROKE_MS)
+        break
     arrived = time.perf_counter()
     read = page.get_by_text(READ_RE)
     await expect(read).to_be_visible(timeout=TIMEOUT_MS)
     read_ms = float(READ_RE.search(await read.inner_text()).group(1).replace(",", ""))
-    return {"stroke_to_bars_s": arrived - lifted, "read_s": read_ms / 1000}
+    return {"stroke_to_bars_s": arrived - lifted, "read_s": read_ms / 1000, "lost_strokes": lost}
+
+
+async def _idle_now(page) -> bool:
+    """Whether the app is connected and no script run is going on right now."""
+    app = page.locator('[data-testid="stApp"]')
+    return (await app.get_attribute("data-test-connection-state") == "CONNECTED"
+            and await app.get_attribute("data-test-script-state") == "notRunning")
 
 
 async def open_draw(browser, url: str):
@@ -303,6 +326,7 @@ def summary(samples: list[dict]) -> dict:
         "drawings": len(samples),
         "stroke_to_bars": common.stats([s["stroke_to_bars_s"] for s in samples]),
         "read": common.stats([s["read_s"] for s in samples]),
+        "lost_strokes": sum(s["lost_strokes"] for s in samples),
     }
 
 
@@ -384,10 +408,15 @@ def run(args: argparse.Namespace) -> dict:
     return result
 
 
+PHASE_LABELS = {
+    "idle": "idle", "training": "default run training",
+    "load": "load: visitors drawing, 2 runs training",
+}
+
+
 def report(result: dict) -> None:
     rows = []
-    for phase, label in (("idle", "idle"), ("training", "default run training"),
-                         ("load", "load: visitors drawing, 2 runs training")):
+    for phase, label in PHASE_LABELS.items():
         if phase not in result:
             continue
         figures = result[phase]
@@ -408,6 +437,10 @@ def report(result: dict) -> None:
          "CPU s/s: server", "training", "browsers"],
         rows,
     )
+    lost = sum(result[phase].get("lost_strokes", 0) for phase in PHASE_LABELS if phase in result)
+    if lost:
+        print(f"{lost} stroke(s) never reached the app (the pad was still mounting) and "
+              "were drawn again; their time counts from the second stroke")
     for phase, label in (("alone", "nobody else on the app"),
                          ("training", "one visitor drawing meanwhile")):
         run = result[phase]["default_run"]
