@@ -96,10 +96,11 @@ def read_number(model: keras.Model, image: np.ndarray) -> NumberReading:
     surer by that much.
     """
     pieces = segment_number(ink_from_image(image))
-    chosen = _read_ways(model, [piece.ways[0] for piece in pieces])
+    chosen = _read_ways(model, [(piece.whole,) for piece in pieces])
     doubtful = [
         i for i, piece in enumerate(pieces)
-        if len(piece.ways) > 1 and (piece.wideness > 0 or chosen[i].sureness < RECHECK_BELOW)
+        if piece.divisible and (piece.wideness > 0 or chosen[i].sureness < RECHECK_BELOW)
+        and len(piece.ways) > 1
     ]
     others = iter(_read_ways(model, [way for i in doubtful for way in pieces[i].ways[1:]]))
     for i in doubtful:

@@ -13,7 +13,9 @@ out of the drawing, ready for `preprocess.center_ink`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import cv2
 import numpy as np
@@ -56,15 +58,26 @@ class Segment:
 
 @dataclass(frozen=True)
 class Piece:
-    """A piece of the number that holds one digit or maybe several: `ways` lists the
-    ways to read it, the first as one digit, then (if it is wide) cut into 2, 3, ...
-    touching digits, then (if it was merged from pieces standing in the same columns)
-    each of those pieces as a digit. The reader keeps the way its model reads surest."""
+    """A piece of the number that holds one digit or maybe several: `whole` is its ink
+    read as one digit; `ways` lists every way to read it, the whole first, then (if it
+    is wide) cut into 2, 3, ... touching digits, then (if it was merged from pieces
+    standing in the same columns) each of those pieces as a digit. The reader keeps the
+    way its model reads surest. The other ways are cut out only when first asked for:
+    most pieces are read surely whole, and cutting takes longer than reading."""
 
-    ways: tuple[tuple[Segment, ...], ...]
+    whole: Segment
     # 0 up to a width of `ONE_DIGIT_AT_MOST` times its height, rising to 1 at
     # `SEVERAL_DIGITS`: how unlikely it is that a piece this wide is one digit
     wideness: float = 0.0
+    # whether it can be read any other way than whole (wide enough to cut, or merged)
+    divisible: bool = False
+    _other_ways: Callable[[], list[tuple[Segment, ...]]] = field(
+        default=list, repr=False, compare=False
+    )
+
+    @cached_property
+    def ways(self) -> tuple[tuple[Segment, ...], ...]:
+        return ((self.whole,), *self._other_ways())
 
 
 def segment_number(ink: np.ndarray) -> list[Piece]:
@@ -74,21 +87,29 @@ def segment_number(ink: np.ndarray) -> list[Piece]:
     """
     ink = np.asarray(ink, dtype=np.float32)
     mask = (ink > INK_LEVEL).astype(np.uint8)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-    parts = [_Part.from_stats(i, stats[i]) for i in range(1, count)]
+    labels, parts = _components(mask)
     too_little = mask.sum() < MIN_INK_SHARE * mask.size
     if not parts or too_little or max(max(p.height, p.width) for p in parts) < MIN_EXTENT_PX:
         raise EmptyDrawingError("the drawing is empty: write a number first")
     groups = _merge_shared_columns(_drop_specks(parts))
     line_height = max(g.height for g in groups)
-    pieces = []
-    for group in sorted(groups, key=lambda g: g.centre):
-        rows, cols = slice(group.top, group.bottom), slice(group.left, group.right)
-        cut = np.where(_own_ink(labels[rows, cols], group.ids), ink[rows, cols], 0.0)
+    return [_piece(group, ink, labels, line_height)
+            for group in sorted(groups, key=lambda g: g.centre)]
+
+
+def _piece(group: _Part, ink: np.ndarray, labels: np.ndarray, line_height: int) -> Piece:
+    """The group's own ink read whole, and the makings of its other ways."""
+    rows, cols = slice(group.top, group.bottom), slice(group.left, group.right)
+    own = np.where(_own_ink(labels[rows, cols], group.ids), ink[rows, cols], 0.0)
+    tall = max(group.height, 0.75 * line_height)
+    cuttable = group.width > WIDEST_DIGIT * tall
+    wideness = (group.width / tall - ONE_DIGIT_AT_MOST) / (SEVERAL_DIGITS - ONE_DIGIT_AT_MOST)
+
+    def other_ways() -> list[tuple[Segment, ...]]:
         ways = []
-        for cuts in _ways_to_cut(cut, group.height, line_height):
-            edges = [0, *cuts, cut.shape[1]]
-            way = [_trimmed(cut[:, a:b], group.top, group.left + a)
+        for cuts in _ways_to_cut(own, tall) if cuttable else []:
+            edges = [0, *cuts, own.shape[1]]
+            way = [_trimmed(own[:, a:b], group.top, group.left + a)
                    for a, b in zip(edges[:-1], edges[1:]) if b > a]
             if all(segment is not None for segment in way):
                 ways.append(tuple(way))
@@ -100,11 +121,29 @@ def segment_number(ink: np.ndarray) -> list[Piece]:
             ]
             if all(segment is not None for segment in apart):
                 ways.append(tuple(apart))
-        tall = max(group.height, 0.75 * line_height)
-        ratio = group.width / tall
-        wideness = (ratio - ONE_DIGIT_AT_MOST) / (SEVERAL_DIGITS - ONE_DIGIT_AT_MOST)
-        pieces.append(Piece(tuple(ways), wideness=float(np.clip(wideness, 0.0, 1.0))))
-    return pieces
+        return ways
+
+    return Piece(
+        whole=Segment((group.top, group.bottom, group.left, group.right), own),
+        wideness=float(np.clip(wideness, 0.0, 1.0)),
+        divisible=cuttable or len(group.parts) > 1,
+        _other_ways=other_ways,
+    )
+
+
+def _components(mask: np.ndarray) -> tuple[np.ndarray, list[_Part]]:
+    """Label the mask's connected pieces (8-connected), looking only at the box around
+    the ink: a number covers a fraction of a wide pad, and labelling is the slow part."""
+    labels = np.zeros(mask.shape, dtype=np.int32)
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if len(rows) == 0:
+        return labels, []
+    top, left = int(rows[0]), int(cols[0])
+    inside = (slice(top, int(rows[-1]) + 1), slice(left, int(cols[-1]) + 1))
+    count, labels[inside], stats, _ = cv2.connectedComponentsWithStats(
+        mask[inside], connectivity=8
+    )
+    return labels, [_Part.from_stats(i, stats[i], top, left) for i in range(1, count)]
 
 
 def _own_ink(labels: np.ndarray, ids: list[int]) -> np.ndarray:
@@ -128,9 +167,9 @@ class _Part:
     parts: list[_Part] = field(default_factory=list)  # what was merged into it
 
     @classmethod
-    def from_stats(cls, index: int, stat) -> _Part:
+    def from_stats(cls, index: int, stat, top: int = 0, left: int = 0) -> _Part:
         x, y, w, h = (int(v) for v in stat[:4])
-        return cls([index], y, y + h, x, x + w)
+        return cls([index], top + y, top + y + h, left + x, left + x + w)
 
     @property
     def height(self) -> int:
@@ -181,17 +220,13 @@ def _merge_shared_columns(pieces: list[_Part]) -> list[_Part]:
     return groups
 
 
-def _ways_to_cut(ink: np.ndarray, height: int, line_height: int) -> list[list[int]]:
-    """Each way to cut a piece, as the columns it is cut at: none (whole) and, when it
-    is wide enough to hold touching digits, one cut at each of the thinnest columns and
-    across the width, and 2..n cuts at the thinnest column near each even boundary."""
+def _ways_to_cut(ink: np.ndarray, tall: float) -> list[list[int]]:
+    """Each way to cut a piece wide enough to hold touching digits, as the columns it is
+    cut at: once at each of the thinnest columns and across the width, and 2..n times
+    at the thinnest column near each even boundary."""
     width = ink.shape[1]
-    ways: list[list[int]] = [[]]
-    tall = max(height, 0.75 * line_height)
-    if width <= WIDEST_DIGIT * tall:
-        return ways
     thickness = (ink > INK_LEVEL).sum(axis=0).astype(np.float64)
-    ways += [[cut] for cut in _thinnest_columns(thickness)]
+    ways = [[cut] for cut in _thinnest_columns(thickness)]
     most = min(MAX_CUT, round(width / (DIGIT_WIDTH * tall)) + 1)
     ways += [_cut_into(thickness, parts) for parts in range(3, most + 1)]
     return ways
@@ -200,7 +235,7 @@ def _ways_to_cut(ink: np.ndarray, height: int, line_height: int) -> list[list[in
 def _thinnest_columns(thickness: np.ndarray) -> list[int]:
     """Columns to try cutting a piece in two at: up to `CUTS_IN_TWO` where the ink is
     thinnest (away from the ends and apart from each other), where two touching digits
-    most likely meet, and one every tenth of the width from 20% to 80%."""
+    most likely meet, and one every tenth of the width from 30% to 70%."""
     width = len(thickness)
     low, high = round(CUT_FROM_END * width), round((1 - CUT_FROM_END) * width)
     order = low + np.argsort(thickness[low:high], kind="stable")
@@ -211,7 +246,7 @@ def _thinnest_columns(thickness: np.ndarray) -> list[int]:
         if len(chosen) == CUTS_IN_TWO:
             break
     # and a cut every tenth of the width: touching digits often overlap where they meet
-    chosen += [round(share * width) for share in np.arange(0.2, 0.81, 0.1)]
+    chosen += [round(share * width) for share in np.arange(0.3, 0.71, 0.1)]
     return sorted({c for c in chosen if 0 < c < width})
 
 
