@@ -255,7 +255,16 @@ def leave_writer_groups_out(args, default_name: str, digits: list, drawn, mnist)
 
 
 def _same_settings(stored: dict, settings: dict) -> bool:
-    return all(stored.get(key) == value for key, value in settings.items())
+    """Whether a stored run's settings are these; a setting the run's card predates
+    counts as its default (what that run trained with)."""
+    from mnist_core.config import TrainConfig
+
+    try:
+        filled = TrainConfig.from_dict(stored).to_dict()
+        filled["pen_writers"] = stored.get("pen_writers")
+    except (TypeError, ValueError):  # a card from another version
+        return False
+    return all(filled.get(key) == value for key, value in settings.items())
 
 
 def labels_of(digits: list) -> np.ndarray:

@@ -36,6 +36,9 @@ class TrainConfig:
     # Synthetic drawings that are no digit (letters, scribbles, shapes; `negatives`)
     # added to the fitted images, taught as "unsure of every digit".
     non_digits: int = 0
+    # Among them also the non-digits a written number's reader meets when it weighs
+    # cutting ink apart: digits touching one another, and digits cut in two.
+    number_non_digits: bool = False
 
     def resolved(self) -> TrainConfig:
         """Fill unset fields from the architecture's defaults and check every value."""

@@ -8,7 +8,14 @@ Four kinds, each a white-on-black 280x280 canvas like the pad sends:
   single-stroke Hershey fonts, a pen's width thick, slanted and placed at random;
 - `scribble`: one to three random smooth strokes;
 - `pair`: two pen-drawn digits side by side (a number, not a digit);
-- `shape`: a smiley, a star, a plus, a hash, a spiral, a zigzag, a box or a triangle.
+- `shape`: a smiley, a star, a plus, a hash, a spiral, a zigzag, a box or a triangle;
+- `touching`: two pen-drawn digits so close that their ink touches or overlaps: what a
+  written number's reader must cut, not read as one digit;
+- `fragment`: one side of a pen-drawn digit cut off at a column through its middle:
+  what a reader gets when it cuts a single digit in two, which must lose to the whole.
+
+`KINDS` are the four a drawing pad meets; `NUMBER_KINDS` add the two a number's reader
+meets when it weighs cutting ink apart.
 
 Everything comes from one seeded generator: same seed, same drawings.
 """
@@ -24,23 +31,30 @@ import numpy as np
 from mnist_core.pendigits import CANVAS_SIZE, PenDigit, render_digit
 
 KINDS = ("letter", "scribble", "pair", "shape")
+NUMBER_KINDS = (*KINDS, "touching", "fragment")
+NEEDS_DIGITS = ("pair", "touching", "fragment")
 LETTERS = "cefhkmnruvwxACEFHKLMNPRUVWXY"
 # The single-stroke Hershey fonts: one pen line per stroke, as a hand draws.
 FONTS = (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, cv2.FONT_HERSHEY_PLAIN)
 PEN_WIDTHS = (10.0, 26.0)
+PAIR_GAP = (40.0, 160.0)  # tablet units between a pair's digits: apart
+TOUCHING_GAP = (-60.0, 10.0)  # ... and touching or overlapping (the pen is ~30 wide)
+FRAGMENT_INK = 40  # grey level counted as ink when cutting a fragment
+FRAGMENT_KEEPS = (0.2, 0.65)  # share of the digit's ink a fragment keeps
+FRAGMENT_WIDEST_ONE = 0.35  # a fragment narrower than this share of its height is a 1
 
 
 def non_digits(count: int, seed: int = 0, kinds: Sequence[str] = KINDS,
                digits: Sequence[PenDigit] | None = None) -> tuple[np.ndarray, list[str]]:
     """`count` non-digit drawings, `(count, 280, 280)` uint8, and the kind of each.
 
-    Kinds take turns; `pair` needs pen-drawn `digits` (from `load_pendigits`) and is
-    skipped without them.
+    Kinds take turns; `pair`, `touching` and `fragment` need pen-drawn `digits` (from
+    `load_pendigits`) and are skipped without them.
     """
-    kinds = [k for k in kinds if k != "pair" or digits]
-    unknown = set(kinds) - set(KINDS)
+    kinds = [k for k in kinds if k not in NEEDS_DIGITS or digits]
+    unknown = set(kinds) - set(NUMBER_KINDS)
     if unknown or not kinds:
-        raise ValueError(f"kinds must be some of {KINDS}, got {sorted(unknown) or kinds}")
+        raise ValueError(f"kinds must be some of {NUMBER_KINDS}, got {sorted(unknown) or kinds}")
     rng = np.random.default_rng(seed)
     images = np.empty((count, CANVAS_SIZE, CANVAS_SIZE), dtype=np.uint8)
     made = []
@@ -53,6 +67,10 @@ def non_digits(count: int, seed: int = 0, kinds: Sequence[str] = KINDS,
             images[i] = render_digit(_scribble(rng), pen_width=pen, rng=rng)
         elif kind == "pair":
             images[i] = render_digit(_pair(rng, digits), pen_width=pen, rng=rng)
+        elif kind == "touching":
+            images[i] = render_digit(_pair(rng, digits, TOUCHING_GAP), pen_width=pen, rng=rng)
+        elif kind == "fragment":
+            images[i] = _fragment(rng, digits, pen)
         else:
             images[i] = render_digit(_shape(rng), pen_width=pen, rng=rng)
         made.append(kind)
@@ -106,15 +124,40 @@ def _scribble(rng: np.random.Generator) -> list[np.ndarray]:
     return strokes
 
 
-def _pair(rng: np.random.Generator, digits: Sequence[PenDigit]) -> list[np.ndarray]:
-    """Two pen-drawn digits side by side, with a gap, in tablet units."""
+def _pair(rng: np.random.Generator, digits: Sequence[PenDigit],
+          gap: tuple[float, float] = PAIR_GAP) -> list[np.ndarray]:
+    """Two pen-drawn digits side by side, `gap` apart (tablet units; below zero, the
+    second starts inside the first's box)."""
     first, second = (digits[int(i)] for i in rng.integers(0, len(digits), size=2))
     strokes = [np.asarray(s, dtype=np.float64).reshape(-1, 2) for s in first.strokes]
     right = max(float(s[:, 0].max()) for s in strokes)
     others = [np.asarray(s, dtype=np.float64).reshape(-1, 2) for s in second.strokes]
     left = min(float(s[:, 0].min()) for s in others)
-    shift = np.array([right - left + float(rng.uniform(40, 160)), rng.normal(0, 30)])
+    shift = np.array([right - left + float(rng.uniform(*gap)), rng.normal(0, 30)])
     return strokes + [s + shift for s in others]
+
+
+def _fragment(rng: np.random.Generator, digits: Sequence[PenDigit], pen: float) -> np.ndarray:
+    """A pen-drawn digit with the ink on one side of a column at 30-70% of its width
+    wiped off. Only cuts that wipe off at least a third of the ink count (the right
+    two thirds of a 3 is still a 3), and 1s and cuts that leave a narrow upright
+    stroke are left out: those would read as a 1, rightly."""
+    while True:
+        digit = digits[int(rng.integers(0, len(digits)))]
+        if digit.label == 1:
+            continue
+        image = render_digit(digit, pen_width=pen, rng=rng)
+        ink = float(image.sum())
+        ys, xs = np.nonzero(image > FRAGMENT_INK)
+        column = int(xs.min() + rng.uniform(0.3, 0.7) * (xs.max() - xs.min()))
+        if rng.random() < 0.5:
+            image[:, column:] = 0
+        else:
+            image[:, :column] = 0
+        ys, xs = np.nonzero(image > FRAGMENT_INK)
+        if (len(xs) and FRAGMENT_KEEPS[0] <= image.sum() / ink <= FRAGMENT_KEEPS[1]
+                and xs.max() - xs.min() >= FRAGMENT_WIDEST_ONE * (ys.max() - ys.min())):
+            return image
 
 
 def _circle(centre, radius, start=0.0, end=2 * math.pi, points=40) -> np.ndarray:

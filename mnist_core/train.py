@@ -285,16 +285,24 @@ def split_indices(n: int, cfg: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
 def _non_digit_drawings(cfg: TrainConfig) -> np.ndarray:
     """`cfg.non_digits` synthetic non-digits, prepared like pad drawings. Pairs of digits
     come only from the pendigits writers the run trains on (none: no pairs)."""
-    from mnist_core.negatives import KINDS, non_digits
+    from mnist_core.negatives import non_digits
     from mnist_core.pendigits import load_pendigits
     from mnist_core.preprocess import canvas_to_mnist
 
     digits = None
     if cfg.pen_writers:
         digits = [d for d in load_pendigits() if d.writer in set(cfg.pen_writers)]
-    kinds = KINDS if digits else tuple(k for k in KINDS if k != "pair")
-    images, _ = non_digits(cfg.non_digits, seed=cfg.seed + 1000, kinds=kinds, digits=digits)
+    images, _ = non_digits(cfg.non_digits, seed=cfg.seed + 1000, kinds=_non_digit_kinds(cfg),
+                           digits=digits)
     return np.stack([canvas_to_mnist(image) for image in images])
+
+
+def _non_digit_kinds(cfg: TrainConfig) -> tuple[str, ...]:
+    """The kinds of non-digits a run fits: those needing pen-drawn digits only with some."""
+    from mnist_core.negatives import KINDS, NEEDS_DIGITS, NUMBER_KINDS
+
+    kinds = NUMBER_KINDS if cfg.number_non_digits else KINDS
+    return kinds if cfg.pen_writers else tuple(k for k in kinds if k not in NEEDS_DIGITS)
 
 
 def pen_drawn_digits(cfg: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -344,6 +352,11 @@ def build_card(cfg, model, monitor, seconds, n_fit, n_val, n_test) -> dict:
     }
 
 
+NON_DIGIT_WORDS = {"letter": "letters", "scribble": "scribbles", "pair": "digit pairs",
+                   "shape": "shapes", "touching": "touching digits",
+                   "fragment": "digits cut in two"}
+
+
 def _training_data_description(cfg: TrainConfig) -> str:
     text = "MNIST training set"
     if cfg.train_size is not None:
@@ -357,9 +370,7 @@ def _training_data_description(cfg: TrainConfig) -> str:
             + ")"
         )
     if cfg.non_digits:
-        kinds = "letters, scribbles, digit pairs, shapes" if cfg.pen_writers else (
-            "letters, scribbles, shapes"
-        )
+        kinds = ", ".join(NON_DIGIT_WORDS[kind] for kind in _non_digit_kinds(cfg))
         text += f" + {cfg.non_digits:,} synthetic non-digits ({kinds})"
     return text
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
 from mnist_core.negatives import KINDS, non_digits
-from mnist_core.pendigits import load_pendigits
+from mnist_core.pendigits import load_pendigits, render_digit
 from mnist_core.preprocess import canvas_to_mnist
 
 SAMPLE = Path(__file__).parent / "data" / "pendigits-sample.tra"
@@ -35,3 +36,36 @@ def test_pairs_need_digits_and_unknown_kinds_are_refused():
     assert "pair" not in kinds
     with pytest.raises(ValueError, match="kinds must be"):
         non_digits(2, kinds=("letter", "emoji"))
+
+
+def test_touching_digits_are_one_piece_of_ink_and_pairs_two():
+    """`touching` pairs make the ink a number's reader must cut; `pair`s stand apart."""
+    digits = load_pendigits(SAMPLE)
+
+    def widest_piece_share(image):
+        ink = (image > 40).astype(np.uint8)
+        _, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+        columns = np.flatnonzero(ink.any(axis=0))
+        return stats[1:, 2].max() / (columns[-1] - columns[0] + 1)
+
+    touching, _ = non_digits(30, seed=2, kinds=("touching",), digits=digits)
+    apart, _ = non_digits(30, seed=2, kinds=("pair",), digits=digits)
+    assert np.mean([widest_piece_share(i) > 0.9 for i in touching]) >= 0.7
+    assert np.mean([widest_piece_share(i) > 0.9 for i in apart]) <= 0.1
+    with pytest.raises(ValueError, match="kinds must be"):
+        non_digits(2, kinds=("touching", "triple"), digits=digits)
+
+
+def test_fragments_keep_part_of_a_digit_and_are_never_a_bare_upright_stroke():
+    digits = load_pendigits(SAMPLE)
+    fragments, kinds = non_digits(30, seed=4, kinds=("fragment",), digits=digits)
+    assert kinds == ["fragment"] * 30
+    for image in fragments:
+        ys, xs = np.nonzero(image > 40)
+        assert xs.max() - xs.min() >= 0.35 * (ys.max() - ys.min())
+    # a fragment holds less ink than a whole digit drawn the same way
+    rng = np.random.default_rng(4)
+    whole = [render_digit(digits[i], rng=rng) for i in rng.integers(0, len(digits), 30)]
+    ink = [int((image > 40).sum()) for image in whole]
+    assert np.median((fragments > 40).sum(axis=(1, 2))) < 0.7 * np.median(ink)
+    assert non_digits(4, kinds=("fragment", "letter"))[1] == ["letter"] * 4  # no digits

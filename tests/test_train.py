@@ -138,3 +138,20 @@ def test_non_digits_are_fitted_as_unsure_and_never_scored(mnist_subset, tmp_path
                         data=mnist_subset).model
     sure = predict_proba(plain, np.stack([canvas_to_mnist(i) for i in images]))
     assert unsure.max(axis=1).mean() < sure.max(axis=1).mean() - 0.1
+
+
+def test_number_non_digits_add_touching_digits_and_fragments(mnist_subset, monkeypatch):
+    sample = Path(__file__).parent / "data" / "pendigits-sample.tra"
+    monkeypatch.setenv("PENDIGITS_PATH", str(sample))
+    config = TrainConfig("mlp-16-16-relu", epochs=1, train_size=200, validation_split=0.0,
+                         pen_writers=[1, 2], pen_renders=1, non_digits=60,
+                         number_non_digits=True)
+    card = train_model(config, data=mnist_subset).card
+    assert card["hyperparameters"]["number_non_digits"] is True
+    assert ("60 synthetic non-digits (letters, scribbles, digit pairs, shapes, touching "
+            "digits, digits cut in two)") in card["trained_on"]
+    # without pen-drawn digits there are none to pair or cut
+    plain = train_model(TrainConfig("mlp-16-16-relu", epochs=1, train_size=200,
+                                    non_digits=30, number_non_digits=True),
+                        data=mnist_subset).card
+    assert "(letters, scribbles, shapes)" in plain["trained_on"]
