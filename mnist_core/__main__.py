@@ -65,9 +65,11 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--non-digits", type=int, default=0, metavar="N",
                        help="also fit N synthetic non-digits, taught as 'unsure of every "
                        "digit' (default 0)")
-    train.add_argument("--number-non-digits", action="store_true",
-                       help="among the non-digits, also touching digits and digits cut in "
-                       "two: what a written number's reader must not read as one digit")
+    train.add_argument("--non-digit-kinds", nargs="+", metavar="KIND",
+                       help="kinds of those non-digits: letter, scribble, pair, shape (the "
+                       "default four), touching (digits touching), fragment (a digit cut "
+                       "in two): the last two are what a number's reader must not read as "
+                       "one digit")
     train.add_argument("--overwrite", action="store_true", help="replace a model of that name")
     train.set_defaults(run=_train)
 
@@ -117,7 +119,7 @@ def _train(args) -> int:
         learning_rate=args.learning_rate, train_size=args.train_size,
         pen_writers=_parse_ranges(args.pen_writers) if args.pen_writers else None,
         pen_renders=args.pen_renders, pen_styles=args.pen_styles,
-        non_digits=args.non_digits, number_non_digits=args.number_non_digits,
+        non_digits=args.non_digits, non_digit_kinds=args.non_digit_kinds,
     )
 
     def report(progress):

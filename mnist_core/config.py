@@ -36,9 +36,10 @@ class TrainConfig:
     # Synthetic drawings that are no digit (letters, scribbles, shapes; `negatives`)
     # added to the fitted images, taught as "unsure of every digit".
     non_digits: int = 0
-    # Among them also the non-digits a written number's reader meets when it weighs
+    # Which kinds (`negatives.ALL_KINDS`); None: the four a drawing pad meets. Add
+    # "touching" and "fragment" for what a written number's reader meets when it weighs
     # cutting ink apart: digits touching one another, and digits cut in two.
-    number_non_digits: bool = False
+    non_digit_kinds: tuple[str, ...] | None = None
 
     def resolved(self) -> TrainConfig:
         """Fill unset fields from the architecture's defaults and check every value."""
@@ -70,6 +71,19 @@ class TrainConfig:
             raise ValueError(f"pen_renders must be between 1 and 20, got {cfg.pen_renders}")
         if not 0 <= cfg.non_digits <= 200_000:
             raise ValueError(f"non_digits must be between 0 and 200,000, got {cfg.non_digits}")
+        if cfg.non_digit_kinds is not None:
+            from mnist_core.negatives import ALL_KINDS, NEEDS_DIGITS  # OpenCV: only here
+
+            cfg.non_digit_kinds = tuple(dict.fromkeys(cfg.non_digit_kinds))
+            unknown = set(cfg.non_digit_kinds) - set(ALL_KINDS)
+            if unknown or not cfg.non_digit_kinds:
+                raise ValueError(f"non_digit_kinds must be some of {', '.join(ALL_KINDS)}, "
+                                 f"got {', '.join(cfg.non_digit_kinds) or 'none'}")
+            if cfg.non_digits and not cfg.pen_writers and set(cfg.non_digit_kinds) <= set(
+                NEEDS_DIGITS
+            ):
+                raise ValueError(f"non-digits of kinds {', '.join(cfg.non_digit_kinds)} are "
+                                 "made of pen-drawn digits: choose pen_writers too")
         for name in ("train_size", "test_size"):
             value = getattr(cfg, name)
             if value is not None and value < 10:
@@ -101,6 +115,7 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"unknown training settings: {', '.join(sorted(unknown))}")
         values = dict(values)
-        if values.get("pen_writers") is not None:
-            values["pen_writers"] = tuple(values["pen_writers"])
+        for name in ("pen_writers", "non_digit_kinds"):
+            if values.get(name) is not None:
+                values[name] = tuple(values[name])
         return cls(**values)

@@ -14,8 +14,8 @@ Four kinds, each a white-on-black 280x280 canvas like the pad sends:
 - `fragment`: one side of a pen-drawn digit cut off at a column through its middle:
   what a reader gets when it cuts a single digit in two, which must lose to the whole.
 
-`KINDS` are the four a drawing pad meets; `NUMBER_KINDS` add the two a number's reader
-meets when it weighs cutting ink apart.
+`KINDS` are the four a drawing pad meets, and the default; `ALL_KINDS` add the two a
+number's reader meets when it weighs cutting ink apart.
 
 Everything comes from one seeded generator: same seed, same drawings.
 """
@@ -31,7 +31,7 @@ import numpy as np
 from mnist_core.pendigits import CANVAS_SIZE, PenDigit, render_digit
 
 KINDS = ("letter", "scribble", "pair", "shape")
-NUMBER_KINDS = (*KINDS, "touching", "fragment")
+ALL_KINDS = (*KINDS, "touching", "fragment")
 NEEDS_DIGITS = ("pair", "touching", "fragment")
 LETTERS = "cefhkmnruvwxACEFHKLMNPRUVWXY"
 # The single-stroke Hershey fonts: one pen line per stroke, as a hand draws.
@@ -52,9 +52,9 @@ def non_digits(count: int, seed: int = 0, kinds: Sequence[str] = KINDS,
     `load_pendigits`) and are skipped without them.
     """
     kinds = [k for k in kinds if k not in NEEDS_DIGITS or digits]
-    unknown = set(kinds) - set(NUMBER_KINDS)
+    unknown = set(kinds) - set(ALL_KINDS)
     if unknown or not kinds:
-        raise ValueError(f"kinds must be some of {NUMBER_KINDS}, got {sorted(unknown) or kinds}")
+        raise ValueError(f"kinds must be some of {ALL_KINDS}, got {sorted(unknown) or kinds}")
     rng = np.random.default_rng(seed)
     images = np.empty((count, CANVAS_SIZE, CANVAS_SIZE), dtype=np.uint8)
     made = []

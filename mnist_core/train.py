@@ -299,9 +299,9 @@ def _non_digit_drawings(cfg: TrainConfig) -> np.ndarray:
 
 def _non_digit_kinds(cfg: TrainConfig) -> tuple[str, ...]:
     """The kinds of non-digits a run fits: those needing pen-drawn digits only with some."""
-    from mnist_core.negatives import KINDS, NEEDS_DIGITS, NUMBER_KINDS
+    from mnist_core.negatives import KINDS, NEEDS_DIGITS
 
-    kinds = NUMBER_KINDS if cfg.number_non_digits else KINDS
+    kinds = cfg.non_digit_kinds or KINDS
     return kinds if cfg.pen_writers else tuple(k for k in kinds if k not in NEEDS_DIGITS)
 
 

@@ -238,8 +238,8 @@ def test_leave_writers_out_runs_are_reused_only_for_the_same_recipe():
 
     settings = TrainConfig("cnn", epochs=5, pen_writers=(1, 2), non_digits=20).resolved()
     settings = settings.to_dict() | {"pen_writers": [1, 2]}
-    older_card = {k: v for k, v in settings.items() if k != "number_non_digits"}
+    older_card = {k: v for k, v in settings.items() if k != "non_digit_kinds"}
     assert accuracy._same_settings(older_card, settings)  # predates the setting: its default
-    assert not accuracy._same_settings(older_card, settings | {"number_non_digits": True})
+    assert not accuracy._same_settings(older_card, settings | {"non_digit_kinds": ["touching"]})
     assert not accuracy._same_settings(older_card | {"epochs": 15}, settings)
     assert not accuracy._same_settings(older_card | {"from_the_future": 1}, settings)

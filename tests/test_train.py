@@ -12,7 +12,7 @@ import pytest
 from mnist_core.augment import augment_batch
 from mnist_core.errors import TrainingStopped
 from mnist_core.inference import predict_proba, reading_policy
-from mnist_core.negatives import non_digits
+from mnist_core.negatives import ALL_KINDS, non_digits
 from mnist_core.preprocess import canvas_to_mnist
 from mnist_core.registry import list_models, load_model, read_card
 from mnist_core.train import HISTORY_KEYS, TrainConfig, train_model
@@ -140,18 +140,22 @@ def test_non_digits_are_fitted_as_unsure_and_never_scored(mnist_subset, tmp_path
     assert unsure.max(axis=1).mean() < sure.max(axis=1).mean() - 0.1
 
 
-def test_number_non_digits_add_touching_digits_and_fragments(mnist_subset, monkeypatch):
+def test_non_digit_kinds_add_touching_digits_and_fragments(mnist_subset, monkeypatch):
     sample = Path(__file__).parent / "data" / "pendigits-sample.tra"
     monkeypatch.setenv("PENDIGITS_PATH", str(sample))
     config = TrainConfig("mlp-16-16-relu", epochs=1, train_size=200, validation_split=0.0,
                          pen_writers=[1, 2], pen_renders=1, non_digits=60,
-                         number_non_digits=True)
+                         non_digit_kinds=list(ALL_KINDS))
     card = train_model(config, data=mnist_subset).card
-    assert card["hyperparameters"]["number_non_digits"] is True
+    assert list(card["hyperparameters"]["non_digit_kinds"]) == list(ALL_KINDS)
     assert ("60 synthetic non-digits (letters, scribbles, digit pairs, shapes, touching "
             "digits, digits cut in two)") in card["trained_on"]
     # without pen-drawn digits there are none to pair or cut
     plain = train_model(TrainConfig("mlp-16-16-relu", epochs=1, train_size=200,
-                                    non_digits=30, number_non_digits=True),
+                                    non_digits=30, non_digit_kinds=("touching", "letter")),
                         data=mnist_subset).card
-    assert "(letters, scribbles, shapes)" in plain["trained_on"]
+    assert "(letters)" in plain["trained_on"]
+    with pytest.raises(ValueError, match="non_digit_kinds must be some of"):
+        TrainConfig("mlp-16-16-relu", non_digits=10, non_digit_kinds=("emoji",)).resolved()
+    with pytest.raises(ValueError, match="choose pen_writers"):
+        TrainConfig("mlp-16-16-relu", non_digits=10, non_digit_kinds=("touching",)).resolved()
