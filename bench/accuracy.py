@@ -259,11 +259,12 @@ def _same_settings(stored: dict, settings: dict) -> bool:
     counts as its default (what that run trained with)."""
     from mnist_core.config import TrainConfig
 
+    known = {k: v for k, v in stored.items() if k in TrainConfig.__dataclass_fields__}
     try:
-        filled = TrainConfig.from_dict(stored).to_dict()
-        filled["pen_writers"] = stored.get("pen_writers")
-    except (TypeError, ValueError):  # a card from another version
+        filled = TrainConfig.from_dict(known).to_dict()
+    except TypeError:  # a card from another version
         return False
+    filled["pen_writers"] = stored.get("pen_writers")
     return all(filled.get(key) == value for key, value in settings.items())
 
 
