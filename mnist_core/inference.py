@@ -88,28 +88,38 @@ def read_number(model: keras.Model, image: np.ndarray) -> NumberReading:
     like `preprocess.canvas_to_mnist`). Raises `EmptyDrawingError` for a blank canvas.
 
     The ink is cut into pieces (`segment.segment_number`), each prepared like a single
-    drawing (`center_ink`) and read in one batch with `read_digits`. A piece that could
-    be several digits and is either as wide as several or not read surely as one
-    (below `RECHECK_BELOW`) is read again, in one more batch, every other way it can be
-    cut. The surest way (by its least sure digit) replaces the whole when it is surer
-    by `CUT_MARGIN`, or, for a piece as wide as several digits, unless the whole is
-    surer by that much.
+    drawing (`center_ink`) and read with `read_digits`. A piece as wide as several digits
+    is read every way it can be cut in that same batch; one that could be several
+    digits but is read as one less surely than `RECHECK_BELOW` is read its other ways in
+    one more batch. The surest way (by its least sure digit) replaces the whole when it
+    is surer by `CUT_MARGIN`, or, for a piece as wide as several digits, unless the
+    whole is surer by that much.
     """
     pieces = segment_number(ink_from_image(image))
-    chosen = _read_ways(model, [(piece.whole,) for piece in pieces])
-    doubtful = [
+    wide = [piece.divisible and piece.wideness > 0 and len(piece.ways) > 1 for piece in pieces]
+    first = iter(_read_ways(model, [
+        way for piece, all_ways in zip(pieces, wide)
+        for way in (piece.ways if all_ways else piece.ways[:1])
+    ]))
+    readings = [
+        [next(first) for _ in (piece.ways if all_ways else piece.ways[:1])]
+        for piece, all_ways in zip(pieces, wide)
+    ]
+    unsure = [
         i for i, piece in enumerate(pieces)
-        if piece.divisible and (piece.wideness > 0 or chosen[i].sureness < RECHECK_BELOW)
+        if not wide[i] and piece.divisible and readings[i][0].sureness < RECHECK_BELOW
         and len(piece.ways) > 1
     ]
-    others = iter(_read_ways(model, [way for i in doubtful for way in pieces[i].ways[1:]]))
-    for i in doubtful:
-        whole = chosen[i]
-        best = max((next(others) for _ in pieces[i].ways[1:]), key=lambda way: way.sureness)
+    second = iter(_read_ways(model, [way for i in unsure for way in pieces[i].ways[1:]]))
+    for i in unsure:
+        readings[i] += [next(second) for _ in pieces[i].ways[1:]]
+    chosen = []
+    for piece, (whole, *others) in zip(pieces, readings):
+        best = max(others, key=lambda way: way.sureness, default=None)
         # the wider the piece, the less a cut must beat the whole by (down to losing
         # by CUT_MARGIN for a piece as wide as several digits)
-        if best.sureness > whole.sureness + CUT_MARGIN * (1 - 2 * pieces[i].wideness):
-            chosen[i] = best
+        margin = CUT_MARGIN * (1 - 2 * piece.wideness)
+        chosen.append(best if best and best.sureness > whole.sureness + margin else whole)
     digits = tuple(digit for way in chosen for digit in way.digits)
     text = "".join(UNREAD if d.digit == NOT_NAMED else str(d.digit) for d in digits)
     return NumberReading(text, digits)
