@@ -96,19 +96,13 @@ def read_number(model: keras.Model, image: np.ndarray) -> NumberReading:
     whole is surer by that much.
     """
     pieces = segment_number(ink_from_image(image))
-    wide = [piece.divisible and piece.wideness > 0 and len(piece.ways) > 1 for piece in pieces]
-    first = iter(_read_ways(model, [
-        way for piece, all_ways in zip(pieces, wide)
-        for way in (piece.ways if all_ways else piece.ways[:1])
-    ]))
-    readings = [
-        [next(first) for _ in (piece.ways if all_ways else piece.ways[:1])]
-        for piece, all_ways in zip(pieces, wide)
-    ]
+    read_now = [piece.ways if piece.wideness > 0 else piece.ways[:1] for piece in pieces]
+    first = iter(_read_ways(model, [way for ways in read_now for way in ways]))
+    readings = [[next(first) for _ in ways] for ways in read_now]
     unsure = [
         i for i, piece in enumerate(pieces)
-        if not wide[i] and piece.divisible and readings[i][0].sureness < RECHECK_BELOW
-        and len(piece.ways) > 1
+        if len(readings[i]) == 1 and piece.divisible
+        and readings[i][0].sureness < RECHECK_BELOW and len(piece.ways) > 1
     ]
     second = iter(_read_ways(model, [way for i in unsure for way in pieces[i].ways[1:]]))
     for i in unsure:
