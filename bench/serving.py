@@ -231,10 +231,12 @@ async def draw_once(page, stroke) -> dict:
     box = None
     for _ in range(100):  # the new, empty pad may still be mounting after Clear
         try:
+            # for a moment after Clear the old pad and the new one are both on the page
+            await expect(canvas).to_have_count(1, timeout=TIMEOUT_MS)
             await expect(canvas).to_be_visible(timeout=TIMEOUT_MS)
             await canvas.scroll_into_view_if_needed(timeout=5_000)
             box = await canvas.bounding_box()
-        except PlaywrightError:
+        except (PlaywrightError, AssertionError):  # it went while we looked: look again
             box = None
         if box is not None:
             break
