@@ -3,7 +3,7 @@
 `model.predict` sets up a data pipeline on each call (about 100 ms here), so images go
 through a `tf.function` of `model(x, training=False)` instead. A single drawing, the hot
 path, uses an XLA-compiled version (half the time of the plain graph for one image);
-batches use the plain graph, traced once per shape, in chunks of `BATCH`.
+batches use the plain graph, traced once for any batch size, in chunks of `BATCH`.
 """
 
 from __future__ import annotations
@@ -96,7 +96,8 @@ def read_number(model: keras.Model, image: np.ndarray) -> NumberReading:
     whole is surer by that much.
     """
     pieces = segment_number(ink_from_image(image))
-    read_now = [piece.ways if piece.wideness > 0 else piece.ways[:1] for piece in pieces]
+    # only a piece as wide as several digits is cut now: most are read surely whole
+    read_now = [piece.ways if piece.wideness > 0 else ((piece.whole,),) for piece in pieces]
     first = iter(_read_ways(model, [way for ways in read_now for way in ways]))
     readings = [[next(first) for _ in ways] for ways in read_now]
     unsure = [
@@ -174,11 +175,9 @@ def predict_proba(model: keras.Model, images: np.ndarray) -> np.ndarray:
 def warm_up(model: keras.Model) -> None:
     """Trace and compile the single-image path now, on a blank image, so the first
     drawing a person makes reads as fast as the next ones (the XLA compile alone takes
-    a few hundred ms); and the batch path, for any batch size (two sizes make
-    `tf.function` trace one graph for all), which a written number takes."""
+    a few hundred ms); and the batch path, which a written number takes."""
     predict_proba(model, np.zeros((1, 28, 28), dtype=np.float32))
-    for size in (2, 3):
-        predict_proba(model, np.zeros((size, 28, 28), dtype=np.float32))
+    predict_proba(model, np.zeros((2, 28, 28), dtype=np.float32))
 
 
 def _forward(model: keras.Model):
@@ -190,12 +189,13 @@ def _forward(model: keras.Model):
             return model(x, training=False)
 
         one_image = tf.TensorSpec((1, *model.input_shape[1:]), tf.float32)
+        any_batch = tf.TensorSpec((None, *model.input_shape[1:]), tf.float32)
+        # Concrete functions skip tf.function's per-call signature matching.
         functions = (
-            # A concrete function skips tf.function's per-call signature matching.
             tf.function(forward, jit_compile=True, autograph=False).get_concrete_function(
                 one_image
             ),
-            tf.function(forward, reduce_retracing=True, autograph=False),
+            tf.function(forward, autograph=False).get_concrete_function(any_batch),
         )
         _compiled[model] = functions
     return functions
