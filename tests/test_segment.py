@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnist_core import registry
+from mnist_core import inference, registry
 from mnist_core.errors import EmptyDrawingError
 from mnist_core.inference import NOT_NAMED, UNREAD, read_number
 from mnist_core.pendigits import compose_number, load_pendigits
@@ -128,3 +128,24 @@ def test_read_number_takes_the_pads_rgba_and_spells_what_it_names(default_model)
 def test_read_number_of_a_blank_canvas_says_so(default_model):
     with pytest.raises(EmptyDrawingError):
         read_number(default_model, np.zeros(WIDE, np.uint8))
+
+
+def test_read_number_cuts_a_narrow_piece_only_when_it_reads_it_unsurely(default_model,
+                                                                         monkeypatch):
+    # a 0 about as wide as 0.8 of its height: wide enough that it could be two touching
+    # digits, narrow enough that it is most likely one; cutting it costs time
+    zero = [[(round(40 * np.sin(t)), round(-55 * np.cos(t)))
+             for t in np.linspace(0, 2 * np.pi, 40)]]
+    pieces = []
+
+    def keep_pieces(ink):
+        pieces.extend(segment_number(ink))
+        return pieces
+
+    monkeypatch.setattr(inference, "segment_number", keep_pieces)
+    reading = read_number(default_model, image_with(at(zero, 200) + at(ONE, 400)))
+    assert reading.text == "01"
+    (zero_piece, _) = pieces
+    assert zero_piece.divisible and zero_piece.wideness == 0
+    assert reading.digits[0].probabilities.max() >= inference.RECHECK_BELOW
+    assert "ways" not in vars(zero_piece)  # read surely whole: never cut
