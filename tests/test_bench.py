@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from bench import accuracy, common, latency, number, training
+from mnist_core.inference import NOT_NAMED, Readings
 from mnist_core.pendigits import default_pendigits_path, load_pendigits, render_dataset
 from mnist_core.preprocess import canvas_to_mnist, naive_resize
 
@@ -244,3 +245,12 @@ def test_leave_writers_out_runs_are_reused_only_for_the_same_recipe():
     assert not accuracy._same_settings(older_card | {"epochs": 15}, settings)
     # settings a card stores beyond a run's config (e.g. the learning-rate schedule) agree
     assert accuracy._same_settings(older_card | {"cosine_decay": True}, settings)
+
+
+def test_reading_figures_count_the_digits_named_wrongly():
+    probabilities = np.full((5, 10), 0.1, dtype=np.float32)
+    readings = Readings(probabilities, np.array([3, NOT_NAMED, 7, 7, 1]))
+    figures = accuracy.reading_figures(readings, np.array([3, 2, 7, 1, 1]))
+    assert figures["named"] == 4 and figures["wrong_named"] == 1
+    assert figures["named_share"] == pytest.approx(0.8)
+    assert figures["accuracy_named"] == pytest.approx(0.75)
