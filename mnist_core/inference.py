@@ -102,7 +102,7 @@ def read_number(model: keras.Model, image: np.ndarray) -> NumberReading:
     readings = [[next(first) for _ in ways] for ways in read_now]
     unsure = [
         i for i, piece in enumerate(pieces)
-        if len(readings[i]) == 1 and piece.divisible
+        if piece.wideness == 0 and piece.divisible
         and readings[i][0].sureness < RECHECK_BELOW and len(piece.ways) > 1
     ]
     second = iter(_read_ways(model, [way for i in unsure for way in pieces[i].ways[1:]]))
