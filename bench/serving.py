@@ -92,12 +92,19 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _stat_fields(pid: int) -> list[str]:
+    """The fields of /proc/PID/stat after the command name: state, parent pid, ..."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def _cpu(fields: list[str], first: int = 11) -> float:
+    return (int(fields[first]) + int(fields[first + 1])) / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_seconds(pid: int, children: bool = False) -> float:
     """User + system CPU time of one process so far (Linux /proc); with `children`,
     that of its ended, reaped child processes instead."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    first = 13 if children else 11  # cutime, cstime after utime, stime
-    return (int(fields[first]) + int(fields[first + 1])) / os.sysconf("SC_CLK_TCK")
+    return _cpu(_stat_fields(pid), 13 if children else 11)  # cutime, cstime: after utime, stime
 
 
 def processes_matching(word: str) -> dict[int, float]:
@@ -114,6 +121,22 @@ def processes_matching(word: str) -> dict[int, float]:
     return found
 
 
+def children_cpu_seconds(parent: int) -> dict[int, float]:
+    """CPU seconds so far of every child process of `parent`. Found by parent id, not by
+    command line: a child that is exiting has lost its command line but not its stat."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = _stat_fields(int(entry.name))
+        except (OSError, IndexError):
+            continue  # ended while we looked
+        if int(fields[1]) == parent:
+            found[int(entry.name)] = _cpu(fields)
+    return found
+
+
 class CpuMeter:
     """Where the CPU went over a window: the web server, the training processes (live
     ones, and those the worker reaped meanwhile) and the headless browsers."""
@@ -127,7 +150,7 @@ class CpuMeter:
             "time": time.perf_counter(),
             "server": cpu_seconds(self.app.server.pid),
             "reaped": cpu_seconds(self.app.worker.pid, children=True),
-            "training": processes_matching("run-job"),
+            "training": children_cpu_seconds(self.app.worker.pid),  # the run-job processes
             "browsers": processes_matching("chromium"),
         }
 

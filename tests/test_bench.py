@@ -254,3 +254,26 @@ def test_reading_figures_count_the_digits_named_wrongly():
     assert figures["named"] == 4 and figures["wrong_named"] == 1
     assert figures["named_share"] == pytest.approx(0.8)
     assert figures["accuracy_named"] == pytest.approx(0.75)
+
+
+def test_a_training_process_is_counted_while_it_exits_and_once_reaped():
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from bench.serving import children_cpu_seconds, cpu_seconds
+
+    reaped_before = cpu_seconds(os.getpid(), children=True)
+    child = subprocess.Popen([sys.executable, "-c", "import time\nend = time.process_time() "
+                              "+ 0.5\nwhile time.process_time() < end: pass"])
+    while _state(child.pid) != "Z":  # ended, not yet waited for: no command line left
+        time.sleep(0.05)
+    assert children_cpu_seconds(os.getpid())[child.pid] >= 0.4
+    child.wait()
+    assert child.pid not in children_cpu_seconds(os.getpid())
+    assert cpu_seconds(os.getpid(), children=True) - reaped_before >= 0.4
+
+
+def _state(pid: int) -> str:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
