@@ -228,7 +228,8 @@ def leave_writer_groups_out(args, default_name: str, digits: list, drawn, mnist)
         cfg = TrainConfig.from_dict(
             recipe | {"pen_writers": sorted(set(range(1, 31)) - group)}
         ).resolved()
-        name = f"{cfg.architecture}-{cfg.epochs}ep-without-writers-{first}-{last}"
+        averaged = "-ema" if cfg.ema_momentum else ""
+        name = f"{cfg.architecture}-{cfg.epochs}ep{averaged}-without-writers-{first}-{last}"
         settings = cfg.to_dict() | {"pen_writers": list(cfg.pen_writers)}
         if registry.model_exists(name, FOLDS_DIR) and _same_settings(
             registry.read_card(name, FOLDS_DIR).get("hyperparameters", {}), settings

@@ -70,6 +70,9 @@ def _parser() -> argparse.ArgumentParser:
                        "default four), touching (digits touching), fragment (a digit cut "
                        "in two): the last two are what a number's reader must not read as "
                        "one digit")
+    train.add_argument("--ema-momentum", type=float, default=0.0, metavar="M",
+                       help="keep a moving average of the weights with momentum M per "
+                       "batch (e.g. 0.999) and keep that average (default 0: off)")
     train.add_argument("--overwrite", action="store_true", help="replace a model of that name")
     train.set_defaults(run=_train)
 
@@ -120,6 +123,7 @@ def _train(args) -> int:
         pen_writers=_parse_ranges(args.pen_writers) if args.pen_writers else None,
         pen_renders=args.pen_renders, pen_styles=args.pen_styles,
         non_digits=args.non_digits, non_digit_kinds=args.non_digit_kinds,
+        ema_momentum=args.ema_momentum,
     )
 
     def report(progress):

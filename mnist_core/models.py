@@ -181,16 +181,22 @@ def get_architecture(name: str) -> Architecture:
 NOT_A_DIGIT = -1  # the training label of a drawing that is no digit
 
 
-def compile_model(model: keras.Model, learning_rate=1e-3, *, non_digits: bool = False
-                  ) -> keras.Model:
+def compile_model(model: keras.Model, learning_rate=1e-3, *, non_digits: bool = False,
+                  ema_momentum: float = 0.0) -> keras.Model:
     """Compile with adam, sparse categorical cross-entropy and accuracy.
 
     With `non_digits`, labels may also be `NOT_A_DIGIT`: for those the loss pulls the
     ten probabilities towards uniform (outlier exposure), so the model learns to be
-    unsure of what is no digit; accuracy counts digits only.
+    unsure of what is no digit; accuracy counts digits only. A non-zero `ema_momentum`
+    has the optimiser keep a moving average of the weights (`keras.callbacks.
+    SwapEMAWeights` puts it in the model).
     """
+    optimizer = keras.optimizers.Adam(
+        learning_rate=learning_rate, use_ema=ema_momentum > 0,
+        ema_momentum=ema_momentum or 0.99,
+    )
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+        optimizer=optimizer,
         loss=digit_or_uniform_loss if non_digits else "sparse_categorical_crossentropy",
         metrics=[DigitAccuracy()] if non_digits else ["accuracy"],
     )

@@ -182,10 +182,14 @@ def train_model(
     monitor = _RunMonitor(
         (x_test, y_test), run.steps, cfg.epochs, progress, stop_event, progress_interval
     )
+    # With averaged weights, validation, the test score and the weights kept at each
+    # epoch's end are the average's: the swap must come before the monitor.
+    averaging = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if cfg.ema_momentum \
+        else []
     started = time.perf_counter()
     model.fit(
         run.train_ds, epochs=cfg.epochs, validation_data=run.val_data, verbose=0,
-        shuffle=False, callbacks=[monitor, *(callbacks or [])],
+        shuffle=False, callbacks=[*averaging, monitor, *(callbacks or [])],
     )
     seconds = time.perf_counter() - started
     if monitor.best_weights is None:
@@ -260,7 +264,8 @@ def prepare_run(cfg: TrainConfig, train_data: tuple[np.ndarray, np.ndarray]) -> 
             learning_rate = keras.optimizers.schedules.CosineDecay(
                 cfg.learning_rate, decay_steps=total, alpha=0.01
             )
-    compile_model(model, learning_rate, non_digits=bool(cfg.non_digits))
+    compile_model(model, learning_rate, non_digits=bool(cfg.non_digits),
+                  ema_momentum=cfg.ema_momentum)
 
     train_ds = tf.data.Dataset.from_tensor_slices((x_fit, y_fit))
     train_ds = train_ds.shuffle(len(x_fit), seed=cfg.seed, reshuffle_each_iteration=True)

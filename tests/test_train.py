@@ -78,11 +78,51 @@ def test_stop_mid_run_keeps_best_whole_epoch(mnist_subset, tmp_path):
 
 @pytest.mark.parametrize("field, value", [
     ("epochs", 0), ("batch_size", 0), ("validation_split", 0.95), ("learning_rate", -1.0),
-    ("architecture", "nope"),
+    ("architecture", "nope"), ("ema_momentum", 1.0), ("ema_momentum", -0.1),
 ])
 def test_bad_settings_raise_before_training(field, value):
     with pytest.raises(ValueError):
         TrainConfig(**{field: value}).resolved()
+
+
+def test_averaged_weights_are_the_ones_scored_and_kept(mnist_subset, tmp_path):
+    momentum, steps = 0.6, 5  # 300 images, 30 for validation, 64 a batch
+
+    class RecordStepWeights(keras.callbacks.Callback):
+        """The weights the optimiser stepped to, after every batch."""
+
+        def __init__(self):
+            super().__init__()
+            self.steps = []
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.steps.append([w.numpy().copy() for w in self.model.trainable_weights])
+
+    recorder = RecordStepWeights()
+    result = train_model(
+        TrainConfig("mlp-16-16-relu", epochs=2, batch_size=64, train_size=300,
+                    ema_momentum=momentum),
+        data=mnist_subset, save_as="averaged", models_dir=tmp_path, callbacks=[recorder],
+    )
+    assert len(recorder.steps) == 2 * steps
+    average = recorder.steps[0]  # the average starts at the first step's weights
+    averages = [average]
+    for weights in recorder.steps[1:]:
+        average = [momentum * a + (1 - momentum) * w for a, w in zip(average, weights)]
+        averages.append(average)
+    kept_epoch = result.card["best_epoch"]
+    expected = averages[kept_epoch * steps - 1]
+    stepped = recorder.steps[kept_epoch * steps - 1]
+    saved = load_model("averaged", tmp_path)
+    for kept, want, raw in zip(saved.trainable_weights, expected, stepped):
+        np.testing.assert_allclose(kept.numpy(), want, rtol=1e-4, atol=1e-6)
+        assert not np.allclose(kept.numpy(), raw)
+    # the epoch's test score is the averaged weights' score
+    (_, _), (x_test, y_test) = mnist_subset
+    from mnist_core.preprocess import prepare_mnist
+    accuracy = (predict_proba(saved, prepare_mnist(x_test)).argmax(axis=1) == y_test).mean()
+    assert result.card["test_accuracy"] == pytest.approx(accuracy, abs=1e-6)
+    assert result.card["hyperparameters"]["ema_momentum"] == momentum
 
 
 def test_existing_name_is_not_overwritten(mnist_subset, tmp_path):
