@@ -218,7 +218,12 @@ def _calibrate(args) -> int:
     import numpy as np
 
     from mnist_core import registry
-    from mnist_core.calibration import expected_calibration_error, fit_policy, temper
+    from mnist_core.calibration import (
+        TARGET_SURE_ACCURACY,
+        expected_calibration_error,
+        fit_policy,
+        temper,
+    )
     from mnist_core.config import TrainConfig
     from mnist_core.data import load_mnist
     from mnist_core.inference import predict_proba
@@ -298,6 +303,7 @@ def _calibrate(args) -> int:
     print(f"  {len(images):,} synthetic non-digits: refuses {refused.mean():.1%} ("
           + ", ".join(f"{kind} {share:.0%}" for kind, share in by_kind.items()) + ")")
     card["reading"] = policy.to_dict() | {
+        "target": TARGET_SURE_ACCURACY,
         "fitted_on": f"{len(val_idx):,} MNIST validation images of its training run and "
         f"{len(x_fit_pen):,} drawn digits: {drawn_source}",
         "held_out": report,

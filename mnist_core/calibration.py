@@ -15,7 +15,12 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 DEFAULT_MIN_PROBABILITY = 0.6  # before a model is calibrated: the app's old rule
-TARGET_SURE_ACCURACY = 0.997  # of the digits the app names, this share must be right
+# Of the digits the app names on a model's held-out validation data, this share must be
+# right. The aim is 99.7% on people it never saw, who are read a little worse than the
+# writers of its validation data: leave-writers-out runs of the default's recipe fitted
+# at 99.7% were right on 99.64-99.72% of the unseen writers' digits they named, and at
+# 99.85% on 99.80-99.96%, while still naming 98-99% of them.
+TARGET_SURE_ACCURACY = 0.9985
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ import tensorflow as tf
 
 from mnist_core import registry
 from mnist_core.augment import augment_batch
-from mnist_core.calibration import fit_policy
+from mnist_core.calibration import TARGET_SURE_ACCURACY, fit_policy
 from mnist_core.config import TrainConfig
 from mnist_core.data import load_mnist
 from mnist_core.errors import TrainingStopped
@@ -201,7 +201,8 @@ def train_model(
         x_val, y_val = run.val_data
         policy = fit_policy(predict_proba(model, x_val), y_val)
         card["reading"] = policy.to_dict() | {
-            "fitted_on": f"{run.n_val:,} validation images of this training run"
+            "target": TARGET_SURE_ACCURACY,
+            "fitted_on": f"{run.n_val:,} validation images of this training run",
         }
     card.update(card_extra or {})
     if save_as is not None:
@@ -229,16 +230,7 @@ def prepare_run(cfg: TrainConfig, train_data: tuple[np.ndarray, np.ndarray]) -> 
     `validation_split` takes the last images unshuffled). Benchmarks call this to fit
     exactly what `train_model` fits.
     """
-    x_train, y_train = train_data
-    if cfg.train_size is not None:
-        x_train, y_train = x_train[: cfg.train_size], y_train[: cfg.train_size]
-    x_train = prepare_mnist(x_train)
-    if cfg.pen_writers:
-        x_pen, y_pen = pen_drawn_digits(cfg)
-        x_train = np.concatenate([x_train, x_pen])
-        y_train = np.concatenate([y_train, y_pen])
-    y_train = y_train.astype(np.int32)
-
+    x_train, y_train = training_digits(cfg, train_data)
     keras.utils.set_random_seed(cfg.seed)
     val_idx, fit_idx = split_indices(len(x_train), cfg)
     n_val = len(val_idx)
@@ -277,6 +269,30 @@ def prepare_run(cfg: TrainConfig, train_data: tuple[np.ndarray, np.ndarray]) -> 
     train_ds = train_ds.prefetch(tf.data.AUTOTUNE)
     val_data = (x_train[val_idx], y_train[val_idx]) if n_val else None
     return PreparedRun(model, train_ds, val_data, steps, n_fit, n_val)
+
+
+def training_digits(cfg: TrainConfig, train_data: tuple[np.ndarray, np.ndarray]
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """The digits a run fits and validates on, prepared: its MNIST training images,
+    then its pendigits writers' digits drawn as the pad draws them."""
+    x_train, y_train = train_data
+    if cfg.train_size is not None:
+        x_train, y_train = x_train[: cfg.train_size], y_train[: cfg.train_size]
+    x_train = prepare_mnist(x_train)
+    if cfg.pen_writers:
+        x_pen, y_pen = pen_drawn_digits(cfg)
+        x_train = np.concatenate([x_train, x_pen])
+        y_train = np.concatenate([y_train, y_pen])
+    return x_train, y_train.astype(np.int32)
+
+
+def validation_digits(cfg: TrainConfig, train_data: tuple[np.ndarray, np.ndarray]
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """The digits a run with these settings (resolved) held out for validation: what
+    its reading policy may be fitted on again later, never its test set."""
+    x_train, y_train = training_digits(cfg, train_data)
+    val_idx, _ = split_indices(len(x_train), cfg)
+    return x_train[val_idx], y_train[val_idx]
 
 
 def split_indices(n: int, cfg: TrainConfig) -> tuple[np.ndarray, np.ndarray]:

@@ -247,6 +247,31 @@ def test_leave_writers_out_runs_are_reused_only_for_the_same_recipe():
     assert accuracy._same_settings(older_card | {"cosine_decay": True}, settings)
 
 
+def test_a_reused_run_is_read_at_todays_target_fitted_on_its_own_validation(
+    mnist_subset, tmp_path, monkeypatch
+):
+    from mnist_core import registry
+    from mnist_core.calibration import TARGET_SURE_ACCURACY, fit_policy
+    from mnist_core.inference import predict_proba
+    from mnist_core.train import TrainConfig, train_model, validation_digits
+
+    monkeypatch.setattr(accuracy, "FOLDS_DIR", tmp_path)
+    config = TrainConfig("mlp-16-16-relu", epochs=1, train_size=500, seed=2).resolved()
+    train_model(config, data=mnist_subset, save_as="fold", models_dir=tmp_path)
+    card = registry.read_card("fold", tmp_path)
+    card["reading"] = {"temperature": 3.0, "min_probability": 0.2}  # an older target's
+    registry.write_card("fold", card, tmp_path)
+
+    accuracy.refit_reading("fold", config, mnist_subset[0])
+    reading = registry.read_card("fold", tmp_path)["reading"]
+    x_val, y_val = validation_digits(config, mnist_subset[0])
+    expected = fit_policy(predict_proba(registry.load_model("fold", tmp_path), x_val), y_val)
+    assert reading["target"] == TARGET_SURE_ACCURACY
+    assert reading["temperature"] == pytest.approx(expected.temperature)
+    assert reading["min_probability"] == pytest.approx(expected.min_probability)
+    assert reading["fitted_on"] == "50 validation images of its training run"
+
+
 def test_reading_figures_count_the_digits_named_wrongly():
     probabilities = np.full((5, 10), 0.1, dtype=np.float32)
     readings = Readings(probabilities, np.array([3, NOT_NAMED, 7, 7, 1]))

@@ -10,12 +10,13 @@ import numpy as np
 import pytest
 
 from mnist_core.augment import augment_batch
+from mnist_core.calibration import TARGET_SURE_ACCURACY
 from mnist_core.errors import TrainingStopped
 from mnist_core.inference import predict_proba, reading_policy
 from mnist_core.negatives import ALL_KINDS, non_digits
-from mnist_core.preprocess import canvas_to_mnist
+from mnist_core.preprocess import canvas_to_mnist, prepare_mnist
 from mnist_core.registry import list_models, load_model, read_card
-from mnist_core.train import HISTORY_KEYS, TrainConfig, train_model
+from mnist_core.train import HISTORY_KEYS, TrainConfig, train_model, validation_digits
 
 
 def test_run_records_every_epoch_and_saves(mnist_subset, tmp_path):
@@ -119,10 +120,21 @@ def test_averaged_weights_are_the_ones_scored_and_kept(mnist_subset, tmp_path):
         assert not np.allclose(kept.numpy(), raw)
     # the epoch's test score is the averaged weights' score
     (_, _), (x_test, y_test) = mnist_subset
-    from mnist_core.preprocess import prepare_mnist
     accuracy = (predict_proba(saved, prepare_mnist(x_test)).argmax(axis=1) == y_test).mean()
     assert result.card["test_accuracy"] == pytest.approx(accuracy, abs=1e-6)
     assert result.card["hyperparameters"]["ema_momentum"] == momentum
+
+
+def test_a_runs_validation_digits_can_be_found_again(mnist_subset):
+    """What a stored run's reading policy may be fitted on again: exactly its held-out
+    digits, so its validation accuracy comes out as its card says."""
+    config = TrainConfig("mlp-16-16-relu", epochs=2, batch_size=64, train_size=600, seed=5)
+    result = train_model(config, data=mnist_subset)
+    x_val, y_val = validation_digits(config.resolved(), mnist_subset[0])
+    assert len(x_val) == result.card["val_images"] == 60
+    accuracy = (predict_proba(result.model, x_val).argmax(axis=1) == y_val).mean()
+    assert accuracy == pytest.approx(result.card["val_accuracy"], abs=1e-6)
+    assert result.card["reading"]["target"] == TARGET_SURE_ACCURACY
 
 
 def test_existing_name_is_not_overwritten(mnist_subset, tmp_path):
