@@ -92,6 +92,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "default model's own)")
     parser.add_argument("--fold-epochs", type=int, help="epochs of those runs (default: "
                         "the default model's own)")
+    parser.add_argument("--fold-ema-momentum", type=float, metavar="M", help="weight "
+                        "averaging of those runs, 0 for none (default: the default model's)")
+    parser.add_argument("--groups", nargs="+", metavar="FIRST-LAST",
+                        choices=[f"{first}-{last}" for first, last in WRITER_GROUPS],
+                        help="only these groups of writers (default: all three)")
     parser.add_argument("--quick", action="store_true",
                         help=f"tiny run: --limit {QUICK_LIMIT} --mnist-limit {QUICK_MNIST_LIMIT}")
     args = parser.parse_args(argv)
@@ -219,11 +224,14 @@ def leave_writer_groups_out(args, default_name: str, digits: list, drawn, mnist)
         recipe["architecture"] = args.fold_arch
     if args.fold_epochs:
         recipe["epochs"] = args.fold_epochs
+    if args.fold_ema_momentum is not None:
+        recipe["ema_momentum"] = args.fold_ema_momentum
     data = None
     writers = np.array([d.writer or 0 for d in digits])
     images, readable = drawn
     rows = []
-    for first, last in WRITER_GROUPS:
+    chosen = args.groups or [f"{first}-{last}" for first, last in WRITER_GROUPS]
+    for first, last in (map(int, group.split("-")) for group in chosen):
         group = set(range(first, last + 1))
         cfg = TrainConfig.from_dict(
             recipe | {"pen_writers": sorted(set(range(1, 31)) - group)}
