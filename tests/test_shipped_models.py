@@ -122,4 +122,6 @@ def test_the_model_taught_non_digits_refuses_them_and_still_reads_digits(mnist_s
     assert refused >= 0.9 and refused > untaught.mean() + 0.5
     _, (x_test, y_test) = mnist_subset
     readings = read_digits(taught, prepare_mnist(x_test))
-    assert (readings.digits == y_test).mean() >= 0.99
+    named = readings.digits != NOT_NAMED
+    assert named.mean() >= 0.97  # the least share of real digits named
+    assert (readings.digits[named] == y_test[named]).mean() >= 0.997
