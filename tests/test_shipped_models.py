@@ -102,14 +102,15 @@ def test_every_shipped_model_carries_a_calibration_fitted_on_held_out_data():
 @pytest.mark.skipif(not os.environ.get(DATA_DIR_ENV), reason="MNIST_DATA_DIR not set")
 def test_default_model_is_calibrated_and_right_on_the_digits_it_names(default_model):
     """On the MNIST test set, which calibration never saw: probabilities mean what they
-    say (ECE <= 1%), and the digits the app names are right 99.6% of the time (the
-    threshold aims at 99.7% on the validation data; on MNIST test it gives 99.65%)."""
+    say (ECE <= 1%), the app names at least 97% of the digits and is right on 99.7% of
+    those (the threshold aims at 99.85% on the validation data: 98.8% named, 99.79%
+    right on MNIST test)."""
     _, (x_test, y_test) = load_mnist()
     readings = read_digits(default_model, prepare_mnist(x_test))
     assert expected_calibration_error(readings.probabilities, y_test) <= 0.01
     named = readings.digits != NOT_NAMED
-    assert named.mean() >= 0.99
-    assert (readings.digits[named] == y_test[named]).mean() >= 0.996
+    assert named.mean() >= 0.97
+    assert (readings.digits[named] == y_test[named]).mean() >= 0.997
 
 
 def test_the_model_taught_non_digits_refuses_them_and_still_reads_digits(mnist_subset):
