@@ -281,10 +281,7 @@ def refit_reading(name: str, cfg, train_data) -> None:
     x_val, y_val = validation_digits(cfg, train_data)
     policy = fit_policy(predict_proba(registry.load_model(name, FOLDS_DIR), x_val), y_val)
     card = registry.read_card(name, FOLDS_DIR)
-    card["reading"] = policy.to_dict() | {
-        "target": TARGET_SURE_ACCURACY,
-        "fitted_on": f"{len(x_val):,} validation images of its training run",
-    }
+    card["reading"] = policy.card_entry(f"{len(x_val):,} validation images of its training run")
     registry.write_card(name, card, FOLDS_DIR)
 
 

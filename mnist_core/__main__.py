@@ -218,12 +218,7 @@ def _calibrate(args) -> int:
     import numpy as np
 
     from mnist_core import registry
-    from mnist_core.calibration import (
-        TARGET_SURE_ACCURACY,
-        expected_calibration_error,
-        fit_policy,
-        temper,
-    )
+    from mnist_core.calibration import expected_calibration_error, fit_policy, temper
     from mnist_core.config import TrainConfig
     from mnist_core.data import load_mnist
     from mnist_core.inference import predict_proba
@@ -302,12 +297,10 @@ def _calibrate(args) -> int:
     report["synthetic non-digits"] = {"refused_share": float(refused.mean()), "by_kind": by_kind}
     print(f"  {len(images):,} synthetic non-digits: refuses {refused.mean():.1%} ("
           + ", ".join(f"{kind} {share:.0%}" for kind, share in by_kind.items()) + ")")
-    card["reading"] = policy.to_dict() | {
-        "target": TARGET_SURE_ACCURACY,
-        "fitted_on": f"{len(val_idx):,} MNIST validation images of its training run and "
-        f"{len(x_fit_pen):,} drawn digits: {drawn_source}",
-        "held_out": report,
-    }
+    card["reading"] = policy.card_entry(
+        f"{len(val_idx):,} MNIST validation images of its training run and "
+        f"{len(x_fit_pen):,} drawn digits: {drawn_source}"
+    ) | {"held_out": report}
     registry.write_card(name, card, args.models_dir)
     return 0
 

@@ -50,6 +50,10 @@ class ReadingPolicy:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def card_entry(self, fitted_on: str, target: float = TARGET_SURE_ACCURACY) -> dict:
+        """The card's `reading`: this policy, the target it was fitted for, and on what."""
+        return self.to_dict() | {"target": target, "fitted_on": fitted_on}
+
 
 def temper(probabilities: np.ndarray, temperature: float) -> np.ndarray:
     """Softmax probabilities with their logits divided by `temperature` (rows sum to 1)."""

@@ -24,7 +24,7 @@ import tensorflow as tf
 
 from mnist_core import registry
 from mnist_core.augment import augment_batch
-from mnist_core.calibration import TARGET_SURE_ACCURACY, fit_policy
+from mnist_core.calibration import fit_policy
 from mnist_core.config import TrainConfig
 from mnist_core.data import load_mnist
 from mnist_core.errors import TrainingStopped
@@ -184,8 +184,8 @@ def train_model(
     )
     # With averaged weights, validation, the test score and the weights kept at each
     # epoch's end are the average's: the swap must come before the monitor.
-    averaging = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if cfg.ema_momentum \
-        else []
+    averaging = ([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)]
+                 if cfg.ema_momentum else [])
     started = time.perf_counter()
     model.fit(
         run.train_ds, epochs=cfg.epochs, validation_data=run.val_data, verbose=0,
@@ -200,10 +200,7 @@ def train_model(
     if run.val_data is not None:  # calibrated on the images it held out, never the test
         x_val, y_val = run.val_data
         policy = fit_policy(predict_proba(model, x_val), y_val)
-        card["reading"] = policy.to_dict() | {
-            "target": TARGET_SURE_ACCURACY,
-            "fitted_on": f"{run.n_val:,} validation images of this training run",
-        }
+        card["reading"] = policy.card_entry(f"{run.n_val:,} validation images of this training run")
     card.update(card_extra or {})
     if save_as is not None:
         card["name"] = save_as
