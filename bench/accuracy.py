@@ -212,10 +212,10 @@ def leave_writer_groups_out(args, default_name: str, digits: list, drawn, mnist)
     """Train the default model's recipe once per group of writers, without that group,
     and score each run on the group's drawn digits: accuracy on the writers a model
     never saw, with the app's reading of them. Runs are kept in `FOLDS_DIR` and reused
-    when their settings match."""
+    when their settings match. For an ensemble, each of its runs is trained so (from
+    its own seed) and the runs are averaged, as the ensemble averages its own."""
     from mnist_core.config import TrainConfig
-    from mnist_core.data import load_mnist
-    from mnist_core.train import train_model
+    from mnist_core.ensemble import is_ensemble, make_ensemble
 
     card = registry.read_card(default_name, args.models_dir)
     recipe = {k: v for k, v in card.get("hyperparameters", {}).items()
@@ -226,34 +226,29 @@ def leave_writer_groups_out(args, default_name: str, digits: list, drawn, mnist)
         recipe["epochs"] = args.fold_epochs
     if args.fold_ema_momentum is not None:
         recipe["ema_momentum"] = args.fold_ema_momentum
-    data = None
+    init_seeds = [None]
+    if is_ensemble(card):
+        # the first run started from the split's own seed: its fold is the plain one
+        init_seeds = [None if seed == recipe.get("seed", 0) else seed
+                      for seed in (member["init_seed"] for member in card["members"])]
+    data = _LazyMnist(args)
     writers = np.array([d.writer or 0 for d in digits])
     images, readable = drawn
     rows = []
     chosen = args.groups or [f"{first}-{last}" for first, last in WRITER_GROUPS]
     for first, last in (map(int, group.split("-")) for group in chosen):
         group = set(range(first, last + 1))
-        cfg = TrainConfig.from_dict(
-            recipe | {"pen_writers": sorted(set(range(1, 31)) - group)}
-        ).resolved()
-        averaged = "-ema" if cfg.ema_momentum else ""
-        name = f"{cfg.architecture}-{cfg.epochs}ep{averaged}-without-writers-{first}-{last}"
-        settings = cfg.to_dict() | {"pen_writers": list(cfg.pen_writers)}
-        if registry.model_exists(name, FOLDS_DIR) and _same_settings(
-            registry.read_card(name, FOLDS_DIR).get("hyperparameters", {}), settings
-        ):
-            print(f"writers {first}-{last}: reusing {FOLDS_DIR / name}")
-        else:
-            print(f"writers {first}-{last}: training {name} ({cfg.epochs} epochs)", flush=True)
-            if data is None:
-                data = load_mnist(common.mnist_dir(args.data_dir, args.quick))
-            train_model(cfg, data=data, save_as=name, models_dir=FOLDS_DIR, overwrite=True)
+        fold = recipe | {"pen_writers": sorted(set(range(1, 31)) - group)}
+        runs = [_fold_run(TrainConfig.from_dict(fold | {"init_seed": seed}).resolved(),
+                          first, last, data) for seed in init_seeds]
+        cfg, name = runs[0]
+        if len(runs) > 1:
+            name = name.replace("-without-", f"-x{len(runs)}-without-")
+            print(f"writers {first}-{last}: averaging {', '.join(n for _, n in runs)}",
+                  flush=True)
+            make_ensemble([n for _, n in runs], name, data=data.get(), members_dir=FOLDS_DIR,
+                          models_dir=FOLDS_DIR, overwrite=True)
         fold_card = registry.read_card(name, FOLDS_DIR)
-        if (fold_card.get("reading") or {}).get("target") != TARGET_SURE_ACCURACY:
-            if data is None:
-                data = load_mnist(common.mnist_dir(args.data_dir, args.quick))
-            refit_reading(name, cfg, data[0])
-            fold_card = registry.read_card(name, FOLDS_DIR)
         model = registry.load_model(name, FOLDS_DIR)
         mask = np.isin(writers, list(group))
         readings = read_digits(model, images[mask & readable])
@@ -261,7 +256,7 @@ def leave_writer_groups_out(args, default_name: str, digits: list, drawn, mnist)
         row = {
             "writers": [first, last],
             "model": name,
-            "architecture": cfg.architecture,
+            "architecture": cfg.architecture + (f" x{len(runs)}" if len(runs) > 1 else ""),
             "epochs": cfg.epochs,
             "n": int(mask.sum()),
             "accuracy": float(right.sum() / mask.sum()),
@@ -269,6 +264,43 @@ def leave_writer_groups_out(args, default_name: str, digits: list, drawn, mnist)
         } | reading_figures(readings, labels_of(digits)[mask & readable])
         rows.append(row)
     return rows
+
+
+class _LazyMnist:
+    """MNIST training and test data, loaded the first time a fold needs it."""
+
+    def __init__(self, args):
+        self.args, self.data = args, None
+
+    def get(self):
+        if self.data is None:
+            self.data = load_mnist(common.mnist_dir(self.args.data_dir, self.args.quick))
+        return self.data
+
+
+def _fold_run(cfg, first: int, last: int, data: _LazyMnist) -> tuple:
+    """(settings, name) of the run of `cfg` without writers `first`-`last` in
+    `FOLDS_DIR`: reused when its settings match, else trained; its reading fitted
+    again when its card's target is not today's."""
+    from mnist_core.train import train_model
+
+    averaged = "-ema" if cfg.ema_momentum else ""
+    started = "" if cfg.init_seed is None else f"-init{cfg.init_seed}"
+    name = (f"{cfg.architecture}-{cfg.epochs}ep{averaged}{started}"
+            f"-without-writers-{first}-{last}")
+    settings = cfg.to_dict() | {"pen_writers": list(cfg.pen_writers)}
+    if registry.model_exists(name, FOLDS_DIR) and _same_settings(
+        registry.read_card(name, FOLDS_DIR).get("hyperparameters", {}), settings
+    ):
+        print(f"writers {first}-{last}: reusing {FOLDS_DIR / name}")
+    else:
+        print(f"writers {first}-{last}: training {name} ({cfg.epochs} epochs)", flush=True)
+        train_model(cfg, data=data.get(), save_as=name, models_dir=FOLDS_DIR, overwrite=True)
+    if (registry.read_card(name, FOLDS_DIR).get("reading") or {}).get(
+        "target"
+    ) != TARGET_SURE_ACCURACY:
+        refit_reading(name, cfg, data.get()[0])
+    return cfg, name
 
 
 def refit_reading(name: str, cfg, train_data) -> None:

@@ -6,6 +6,7 @@ or run a worker that trains the app's queued jobs.
     python -m mnist_core predict drawing.png [--name cnn]
     python -m mnist_core list
     python -m mnist_core calibrate [--name cnn]
+    python -m mnist_core ensemble --name cnn-x3 --members cnn cnn-2 cnn-3
     python -m mnist_core worker [--threads 1]
 
 MNIST is read from `MNIST_DATA_DIR` (or `--data-dir`), else the Keras cache. Trained
@@ -48,7 +49,11 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=int, help="default: the architecture's own")
     train.add_argument("--batch-size", type=int, help="default: the architecture's own")
     train.add_argument("--validation-split", type=float, default=0.1)
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=int, default=0,
+                       help="seed of the validation split, the pen renders and the rest")
+    train.add_argument("--init-seed", type=int, metavar="N",
+                       help="seed of the weights' start, batch order and augmentation only "
+                       "(default: --seed): same data and validation digits, another model")
     train.add_argument("--learning-rate", type=float)
     augment = train.add_mutually_exclusive_group()
     augment.add_argument("--augment", dest="augment", action="store_true", default=None)
@@ -95,6 +100,18 @@ def _parser() -> argparse.ArgumentParser:
     calibrate.add_argument("--name", help="model name (default: the default model)")
     calibrate.set_defaults(run=_calibrate)
 
+    ensemble = commands.add_parser(
+        "ensemble", help="average runs of one recipe that differ only in --init-seed into "
+        "one model, then calibrate it",
+    )
+    ensemble.add_argument("--name", required=True, help="name to save the ensemble under")
+    ensemble.add_argument("--members", nargs="+", required=True, metavar="NAME",
+                          help="the runs (at least two)")
+    ensemble.add_argument("--members-dir", help="folder of those runs (default: the store)")
+    ensemble.add_argument("--overwrite", action="store_true",
+                          help="replace a model of that name")
+    ensemble.set_defaults(run=_ensemble)
+
     worker = commands.add_parser("worker", help="train the app's queued jobs")
     worker.add_argument("--threads", type=int, default=1,
                         help="jobs trained at once, each in its own process (default 1)")
@@ -123,7 +140,7 @@ def _train(args) -> int:
         pen_writers=_parse_ranges(args.pen_writers) if args.pen_writers else None,
         pen_renders=args.pen_renders, pen_styles=args.pen_styles,
         non_digits=args.non_digits, non_digit_kinds=args.non_digit_kinds,
-        ema_momentum=args.ema_momentum,
+        ema_momentum=args.ema_momentum, init_seed=args.init_seed,
     )
 
     def report(progress):
@@ -286,8 +303,10 @@ def _calibrate(args) -> int:
             "accuracy": float(right.mean()),
         }
         r = report[label]
+        right_named = ("none named" if r["accuracy_named"] is None
+                       else f"right on {r['accuracy_named']:.2%} of those")
         print(f"  {label}: ECE {r['ece_before']:.2%} -> {r['ece']:.2%}; names "
-              f"{r['named_share']:.2%} of digits, right on {r['accuracy_named']:.2%} of those "
+              f"{r['named_share']:.2%} of digits, {right_named} "
               f"(accuracy on all {r['accuracy']:.2%})")
     images, kinds = non_digits(NON_DIGITS_CHECKED, seed=7, digits=digits)
     scaled = temper(predict_proba(model, np.stack([canvas_to_mnist(i) for i in images])),
@@ -303,6 +322,24 @@ def _calibrate(args) -> int:
     ) | {"held_out": report}
     registry.write_card(name, card, args.models_dir)
     return 0
+
+
+def _ensemble(args) -> int:
+    from mnist_core.data import load_mnist
+    from mnist_core.ensemble import make_ensemble
+
+    card = make_ensemble(
+        args.members, args.name, data=load_mnist(args.data_dir), members_dir=args.members_dir,
+        models_dir=args.models_dir, overwrite=args.overwrite,
+    )
+    for member in card["members"]:
+        print(f"  run {member['name']} (init seed {member['init_seed']}): validation "
+              f"{member['val_accuracy']:.4f}, test {member['test_accuracy']:.4f}")
+    print(f"saved {args.name}: validation {card['val_accuracy']:.4f}, test "
+          f"{card['test_accuracy']:.4f} ({card['val_images']:,} validation images)")
+    return _calibrate(argparse.Namespace(
+        name=args.name, models_dir=args.models_dir, data_dir=args.data_dir
+    ))
 
 
 def _worker(args) -> int:

@@ -44,6 +44,10 @@ class TrainConfig:
     # batch, and score, choose and save the averaged weights: they wander less from
     # epoch to epoch than the weights the optimiser steps. 0: off.
     ema_momentum: float = 0.0
+    # Seed of the weights' start, the batch order and the augmentation; None: `seed`.
+    # Runs that differ only here fit the same data and hold out the same validation
+    # digits: members of one ensemble, which that validation can judge.
+    init_seed: int | None = None
 
     def resolved(self) -> TrainConfig:
         """Fill unset fields from the architecture's defaults and check every value."""

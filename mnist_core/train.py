@@ -228,7 +228,8 @@ def prepare_run(cfg: TrainConfig, train_data: tuple[np.ndarray, np.ndarray]) -> 
     exactly what `train_model` fits.
     """
     x_train, y_train = training_digits(cfg, train_data)
-    keras.utils.set_random_seed(cfg.seed)
+    init_seed = cfg.seed if cfg.init_seed is None else cfg.init_seed
+    keras.utils.set_random_seed(init_seed)
     val_idx, fit_idx = split_indices(len(x_train), cfg)
     n_val = len(val_idx)
     x_fit, y_fit = x_train[fit_idx], y_train[fit_idx]
@@ -257,7 +258,7 @@ def prepare_run(cfg: TrainConfig, train_data: tuple[np.ndarray, np.ndarray]) -> 
                   ema_momentum=cfg.ema_momentum)
 
     train_ds = tf.data.Dataset.from_tensor_slices((x_fit, y_fit))
-    train_ds = train_ds.shuffle(len(x_fit), seed=cfg.seed, reshuffle_each_iteration=True)
+    train_ds = train_ds.shuffle(len(x_fit), seed=init_seed, reshuffle_each_iteration=True)
     train_ds = train_ds.batch(cfg.batch_size)
     if cfg.augment:
         train_ds = train_ds.map(

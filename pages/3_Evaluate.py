@@ -10,6 +10,7 @@ import streamlit as st
 from app_ui import charts, ui
 from mnist_core import registry
 from mnist_core.data import mnist_available
+from mnist_core.ensemble import member_histories
 from mnist_core.errors import DatasetError, InvalidModelError, ModelNotFoundError
 
 MAX_EXAMPLES = 40
@@ -23,7 +24,12 @@ if not infos:
     st.info(f"There are no models in {registry.models_dir()} yet: train one on the Train page.")
     st.stop()
 names = [info.name for info in infos]
-with_history = [info.name for info in infos if info.card.get("history")]
+# per-epoch histories by label: a model's own, or each run of an ensemble
+curves, model_of = {}, {}
+for info in infos:
+    for label, history in member_histories(info.name, info.card).items():
+        curves[label], model_of[label] = history, info.name
+with_history = list(curves)
 
 st.header("Learning curves")
 if "eval_models" not in st.session_state:
@@ -31,18 +37,19 @@ if "eval_models" not in st.session_state:
     # the accuracy axis and flatten the rest
     default = registry.default_model_name()
     score = {info.name: info.card.get("test_accuracy") or 0.0 for info in infos}
-    best = sorted(with_history, key=lambda n: (n != default, -score[n]))
+    best = sorted(with_history, key=lambda n: (model_of[n] != default, -score[model_of[n]]))
     st.session_state.eval_models = [n for n in with_history if n in best[:6]]
     st.session_state.eval_splits = list(charts.SPLITS)
 # a model deleted since the last visit drops out of the choice
 st.session_state.eval_models = [n for n in st.session_state.eval_models if n in with_history]
 chosen = st.multiselect(
     "Models", with_history, key="eval_models",
-    help="Curves come from each model's card: the history recorded while it trained.",
+    help="Curves come from each model's card: the history recorded while it trained "
+    "(for an ensemble, each of its runs').",
 )
 splits = st.pills("Show", list(charts.SPLITS), selection_mode="multi", key="eval_splits")
 if chosen and splits:
-    histories = {info.name: info.card["history"] for info in infos if info.name in chosen}
+    histories = {label: curves[label] for label in chosen}
     accuracy, loss = st.columns(2)
     accuracy.plotly_chart(
         charts.history_figure(histories, "accuracy", splits), key="eval_curve_accuracy",

@@ -471,6 +471,24 @@ def test_evaluate_page_shows_curves_table_confusion_and_mistakes(store):
     assert not at.exception and "Choose two different digits" in texts(at.info)
 
 
+def test_evaluate_page_draws_each_run_of_an_ensemble(store):
+    card = read_card("seed-cnn", store)
+    runs = [{"name": f"run-{seed}", "init_seed": seed, "history": card["history"]}
+            for seed in (1, 2)]
+    ensemble = {k: v for k, v in card.items() if k != "history"}
+    shutil.copy(store / "seed-cnn.keras", store / "pair.keras")
+    (store / "pair.json").write_text(json.dumps(
+        ensemble | {"architecture": "ensemble", "members": runs, "test_accuracy": 0.999}
+    ))
+    at = app(EVALUATE)
+    picker = at.multiselect(key="eval_models")
+    assert picker.options == ["pair · run 1", "pair · run 2", "seed-cnn"]
+    assert picker.value == ["pair · run 1", "pair · run 2", "seed-cnn"]
+    curves = json.loads(at.get("plotly_chart")[0].proto.spec)["data"]
+    assert {c["name"] for c in curves if "meta" in c} == set(picker.value)
+    assert "ensemble" in list(at.dataframe[0].value["Architecture"])
+
+
 def test_evaluate_page_without_mnist_still_compares_the_cards(store, tmp_path, monkeypatch):
     monkeypatch.setenv("MNIST_DATA_DIR", str(tmp_path / "nothing-here"))
     at = app(EVALUATE)

@@ -302,3 +302,40 @@ def test_a_training_process_is_counted_while_it_exits_and_once_reaped():
 
 def _state(pid: int) -> str:
     return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
+def test_an_ensemble_default_is_measured_as_an_ensemble_of_runs_without_each_group(
+    mnist_subset, tmp_path, monkeypatch
+):
+    """Leaving writers out of an ensemble means training each of its runs (from the
+    run's own seed) without them and averaging those, never scoring one run alone."""
+    import argparse
+
+    from mnist_core import registry
+    from mnist_core.ensemble import make_ensemble
+    from mnist_core.train import TrainConfig, train_model
+
+    recipe = dict(architecture="mlp-16-16-relu", epochs=1, train_size=500, seed=2,
+                  pen_renders=1)
+    runs, store, folds = tmp_path / "runs", tmp_path / "store", tmp_path / "folds"
+    for name, init_seed in (("a", None), ("b", 4)):
+        train_model(TrainConfig(**recipe, init_seed=init_seed), data=mnist_subset,
+                    save_as=name, models_dir=runs)
+    make_ensemble(["a", "b"], "pair", data=mnist_subset, members_dir=runs, models_dir=store)
+    monkeypatch.setattr(accuracy, "FOLDS_DIR", folds)
+    digits = [d for d in load_pendigits(PENDIGITS) if d.writer in (21, 22)][:40]
+    drawn = accuracy.prepare_drawn(digits, seed=0)["centred"]
+    args = argparse.Namespace(models_dir=store, data_dir=str(SUBSET_DIR), quick=False,
+                              fold_arch=None, fold_epochs=None, fold_ema_momentum=None,
+                              groups=["21-30"])
+
+    [row] = accuracy.leave_writer_groups_out(args, "pair", digits, drawn, None)
+    names = {info.name for info in registry.list_models(folds)}
+    assert names == {"mlp-16-16-relu-1ep-without-writers-21-30",
+                     "mlp-16-16-relu-1ep-init4-without-writers-21-30",
+                     "mlp-16-16-relu-1ep-x2-without-writers-21-30"}
+    assert row["model"] == "mlp-16-16-relu-1ep-x2-without-writers-21-30"
+    assert row["architecture"] == "mlp-16-16-relu x2" and row["n"] == len(digits)
+    fold = registry.read_card(row["model"], folds)
+    assert [m["init_seed"] for m in fold["members"]] == [2, 4]
+    assert 21 not in fold["pen_writers"] and 20 in fold["pen_writers"]

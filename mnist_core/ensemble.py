@@ -1,0 +1,162 @@
+"""Ensembles: several training runs of one recipe, read as one model that averages
+their probabilities.
+
+The runs differ only in `TrainConfig.init_seed` (where the weights start, the batch
+order, the augmentation), so they fit the same digits and hold out the same validation
+digits: that validation judges the ensemble as it judged each run and fits the
+ensemble's reading policy; the test set is only reported. The ensemble is one Keras
+model (each run a sub-model, then `Average`) stored like any other, so the pages,
+`inference.read_digits` and the benchmarks read it unchanged.
+
+    card = make_ensemble(["cnn-drawn-all", "run-2", "run-3"], "cnn-drawn-all-x3",
+                         data=load_mnist(), members_dir="var/ensemble")
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import keras
+
+from mnist_core import registry
+from mnist_core.config import TrainConfig
+
+ARCHITECTURE = "ensemble"
+# What a member's card keeps inside the ensemble's: enough to see how each run went.
+MEMBER_KEYS = ("name", "best_epoch", "epochs_run", "train_accuracy", "val_accuracy",
+               "test_accuracy", "training_seconds", "created", "history")
+
+
+def average_model(members: Sequence[keras.Model], name: str = "ensemble") -> keras.Model:
+    """One model whose output is the mean of the members' probabilities."""
+    if len(members) < 2:
+        raise ValueError(f"an ensemble needs at least two models, got {len(members)}")
+    image = keras.Input(members[0].input_shape[1:], name="image")
+    outputs = [
+        keras.Model(member.input, member.output, name=f"run_{i}")(image)
+        for i, member in enumerate(members, start=1)
+    ]
+    probabilities = keras.layers.Average(name="probabilities")(outputs)
+    return keras.Model(image, probabilities, name=name)
+
+
+def effective_init_seed(cfg: TrainConfig) -> int:
+    """The seed a run's weights, batches and augmentation started from."""
+    return cfg.seed if cfg.init_seed is None else cfg.init_seed
+
+
+def member_config(card: dict) -> TrainConfig:
+    """A run's resolved settings from its card; ValueError if it has none usable."""
+    stored = card.get("hyperparameters") or {}
+    if card.get("architecture") == ARCHITECTURE or "architecture" not in stored:
+        raise ValueError(f"{card.get('name', 'a model')!r} is not one training run with "
+                         "recorded settings, so it cannot be an ensemble's member")
+    known = {k: v for k, v in stored.items() if k in TrainConfig.__dataclass_fields__}
+    return TrainConfig.from_dict(known).resolved()
+
+
+def shared_recipe(cards: Sequence[dict]) -> TrainConfig:
+    """The one recipe the member runs share (`init_seed` unset). ValueError, naming the
+    setting, if they differ in anything but their start, or two started alike."""
+    configs = [member_config(card) for card in cards]
+    names = [card.get("name", f"model {i}") for i, card in enumerate(cards, start=1)]
+    recipe = configs[0].to_dict() | {"init_seed": None}
+    for name, cfg in zip(names[1:], configs[1:]):
+        differ = [key for key, value in (cfg.to_dict() | {"init_seed": None}).items()
+                  if recipe[key] != value]
+        if differ:
+            raise ValueError(f"{name!r} was trained with other settings than {names[0]!r} "
+                             f"({', '.join(differ)}): an ensemble's runs must share all "
+                             "but init_seed, so that they share their validation digits")
+    seeds = [effective_init_seed(cfg) for cfg in configs]
+    if len(set(seeds)) < len(seeds):
+        raise ValueError(f"two runs started from the same seed ({seeds}): they are the "
+                         "same model; train the others with another --init-seed")
+    versions = {card.get("preprocess_version") for card in cards}
+    if len(versions) > 1:
+        raise ValueError(f"the runs prepare images differently ({sorted(map(str, versions))})")
+    return TrainConfig.from_dict(recipe)
+
+
+def make_ensemble(member_names: Sequence[str], save_as: str, *, data,
+                  members_dir=None, models_dir=None, overwrite: bool = False) -> dict:
+    """Average the named runs (from `members_dir`, else the store) into one model, score
+    it on their shared validation digits and the MNIST test set, fit its reading policy
+    on that validation and save it as `save_as` (in `models_dir`). Returns its card.
+
+    `data` is `load_mnist()`'s ((x_train, y_train), (x_test, y_test)).
+    """
+    from mnist_core.calibration import fit_policy
+    from mnist_core.inference import predict_proba
+    from mnist_core.preprocess import prepare_mnist
+    from mnist_core.train import validation_digits
+
+    if len(set(member_names)) != len(member_names):
+        raise ValueError(f"a run is named twice: {', '.join(member_names)}")
+    cards = [registry.read_card(name, members_dir) | {"name": name} for name in member_names]
+    recipe = shared_recipe(cards)
+    members = [registry.load_model(name, members_dir) for name in member_names]
+    model = average_model(members)
+    (x_train, y_train), (x_test, y_test) = data
+    x_val, y_val = validation_digits(recipe.resolved(), (x_train, y_train))
+    p_val = predict_proba(model, x_val)
+    p_test = predict_proba(model, prepare_mnist(x_test))
+    policy = fit_policy(p_val, y_val)
+    card = ensemble_card(cards, model, recipe) | {
+        "val_accuracy": float((p_val.argmax(axis=1) == y_val).mean()),
+        "test_accuracy": float((p_test.argmax(axis=1) == y_test).mean()),
+        "val_images": int(len(x_val)),
+        "test_images": int(len(x_test)),
+        "reading": policy.card_entry(
+            f"{len(x_val):,} validation images its runs held out (the same for each)"
+        ),
+    }
+    registry.save_model(model, save_as, card, directory=models_dir, overwrite=overwrite)
+    return card | {"name": save_as}
+
+
+def ensemble_card(cards: Sequence[dict], model: keras.Model, recipe: TrainConfig) -> dict:
+    """The card of an ensemble of these runs: the recipe they share, what it was trained
+    on, and each run's own card (its history among it)."""
+    first = cards[0]
+    members = [
+        {key: card.get(key) for key in MEMBER_KEYS}
+        | {"init_seed": effective_init_seed(member_config(card))}
+        for card in cards
+    ]
+    return {
+        "architecture": ARCHITECTURE,
+        "description": f"Average of {len(cards)} runs of the {first.get('architecture')} "
+                       "recipe, started from different seeds",
+        "activation": first.get("activation"),
+        "params": int(model.count_params()),
+        "hyperparameters": first.get("hyperparameters", {}) | recipe.to_dict(),
+        "members": members,
+        "epochs_run": first.get("epochs_run"),
+        "training_seconds": round(sum(card.get("training_seconds") or 0 for card in cards), 1),
+        "train_images": first.get("train_images"),
+        "trained_on": first.get("trained_on"),
+        "pen_writers": first.get("pen_writers") or [],
+        "preprocess_version": first.get("preprocess_version"),
+        "versions": first.get("versions"),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def member_histories(name: str, card: dict) -> dict[str, dict]:
+    """Per-epoch histories to draw for a model: its own, or one per run of an ensemble
+    (labelled "name · run i")."""
+    if is_ensemble(card):
+        return {
+            f"{name} · run {i}": member["history"]
+            for i, member in enumerate(card.get("members") or [], start=1)
+            if member.get("history")
+        }
+    return {name: card["history"]} if card.get("history") else {}
+
+
+def is_ensemble(card: dict) -> bool:
+    """Whether a card is an ensemble's (its runs listed under `members`)."""
+    return card.get("architecture") == ARCHITECTURE and bool(card.get("members"))
+
