@@ -20,6 +20,7 @@ from app_ui import charts
 from mnist_core import calibration, inference, jobs, registry
 from mnist_core.calibration import CalibrationReport, ReadingPolicy
 from mnist_core.data import DATA_DIR_ENV, load_mnist, mnist_source_description
+from mnist_core.ensemble import is_ensemble
 from mnist_core.errors import InvalidModelError, ModelNotFoundError
 from mnist_core.evaluate import Evaluation, evaluate_model
 from mnist_core.inference import warm_up
@@ -179,6 +180,10 @@ def card_summary(card: dict) -> str:
     if not card:
         return "No model card: architecture and scores unknown."
     parts = [f"**{card.get('architecture', '?')}**"]
+    if is_ensemble(card):
+        recipe = (card.get("hyperparameters") or {}).get("architecture", "?")
+        parts = [f"**ensemble** of {len(card['members'])} `{recipe}` runs, their "
+                 "probabilities averaged"]
     if card.get("params") is not None:
         parts.append(f"{card['params']:,} parameters")
     if card.get("test_accuracy") is not None:
@@ -188,7 +193,7 @@ def card_summary(card: dict) -> str:
         images = card.get("train_images")
         parts.append(f"trained on {trained_on}" + (f" ({images:,} images)" if images else ""))
     if card.get("epochs_run") is not None:
-        parts.append(plural(card["epochs_run"], "epoch"))
+        parts.append(plural(card["epochs_run"], "epoch") + (" each" if is_ensemble(card) else ""))
     if card.get("created"):
         parts.append(card["created"][:10])
     return " · ".join(parts)

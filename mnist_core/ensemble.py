@@ -6,7 +6,8 @@ order, the augmentation), so they fit the same digits and hold out the same vali
 digits: that validation judges the ensemble as it judged each run and fits the
 ensemble's reading policy; the test set is only reported. The ensemble is one Keras
 model (each run a sub-model, then `Average`) stored like any other, so the pages,
-`inference.read_digits` and the benchmarks read it unchanged.
+`inference.read_digits` and the benchmarks read it unchanged. Reading cards needs no
+Keras: it is imported only to build one.
 
     card = make_ensemble(["cnn-drawn-all", "run-2", "run-3"], "cnn-drawn-all-x3",
                          data=load_mnist(), members_dir="var/ensemble")
@@ -16,11 +17,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-
-import keras
+from typing import TYPE_CHECKING
 
 from mnist_core import registry
 from mnist_core.config import TrainConfig
+
+if TYPE_CHECKING:
+    import keras
 
 ARCHITECTURE = "ensemble"
 # What a member's card keeps inside the ensemble's: enough to see how each run went.
@@ -32,6 +35,8 @@ def average_model(members: Sequence[keras.Model], name: str = "ensemble") -> ker
     """One model whose output is the mean of the members' probabilities."""
     if len(members) < 2:
         raise ValueError(f"an ensemble needs at least two models, got {len(members)}")
+    import keras  # here, so that pages reading only cards stay light
+
     image = keras.Input(members[0].input_shape[1:], name="image")
     outputs = [
         keras.Model(member.input, member.output, name=f"run_{i}")(image)
