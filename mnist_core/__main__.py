@@ -107,7 +107,8 @@ def _parser() -> argparse.ArgumentParser:
     ensemble.add_argument("--name", required=True, help="name to save the ensemble under")
     ensemble.add_argument("--members", nargs="+", required=True, metavar="NAME",
                           help="the runs (at least two)")
-    ensemble.add_argument("--members-dir", help="folder of those runs (default: the store)")
+    ensemble.add_argument("--members-dir",
+                          help="folder of those runs (default: --models-dir, else the store)")
     ensemble.add_argument("--overwrite", action="store_true",
                           help="replace a model of that name")
     ensemble.set_defaults(run=_ensemble)
@@ -329,7 +330,8 @@ def _ensemble(args) -> int:
     from mnist_core.ensemble import make_ensemble
 
     card = make_ensemble(
-        args.members, args.name, data=load_mnist(args.data_dir), members_dir=args.members_dir,
+        args.members, args.name, data=load_mnist(args.data_dir),
+        members_dir=args.members_dir or args.models_dir,
         models_dir=args.models_dir, overwrite=args.overwrite,
     )
     for member in card["members"]:

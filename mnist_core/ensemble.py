@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from mnist_core import registry
 from mnist_core.config import TrainConfig
+from mnist_core.errors import ModelNotFoundError
 
 if TYPE_CHECKING:
     import keras
@@ -99,6 +100,10 @@ def make_ensemble(member_names: Sequence[str], save_as: str, *, data,
 
     if len(set(member_names)) != len(member_names):
         raise ValueError(f"a run is named twice: {', '.join(member_names)}")
+    for name in member_names:
+        if not registry.model_exists(name, members_dir):
+            where = members_dir or "the model store"
+            raise ModelNotFoundError(f"no model named {name!r} in {where}")
     cards = [registry.read_card(name, members_dir) | {"name": name} for name in member_names]
     recipe = shared_recipe(cards)
     members = [registry.load_model(name, members_dir) for name in member_names]

@@ -8,6 +8,7 @@ import pytest
 from mnist_core import registry
 from mnist_core.__main__ import main
 from mnist_core.ensemble import make_ensemble, member_histories, shared_recipe
+from mnist_core.errors import ModelNotFoundError
 from mnist_core.inference import predict_proba, reading_policy
 from mnist_core.preprocess import prepare_mnist
 from mnist_core.train import TrainConfig, train_model, validation_digits
@@ -76,6 +77,9 @@ def test_runs_of_other_recipes_or_the_same_seed_are_refused(runs, mnist_subset, 
                 save_as="run-a-again", models_dir=runs)
     with pytest.raises(ValueError, match="same seed"):
         make_ensemble(["run-a", "run-a-again"], "bad", data=mnist_subset, members_dir=runs,
+                      models_dir=tmp_path)
+    with pytest.raises(ModelNotFoundError, match="'run-z'"):
+        make_ensemble(["run-a", "run-z"], "bad", data=mnist_subset, members_dir=runs,
                       models_dir=tmp_path)
     with pytest.raises(ValueError, match="named twice"):
         make_ensemble(["run-b", "run-b"], "bad", data=mnist_subset, members_dir=runs,
