@@ -24,7 +24,7 @@ CARD_FIELDS = {
 }
 
 
-DEFAULT = "cnn-drawn-all"
+DEFAULT = "cnn-drawn-all-x3"
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +49,11 @@ def test_default_model_is_the_drawing_first_cnn_and_the_mnist_only_one_stays(def
     assert registry.default_model_name() == DEFAULT == registry.DEFAULT_MODEL_NAMES[0]
     card = registry.read_card(DEFAULT)
     assert default_model.count_params() == card["params"]
-    assert card["architecture"] == "cnn"
+    # three runs of one recipe from other starts, averaged; the first is shipped alone too
+    assert card["architecture"] == "ensemble" and card["hyperparameters"]["architecture"] == "cnn"
+    assert [run["init_seed"] for run in card["members"]] == [0, 1, 2]
+    assert card["members"][0]["name"] == "cnn-drawn-all"
+    assert card["members"][0]["history"] == registry.read_card("cnn-drawn-all")["history"]
     assert card["pen_writers"] == list(range(1, 31))
     assert card["hyperparameters"]["pen_styles"] and card["hyperparameters"]["non_digits"]
     for words in ("writers 1-30", "flagged 1s", "crossed 7s", "non-digits"):
@@ -73,10 +77,13 @@ def test_default_model_on_the_subset_test_digits(default_model, mnist_subset):
 
 @pytest.mark.slow
 @pytest.mark.skipif(not os.environ.get(DATA_DIR_ENV), reason="MNIST_DATA_DIR not set")
-def test_full_test_set_accuracy_of_the_default_and_the_mnist_only_cnn(default_model):
+def test_full_test_set_accuracy_of_the_default_its_first_run_and_the_mnist_only_cnn(
+    default_model
+):
     _, (x_test, y_test) = load_mnist()
     x_test = prepare_mnist(x_test)
-    for name, model, least in ((DEFAULT, default_model, 0.994),
+    for name, model, least in ((DEFAULT, default_model, 0.995),
+                               ("cnn-drawn-all", registry.load_model("cnn-drawn-all"), 0.994),
                                ("cnn", registry.load_model("cnn"), 0.996)):
         accuracy = (predict_proba(model, x_test).argmax(axis=1) == y_test).mean()
         assert accuracy >= least, name
@@ -103,7 +110,7 @@ def test_every_shipped_model_carries_a_calibration_fitted_on_held_out_data():
 def test_default_model_is_calibrated_and_right_on_the_digits_it_names(default_model):
     """On the MNIST test set, which calibration never saw: probabilities mean what they
     say (ECE <= 1%), the app names at least 97% of the digits and is right on 99.7% of
-    those (the threshold aims at 99.8% on the validation data: 99.3% named, 99.72%
+    those (the threshold aims at 99.8% on the validation data: 99.3% named, 99.79%
     right on MNIST test)."""
     _, (x_test, y_test) = load_mnist()
     readings = read_digits(default_model, prepare_mnist(x_test))
