@@ -314,6 +314,15 @@ def enlarge(image, size: int = 140) -> np.ndarray:
     return np.repeat(np.repeat(pixels, scale, axis=0), scale, axis=1)
 
 
+TABLE_ROW_PX = 35  # Streamlit's data grid: every row, the header too
+
+
+def table_height(rows: int, most: int = 25) -> int:
+    """Pixels that show `rows` rows of a table and its header without scrolling, up to
+    `most` rows (Streamlit's own height shows ten, and hides the rest behind a scroll)."""
+    return (min(rows, most) + 1) * TABLE_ROW_PX + 3
+
+
 def comparison_rows(
     infos, problems: Mapping[str, str] | None = None, owner: str | None = None
 ) -> list[dict]:

@@ -74,6 +74,7 @@ hidden = {} if any(problems.values()) else {"Status": None, "Problem": None}
 st.dataframe(
     charts.comparison_rows(infos, problems),
     hide_index=True,
+    height=charts.table_height(len(infos)),
     column_config={
         "Train acc. %": percent, "Val. acc. %": percent, "Test acc. %": percent,
         "Params": st.column_config.NumberColumn(format="localized"), **hidden,

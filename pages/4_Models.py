@@ -34,6 +34,7 @@ columns = (
 st.dataframe(
     charts.comparison_rows(infos, problems, owner),
     hide_index=True,
+    height=charts.table_height(len(infos)),
     column_order=columns,
     column_config={
         "Test acc. %": st.column_config.NumberColumn(format="%.2f %%"),

@@ -172,3 +172,9 @@ def test_number_preview_boxes_each_digit_on_the_drawing():
     assert tuple(preview[30, 18]) == red  # the box's left edge
     assert preview[30, 25].tolist() == [153, 153, 153]  # the ink, dimmed under the box
     assert preview[30, 100].tolist() == [0, 0, 0]
+
+
+def test_a_table_is_as_tall_as_its_rows_up_to_a_limit():
+    assert charts.table_height(3) == 4 * charts.TABLE_ROW_PX + 3
+    assert charts.table_height(12) > charts.table_height(11)  # a 12th model is not hidden
+    assert charts.table_height(500) == charts.table_height(25)
