@@ -337,7 +337,8 @@ def _ensemble(args) -> int:
     for member in card["members"]:
         print(f"  run {member['name']} (init seed {member['init_seed']}): validation "
               f"{member['val_accuracy']:.4f}, test {member['test_accuracy']:.4f}")
-    print(f"saved {args.name}: validation {card['val_accuracy']:.4f}, test "
+    print(f"saved {args.name}: validation {card['val_accuracy']:.4f} (negative "
+          f"log-likelihood {card['val_negative_log_likelihood']:.4f}), test "
           f"{card['test_accuracy']:.4f} ({card['val_images']:,} validation images)")
     return _calibrate(argparse.Namespace(
         name=args.name, models_dir=args.models_dir, data_dir=args.data_dir

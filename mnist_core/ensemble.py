@@ -93,7 +93,7 @@ def make_ensemble(member_names: Sequence[str], save_as: str, *, data,
 
     `data` is `load_mnist()`'s ((x_train, y_train), (x_test, y_test)).
     """
-    from mnist_core.calibration import fit_policy
+    from mnist_core.calibration import fit_policy, negative_log_likelihood
     from mnist_core.inference import predict_proba
     from mnist_core.preprocess import prepare_mnist
     from mnist_core.train import validation_digits
@@ -115,6 +115,8 @@ def make_ensemble(member_names: Sequence[str], save_as: str, *, data,
     policy = fit_policy(p_val, y_val)
     card = ensemble_card(cards, model, recipe) | {
         "val_accuracy": float((p_val.argmax(axis=1) == y_val).mean()),
+        # what more runs buy beyond the few digits they flip: surer when right
+        "val_negative_log_likelihood": negative_log_likelihood(p_val, y_val),
         "test_accuracy": float((p_test.argmax(axis=1) == y_test).mean()),
         "val_images": int(len(x_val)),
         "test_images": int(len(x_test)),

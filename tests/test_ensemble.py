@@ -7,6 +7,7 @@ import pytest
 
 from mnist_core import registry
 from mnist_core.__main__ import main
+from mnist_core.calibration import negative_log_likelihood
 from mnist_core.ensemble import make_ensemble, member_histories, shared_recipe
 from mnist_core.errors import ModelNotFoundError
 from mnist_core.inference import predict_proba, reading_policy
@@ -55,6 +56,9 @@ def test_the_ensemble_reads_the_mean_of_its_runs_and_is_judged_on_their_validati
     assert card["val_images"] == len(x_val) == 60
     assert card["val_accuracy"] == pytest.approx(
         (predict_proba(ensemble, x_val).argmax(axis=1) == y_val).mean()
+    )
+    assert card["val_negative_log_likelihood"] == pytest.approx(
+        negative_log_likelihood(predict_proba(ensemble, x_val), y_val), rel=1e-4
     )
     stored = registry.read_card("trio", tmp_path)
     assert stored["architecture"] == "ensemble"
