@@ -295,7 +295,12 @@ def _fold_run(cfg, first: int, last: int, data: _LazyMnist) -> tuple:
         print(f"writers {first}-{last}: reusing {FOLDS_DIR / name}")
     else:
         print(f"writers {first}-{last}: training {name} ({cfg.epochs} epochs)", flush=True)
-        train_model(cfg, data=data.get(), save_as=name, models_dir=FOLDS_DIR, overwrite=True)
+        def report(progress):
+            if progress.epoch_finished:
+                print(f"{name}: {progress.epoch_line()}", flush=True)
+
+        train_model(cfg, data=data.get(), save_as=name, models_dir=FOLDS_DIR, overwrite=True,
+                    progress=report)
     if (registry.read_card(name, FOLDS_DIR).get("reading") or {}).get(
         "target"
     ) != TARGET_SURE_ACCURACY:

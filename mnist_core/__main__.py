@@ -146,15 +146,7 @@ def _train(args) -> int:
 
     def report(progress):
         if progress.epoch_finished:
-            h = progress.history
-            val = h["val_accuracy"][-1]
-            print(
-                f"epoch {progress.epoch}/{progress.epochs}  "
-                f"loss {h['loss'][-1]:.4f}  acc {h['accuracy'][-1]:.4f}  "
-                f"val {'-' if val is None else f'{val:.4f}'}  "
-                f"test {h['test_accuracy'][-1]:.4f}  ({h['epoch_seconds'][-1]:.0f} s)",
-                flush=True,
-            )
+            print(progress.epoch_line(), flush=True)
 
     result = train_model(
         config, data=load_mnist(args.data_dir), save_as=args.name or args.arch,

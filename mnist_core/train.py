@@ -63,6 +63,15 @@ class Progress:
             return None
         return self.elapsed * (1 - self.fraction) / self.fraction
 
+    def epoch_line(self) -> str:
+        """The finished epoch in one line (loss, accuracies, seconds): what command-line
+        runs print, so that a long run shows how it is going."""
+        h = self.history
+        val = h["val_accuracy"][-1]
+        return (f"epoch {self.epoch}/{self.epochs}  loss {h['loss'][-1]:.4f}  "
+                f"acc {h['accuracy'][-1]:.4f}  val {'-' if val is None else f'{val:.4f}'}  "
+                f"test {h['test_accuracy'][-1]:.4f}  ({h['epoch_seconds'][-1]:.0f} s)")
+
 
 @dataclass
 class TrainResult:

@@ -33,6 +33,10 @@ def test_run_records_every_epoch_and_saves(mnist_subset, tmp_path):
     assert result.card["test_images"] == 500 and result.card["val_images"] == 100
     assert [u.epoch for u in updates if u.epoch_finished] == [1, 2, 3]
     assert updates[-1].fraction == 1.0
+    last = [u for u in updates if u.epoch_finished][-1]
+    assert last.epoch_line().startswith(
+        f"epoch 3/3  loss {history['loss'][2]:.4f}  acc {history['accuracy'][2]:.4f}  "
+        f"val {history['val_accuracy'][2]:.4f}  test {history['test_accuracy'][2]:.4f}  (")
     assert [info.name for info in list_models(tmp_path)] == ["tiny"]
     assert read_card("tiny", tmp_path)["hyperparameters"]["batch_size"] == 32
     assert load_model("tiny", tmp_path).count_params() == result.model.count_params()
