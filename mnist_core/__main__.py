@@ -240,8 +240,7 @@ def _calibrate(args) -> int:
     name = args.name or registry.default_model_name(args.models_dir)
     model = registry.load_model(name, args.models_dir)
     card = registry.read_card(name, args.models_dir)
-    (x_train, _), (x_test, y_test) = load_mnist(args.data_dir)
-    y_train = load_mnist(args.data_dir)[0][1]
+    (x_train, y_train), (x_test, y_test) = load_mnist(args.data_dir)
     cfg = TrainConfig.from_dict(
         {k: v for k, v in card.get("hyperparameters", {}).items()
          if k in TrainConfig.__dataclass_fields__}
