@@ -249,7 +249,7 @@ def _calibrate(args) -> int:
     digits = load_pendigits()
     trained_writers = set(card.get("pen_writers") or [])
     n_pen = sum(d.writer in trained_writers for d in digits) * cfg.pen_renders
-    all_val, _ = split_indices(n_mnist + n_pen, cfg)
+    all_val, _ = split_indices(n_mnist + n_pen, cfg, n_pen)
     val_idx = np.sort(all_val[all_val < n_mnist])  # its MNIST validation images
     unseen = sorted({d.writer for d in digits} - trained_writers)
     fit_writers, report_writers = unseen[: len(unseen) // 2], unseen[len(unseen) // 2:]

@@ -48,6 +48,11 @@ class TrainConfig:
     # Runs that differ only here fit the same data and hold out the same validation
     # digits: members of one ensemble, which that validation can judge.
     init_seed: int | None = None
+    # Keep all renders of one pen-drawn digit on the same side of the validation split,
+    # so validation never scores a drawing the run fitted in another render (which reads
+    # it far better than a new one, and would set the "not sure" threshold too low).
+    # Runs stored before this setting existed split image by image: `from_dict`.
+    split_drawings: bool = True
 
     def resolved(self) -> TrainConfig:
         """Fill unset fields from the architecture's defaults and check every value."""
@@ -119,12 +124,13 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, values: dict) -> TrainConfig:
         """Rebuild a config stored as JSON (tuples come back as lists); unknown keys
-        are an error, so a record from another version never trains the wrong thing."""
+        are an error, so a record from another version never trains the wrong thing.
+        A record without `split_drawings` predates it: its run split image by image."""
         known = {f.name for f in fields(cls)}
         unknown = set(values) - known
         if unknown:
             raise ValueError(f"unknown training settings: {', '.join(sorted(unknown))}")
-        values = dict(values)
+        values = {"split_drawings": False} | dict(values)
         for name in ("pen_writers", "non_digit_kinds"):
             if values.get(name) is not None:
                 values[name] = tuple(values[name])

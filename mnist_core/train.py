@@ -236,10 +236,10 @@ def prepare_run(cfg: TrainConfig, train_data: tuple[np.ndarray, np.ndarray]) -> 
     `validation_split` takes the last images unshuffled). Benchmarks call this to fit
     exactly what `train_model` fits.
     """
-    x_train, y_train = training_digits(cfg, train_data)
+    x_train, y_train, n_drawn = training_digits(cfg, train_data)
     init_seed = cfg.seed if cfg.init_seed is None else cfg.init_seed
     keras.utils.set_random_seed(init_seed)
-    val_idx, fit_idx = split_indices(len(x_train), cfg)
+    val_idx, fit_idx = split_indices(len(x_train), cfg, n_drawn)
     n_val = len(val_idx)
     x_fit, y_fit = x_train[fit_idx], y_train[fit_idx]
     n_fit = len(x_fit)
@@ -279,35 +279,55 @@ def prepare_run(cfg: TrainConfig, train_data: tuple[np.ndarray, np.ndarray]) -> 
 
 
 def training_digits(cfg: TrainConfig, train_data: tuple[np.ndarray, np.ndarray]
-                    ) -> tuple[np.ndarray, np.ndarray]:
+                    ) -> tuple[np.ndarray, np.ndarray, int]:
     """The digits a run fits and validates on, prepared: its MNIST training images,
-    then its pendigits writers' digits drawn as the pad draws them."""
+    then its pendigits writers' digits drawn as the pad draws them; and how many of
+    them (the last) are those drawings."""
     x_train, y_train = train_data
     if cfg.train_size is not None:
         x_train, y_train = x_train[: cfg.train_size], y_train[: cfg.train_size]
     x_train = prepare_mnist(x_train)
+    n_drawn = 0
     if cfg.pen_writers:
         x_pen, y_pen = pen_drawn_digits(cfg)
         x_train = np.concatenate([x_train, x_pen])
         y_train = np.concatenate([y_train, y_pen])
-    return x_train, y_train.astype(np.int32)
+        n_drawn = len(x_pen)
+    return x_train, y_train.astype(np.int32), n_drawn
 
 
 def validation_digits(cfg: TrainConfig, train_data: tuple[np.ndarray, np.ndarray]
                       ) -> tuple[np.ndarray, np.ndarray]:
     """The digits a run with these settings (resolved) held out for validation: what
     its reading policy may be fitted on again later, never its test set."""
-    x_train, y_train = training_digits(cfg, train_data)
-    val_idx, _ = split_indices(len(x_train), cfg)
+    x_train, y_train, n_drawn = training_digits(cfg, train_data)
+    val_idx, _ = split_indices(len(x_train), cfg, n_drawn)
     return x_train[val_idx], y_train[val_idx]
 
 
-def split_indices(n: int, cfg: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
-    """(validation, fit) indices of `n` training images: a random split with `cfg.seed`.
-    Calibration finds a model's validation images again through this."""
-    order = np.random.default_rng(cfg.seed).permutation(n)
+def split_indices(n: int, cfg: TrainConfig, n_drawn: int = 0
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """(validation, fit) indices of `n` training images, a random split with `cfg.seed`.
+
+    The last `n_drawn` images are pen-drawn digits, `cfg.pen_renders` renders of each in
+    a row; with `cfg.split_drawings` each digit's renders go to the same side, and
+    validation gets whole digits until it holds `validation_split` of the images.
+    Calibration finds a model's validation images again through this.
+    """
+    rng = np.random.default_rng(cfg.seed)
     n_val = int(round(n * cfg.validation_split))
-    return order[:n_val], order[n_val:]
+    if not (cfg.split_drawings and n_drawn):
+        order = rng.permutation(n)
+        return order[:n_val], order[n_val:]
+    n_single = n - n_drawn
+    group = np.concatenate([np.arange(n_single),
+                            n_single + np.arange(n_drawn) // cfg.pen_renders])
+    order = rng.permutation(group[-1] + 1)
+    filled = np.cumsum(np.bincount(group)[order])
+    held_out = np.zeros(len(order), dtype=bool)
+    held_out[order[: int(np.searchsorted(filled, n_val)) + 1 if n_val else 0]] = True
+    in_val = held_out[group]
+    return np.flatnonzero(in_val), np.flatnonzero(~in_val)
 
 
 def _non_digit_drawings(cfg: TrainConfig) -> np.ndarray:

@@ -16,7 +16,13 @@ from mnist_core.inference import predict_proba, reading_policy
 from mnist_core.negatives import ALL_KINDS, non_digits
 from mnist_core.preprocess import canvas_to_mnist, prepare_mnist
 from mnist_core.registry import list_models, load_model, read_card
-from mnist_core.train import HISTORY_KEYS, TrainConfig, train_model, validation_digits
+from mnist_core.train import (
+    HISTORY_KEYS,
+    TrainConfig,
+    split_indices,
+    train_model,
+    validation_digits,
+)
 
 
 def test_run_records_every_epoch_and_saves(mnist_subset, tmp_path):
@@ -139,6 +145,33 @@ def test_a_runs_validation_digits_can_be_found_again(mnist_subset):
     accuracy = (predict_proba(result.model, x_val).argmax(axis=1) == y_val).mean()
     assert accuracy == pytest.approx(result.card["val_accuracy"], abs=1e-6)
     assert result.card["reading"]["target"] == TARGET_SURE_ACCURACY
+
+
+def test_validation_holds_out_whole_drawings_not_single_renders():
+    """Every render of a pen-drawn digit lands on one side of the split, so validation
+    never scores a digit the run fitted in another render; a run stored before that
+    rule keeps its own image-by-image split, and MNIST-only runs split as they did."""
+    config = TrainConfig("mlp-16-16-relu", pen_writers=(1,), pen_renders=4, seed=2)
+    n_single, n_drawn = 500, 400  # 100 drawn digits, 4 renders each
+    val, fit = split_indices(n_single + n_drawn, config, n_drawn)
+    assert sorted(np.concatenate([val, fit]).tolist()) == list(range(900))
+    assert 90 <= len(val) < 94  # 10%, give or take the last whole digit
+
+    def digit_of(indices):
+        return {(i - n_single) // 4 for i in indices if i >= n_single}
+
+    assert digit_of(val) and not digit_of(val) & digit_of(fit)
+    assert 5 < sum(i < n_single for i in val) < 85  # MNIST images too, one by one
+
+    stored = TrainConfig.from_dict({k: v for k, v in config.to_dict().items()
+                                    if k != "split_drawings"})
+    assert not stored.split_drawings
+    old_val, old_fit = split_indices(900, stored, n_drawn)
+    assert old_val.tolist() == np.random.default_rng(2).permutation(900)[:90].tolist()
+    assert digit_of(old_val) & digit_of(old_fit)  # renders straddled the split
+    assert TrainConfig.from_dict(config.to_dict()).split_drawings
+    mnist_only, _ = split_indices(900, config)
+    assert mnist_only.tolist() == old_val.tolist()
 
 
 def test_existing_name_is_not_overwritten(mnist_subset, tmp_path):
