@@ -78,6 +78,9 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--ema-momentum", type=float, default=0.0, metavar="M",
                        help="keep a moving average of the weights with momentum M per "
                        "batch (e.g. 0.999) and keep that average (default 0: off)")
+    train.add_argument("--split-renders", dest="split_drawings", action="store_false",
+                       help="hold out single renders of drawn digits for validation, not "
+                       "whole digits: how the shipped drawn models were trained")
     train.add_argument("--overwrite", action="store_true", help="replace a model of that name")
     train.set_defaults(run=_train)
 
@@ -142,6 +145,7 @@ def _train(args) -> int:
         pen_renders=args.pen_renders, pen_styles=args.pen_styles,
         non_digits=args.non_digits, non_digit_kinds=args.non_digit_kinds,
         ema_momentum=args.ema_momentum, init_seed=args.init_seed,
+        split_drawings=args.split_drawings,
     )
 
     def report(progress):

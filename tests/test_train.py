@@ -174,6 +174,23 @@ def test_validation_holds_out_whole_drawings_not_single_renders():
     assert mnist_only.tolist() == old_val.tolist()
 
 
+def test_the_command_line_can_train_the_shipped_models_split(tmp_path, monkeypatch, capsys):
+    """`--split-renders` repeats the image-by-image split the shipped drawn models were
+    trained with; by default a run holds out whole drawn digits."""
+    from mnist_core.__main__ import main
+    from tests.conftest import SUBSET_DIR
+
+    monkeypatch.setenv("PENDIGITS_PATH", str(Path(__file__).parent / "data" /
+                                             "pendigits-sample.tra"))
+    common = ["--models-dir", str(tmp_path), "--data-dir", str(SUBSET_DIR), "train",
+              "--arch", "mlp-16-16-relu", "--epochs", "1", "--train-size", "200",
+              "--pen-writers", "1-30", "--pen-renders", "2"]
+    assert main(common + ["--name", "renders", "--split-renders"]) == 0, capsys.readouterr()
+    assert main(common + ["--name", "whole"]) == 0, capsys.readouterr()
+    assert read_card("renders", tmp_path)["hyperparameters"]["split_drawings"] is False
+    assert read_card("whole", tmp_path)["hyperparameters"]["split_drawings"] is True
+
+
 def test_existing_name_is_not_overwritten(mnist_subset, tmp_path):
     config = TrainConfig("mlp-16-16-relu", epochs=1, train_size=200)
     train_model(config, data=mnist_subset, save_as="taken", models_dir=tmp_path)
