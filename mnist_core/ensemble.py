@@ -9,8 +9,8 @@ model (each run a sub-model, then `Average`) stored like any other, so the pages
 `inference.read_digits` and the benchmarks read it unchanged. Reading cards needs no
 Keras: it is imported only to build one.
 
-    card = make_ensemble(["cnn-drawn-all", "run-2", "run-3"], "cnn-drawn-all-x3",
-                         data=load_mnist(), members_dir="var/ensemble")
+    card = make_ensemble(["cnn-drawn-all-24ep", "cnn-drawn-all-24ep-init1"],
+                         "cnn-drawn-all-24ep-x2", data=load_mnist(), members_dir="var/long")
 """
 
 from __future__ import annotations
