@@ -49,8 +49,8 @@ class TrainConfig:
     # digits: members of one ensemble, which that validation can judge.
     init_seed: int | None = None
     # Keep all renders of one pen-drawn digit on the same side of the validation split,
-    # so validation never scores a drawing the run fitted in another render (which reads
-    # it far better than a new one, and would set the "not sure" threshold too low).
+    # so validation never scores a drawing the run fitted in another render and the
+    # "not sure" threshold is fitted on digits the run has not seen in any render.
     # Runs stored before this setting existed split image by image: `from_dict`.
     split_drawings: bool = True
 
