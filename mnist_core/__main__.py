@@ -78,9 +78,14 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--ema-momentum", type=float, default=0.0, metavar="M",
                        help="keep a moving average of the weights with momentum M per "
                        "batch (e.g. 0.999) and keep that average (default 0: off)")
-    train.add_argument("--split-renders", dest="split_drawings", action="store_false",
-                       help="hold out single renders of drawn digits for validation, not "
-                       "whole digits: how the shipped drawn models were trained")
+    split = train.add_mutually_exclusive_group()
+    split.add_argument("--split-renders", dest="split_drawings", action="store_false",
+                       help="hold out single renders of drawn digits for validation, "
+                       "image by image (the default; how the shipped models were trained)")
+    split.add_argument("--split-drawings", dest="split_drawings", action="store_true",
+                       help="hold out whole drawn digits for validation: all renders of "
+                       "one digit on the same side of the split")
+    train.set_defaults(split_drawings=False)
     train.add_argument("--overwrite", action="store_true", help="replace a model of that name")
     train.set_defaults(run=_train)
 

@@ -147,11 +147,13 @@ def test_a_runs_validation_digits_can_be_found_again(mnist_subset):
     assert result.card["reading"]["target"] == TARGET_SURE_ACCURACY
 
 
-def test_validation_holds_out_whole_drawings_not_single_renders():
-    """Every render of a pen-drawn digit lands on one side of the split, so validation
-    never scores a digit the run fitted in another render; a run stored before that
-    rule keeps its own image-by-image split, and MNIST-only runs split as they did."""
-    config = TrainConfig("mlp-16-16-relu", pen_writers=(1,), pen_renders=4, seed=2)
+def test_validation_can_hold_out_whole_drawings_not_single_renders():
+    """With `split_drawings`, every render of a pen-drawn digit lands on one side of the
+    split, so validation never scores a digit the run fitted in another render; by
+    default, and for runs stored before the setting, the split goes image by image, and
+    MNIST-only runs split as they always did."""
+    config = TrainConfig("mlp-16-16-relu", pen_writers=(1,), pen_renders=4, seed=2,
+                         split_drawings=True)
     n_single, n_drawn = 500, 400  # 100 drawn digits, 4 renders each
     val, fit = split_indices(n_single + n_drawn, config, n_drawn)
     assert sorted(np.concatenate([val, fit]).tolist()) == list(range(900))
@@ -170,13 +172,16 @@ def test_validation_holds_out_whole_drawings_not_single_renders():
     assert old_val.tolist() == np.random.default_rng(2).permutation(900)[:90].tolist()
     assert digit_of(old_val) & digit_of(old_fit)  # renders straddled the split
     assert TrainConfig.from_dict(config.to_dict()).split_drawings
+    default = TrainConfig("mlp-16-16-relu", pen_writers=(1,), pen_renders=4, seed=2)
+    assert split_indices(900, default, n_drawn)[0].tolist() == old_val.tolist()
     mnist_only, _ = split_indices(900, config)
     assert mnist_only.tolist() == old_val.tolist()
 
 
-def test_the_command_line_can_train_the_shipped_models_split(tmp_path, monkeypatch, capsys):
-    """`--split-renders` repeats the image-by-image split the shipped drawn models were
-    trained with; by default a run holds out whole drawn digits."""
+def test_the_command_line_chooses_how_drawn_digits_are_split(tmp_path, monkeypatch, capsys):
+    """By default, and with `--split-renders`, a run holds out drawn renders image by
+    image, as the shipped drawn models were trained; `--split-drawings` holds out whole
+    drawn digits."""
     from mnist_core.__main__ import main
     from tests.conftest import SUBSET_DIR
 
@@ -186,9 +191,11 @@ def test_the_command_line_can_train_the_shipped_models_split(tmp_path, monkeypat
               "--arch", "mlp-16-16-relu", "--epochs", "1", "--train-size", "200",
               "--pen-writers", "1-30", "--pen-renders", "2"]
     assert main(common + ["--name", "renders", "--split-renders"]) == 0, capsys.readouterr()
-    assert main(common + ["--name", "whole"]) == 0, capsys.readouterr()
+    assert main(common + ["--name", "whole", "--split-drawings"]) == 0, capsys.readouterr()
+    assert main(common + ["--name", "plain"]) == 0, capsys.readouterr()
     assert read_card("renders", tmp_path)["hyperparameters"]["split_drawings"] is False
     assert read_card("whole", tmp_path)["hyperparameters"]["split_drawings"] is True
+    assert read_card("plain", tmp_path)["hyperparameters"]["split_drawings"] is False
 
 
 def test_existing_name_is_not_overwritten(mnist_subset, tmp_path):
