@@ -85,9 +85,8 @@ def _parser() -> argparse.ArgumentParser:
     split.add_argument("--split-drawings", dest="split_drawings", action="store_true",
                        help="hold out whole drawn digits for validation: all renders of "
                        "one digit on the same side of the split")
-    train.set_defaults(split_drawings=False)
     train.add_argument("--overwrite", action="store_true", help="replace a model of that name")
-    train.set_defaults(run=_train)
+    train.set_defaults(run=_train, split_drawings=False)
 
     evaluate = commands.add_parser("evaluate", help="score a model on the MNIST test set")
     evaluate.add_argument("--name", help="model name (default: the default model)")
