@@ -184,26 +184,100 @@ def prepare_mnist(images: np.ndarray) -> np.ndarray:
 def photo_to_mnist(image: np.ndarray, steps: PreprocessSteps | None = None) -> np.ndarray:
     """Prepare an uploaded photo or scan of a digit, either polarity, for the models.
 
-    Dark ink on a light background is inverted, the paper's uneven brightness is
-    levelled with Otsu's threshold, then the image takes the same path as a drawing.
+    Large photos are shrunk first. The ink is measured against the paper's own,
+    possibly uneven, lighting (`level_background`: a shadow across a phone photo is not
+    ink), fine noise is smoothed away, Otsu's threshold separates ink from paper, and
+    specks of dust far smaller than the digit's strokes are dropped so they cannot
+    stretch the crop. Then the image takes the same path as a drawing.
     """
     image = np.asarray(image)
     if image.ndim == 3 and image.shape[2] == 4 and image[:, :, 3].min() < 250:
         # A transparent background: whatever is opaque is the digit, in any colour.
-        ink = image[:, :, 3].astype(np.float32) / 255.0
+        brightness = image[:, :, 3].astype(np.float32) / 255.0
     else:
-        ink = ink_from_image(image)
-    # Ink is the minority of pixels: if the image is mostly bright, the ink is dark.
-    if float(np.median(ink)) > 0.5:
-        ink = 1.0 - ink
-    ink8 = np.round(ink * 255).astype(np.uint8)
-    if int(ink8.max()) - int(ink8.min()) < 32:
+        brightness = ink_from_image(image)
+    brightness = _shrink_to(brightness, PHOTO_WORK_PX)
+    # Ink is the minority of pixels, so the median is background: the ink lies on the
+    # side where the brightness strays further from it (dark ink on paper, even on
+    # paper in the dim light of a phone photo, or light ink on a dark ground).
+    darkest, middle, brightest = np.percentile(brightness, (1, 50, 99))
+    ink = level_background(brightness, dark_ink=middle - darkest > brightest - middle)
+    blur = max(ink.shape) / 200  # noise and JPEG blocks are finer than any stroke
+    if blur >= 0.5:
+        ink = cv2.GaussianBlur(ink, (0, 0), blur)
+    if float(ink.max()) < MIN_PHOTO_CONTRAST:
         raise EmptyDrawingError("the image has too little contrast to show a digit")
-    level, _ = cv2.threshold(ink8, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    ink8 = np.round(ink / float(ink.max()) * 255).astype(np.uint8)
+    level, mask = cv2.threshold(ink8, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     # Keep the ink's own gradation above the background level, spread over 0-1.
     ink = np.clip((ink8.astype(np.float32) - level) / max(255.0 - level, 1.0), 0.0, 1.0)
-    ink = np.clip(ink * 2.0, 0.0, 1.0)
+    ink = np.clip(ink * 2.0, 0.0, 1.0) * _without_specks(mask)
     return center_ink(ink, steps)
+
+
+# Photos are read at most this large (longer side): the digit ends up 20 px tall, and
+# levelling a 12-megapixel photo at full size would take seconds.
+PHOTO_WORK_PX = 512
+# Ink must take away at least this share of the paper's light (or stand this far above
+# a dark ground) somewhere: a blank sheet's noise and grain stay below it.
+MIN_PHOTO_CONTRAST = 0.125
+# Ink blobs smaller than this share of the largest one are dust or noise, not strokes.
+SPECK_SHARE = 0.02
+
+
+def level_background(image: np.ndarray, dark_ink: bool) -> np.ndarray:
+    """Ink `(H, W)` in [0, 1] of a photo, measured against its own background.
+
+    `image` is `(H, W)` brightness in [0, 1] (ink = brightness for a drawing on black).
+    The background may be lit unevenly (a shadow across a phone photo, a lamp to one
+    side), so it is fitted as a smooth surface (quadratic in x and y) to the pixels that
+    lie close to it, a few rounds over, so the strokes never pull it up. Dark ink on
+    paper is measured as the share of the light it takes away (`1 - image / paper`), the
+    same in the shadow as in the light; light ink as its brightness above the background.
+    """
+    height, width = image.shape
+    y = np.arange(height, dtype=np.float32) / height - 0.5
+    x = np.arange(width, dtype=np.float32) / width - 0.5
+    step = max(1, int(np.sqrt(height * width / 5_000)))  # fit on about 5,000 pixels
+    rows, cols = np.meshgrid(y[::step], x[::step], indexing="ij")
+    sample = image[::step, ::step].ravel().astype(np.float64)
+    terms = np.stack([np.ones_like(sample), cols.ravel(), rows.ravel(), cols.ravel() ** 2,
+                      (cols * rows).ravel(), rows.ravel() ** 2], axis=1)
+    sign = -1.0 if dark_ink else 1.0  # ink lies on this side of the background
+    near = np.ones(len(sample), dtype=bool)  # ink is the minority: start from all
+    for _ in range(5):
+        fit = terms[near]  # least squares through the normal equations: 6 unknowns
+        coef = np.linalg.solve(fit.T @ fit + 1e-6 * np.eye(6), fit.T @ sample[near])
+        residual = sign * (sample - terms @ coef)
+        spread = 1.4826 * float(np.median(np.abs(residual[near]))) + 1e-3
+        near = residual < 3 * spread
+    c0, cx, cy, cxx, cxy, cyy = coef
+    background = ((c0 + cx * x + cxx * x * x)[np.newaxis, :]
+                  + (cy * y + cyy * y * y)[:, np.newaxis] + cxy * np.outer(y, x))
+    ink = 1.0 - image / np.maximum(background, 1e-3) if dark_ink else image - background
+    return np.clip(ink, 0.0, 1.0).astype(np.float32)
+
+
+def _shrink_to(image: np.ndarray, longest: int) -> np.ndarray:
+    """`image` scaled down (area-averaged) so its longer side is at most `longest`."""
+    scale = longest / max(image.shape)
+    if scale >= 1:
+        return image
+    size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
+def _without_specks(mask: np.ndarray) -> np.ndarray:
+    """1 on the ink blobs of a binary `mask` that are at least `SPECK_SHARE` of the
+    largest blob's area, 0 elsewhere (float32)."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(
+        (mask > 0).astype(np.uint8), connectivity=8
+    )
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    if count <= 2:
+        return np.ones(mask.shape, np.float32)
+    keep = np.concatenate([[False], areas >= SPECK_SHARE * areas.max()])
+    return keep[labels].astype(np.float32)
 
 
 def naive_resize(image: np.ndarray) -> np.ndarray:

@@ -152,6 +152,56 @@ def test_photo_dark_on_light_is_inverted():
     assert np.corrcoef(photo_to_mnist(photo).ravel(), canvas_to_mnist(drawing).ravel())[0, 1] > 0.9
 
 
+def _photographed(drawing, *, light, ink_reflects=0.35):
+    """`drawing` (white on black, uint8) as dark ink on paper lit by `light` (H, W)."""
+    ink = drawing.astype(np.float32) / 255
+    return np.round(255 * light * (1 - ink * (1 - ink_reflects))).astype(np.uint8)
+
+
+def _similarity(a, b):
+    return np.corrcoef(a.ravel(), b.ravel())[0, 1]
+
+
+def test_photo_in_a_shadow_reads_like_the_drawing():
+    """Dim paper (mostly darker than mid-grey) with the light falling across it: the
+    shadow is not ink, and the dark ink is still found to be the ink."""
+    drawing = draw_strokes(SEVEN)
+    light = np.linspace(0.7, 0.25, 280, dtype=np.float32)[np.newaxis, :].repeat(280, 0)
+    photo = _photographed(drawing, light=light)
+    assert np.median(photo) < 128
+    assert _similarity(photo_to_mnist(photo), canvas_to_mnist(drawing)) > 0.9
+
+
+def test_light_ink_on_an_unevenly_lit_dark_ground():
+    drawing = draw_strokes(ONE)
+    ground = np.linspace(0.05, 0.35, 280, dtype=np.float32)[:, np.newaxis].repeat(280, 1)
+    chalk = np.round(255 * np.maximum(ground, drawing / 255 * 0.8)).astype(np.uint8)
+    assert _similarity(photo_to_mnist(chalk), canvas_to_mnist(drawing)) > 0.9
+
+
+def test_photo_specks_do_not_stretch_the_crop():
+    drawing = draw_strokes(SEVEN)
+    photo = _photographed(drawing, light=np.full((280, 280), 0.9, np.float32))
+    clean = photo_to_mnist(photo)
+    for row, col in ((8, 8), (270, 12), (15, 265), (268, 270)):  # dust in the corners
+        photo[row : row + 2, col : col + 2] = 20
+    steps = PreprocessSteps()
+    np.testing.assert_allclose(photo_to_mnist(photo, steps), clean, atol=1e-6)
+    top, bottom, left, right = steps.bbox
+    assert top > 20 and left > 20 and bottom < 260 and right < 260
+
+
+def test_a_large_photo_reads_like_a_small_one_and_is_shrunk_first():
+    drawing = draw_strokes(SEVEN)
+    light = np.full((280, 280), 0.85, np.float32)
+    small = _photographed(drawing, light=light)
+    large = np.kron(small, np.ones((12, 12), np.uint8))  # 3,360 px square
+    steps = PreprocessSteps()
+    out = photo_to_mnist(large, steps)
+    assert max(steps.ink.shape) <= 512
+    assert _similarity(out, photo_to_mnist(small)) > 0.95
+
+
 def test_photo_without_contrast_raises():
     with pytest.raises(EmptyDrawingError):
         photo_to_mnist(np.full((100, 100, 3), 200, np.uint8))
@@ -171,3 +221,11 @@ def test_naive_resize_squashes_without_centring():
     naive = naive_resize(corner)
     assert centre_of_mass(naive)[0] < 8  # the digit stays in the corner
     assert abs(centre_of_mass(canvas_to_mnist(corner))[0] - 14) <= 0.5
+
+
+def test_a_blank_sheet_with_grain_has_too_little_contrast():
+    rng = np.random.default_rng(0)
+    light = np.linspace(0.9, 0.6, 300, dtype=np.float32)[np.newaxis, :].repeat(200, 0)
+    sheet = np.clip(light + rng.normal(0, 0.02, light.shape), 0, 1)
+    with pytest.raises(EmptyDrawingError, match="contrast"):
+        photo_to_mnist(np.round(sheet * 255).astype(np.uint8))
