@@ -197,11 +197,7 @@ def photo_to_mnist(image: np.ndarray, steps: PreprocessSteps | None = None) -> n
     else:
         brightness = ink_from_image(image)
     brightness = _shrink_to(brightness, PHOTO_WORK_PX)
-    # Ink is the minority of pixels, so the median is background: the ink lies on the
-    # side where the brightness strays further from it (dark ink on paper, even on
-    # paper in the dim light of a phone photo, or light ink on a dark ground).
-    darkest, middle, brightest = np.percentile(brightness, (1, 50, 99))
-    ink = level_background(brightness, dark_ink=middle - darkest > brightest - middle)
+    ink = level_background(brightness)
     blur = max(ink.shape) / 200  # noise and JPEG blocks are finer than any stroke
     if blur >= 0.5:
         ink = cv2.GaussianBlur(ink, (0, 0), blur)
@@ -225,17 +221,28 @@ MIN_PHOTO_CONTRAST = 0.125
 SPECK_SHARE = 0.02
 
 
-def level_background(image: np.ndarray, dark_ink: bool) -> np.ndarray:
+def level_background(image: np.ndarray) -> np.ndarray:
     """Ink `(H, W)` in [0, 1] of a photo, measured against its own background.
 
-    `image` is `(H, W)` brightness in [0, 1] (ink = brightness for a drawing on black).
+    `image` is `(H, W)` brightness in [0, 1], dark ink on paper or light ink on a dark
+    ground. The image's edge is mostly background, even where a bold digit fills the
+    frame: the ink lies on the side where the brightness strays further from the edge's.
     The background may be lit unevenly (a shadow across a phone photo, a lamp to one
-    side), so it is fitted as a smooth surface (quadratic in x and y) to the pixels that
-    lie close to it, a few rounds over, so the strokes never pull it up. Dark ink on
-    paper is measured as the share of the light it takes away (`1 - image / paper`), the
-    same in the shadow as in the light; light ink as its brightness above the background.
+    side), so it is fitted as a smooth surface (quadratic in x and y) to the pixels
+    that lie close to it, a few rounds over, so the strokes never pull it up. Dark ink
+    is measured as the share of the paper's light it takes away (`1 - image / paper`),
+    the same in the shadow as in the light; light ink as its brightness above the ground.
     """
     height, width = image.shape
+    edge = np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]])
+    ground = float(np.median(edge))
+    darkest, brightest = np.percentile(image, (0.1, 99.9))
+    dark_ink = ground - darkest > brightest - ground
+    sign = -1.0 if dark_ink else 1.0  # ink lies on this side of the background
+    depth = sign * ((darkest if dark_ink else brightest) - ground)
+    if depth <= 0:  # one flat shade: no ink at all
+        return np.zeros_like(image, dtype=np.float32)
+
     y = np.arange(height, dtype=np.float32) / height - 0.5
     x = np.arange(width, dtype=np.float32) / width - 0.5
     step = max(1, int(np.sqrt(height * width / 5_000)))  # fit on about 5,000 pixels
@@ -243,8 +250,7 @@ def level_background(image: np.ndarray, dark_ink: bool) -> np.ndarray:
     sample = image[::step, ::step].ravel().astype(np.float64)
     terms = np.stack([np.ones_like(sample), cols.ravel(), rows.ravel(), cols.ravel() ** 2,
                       (cols * rows).ravel(), rows.ravel() ** 2], axis=1)
-    sign = -1.0 if dark_ink else 1.0  # ink lies on this side of the background
-    near = np.ones(len(sample), dtype=bool)  # ink is the minority: start from all
+    near = sign * (sample - ground) < depth / 2  # nearer the ground's level than the ink's
     for _ in range(5):
         fit = terms[near]  # least squares through the normal equations: 6 unknowns
         coef = np.linalg.solve(fit.T @ fit + 1e-6 * np.eye(6), fit.T @ sample[near])

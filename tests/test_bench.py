@@ -16,10 +16,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import accuracy, common, latency, number, training
+from bench import accuracy, common, latency, number, scans, training
+from mnist_core.data import load_mnist
 from mnist_core.inference import NOT_NAMED, Readings
 from mnist_core.pendigits import default_pendigits_path, load_pendigits, render_dataset
-from mnist_core.preprocess import canvas_to_mnist, naive_resize
+from mnist_core.preprocess import canvas_to_mnist, naive_resize, prepare_mnist
 
 from .conftest import SUBSET_DIR
 
@@ -124,6 +125,33 @@ def test_number_reads_numbers_of_unseen_writers_only(store, tmp_path, capsys):
             assert 0 <= row[key] <= 1
         check_stats(row["read_5_digits"], number.TIMED_CALLS)
     assert "exact number" in capsys.readouterr().out
+
+
+def test_scans_reads_every_kind_of_image_through_the_upload_path(store, tmp_path, capsys):
+    out = tmp_path / "results"
+    code = scans.main(["--models-dir", str(store), "--data-dir", str(SUBSET_DIR),
+                       "--limit", "20", "--models", "cnn", "--results-dir", str(out)])
+    assert code == 0
+    result = read_result(out, "scans")
+    check_machine(result)
+    [row] = result["models"]
+    assert set(row["kinds"]) == set(scans.KINDS) and result["mnist"]["n"] == 20
+    for figures in row["kinds"].values():
+        assert 0.5 <= figures["accuracy"] <= 1  # the subset model reads most of them
+        assert 0 <= figures["named_share"] <= 1 and figures["unreadable"] == 0
+    assert "phone photo" in capsys.readouterr().out
+
+
+def test_every_kind_of_scan_still_shows_the_digit():
+    """Each kind's image, read back through the upload path, is the same digit as the
+    MNIST image it was made from (not the shadow, paper or noise)."""
+    _, (x_test, _) = load_mnist(str(SUBSET_DIR))
+    reference = prepare_mnist(x_test[:10])
+    for kind in scans.KINDS:
+        images, readable = scans.prepare_kind(kind, x_test[:10], seed=0)
+        assert readable.all(), kind
+        similarity = [np.corrcoef(a.ravel(), b.ravel())[0, 1] for a, b in zip(images, reference)]
+        assert np.median(similarity) > 0.75, (kind, similarity)
 
 
 def test_drawings_are_render_datasets_own(tmp_path):

@@ -229,3 +229,15 @@ def test_a_blank_sheet_with_grain_has_too_little_contrast():
     sheet = np.clip(light + rng.normal(0, 0.02, light.shape), 0, 1)
     with pytest.raises(EmptyDrawingError, match="contrast"):
         photo_to_mnist(np.round(sheet * 255).astype(np.uint8))
+
+
+def test_a_bold_digit_filling_a_tiny_frame_is_still_the_ink():
+    """A 16x16 scan where the strokes cover most pixels: the edge, mostly paper, says
+    which side is ink (the median would say the opposite)."""
+    import cv2
+
+    ring = np.zeros((16, 16), np.uint8)
+    cv2.ellipse(ring, (8, 8), (5, 7), 0, 0, 360, 255, 4)  # 66% ink, touching top and bottom
+    scan = 255 - ring  # dark ink on white
+    assert np.median(scan) < 128  # most pixels are ink
+    assert _similarity(photo_to_mnist(scan), canvas_to_mnist(ring)) > 0.9
