@@ -38,7 +38,7 @@ from bench import common
 from mnist_core import registry
 from mnist_core.calibration import TARGET_SURE_ACCURACY, expected_calibration_error, fit_policy
 from mnist_core.data import load_mnist, mnist_source_description
-from mnist_core.errors import EmptyDrawingError, InvalidModelError, MnistCoreError
+from mnist_core.errors import EmptyDrawingError, InvalidModelError
 from mnist_core.evaluate import evaluation_from_probabilities
 from mnist_core.inference import NOT_NAMED, predict_proba, read_digits
 from mnist_core.negatives import non_digits
@@ -345,16 +345,7 @@ def run(args: argparse.Namespace) -> dict:
     machine = common.machine_info()
     common.print_machine(machine)
 
-    infos = registry.list_models(args.models_dir)
-    if args.models:
-        known = {info.name for info in infos}
-        missing = [name for name in args.models if name not in known]
-        if missing:
-            raise MnistCoreError(
-                f"no model named {', '.join(map(repr, missing))} in "
-                f"{registry.models_dir(args.models_dir)} (have: {', '.join(sorted(known))})"
-            )
-        infos = [info for info in infos if info.name in args.models]
+    infos = common.store_models(args.models_dir, args.models)
     default_name = registry.default_model_name(args.models_dir)  # raises if store is empty
 
     mnist, mnist_skip = load_mnist_test(args.data_dir, args.mnist_limit, args.quick)

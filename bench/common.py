@@ -57,6 +57,24 @@ class MnistMissing(DatasetError):
     """MNIST is not on this machine."""
 
 
+def store_models(models_dir: str | None, names: list[str] | None) -> list:
+    """The store's models (`registry.list_models`), only those `names` if given; a name
+    the store lacks is an error that lists what it has."""
+    from mnist_core import registry
+
+    infos = registry.list_models(models_dir)
+    if not names:
+        return infos
+    known = {info.name for info in infos}
+    missing = [name for name in names if name not in known]
+    if missing:
+        raise MnistCoreError(
+            f"no model named {', '.join(map(repr, missing))} in "
+            f"{registry.models_dir(models_dir)} (have: {', '.join(sorted(known))})"
+        )
+    return [info for info in infos if info.name in names]
+
+
 def machine_info() -> dict:
     """CPU model, core counts, load, library versions and the date of this run."""
     import keras

@@ -39,7 +39,7 @@ from bench import common
 from bench.accuracy import reading_figures
 from mnist_core import registry
 from mnist_core.data import load_mnist, mnist_source_description
-from mnist_core.errors import EmptyDrawingError, InvalidModelError, MnistCoreError
+from mnist_core.errors import EmptyDrawingError, InvalidModelError
 from mnist_core.images import read_image
 from mnist_core.inference import read_digits
 from mnist_core.preprocess import photo_to_mnist
@@ -172,14 +172,7 @@ def run(args: argparse.Namespace) -> dict:
     started = time.perf_counter()
     machine = common.machine_info()
     common.print_machine(machine)
-    infos = registry.list_models(args.models_dir)
-    if args.models:
-        known = {info.name for info in infos}
-        missing = [name for name in args.models if name not in known]
-        if missing:
-            raise MnistCoreError(f"no model named {', '.join(map(repr, missing))} in "
-                                 f"{registry.models_dir(args.models_dir)}")
-        infos = [info for info in infos if info.name in args.models]
+    infos = common.store_models(args.models_dir, args.models)
     default_name = registry.default_model_name(args.models_dir)
 
     data_dir = common.mnist_dir(args.data_dir, args.quick)
