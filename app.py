@@ -174,7 +174,8 @@ with left:
         upload = st.file_uploader(
             "Photo or scan of one digit", type=["png", "jpg", "jpeg", "bmp", "webp"],
             key="draw_upload",
-            help="Dark ink on light paper or light on dark both work; crop it to one digit.",
+            help="Dark ink on light paper or light on dark both work, in a shadow too; crop it "
+            "to one digit.",
         )
         if upload is not None:
             try:
