@@ -254,3 +254,16 @@ def test_a_bold_digit_filling_a_tiny_frame_is_still_the_ink():
     scan = 255 - ring  # dark ink on white
     assert np.median(scan) < 128  # most pixels are ink
     assert _similarity(photo_to_mnist(scan), canvas_to_mnist(ring)) > 0.9
+
+
+def test_a_fine_pen_on_a_large_digit_is_widened_to_mnist_strokes():
+    """A 170 px tall 7 drawn 3 px wide would be a hairline in the 20 px box; a photo of
+    it comes out as the pad's usual 18 px pen would draw it."""
+    drawing = draw_strokes(SEVEN, width=3)
+    photo = _photographed(drawing, light=np.full((280, 280), 0.9, np.float32), ink_reflects=0.1)
+    widened, hairline = photo_to_mnist(photo), canvas_to_mnist(drawing)
+    assert widened.sum() > 1.5 * hairline.sum()
+    assert _similarity(widened, canvas_to_mnist(draw_strokes(SEVEN, width=18))) > 0.95
+    usual = _photographed(draw_strokes(SEVEN, width=18), light=np.full((280, 280), 0.9, np.float32))
+    np.testing.assert_allclose(photo_to_mnist(usual).sum(),
+                               canvas_to_mnist(draw_strokes(SEVEN, width=18)).sum(), rtol=0.25)
