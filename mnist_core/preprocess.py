@@ -320,7 +320,7 @@ def _without_specks(mask: np.ndarray) -> np.ndarray:
     """1 on and right around the ink blobs of a binary `mask` that are at least
     `SPECK_SHARE` of the largest blob's area, 0 elsewhere (float32): the blobs' own
     anti-aliased rims stay, dust and the paper's grain go."""
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(
         (mask > 0).astype(np.uint8), connectivity=8
     )
     areas = stats[1:, cv2.CC_STAT_AREA]
