@@ -161,6 +161,19 @@ def test_uploaded_mnist_digit_is_read_right(store, mnist_subset, model, clear_di
         assert len(bars(at)) == 10
 
 
+def test_a_phone_photo_in_a_shadow_is_read_right(store, mnist_subset, clear_digits):
+    """Dark ink on dim paper, the light falling by half across it, sent as a JPEG: the
+    page reads the digit, not the shadow."""
+    _, (x_test, y_test) = mnist_subset
+    for i in clear_digits:
+        ink = enlarge_mnist(x_test[i]).astype(np.float32) / 255
+        light = np.linspace(0.75, 0.35, ink.shape[1], dtype=np.float32)[np.newaxis, :]
+        photo = np.round(255 * light * (1 - 0.7 * ink)).astype(np.uint8)
+        ok, jpeg = cv2.imencode(".jpg", photo, [cv2.IMWRITE_JPEG_QUALITY, 70])
+        at = upload(app(DRAW), f"photo{i}.jpg", jpeg.tobytes(), "image/jpeg")
+        assert [(m.label, m.value) for m in at.metric] == [("Prediction", str(y_test[i]))]
+
+
 def test_drawing_on_the_pad_gives_a_prediction_and_clear_empties_it(store, model,
                                                                    mnist_subset, clear_digits):
     _, (x_test, y_test) = mnist_subset
