@@ -41,7 +41,7 @@ from mnist_core.data import load_mnist, mnist_source_description
 from mnist_core.errors import EmptyDrawingError, InvalidModelError
 from mnist_core.evaluate import evaluation_from_probabilities
 from mnist_core.inference import NOT_NAMED, predict_proba, read_digits
-from mnist_core.negatives import non_digits
+from mnist_core.negatives import UNTRAINED_KINDS, non_digits
 from mnist_core.pendigits import (
     CANVAS_SIZE,
     PEN_WIDTH,
@@ -54,6 +54,7 @@ from mnist_core.preprocess import canvas_to_mnist, naive_resize, prepare_mnist
 NAME = "accuracy"
 QUICK_LIMIT, QUICK_MNIST_LIMIT = 300, 1000
 NON_DIGITS, QUICK_NON_DIGITS = 2000, 300
+UNTRAINED, QUICK_UNTRAINED = 1000, 100  # symbols and words
 NON_DIGIT_SEED = 7  # training runs draw theirs with seed + 1000: never these
 WRITER_GROUPS = ((1, 10), (11, 20), (21, 30))
 FOLDS_DIR = common.ROOT / "var" / "bench-folds"
@@ -201,11 +202,22 @@ def reading_figures(readings, labels: np.ndarray) -> dict:
     }
 
 
-def non_digit_drawings(count: int) -> np.ndarray:
-    """Synthetic non-digits (letters, scribbles, two digits at once, shapes) of a seed
-    no training run uses, drawn on the pad and prepared as the pad's drawings are."""
-    images, _ = non_digits(count, seed=NON_DIGIT_SEED, digits=load_pendigits())
-    return np.stack([canvas_to_mnist(image) for image in images])
+def non_digit_drawings(count: int, kinds=None) -> tuple[np.ndarray, np.ndarray]:
+    """Synthetic non-digits of a seed no training run uses, drawn on the pad and
+    prepared as the pad's drawings are, and the kind of each. By default the kinds
+    training may draw too (letters, scribbles, two digits at once, shapes)."""
+    chosen = {} if kinds is None else {"kinds": kinds}
+    images, made = non_digits(count, seed=NON_DIGIT_SEED, digits=load_pendigits(), **chosen)
+    return np.stack([canvas_to_mnist(image) for image in images]), np.array(made)
+
+
+def refused_by_kind(model, images: np.ndarray, kinds: np.ndarray) -> dict:
+    """The share of these non-digits the app refuses to name a digit for, in all
+    (`"all"`) and by kind."""
+    refused = read_digits(model, images).digits == NOT_NAMED
+    return {"all": float(refused.mean())} | {
+        str(kind): float(refused[kinds == kind].mean()) for kind in np.unique(kinds)
+    }
 
 
 def leave_writer_groups_out(args, default_name: str, digits: list, drawn, mnist) -> list:
@@ -360,7 +372,9 @@ def run(args: argparse.Namespace) -> dict:
     # A model trained on some writers' digits is scored on drawn digits only of the
     # writers it never saw; the app's reading (named share, ECE, refusals) likewise.
     writers = np.array([d.writer or 0 for d in digits])
-    refusal_set = non_digit_drawings(QUICK_NON_DIGITS if args.quick else NON_DIGITS)
+    refusal_set, _ = non_digit_drawings(QUICK_NON_DIGITS if args.quick else NON_DIGITS)
+    untrained_set = non_digit_drawings(QUICK_UNTRAINED if args.quick else UNTRAINED,
+                                       UNTRAINED_KINDS)
 
     rows = []
     for info in infos:
@@ -402,6 +416,7 @@ def run(args: argparse.Namespace) -> dict:
         row["non_digits_refused"] = float(
             (read_digits(model, refusal_set).digits == NOT_NAMED).mean()
         )
+        row["untrained_non_digits_refused"] = refused_by_kind(model, *untrained_set)
         if row["trained_on_pendigits"]:
             row["drawn"] = None
             row["drawn_excluded"] = TRAINED_ON_THESE
@@ -444,6 +459,8 @@ def run(args: argparse.Namespace) -> dict:
         "default_model": default_name,
         "non_digits": {"n": len(refusal_set), "seed": NON_DIGIT_SEED,
                        "kinds": "letters, scribbles, digit pairs, shapes"},
+        "untrained_non_digits": {"n": len(untrained_set[0]), "seed": NON_DIGIT_SEED,
+                                 "kinds": "symbols and words, which no training run draws"},
         "writer_groups": groups,
         "models": rows,
         "elapsed_seconds": round(time.perf_counter() - started, 1),
@@ -498,13 +515,15 @@ def report(result: dict) -> None:
             common.pct(mnist_r.get("accuracy_named")),
             common.pct(mnist_r.get("ece")),
             common.pct(row["non_digits_refused"], 1),
+            common.pct(row["untrained_non_digits_refused"]["all"], 1),
         ])
     common.print_table(
         ["model", "drawn: named", "right when named", "ECE", "MNIST: named",
-         "right when named", "ECE", "non-digits refused"],
+         "right when named", "ECE", "non-digits refused", "symbols, words refused"],
         reading_rows,
         title="What the app says (read_digits): drawn digits of writers each model never "
-        f"saw, MNIST test, {result['non_digits']['n']:,} synthetic non-digits",
+        f"saw, MNIST test, {result['non_digits']['n']:,} synthetic non-digits, "
+        f"{result['untrained_non_digits']['n']:,} symbols and words no model trained on",
     )
     groups = result.get("writer_groups")
     if groups:

@@ -12,10 +12,15 @@ Four kinds, each a white-on-black 280x280 canvas like the pad sends:
 - `touching`: two pen-drawn digits so close that their ink touches or overlaps: what a
   written number's reader must cut, not read as one digit;
 - `fragment`: one side of a pen-drawn digit cut off at a column through its middle:
-  what a reader gets when it cuts a single digit in two, which must lose to the whole.
+  what a reader gets when it cuts a single digit in two, which must lose to the whole;
+- `symbol`: a symbol from a keyboard (= ? ! % & @ < > ~ ^ $), drawn like the letters;
+- `word`: a short word of two to four lowercase letters, drawn like the letters.
 
 `KINDS` are the four a drawing pad meets, and the default; `ALL_KINDS` add the two a
-number's reader meets when it weighs cutting ink apart.
+number's reader meets when it weighs cutting ink apart. `UNTRAINED_KINDS` are what
+visitors also draw that no training run may draw (`TrainConfig` accepts only
+`ALL_KINDS`): how often a model refuses them tells how far its sense of "not a digit"
+reaches beyond the drawings it was taught with.
 
 Everything comes from one seeded generator: same seed, same drawings.
 """
@@ -32,8 +37,14 @@ from mnist_core.pendigits import CANVAS_SIZE, PenDigit, render_digit
 
 KINDS = ("letter", "scribble", "pair", "shape")
 ALL_KINDS = (*KINDS, "touching", "fragment")
+UNTRAINED_KINDS = ("symbol", "word")
 NEEDS_DIGITS = ("pair", "touching", "fragment")
 LETTERS = "cefhkmnruvwxACEFHKLMNPRUVWXY"
+# No symbol here looks like a digit or is drawn by the `shape` kind (plus, hash, star);
+# brackets, slashes and bars are left out: drawn alone, they are fair 1s.
+SYMBOLS = "=?!%&@<>~^$"
+WORD_LETTERS = "abcdefghijkmnopqrstuvwxyz"  # an "l" beside an "o" is a fair 10
+WORD_LENGTHS = (2, 4)
 # The single-stroke Hershey fonts: one pen line per stroke, as a hand draws.
 FONTS = (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, cv2.FONT_HERSHEY_PLAIN)
 PEN_WIDTHS = (10.0, 26.0)
@@ -52,9 +63,10 @@ def non_digits(count: int, seed: int = 0, kinds: Sequence[str] = KINDS,
     `load_pendigits`) and are skipped without them.
     """
     kinds = [k for k in kinds if k not in NEEDS_DIGITS or digits]
-    unknown = set(kinds) - set(ALL_KINDS)
+    known = (*ALL_KINDS, *UNTRAINED_KINDS)
+    unknown = set(kinds) - set(known)
     if unknown or not kinds:
-        raise ValueError(f"kinds must be some of {ALL_KINDS}, got {sorted(unknown) or kinds}")
+        raise ValueError(f"kinds must be some of {known}, got {sorted(unknown) or kinds}")
     rng = np.random.default_rng(seed)
     images = np.empty((count, CANVAS_SIZE, CANVAS_SIZE), dtype=np.uint8)
     made = []
@@ -62,7 +74,12 @@ def non_digits(count: int, seed: int = 0, kinds: Sequence[str] = KINDS,
         kind = kinds[i % len(kinds)]
         pen = float(rng.uniform(*PEN_WIDTHS))
         if kind == "letter":
-            images[i] = _letter(rng, pen)
+            images[i] = _glyphs(rng, str(rng.choice(list(LETTERS))), pen)
+        elif kind == "symbol":
+            images[i] = _glyphs(rng, str(rng.choice(list(SYMBOLS))), pen)
+        elif kind == "word":
+            length = int(rng.integers(WORD_LENGTHS[0], WORD_LENGTHS[1] + 1))
+            images[i] = _glyphs(rng, "".join(rng.choice(list(WORD_LETTERS), length)), pen)
         elif kind == "scribble":
             images[i] = render_digit(_scribble(rng), pen_width=pen, rng=rng)
         elif kind == "pair":
@@ -77,17 +94,17 @@ def non_digits(count: int, seed: int = 0, kinds: Sequence[str] = KINDS,
     return images, made
 
 
-def _letter(rng: np.random.Generator, pen: float) -> np.ndarray:
-    """One letter in a Hershey font, slanted, its ink 90-220 px on its longer side and
-    its strokes about `pen` px wide there, placed at random on the canvas."""
-    letter = str(rng.choice(list(LETTERS)))
+def _glyphs(rng: np.random.Generator, text: str, pen: float) -> np.ndarray:
+    """`text` (a letter, a symbol, a word) in a Hershey font, slanted, its ink 90-220 px
+    on its longer side and its strokes about `pen` px wide there, placed at random on
+    the canvas."""
     font = int(rng.choice(FONTS))
     target = float(rng.uniform(90, 220))
     angle, slant = float(rng.uniform(-15, 15)), float(rng.uniform(-0.25, 0.25))
-    thin = _letter_ink(letter, font, 1, angle, slant)
+    thin = _text_ink(text, font, 1, angle, slant)
     # drawn large, then shrunk to the target size: strokes end up about pen-wide
     thickness = max(1, round(pen * max(thin.shape) / target))
-    crop = _letter_ink(letter, font, thickness, angle, slant)
+    crop = _text_ink(text, font, thickness, angle, slant)
     factor = target / max(crop.shape)
     crop = cv2.resize(crop, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
     crop = crop[: CANVAS_SIZE - 2, : CANVAS_SIZE - 2]
@@ -98,15 +115,16 @@ def _letter(rng: np.random.Generator, pen: float) -> np.ndarray:
     return canvas
 
 
-def _letter_ink(letter: str, font: int, thickness: int, angle: float,
-                slant: float) -> np.ndarray:
-    """The letter drawn large (about 240 px), turned and slanted, cropped to its ink."""
+def _text_ink(text: str, font: int, thickness: int, angle: float,
+              slant: float) -> np.ndarray:
+    """The text drawn large (240 px tall, a long word narrower), turned and slanted,
+    cropped to its ink."""
     size = 640
     big = np.zeros((size, size), dtype=np.uint8)
-    _, height = cv2.getTextSize(letter, font, 1.0, 1)[0]
-    scale = 240 / max(height, 1)
-    (width, height), _ = cv2.getTextSize(letter, font, scale, thickness)
-    cv2.putText(big, letter, ((size - width) // 2, (size + height) // 2), font, scale, 255,
+    width, height = cv2.getTextSize(text, font, 1.0, 1)[0]
+    scale = min(240 / max(height, 1), 520 / max(width, 1))
+    (width, height), _ = cv2.getTextSize(text, font, scale, thickness)
+    cv2.putText(big, text, ((size - width) // 2, (size + height) // 2), font, scale, 255,
                 thickness, cv2.LINE_AA)
     turn = cv2.getRotationMatrix2D((size / 2, size / 2), angle, 1.0)
     turn[0, 1] += slant

@@ -101,10 +101,16 @@ def test_accuracy_scores_every_model_and_skips_pendigits_trained_ones(store, tmp
         assert 0 <= reading["named_share"] <= 1 and 0 <= reading["ece"] <= 1
         assert 0 <= row["mnist_reading"]["named_share"] <= 1
         assert 0 <= row["non_digits_refused"] <= 1
+        untrained = row["untrained_non_digits_refused"]
+        assert set(untrained) == {"all", "symbol", "word"}
+        assert all(0 <= share <= 1 for share in untrained.values())
+        assert min(untrained.values()) <= untrained["all"] <= max(untrained.values())
     assert result["non_digits"]["n"] == accuracy.NON_DIGITS
+    assert result["untrained_non_digits"]["n"] == accuracy.UNTRAINED
     printed = capsys.readouterr().out
     assert "trained on these" in printed and "Drawn accuracy by digit" in printed
     assert "What the app says" in printed and "non-digits refused" in printed
+    assert "symbols, words refused" in printed
 
 
 def test_number_reads_numbers_of_unseen_writers_only(store, tmp_path, capsys):

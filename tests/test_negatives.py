@@ -8,11 +8,15 @@ import cv2
 import numpy as np
 import pytest
 
-from mnist_core.negatives import KINDS, non_digits
+from mnist_core.config import TrainConfig
+from mnist_core.negatives import KINDS, SYMBOLS, UNTRAINED_KINDS, non_digits
 from mnist_core.pendigits import load_pendigits, render_digit
 from mnist_core.preprocess import canvas_to_mnist
 
 SAMPLE = Path(__file__).parent / "data" / "pendigits-sample.tra"
+# Ink pixels of the first five letters seed 7 draws, as the shipped models' training and
+# the benchmarks drew them (OpenCV 5.0).
+LETTER_INK_SEED_7 = [18589, 21524, 7744, 7352, 7972]
 
 
 def test_every_kind_is_drawn_on_the_pads_canvas_and_the_same_seed_repeats():
@@ -69,3 +73,29 @@ def test_fragments_keep_part_of_a_digit_and_are_never_a_bare_upright_stroke():
     ink = [int((image > 40).sum()) for image in whole]
     assert np.median((fragments > 40).sum(axis=(1, 2))) < 0.7 * np.median(ink)
     assert non_digits(4, kinds=("fragment", "letter"))[1] == ["letter"] * 4  # no digits
+
+
+def test_symbols_and_words_are_drawn_for_measuring_but_no_run_may_train_on_them():
+    images, kinds = non_digits(40, seed=3, kinds=UNTRAINED_KINDS)
+    assert kinds == list(UNTRAINED_KINDS) * 20
+    assert np.array_equal(images, non_digits(40, seed=3, kinds=UNTRAINED_KINDS)[0])
+    shapes = {"symbol": [], "word": []}
+    for image, kind in zip(images, kinds):
+        ys, xs = np.nonzero(image > 40)
+        assert len(xs) > 300 and xs.min() >= 0 and xs.max() < 280
+        shapes[kind].append((xs.max() - xs.min() + 1) / (ys.max() - ys.min() + 1))
+    # words of two to four letters lie wide; symbols mostly stand
+    assert np.median(shapes["word"]) > 1.8 > np.median(shapes["symbol"])
+    assert "+" not in SYMBOLS and "/" not in SYMBOLS and "(" not in SYMBOLS
+    for kind in UNTRAINED_KINDS:
+        with pytest.raises(ValueError, match="non_digit_kinds must be"):
+            TrainConfig(non_digits=100, non_digit_kinds=(kind,)).resolved()
+
+
+def test_adding_symbols_and_words_left_the_training_drawings_as_they_were():
+    """Shipped models were trained on drawings of these seeds: the same seed must still
+    draw the same letters, stroke for stroke (a fingerprint of seed 7's first letters)."""
+    images, kinds = non_digits(40, seed=7, kinds=("letter",))
+    ink = (images > 40).sum(axis=(1, 2))
+    assert kinds == ["letter"] * 40
+    assert ink[:5].tolist() == LETTER_INK_SEED_7
