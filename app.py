@@ -16,8 +16,8 @@ from app_ui import charts, ui
 from mnist_core import registry
 from mnist_core.errors import EmptyDrawingError, InvalidModelError, ModelNotFoundError
 from mnist_core.images import ImageReadError, read_image
-from mnist_core.inference import UNREAD, read_digits, read_number
-from mnist_core.preprocess import PreprocessSteps, canvas_to_mnist, photo_to_mnist
+from mnist_core.inference import UNREAD, read_digits, read_number, read_upload
+from mnist_core.preprocess import PreprocessSteps, canvas_to_mnist
 from mnist_core.segment import NUMBER_PAD
 
 try:
@@ -169,7 +169,6 @@ with left:
                 return_image_data=True, key=f"draw_canvas_{st.session_state.draw_canvas_id}",
             )
         image = canvas.image_data
-        prepare = canvas_to_mnist
     else:
         upload = st.file_uploader(
             "Photo or scan of one digit", type=["png", "jpg", "jpeg", "bmp", "webp"],
@@ -185,7 +184,6 @@ with left:
                 unreadable = True
             else:
                 st.image(image, caption=upload.name, width=200)
-        prepare = photo_to_mnist
 
 with right:
     result_area, model_area = st.container(), st.container()
@@ -203,16 +201,18 @@ with result_area:
                 if source == DRAW else "Upload a photo or scan of a single digit."
             )
         st.stop()
+    if model is None:
+        st.stop()
     started = time.perf_counter()  # the server's part: preprocessing and inference
     try:
-        x = prepare(image, steps)
+        if source == DRAW:
+            x = canvas_to_mnist(image, steps)
+            readings = read_digits(model, x)
+        else:  # a scan may have been stretched to fill its frame: read_upload checks
+            x, readings = read_upload(model, image, steps)
     except EmptyDrawingError as err:
         st.info(f"Nothing to read yet: {err}.")
         st.stop()
-    if model is None:
-        st.stop()
-
-    readings = read_digits(model, x)
     st.session_state.draw_read_ms = read_ms = (time.perf_counter() - started) * 1000
     probabilities = readings.probabilities[0]
     reading = charts.read_probabilities(probabilities, readings.digits[0])

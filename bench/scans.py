@@ -3,7 +3,8 @@
 No model in the store trained on the MNIST test set, so its digits are what each image
 here shows. Every digit is made into an image file the way a scanner or a phone camera
 would make it, then read exactly as the Draw page reads an upload: `read_image` on the
-file's bytes, `photo_to_mnist`, `read_digits`. The kinds (`KINDS`):
+file's bytes, then `read_upload` (`photo_to_mnist` and `read_digits`; a tiny image
+whose ink fills its frame is read squeezed sideways too). The kinds (`KINDS`):
 
 - paper scan: dark ink on off-white paper at 4x, a slight lighting gradient, blur,
   sensor noise, JPEG;
@@ -11,7 +12,9 @@ file's bytes, `photo_to_mnist`, `read_digits`. The kinds (`KINDS`):
   30 points from one side to the other), more blur and noise, JPEG at quality 50;
 - thin pen, marker: the strokes eroded or dilated before the paper scan;
 - 16x16 grey, 16x16 and 32x32 black and white: the digit scaled to fill a tiny frame,
-  as older digit collections were stored (USPS, Semeion, optdigits).
+  its aspect kept, as older digit collections were stored (USPS, optdigits);
+- 16x16 b/w stretched: the digit stretched to fill the frame both ways, as Semeion
+  stored its digits (an upright 1 becomes a block).
 
 For each model: accuracy, the share it names and how often it is right on those; the
 "as uploaded" column is the plain MNIST image saved as a PNG. Run from the repository
@@ -41,8 +44,7 @@ from mnist_core import registry
 from mnist_core.data import load_mnist, mnist_source_description
 from mnist_core.errors import EmptyDrawingError, InvalidModelError
 from mnist_core.images import read_image
-from mnist_core.inference import read_digits
-from mnist_core.preprocess import photo_to_mnist
+from mnist_core.inference import read_views, upload_views
 
 NAME = "scans"
 QUICK_LIMIT = 200
@@ -90,7 +92,15 @@ def _fill_frame(digit: np.ndarray, size: int) -> np.ndarray:
     return frame
 
 
-def _file(brightness: np.ndarray, quality: int | None = None) -> bytes:
+def stretch_to_frame(digit: np.ndarray, size: int) -> np.ndarray:
+    """The digit's ink stretched to fill a `size` x `size` frame both ways."""
+    rows = np.flatnonzero(digit.max(axis=1) > 0.1)
+    cols = np.flatnonzero(digit.max(axis=0) > 0.1)
+    crop = digit[rows[0]: rows[-1] + 1, cols[0]: cols[-1] + 1]
+    return cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
+
+
+def image_file(brightness: np.ndarray, quality: int | None = None) -> bytes:
     """The image as the bytes of a PNG file, or of a JPEG of this quality."""
     pixels = np.round(np.clip(brightness, 0, 1) * 255).astype(np.uint8)
     if quality is None:
@@ -102,7 +112,7 @@ def _file(brightness: np.ndarray, quality: int | None = None) -> bytes:
 
 
 def _paper_scan(ink, rng):
-    return _file(_on_paper(_with_margins(ink, rng), rng, ink_reflects=(0.05, 0.3),
+    return image_file(_on_paper(_with_margins(ink, rng), rng, ink_reflects=(0.05, 0.3),
                            paper=(0.8, 0.97), gradient=0.08, blur=1.0, noise=0.02), 80)
 
 
@@ -111,11 +121,11 @@ _MARKER = np.ones((7, 7), np.uint8)
 
 # kind -> (how a digit (28x28, ink 0-1) becomes an image file, what it imitates)
 KINDS: dict[str, tuple[Callable[[np.ndarray, np.random.Generator], bytes], str]] = {
-    "as uploaded": (lambda d, rng: _file(d), "the MNIST image itself, white on black, PNG"),
+    "as uploaded": (lambda d, rng: image_file(d), "the MNIST image itself, white on black, PNG"),
     "paper scan": (lambda d, rng: _paper_scan(_enlarge(d, 4), rng),
                    "dark ink on off-white paper, 4x, slight gradient, JPEG 80"),
     "phone photo": (
-        lambda d, rng: _file(_on_paper(
+        lambda d, rng: image_file(_on_paper(
             _with_margins(_enlarge(d, 6), rng), rng, ink_reflects=(0.25, 0.45),
             paper=(0.6, 0.85), gradient=0.3, blur=2.0, noise=0.03), 50),
         "grey ink on dim paper, 6x, a shadow across it, blur, noise, JPEG 50"),
@@ -123,11 +133,13 @@ KINDS: dict[str, tuple[Callable[[np.ndarray, np.random.Generator], bytes], str]]
                  "the paper scan with strokes eroded to a fine pen's"),
     "marker": (lambda d, rng: _paper_scan(cv2.dilate(_enlarge(d, 4), _MARKER), rng),
                "the paper scan with strokes dilated to a felt marker's"),
-    "16x16 grey": (lambda d, rng: _file(1 - _fill_frame(d, 16)),
+    "16x16 grey": (lambda d, rng: image_file(1 - _fill_frame(d, 16)),
                    "filling a 16x16 frame, grey, dark on white (USPS-like)"),
-    "16x16 b/w": (lambda d, rng: _file(1 - (_fill_frame(d, 16) > 0.5)),
-                  "filling a 16x16 frame, black and white (Semeion-like)"),
-    "32x32 b/w": (lambda d, rng: _file(1 - (_fill_frame(d, 32) > 0.5)),
+    "16x16 b/w": (lambda d, rng: image_file(1 - (_fill_frame(d, 16) > 0.5)),
+                  "filling a 16x16 frame, black and white"),
+    "16x16 b/w stretched": (lambda d, rng: image_file(1 - (stretch_to_frame(d, 16) > 0.5)),
+                            "stretched to fill 16x16 both ways, black and white (Semeion-like)"),
+    "32x32 b/w": (lambda d, rng: image_file(1 - (_fill_frame(d, 32) > 0.5)),
                   "filling a 32x32 frame, black and white (optdigits-like)"),
 }
 
@@ -152,20 +164,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def prepare_kind(kind: str, digits: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Every digit (uint8 `(N, 28, 28)`) as this kind's image file, read back through
-    the upload path: `(images (N, 28, 28), readable (N,) bool)`. An image the upload
-    path finds empty is not readable (it counts as wrong)."""
+def prepare_kind(kind: str, digits: np.ndarray, seed: int) -> tuple[list, np.ndarray]:
+    """Every digit (uint8 `(N, 28, 28)`) as this kind's image file, prepared as the
+    upload path prepares it: `(views, readable (N,) bool)`, where `views` holds the
+    `(k, 28, 28)` views `read_upload` reads of each readable image (the first: the image
+    as it is). An image the upload path finds empty is not readable (it counts as
+    wrong)."""
     make = KINDS[kind][0]
     rng = np.random.default_rng([seed, list(KINDS).index(kind)])
-    images = np.zeros((len(digits), 28, 28), np.float32)
+    views = []
     readable = np.ones(len(digits), bool)
     for i, digit in enumerate(digits.astype(np.float32) / 255.0):
         try:
-            images[i] = photo_to_mnist(read_image(make(digit, rng)))
+            views.append(np.stack([x for x, _ in upload_views(read_image(make(digit, rng)))]))
         except EmptyDrawingError:
             readable[i] = False
-    return images, readable
+    return views, readable
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -193,8 +207,8 @@ def run(args: argparse.Namespace) -> dict:
         except InvalidModelError as err:
             row["error"] = str(err)
             continue
-        for kind, (images, readable) in prepared.items():
-            readings = read_digits(model, images[readable])
+        for kind, (views, readable) in prepared.items():
+            readings, _ = read_views(model, views)
             right = int((readings.probabilities.argmax(axis=1) == y_test[readable]).sum())
             row["kinds"][kind] = {
                 "accuracy": right / len(y_test),

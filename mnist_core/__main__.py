@@ -201,12 +201,11 @@ def _evaluate(args) -> int:
 
 def _predict(args) -> int:
     from mnist_core.images import read_image
-    from mnist_core.inference import read_digits
-    from mnist_core.preprocess import photo_to_mnist
+    from mnist_core.inference import read_upload
     from mnist_core.registry import load_model
 
-    image = photo_to_mnist(read_image(args.image.read_bytes()))
-    readings = read_digits(load_model(args.name, args.models_dir), image)
+    model = load_model(args.name, args.models_dir)
+    _, readings = read_upload(model, read_image(args.image.read_bytes()))
     probabilities, digit = readings.probabilities[0], int(readings.digits[0])
     best = int(probabilities.argmax())
     if digit >= 0:

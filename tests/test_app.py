@@ -22,9 +22,10 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from bench.scans import image_file, stretch_to_frame
 from mnist_core import jobs
 from mnist_core.images import read_image
-from mnist_core.inference import read_digits, read_number
+from mnist_core.inference import read_digits, read_number, read_upload
 from mnist_core.jobs import FAILED, FINISHED, STOPPED, JobQueue
 from mnist_core.preprocess import canvas_to_mnist, photo_to_mnist
 from mnist_core.registry import list_models, load_model, model_exists, read_card
@@ -172,6 +173,25 @@ def test_a_phone_photo_in_a_shadow_is_read_right(store, mnist_subset, clear_digi
         ok, jpeg = cv2.imencode(".jpg", photo, [cv2.IMWRITE_JPEG_QUALITY, 70])
         at = upload(app(DRAW), f"photo{i}.jpg", jpeg.tobytes(), "image/jpeg")
         assert [(m.label, m.value) for m in at.metric] == [("Prediction", str(y_test[i]))]
+
+
+def test_a_scan_stretched_to_fill_a_tiny_frame_is_read_squeezed_too(store, model, mnist_subset):
+    """Semeion stored its digits stretched to fill 16x16 both ways: the page reads such a
+    scan as `read_upload` does, squeezed sideways too, not as it stands."""
+    _, (x_test, _) = mnist_subset
+    checked = 0
+    for digit in x_test[:60]:
+        data = image_file(1 - (stretch_to_frame(digit / 255.0, 16) > 0.5))
+        _, expected = read_upload(model, read_image(data))
+        as_it_stands = read_digits(model, photo_to_mnist(read_image(data)))
+        if np.allclose(expected.probabilities, as_it_stands.probabilities, atol=1e-3):
+            continue  # the scan read as it stands was the surest
+        at = upload(app(DRAW), "scan.png", data)
+        assert bars(at) == pytest.approx(expected.probabilities[0].tolist(), abs=1e-5)
+        checked += 1
+        if checked == 2:
+            break
+    assert checked == 2
 
 
 def test_drawing_on_the_pad_gives_a_prediction_and_clear_empties_it(store, model,
