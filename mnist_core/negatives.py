@@ -1,7 +1,7 @@
 """Drawings that are not one digit, made the way the pad draws: to measure (and later
 teach) when the app should say "that's not a digit".
 
-Four kinds, each a white-on-black 280x280 canvas like the pad sends:
+The kinds, each a white-on-black 280x280 canvas like the pad sends:
 
 - `letter`: handwriting-like letters that people draw instead of digits (c, e, f, h, k,
   m, n, r, u, v, w, x and A, C, E, F, H, K, L, M, N, P, R, U, V, W, X, Y) in OpenCV's
