@@ -21,13 +21,16 @@ import cv2
 import numpy as np
 
 from mnist_core.errors import EmptyDrawingError
-from mnist_core.preprocess import INK_LEVEL, MIN_EXTENT_PX, MIN_INK_SHARE
+from mnist_core.preprocess import INK_LEVEL, MIN_EXTENT_PX, MIN_INK_SHARE, is_dot
 
 NUMBER_PAD = (240, 720)  # height, width in px of the app's pad for writing a number
 
 # A piece is a speck (dropped) when neither side reaches this share of the number's
 # height: a tap of the pen, not a digit or part of one (a 5's flag is longer).
 SPECK_EXTENT = 0.2
+# A dot (`preprocess.is_dot`) shorter than this share of the number's height is dropped
+# too: a decimal point, or a tap of a wide pen beside small digits.
+DOT_SHARE = 0.5
 # Two pieces are parts of one digit when the narrower one shares at least this share
 # of its columns with the other.
 SHARED_COLUMNS = 0.5
@@ -91,7 +94,10 @@ def segment_number(ink: np.ndarray) -> list[Piece]:
     too_little = mask.sum() < MIN_INK_SHARE * mask.size
     if not parts or too_little or max(max(p.height, p.width) for p in parts) < MIN_EXTENT_PX:
         raise EmptyDrawingError("the drawing is empty: write a number first")
-    groups = _merge_shared_columns(_drop_specks(parts))
+    digits = _drop_specks(parts, labels)
+    if not digits:
+        raise EmptyDrawingError("the drawing is only dots: write a number")
+    groups = _merge_shared_columns(digits)
     line_height = max(g.height for g in groups)
     return [_piece(group, ink, labels, line_height)
             for group in sorted(groups, key=lambda g: g.centre)]
@@ -197,11 +203,17 @@ class _Part:
         self.left, self.right = min(self.left, other.left), max(self.right, other.right)
 
 
-def _drop_specks(parts: list[_Part]) -> list[_Part]:
-    """Drop dots of ink too small, next to the number, to be a digit or part of one."""
+def _drop_specks(parts: list[_Part], labels: np.ndarray) -> list[_Part]:
+    """Drop dots of ink too small, next to the number, to be a digit or part of one, and
+    dots of any size when only dots were drawn."""
     tallest = max(p.height for p in parts)
-    return [p for p in parts if max(p.height, p.width) >= max(MIN_EXTENT_PX,
+    kept = [p for p in parts if max(p.height, p.width) >= max(MIN_EXTENT_PX,
                                                               SPECK_EXTENT * tallest)]
+    dots = [is_dot(labels[p.top: p.bottom, p.left: p.right] == p.ids[0]) for p in kept]
+    if all(dots):
+        return []
+    return [p for p, dot in zip(kept, dots)
+            if not dot or max(p.height, p.width) >= DOT_SHARE * tallest]
 
 
 def _merge_shared_columns(pieces: list[_Part]) -> list[_Part]:

@@ -10,6 +10,7 @@ from mnist_core.preprocess import (
     PreprocessSteps,
     canvas_to_mnist,
     centre_of_mass,
+    is_dot,
     naive_resize,
     photo_to_mnist,
     prepare_mnist,
@@ -42,6 +43,33 @@ def test_speck_raises():
     image[100:102, 100:102] = 255
     with pytest.raises(EmptyDrawingError):
         canvas_to_mnist(image)
+
+
+@pytest.mark.parametrize("pen", [6, 18, 40])
+@pytest.mark.parametrize("drag", [0.0, 0.25])
+def test_a_tap_is_a_dot_not_a_filled_zero(pen, drag):
+    # a tap of any pen, or one that slid a quarter of the pen's width
+    tap = [[(140, 140), (140 + drag * pen, 140)]]
+    with pytest.raises(EmptyDrawingError, match="only a dot"):
+        canvas_to_mnist(draw_strokes(tap, width=pen))
+
+
+@pytest.mark.parametrize("pen", [6, 18, 40])
+def test_a_stroke_as_long_as_the_pen_is_wide_is_no_dot(pen):
+    dash = [[(140, 140 - pen / 2), (140, 140 + pen / 2)]]  # a stub of a 1
+    assert canvas_to_mnist(draw_strokes(dash, width=pen)).max() > 0.9
+
+
+def test_no_mnist_digit_of_the_subset_is_a_dot(mnist_subset):
+    (x_train, _), (x_test, _) = mnist_subset
+    digits = np.concatenate([x_train, x_test]).astype(np.float32) / 255
+    assert not any(is_dot(digit) for digit in digits)
+
+
+def test_a_small_bold_zero_with_its_hole_is_no_dot():
+    ring = draw_strokes([[(140 + 22 * np.cos(a), 140 + 22 * np.sin(a))
+                          for a in np.linspace(0, 2 * np.pi, 40)]], width=18)
+    assert not is_dot(ring / 255)
 
 
 @pytest.mark.parametrize("strokes", [SEVEN, ONE, [[(20, 20), (60, 35)], [(40, 10), (40, 60)]]])

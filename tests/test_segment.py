@@ -64,6 +64,17 @@ def test_specks_of_the_pen_are_dropped():
     assert len(segment_number(ink)) == 1
 
 
+def test_a_decimal_point_between_small_digits_is_dropped():
+    small_one = [[(0, -30), (0, 30)]]  # 60 px tall: an 18 px dot is more than a speck
+    ink = image_with(at(small_one, 200) + [[(260, 165), (260, 165)]] + at(small_one, 320)) / 255.0
+    assert [piece.whole.box[2] < 250 for piece in segment_number(ink)] == [True, False]
+
+
+def test_a_tap_alone_is_no_number():
+    with pytest.raises(EmptyDrawingError, match="only dots"):
+        segment_number(image_with([[(300, 120), (300, 120)]], width=30) / 255.0)
+
+
 def test_touching_digits_are_offered_cut_where_they_meet():
     # a 1 and a 7 whose strokes touch: one connected piece, too wide for one digit
     ink = image_with(at(ONE, 300) + at(SEVEN, 345)) / 255.0

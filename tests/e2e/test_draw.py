@@ -60,6 +60,16 @@ def test_clear_empties_the_pad(draw_page):
     expect_prediction(draw_page, 1)
 
 
+def test_a_tap_on_the_pad_is_a_dot_not_a_zero(draw_page):
+    draw_with_mouse(draw_page, [(140, 140), (141, 141)])  # a tap, a pixel of jitter
+
+    expect(draw_page.get_by_text("only a dot")).to_be_visible(timeout=PREDICTION_TIMEOUT)
+    expect(draw_page.get_by_test_id("stMetric")).to_have_count(0)
+    app_idle(draw_page)
+    draw_with_mouse(draw_page, ONE)  # drawn on, the dot is part of the drawing
+    expect_prediction(draw_page, 1)
+
+
 def test_small_digits_off_centre_are_read(draw_page):
     """A 65 px digit in a corner is cropped, scaled and centred like MNIST."""
     corners = [
