@@ -55,13 +55,13 @@ def canvas_to_mnist(image: np.ndarray, steps: PreprocessSteps | None = None) -> 
     """
     ink = ink_from_image(image)
     if is_dot(ink):
-        raise EmptyDrawingError("the drawing is only a dot: draw a digit")
+        raise EmptyDrawingError("the drawing is only a dot or a blot: draw a digit")
     return center_ink(ink, steps)
 
 
 def is_dot(ink: np.ndarray) -> bool:
-    """Whether the ink (`(H, W)`, white on black, in [0, 1]) is a dot: no longer, either
-    way, than `DOT_EXTENT` times the width of its thickest stroke."""
+    """Whether the ink (`(H, W)`, white on black, in [0, 1]) is a dot (or a blot, filled
+    in): no longer, either way, than `DOT_EXTENT` times the width of its thickest stroke."""
     mask = (np.asarray(ink) > INK_LEVEL).astype(np.uint8)
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     if len(rows) == 0:
