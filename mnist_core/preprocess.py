@@ -70,6 +70,8 @@ def is_dot(ink: np.ndarray) -> bool:
     if extent >= DOT_EXTENT * min(len(rows), len(cols)):
         return False  # longer than it is wide: no stroke is that thick
     crop = np.pad(mask[rows[0]: rows[-1] + 1, cols[0]: cols[-1] + 1], 1)
+    if crop.sum() < np.pi / 4 * (extent / DOT_EXTENT) ** 2:
+        return False  # too little ink to hold a disk that thick: strokes, not a blot
     thickest = 2 * float(cv2.distanceTransform(crop, cv2.DIST_L2, 5).max())
     return extent < DOT_EXTENT * thickest
 
