@@ -16,8 +16,8 @@ from app_ui import charts, ui
 from mnist_core import registry
 from mnist_core.errors import EmptyDrawingError, InvalidModelError, ModelNotFoundError
 from mnist_core.images import ImageReadError, read_image
-from mnist_core.inference import UNREAD, read_digits, read_number, read_upload
-from mnist_core.preprocess import PreprocessSteps, canvas_to_mnist
+from mnist_core.inference import UNREAD, read_drawing, read_number, read_upload
+from mnist_core.preprocess import PreprocessSteps
 from mnist_core.segment import NUMBER_PAD
 
 try:
@@ -206,8 +206,7 @@ with result_area:
     started = time.perf_counter()  # the server's part: preprocessing and inference
     try:
         if source == DRAW:
-            x = canvas_to_mnist(image, steps)
-            readings = read_digits(model, x)
+            x, readings = read_drawing(model, image, steps)
         else:  # a scan may have been stretched to fill its frame: read_upload checks
             x, readings = read_upload(model, image, steps)
     except EmptyDrawingError as err:

@@ -73,8 +73,8 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--non-digit-kinds", nargs="+", metavar="KIND",
                        help="kinds of those non-digits: letter, scribble, pair, shape (the "
                        "default four), touching (digits touching), fragment (a digit cut "
-                       "in two): the last two are what a number's reader must not read as "
-                       "one digit")
+                       "in two): what a number's reader must not read as one digit; "
+                       "doodle (hearts, eyes, clouds, moons, signs such as euro and pi)")
     train.add_argument("--ema-momentum", type=float, default=0.0, metavar="M",
                        help="keep a moving average of the weights with momentum M per "
                        "batch (e.g. 0.999) and keep that average (default 0: off)")

@@ -17,7 +17,14 @@ import numpy as np
 import tensorflow as tf
 
 from mnist_core.calibration import ReadingPolicy, temper
-from mnist_core.preprocess import PreprocessSteps, center_ink, ink_from_image, photo_to_mnist
+from mnist_core.errors import EmptyDrawingError
+from mnist_core.preprocess import (
+    PreprocessSteps,
+    center_ink,
+    ink_from_image,
+    is_dot,
+    photo_to_mnist,
+)
 from mnist_core.segment import segment_number
 
 BATCH = 1024
@@ -69,6 +76,19 @@ def read_digits(model: keras.Model, images: np.ndarray) -> Readings:
     digits = probabilities.argmax(axis=1).astype(np.int64)
     digits[probabilities.max(axis=1, initial=0.0) < policy.min_probability] = NOT_NAMED
     return Readings(probabilities, digits)
+
+
+def read_drawing(model: keras.Model, image: np.ndarray, steps: PreprocessSteps | None = None
+                 ) -> tuple[np.ndarray, Readings]:
+    """Prepare a drawing from the pad (`canvas_to_mnist`) and read it, as the Draw page
+    does: the `(28, 28)` image the model saw and its `Readings` (one row). Raises
+    `EmptyDrawingError` for a blank pad, and for a dot or a blot (a tap of the pen), which
+    cropping would blow up into a filled disk that reads as a 0."""
+    ink = ink_from_image(image)
+    if is_dot(ink):
+        raise EmptyDrawingError("the drawing is only a dot or a blot: draw a digit")
+    x = center_ink(ink, steps)
+    return x, read_digits(model, x)
 
 
 def read_upload(model: keras.Model, image: np.ndarray, steps: PreprocessSteps | None = None

@@ -13,11 +13,15 @@ The kinds, each a white-on-black 280x280 canvas like the pad sends:
   written number's reader must cut, not read as one digit;
 - `fragment`: one side of a pen-drawn digit cut off at a column through its middle:
   what a reader gets when it cuts a single digit in two, which must lose to the whole;
+- `doodle`: a picture or a sign that people draw on a pad and that is closed and round
+  like a 0 or jagged like a 4: a heart, an eye, a cloud, a crescent moon, a fish, a
+  house, a tree, a lightning bolt, and the signs for euro, pi, infinity, divide and
+  plus-minus; each drawn in its own proportions, slightly turned;
 - `symbol`: a symbol from a keyboard (= ? ! % & @ < > ~ ^ $), drawn like the letters;
 - `word`: a short word of two to four lowercase letters, drawn like the letters.
 
 `KINDS` are the four a drawing pad meets, and the default; `ALL_KINDS` add the two a
-number's reader meets when it weighs cutting ink apart. `UNTRAINED_KINDS` are what
+number's reader meets when it weighs cutting ink apart, and doodles. `UNTRAINED_KINDS` are what
 visitors also draw that no training run may draw (`TrainConfig` accepts only
 `ALL_KINDS`): how often a model refuses them tells how far its sense of "not a digit"
 reaches beyond the drawings it was taught with.
@@ -36,7 +40,7 @@ import numpy as np
 from mnist_core.pendigits import CANVAS_SIZE, PenDigit, render_digit
 
 KINDS = ("letter", "scribble", "pair", "shape")
-ALL_KINDS = (*KINDS, "touching", "fragment")
+ALL_KINDS = (*KINDS, "touching", "fragment", "doodle")
 UNTRAINED_KINDS = ("symbol", "word")
 NEEDS_DIGITS = ("pair", "touching", "fragment")
 LETTERS = "cefhkmnruvwxACEFHKLMNPRUVWXY"
@@ -53,6 +57,10 @@ TOUCHING_GAP = (-60.0, 10.0)  # ... and touching or overlapping (the pen is ~30 
 FRAGMENT_INK = 40  # grey level counted as ink when cutting a fragment
 FRAGMENT_KEEPS = (0.2, 0.65)  # share of the digit's ink a fragment keeps
 FRAGMENT_WIDEST_ONE = 0.35  # a fragment narrower than this share of its height is a 1
+DOODLES = ("heart", "eye", "cloud", "moon", "fish", "house", "tree", "lightning", "euro",
+           "pi", "infinity", "divide", "plus-minus")
+DOODLE_STRETCH = (0.8, 1.25)  # each side of a doodle scaled apart: its own proportions
+DOODLE_TURN = 0.25  # radians either way
 
 
 def non_digits(count: int, seed: int = 0, kinds: Sequence[str] = KINDS,
@@ -88,6 +96,8 @@ def non_digits(count: int, seed: int = 0, kinds: Sequence[str] = KINDS,
             images[i] = render_digit(_pair(rng, digits, TOUCHING_GAP), pen_width=pen, rng=rng)
         elif kind == "fragment":
             images[i] = _fragment(rng, digits, pen)
+        elif kind == "doodle":
+            images[i] = render_digit(_doodle(rng), pen_width=pen, rng=rng)
         else:
             images[i] = render_digit(_shape(rng), pen_width=pen, rng=rng)
         made.append(kind)
@@ -212,3 +222,77 @@ def _shape(rng: np.random.Generator) -> list[np.ndarray]:
     if kind == "box":
         return [line([[0, 0], [100, 0], [100, 80], [0, 80], [0, 0]])]
     return [line([[50, 0], [100, 90], [0, 90], [50, 0]])]
+
+
+def _arc(centre, radii, start, end, points=48) -> np.ndarray:
+    """An elliptic arc from angle `start` to `end` (radians, y down), densely pointed."""
+    t = np.linspace(start, end, points)
+    return np.stack([centre[0] + radii[0] * np.cos(t), centre[1] + radii[1] * np.sin(t)],
+                    axis=1)
+
+
+def _dense(points, step: float = 4.0) -> np.ndarray:
+    """A polyline with points every `step` units, so the pad's smoothing keeps its
+    corners sharp, as a hand moving along it would."""
+    points = np.asarray(points, dtype=np.float64)
+    out = [points[:1]]
+    for start, end in zip(points[:-1], points[1:]):
+        steps = max(1, int(np.ceil(np.linalg.norm(end - start) / step)))
+        out.append(start + (end - start) * (np.arange(1, steps + 1) / steps)[:, None])
+    return np.concatenate(out)
+
+
+def _doodle(rng: np.random.Generator) -> list[np.ndarray]:
+    """One of `DOODLES` in a 0-100 box, stretched apart each way and slightly turned."""
+    kind = str(rng.choice(DOODLES))
+    t = np.linspace(0, 2 * math.pi, 90)
+    if kind == "heart":
+        strokes = [np.stack([50 + 45 * np.sin(t) ** 3,
+                             45 - (35 * np.cos(t) - 14 * np.cos(2 * t) - 6 * np.cos(3 * t)
+                                   - 2 * np.cos(4 * t))], axis=1)]
+    elif kind == "eye":
+        iris = float(rng.uniform(8, 16))
+        strokes = [_arc((50, 80), (60, 55), -2.3, -0.84), _arc((50, 20), (60, 55), 0.84, 2.3),
+                   _arc((50, 50), (iris, iris), 0, 2 * math.pi, 30)]
+    elif kind == "cloud":
+        bumps = int(rng.integers(4, 8))
+        radius = 35 + 8 * np.abs(np.sin(bumps * t / 2))
+        strokes = [np.stack([50 + 1.4 * radius * np.cos(t), 50 + radius * np.sin(t)], axis=1)]
+    elif kind == "moon":
+        # a fat crescent: a thin one is a bracket, a fair 1
+        # (the inner arc: the circle through both tips and (30, 50))
+        tip = math.asin(50 / 72.5)
+        strokes = [np.concatenate([_arc((50, 50), (50, 50), -0.5 * math.pi, -1.5 * math.pi),
+                                   _arc((102.5, 50), (72.5, 72.5), math.pi - tip, math.pi + tip)])]
+    elif kind == "fish":
+        strokes = [np.concatenate([_arc((40, 90), (40, 60), -2.4, -0.75),
+                                   _dense([[70, 48], [100, 25], [100, 75], [70, 52]]),
+                                   _arc((40, 10), (40, 60), 0.75, 2.4)]),
+                   _arc((18, 42), (2, 2), 0, 2 * math.pi, 6)]
+    elif kind == "house":
+        strokes = [_dense([[10, 100], [10, 45], [50, 5], [90, 45], [90, 100], [10, 100]]),
+                   _dense([[40, 100], [40, 70], [60, 70], [60, 100]])]
+    elif kind == "tree":
+        strokes = [_dense([[42, 100], [42, 65]]), _dense([[58, 100], [58, 65]]),
+                   _dense([[10, 65], [50, 0], [90, 65], [10, 65]])]
+    elif kind == "lightning":
+        strokes = [_dense([[65, 0], [25, 55], [58, 50], [30, 100], [80, 40], [48, 45], [75, 0]])]
+    elif kind == "euro":
+        strokes = [_arc((55, 50), (42, 48), -0.8, -2 * math.pi + 0.8),
+                   _dense([[0, 40], [60, 40]]), _dense([[0, 60], [60, 60]])]
+    elif kind == "pi":
+        strokes = [_dense([[0, 20], [100, 18]]), _dense([[30, 20], [25, 100]]),
+                   np.stack([70 + 4 * np.sin(np.linspace(0, 3, 20)), np.linspace(20, 100, 20)],
+                            axis=1)]
+    elif kind == "infinity":
+        strokes = [np.stack([50 + 48 * np.cos(t), 50 + 22 * np.sin(2 * t)], axis=1)]
+    elif kind == "divide":
+        strokes = [_dense([[0, 50], [100, 50]]), _arc((50, 20), (3, 3), 0, 2 * math.pi, 8),
+                   _arc((50, 80), (3, 3), 0, 2 * math.pi, 8)]
+    else:  # plus-minus
+        strokes = [_dense([[50, 0], [50, 65]]), _dense([[15, 32], [85, 32]]),
+                   _dense([[15, 95], [85, 95]])]
+    stretch = rng.uniform(*DOODLE_STRETCH, size=2)
+    angle = float(rng.uniform(-DOODLE_TURN, DOODLE_TURN))
+    turn = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
+    return [((np.asarray(s) - 50) * stretch) @ turn.T + 50 for s in strokes]

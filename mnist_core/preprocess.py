@@ -28,9 +28,10 @@ INK_LEVEL = 0.1
 MIN_INK_SHARE = 0.0005
 MIN_EXTENT_PX = 3
 # Ink no longer than this many times its thickest stroke is wide is a dot: a tap on the
-# pad, whatever the pen's width. Crop and fit would blow it up into a filled disk that
-# reads as a confident 0. (Short strokes and digits, even bold ones, are longer: of
-# MNIST's 70,000 digits only two 0s inked into blobs are as short, at 1.06 and 1.19.)
+# pad, whatever the pen's width (`is_dot`; the pad's reader refuses it). Crop and fit
+# would blow it up into a filled disk that reads as a confident 0. (Short strokes and
+# digits, even bold ones, are longer: of MNIST's 70,000 digits only two 0s inked into
+# blobs are as short, at 1.06 and 1.19.)
 DOT_EXTENT = 1.3
 
 
@@ -51,12 +52,9 @@ def canvas_to_mnist(image: np.ndarray, steps: PreprocessSteps | None = None) -> 
 
     `image` is what the drawing pad gives, RGBA `(H, W, 4)` uint8 (ink = brightness
     times alpha), or a white-on-black grayscale `(H, W)` array (uint8, or float in
-    [0, 1]). Raises `EmptyDrawingError` when there is (almost) no ink, or only a dot.
+    [0, 1]). Raises `EmptyDrawingError` when there is (almost) no ink.
     """
-    ink = ink_from_image(image)
-    if is_dot(ink):
-        raise EmptyDrawingError("the drawing is only a dot or a blot: draw a digit")
-    return center_ink(ink, steps)
+    return center_ink(ink_from_image(image), steps)
 
 
 def is_dot(ink: np.ndarray) -> bool:

@@ -402,7 +402,7 @@ def build_card(cfg, model, monitor, seconds, n_fit, n_val, n_test) -> dict:
 
 NON_DIGIT_WORDS = {"letter": "letters", "scribble": "scribbles", "pair": "digit pairs",
                    "shape": "shapes", "touching": "touching digits",
-                   "fragment": "digits cut in two"}
+                   "fragment": "digits cut in two", "doodle": "doodles"}
 
 
 def _training_data_description(cfg: TrainConfig) -> str:

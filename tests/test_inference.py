@@ -9,17 +9,21 @@ import pytest
 
 from bench.scans import image_file, stretch_to_frame
 from mnist_core import inference, registry
+from mnist_core.errors import EmptyDrawingError
 from mnist_core.images import read_image
 from mnist_core.inference import (
     SQUEEZES,
     predict_proba,
     read_digits,
+    read_drawing,
     read_upload,
     read_views,
     upload_views,
 )
 from mnist_core.models import ARCHITECTURES, build_model
-from mnist_core.preprocess import PreprocessSteps, photo_to_mnist
+from mnist_core.preprocess import PreprocessSteps, canvas_to_mnist, photo_to_mnist
+
+from .drawing import draw_strokes
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +79,24 @@ def test_warm_up_compiles_the_single_image_path_before_the_first_drawing(rng):
 @pytest.fixture(scope="module")
 def default_model():
     return registry.load_model()
+
+
+@pytest.mark.parametrize("pen", [6, 12])
+def test_a_tap_on_the_pad_is_refused_not_read_as_a_sure_zero(default_model, pen):
+    tap = draw_strokes([[(140, 140), (141, 141)]], width=pen, rgba=True)
+    # prepared anyway, it is a filled disk that the default names a 0 (0.8 sure, 2026-11-25)
+    assert read_digits(default_model, canvas_to_mnist(tap)).digits[0] == 0
+    with pytest.raises(EmptyDrawingError, match="only a dot"):
+        read_drawing(default_model, tap)
+
+
+def test_a_drawing_is_read_as_canvas_to_mnist_prepares_it(default_model):
+    seven = draw_strokes([[(80, 60), (200, 60), (130, 230)]], rgba=True)
+    steps = PreprocessSteps()
+    x, readings = read_drawing(default_model, seven, steps)
+    np.testing.assert_array_equal(x, canvas_to_mnist(seven))
+    np.testing.assert_array_equal(steps.centred, x)
+    assert readings.digits.tolist() == [7]
 
 
 def test_an_upload_of_ordinary_size_is_read_as_photo_to_mnist_prepares_it(

@@ -75,6 +75,22 @@ def test_fragments_keep_part_of_a_digit_and_are_never_a_bare_upright_stroke():
     assert non_digits(4, kinds=("fragment", "letter"))[1] == ["letter"] * 4  # no digits
 
 
+def test_doodles_are_drawn_each_in_its_own_proportions_and_runs_may_train_on_them():
+    images, kinds = non_digits(60, seed=8, kinds=("doodle",))
+    assert kinds == ["doodle"] * 60
+    assert np.array_equal(images, non_digits(60, seed=8, kinds=("doodle",))[0])
+    aspects = []
+    for image in images:
+        ys, xs = np.nonzero(image > 40)
+        assert 90 <= max(ys.max() - ys.min(), xs.max() - xs.min()) <= 280
+        aspects.append((xs.max() - xs.min() + 1) / (ys.max() - ys.min() + 1))
+        assert canvas_to_mnist(image).max() > 0.5  # no dot or blot among them
+    assert len({round(a, 2) for a in aspects}) > 40  # stretched and turned, not stamped
+    assert min(aspects) < 0.8 and max(aspects) > 1.6  # moons and trees stand, eyes lie
+    assert TrainConfig(non_digits=100, non_digit_kinds=("doodle",),
+                       pen_writers=(1,)).resolved().non_digit_kinds == ("doodle",)
+
+
 def test_symbols_and_words_are_drawn_for_measuring_but_no_run_may_train_on_them():
     images, kinds = non_digits(40, seed=3, kinds=UNTRAINED_KINDS)
     assert kinds == list(UNTRAINED_KINDS) * 20

@@ -47,17 +47,21 @@ def test_speck_raises():
 
 @pytest.mark.parametrize("pen", [6, 18, 40])
 @pytest.mark.parametrize("drag", [0.0, 0.25])
-def test_a_tap_is_a_dot_not_a_filled_zero(pen, drag):
+def test_a_tap_is_a_dot(pen, drag):
     # a tap of any pen, or one that slid a quarter of the pen's width
-    tap = [[(140, 140), (140 + drag * pen, 140)]]
-    with pytest.raises(EmptyDrawingError, match="only a dot"):
-        canvas_to_mnist(draw_strokes(tap, width=pen))
+    assert is_dot(draw_strokes([[(140, 140), (140 + drag * pen, 140)]], width=pen) / 255)
 
 
 @pytest.mark.parametrize("pen", [6, 18, 40])
 def test_a_stroke_as_long_as_the_pen_is_wide_is_no_dot(pen):
     dash = [[(140, 140 - pen / 2), (140, 140 + pen / 2)]]  # a stub of a 1
-    assert canvas_to_mnist(draw_strokes(dash, width=pen)).max() > 0.9
+    assert not is_dot(draw_strokes(dash, width=pen) / 255)
+
+
+def test_a_hatched_in_blot_is_a_dot_too():
+    hatch = [[(60 + 160 * (i % 2), 60 + 10 * i) for i in range(17)]]
+    assert is_dot(draw_strokes(hatch, width=18) / 255)
+    assert not is_dot(np.zeros((280, 280)))
 
 
 def test_no_mnist_digit_of_the_subset_is_a_dot(mnist_subset):

@@ -253,7 +253,7 @@ def test_non_digits_are_fitted_as_unsure_and_never_scored(mnist_subset, tmp_path
     assert unsure.max(axis=1).mean() < sure.max(axis=1).mean() - 0.1
 
 
-def test_non_digit_kinds_add_touching_digits_and_fragments(mnist_subset, monkeypatch):
+def test_non_digit_kinds_add_touching_digits_fragments_and_doodles(mnist_subset, monkeypatch):
     sample = Path(__file__).parent / "data" / "pendigits-sample.tra"
     monkeypatch.setenv("PENDIGITS_PATH", str(sample))
     config = TrainConfig("mlp-16-16-relu", epochs=1, train_size=200, validation_split=0.0,
@@ -262,7 +262,7 @@ def test_non_digit_kinds_add_touching_digits_and_fragments(mnist_subset, monkeyp
     card = train_model(config, data=mnist_subset).card
     assert list(card["hyperparameters"]["non_digit_kinds"]) == list(ALL_KINDS)
     assert ("60 synthetic non-digits (letters, scribbles, digit pairs, shapes, touching "
-            "digits, digits cut in two)") in card["trained_on"]
+            "digits, digits cut in two, doodles)") in card["trained_on"]
     # without pen-drawn digits there are none to pair or cut
     plain = train_model(TrainConfig("mlp-16-16-relu", epochs=1, train_size=200,
                                     non_digits=30, non_digit_kinds=("touching", "letter")),
