@@ -189,8 +189,7 @@ def _fragment(rng: np.random.Generator, digits: Sequence[PenDigit], pen: float) 
 
 
 def _circle(centre, radius, start=0.0, end=2 * math.pi, points=40) -> np.ndarray:
-    t = np.linspace(start, end, points)
-    return np.stack([centre[0] + radius * np.cos(t), centre[1] + radius * np.sin(t)], axis=1)
+    return _arc(centre, (radius, radius), start, end, points)
 
 
 def _shape(rng: np.random.Generator) -> list[np.ndarray]:
