@@ -55,6 +55,7 @@ NAME = "accuracy"
 QUICK_LIMIT, QUICK_MNIST_LIMIT = 300, 1000
 NON_DIGITS, QUICK_NON_DIGITS = 2000, 300
 UNTRAINED, QUICK_UNTRAINED = 1000, 100  # symbols and words
+DOODLES, QUICK_DOODLES = 650, 100  # hearts, eyes, houses...: only opt-in runs train on them
 NON_DIGIT_SEED = 7  # training runs draw theirs with seed + 1000: never these
 WRITER_GROUPS = ((1, 10), (11, 20), (21, 30))
 FOLDS_DIR = common.ROOT / "var" / "bench-folds"
@@ -375,6 +376,7 @@ def run(args: argparse.Namespace) -> dict:
     refusal_set, _ = non_digit_drawings(QUICK_NON_DIGITS if args.quick else NON_DIGITS)
     untrained_set = non_digit_drawings(QUICK_UNTRAINED if args.quick else UNTRAINED,
                                        UNTRAINED_KINDS)
+    doodle_set, _ = non_digit_drawings(QUICK_DOODLES if args.quick else DOODLES, ("doodle",))
 
     rows = []
     for info in infos:
@@ -417,6 +419,12 @@ def run(args: argparse.Namespace) -> dict:
             (read_digits(model, refusal_set).digits == NOT_NAMED).mean()
         )
         row["untrained_non_digits_refused"] = refused_by_kind(model, *untrained_set)
+        row["doodles_refused"] = float(
+            (read_digits(model, doodle_set).digits == NOT_NAMED).mean()
+        )
+        row["trained_on_doodles"] = "doodle" in (
+            card.get("hyperparameters", {}).get("non_digit_kinds") or ()
+        )
         if row["trained_on_pendigits"]:
             row["drawn"] = None
             row["drawn_excluded"] = TRAINED_ON_THESE
@@ -461,6 +469,8 @@ def run(args: argparse.Namespace) -> dict:
                        "kinds": "letters, scribbles, digit pairs, shapes"},
         "untrained_non_digits": {"n": len(untrained_set[0]), "seed": NON_DIGIT_SEED,
                                  "kinds": "symbols and words, which no training run draws"},
+        "doodles": {"n": len(doodle_set), "seed": NON_DIGIT_SEED,
+                    "kinds": "doodles, which only runs given --non-digit-kinds doodle draw"},
         "writer_groups": groups,
         "models": rows,
         "elapsed_seconds": round(time.perf_counter() - started, 1),
@@ -516,14 +526,18 @@ def report(result: dict) -> None:
             common.pct(mnist_r.get("ece")),
             common.pct(row["non_digits_refused"], 1),
             common.pct(row["untrained_non_digits_refused"]["all"], 1),
+            common.pct(row["doodles_refused"], 1) + (" (trained)" if row["trained_on_doodles"]
+                                                     else ""),
         ])
     common.print_table(
         ["model", "drawn: named", "right when named", "ECE", "MNIST: named",
-         "right when named", "ECE", "non-digits refused", "symbols, words refused"],
+         "right when named", "ECE", "non-digits refused", "symbols, words refused",
+         "doodles refused"],
         reading_rows,
         title="What the app says (read_digits): drawn digits of writers each model never "
         f"saw, MNIST test, {result['non_digits']['n']:,} synthetic non-digits, "
-        f"{result['untrained_non_digits']['n']:,} symbols and words no model trained on",
+        f"{result['untrained_non_digits']['n']:,} symbols and words no model trained on, "
+        f"{result['doodles']['n']:,} doodles",
     )
     groups = result.get("writer_groups")
     if groups:

@@ -32,7 +32,8 @@ PENDIGITS = default_pendigits_path() if default_pendigits_path().is_file() else 
 
 @pytest.fixture
 def store(subset_model_store, tmp_path):
-    """The subset model as `cnn` (the default), and a copy whose card says pendigits."""
+    """The subset model as `cnn` (the default), and a copy whose card says pendigits
+    (and doodles among its non-digits)."""
     folder = tmp_path / "models"
     folder.mkdir()
     for name in ("cnn", "pen-tuned"):
@@ -42,6 +43,7 @@ def store(subset_model_store, tmp_path):
     card = json.loads(card_file.read_text())
     card["trained_on"] = "MNIST training set + pendigits (rendered)"
     card["pen_writers"] = list(range(1, 16))
+    card["hyperparameters"]["non_digit_kinds"] = ["letter", "doodle"]
     card_file.write_text(json.dumps(card))
     return folder
 
@@ -105,12 +107,16 @@ def test_accuracy_scores_every_model_and_skips_pendigits_trained_ones(store, tmp
         assert set(untrained) == {"all", "symbol", "word"}
         assert all(0 <= share <= 1 for share in untrained.values())
         assert min(untrained.values()) <= untrained["all"] <= max(untrained.values())
+        assert 0 <= row["doodles_refused"] <= 1
+    assert pen["trained_on_doodles"] and not cnn["trained_on_doodles"]
     assert result["non_digits"]["n"] == accuracy.NON_DIGITS
     assert result["untrained_non_digits"]["n"] == accuracy.UNTRAINED
+    assert result["doodles"]["n"] == accuracy.DOODLES
     printed = capsys.readouterr().out
     assert "trained on these" in printed and "Drawn accuracy by digit" in printed
     assert "What the app says" in printed and "non-digits refused" in printed
-    assert "symbols, words refused" in printed
+    assert "symbols, words refused" in printed and "doodles refused" in printed
+    assert printed.count("(trained)") == 1  # pen-tuned's doodle figure flatters it
 
 
 def test_number_reads_numbers_of_unseen_writers_only(store, tmp_path, capsys):
