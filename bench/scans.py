@@ -22,7 +22,7 @@ root:
 
     python -m bench.scans                       # every model, the 10,000 MNIST test digits
     python -m bench.scans --quick               # 200 digits
-    python -m bench.scans --limit 2000 --models cnn-drawn-all-24ep-x2 cnn
+    python -m bench.scans --limit 2000 --models cnn-drawn-all-24ep-x4 cnn
 
 MNIST comes from `--data-dir`, else `MNIST_DATA_DIR`, else the Keras cache (never
 downloaded); `--quick` falls back to the committed subset. Writes bench/results/scans.json.

@@ -11,6 +11,8 @@ Keras: it is imported only to build one.
 
     card = make_ensemble(["cnn-drawn-all-24ep", "cnn-drawn-all-24ep-init1"],
                          "cnn-drawn-all-24ep-x2", data=load_mnist(), members_dir="var/long")
+
+(the default, `cnn-drawn-all-24ep-x4`, averages four such runs).
 """
 
 from __future__ import annotations

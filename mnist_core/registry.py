@@ -42,7 +42,7 @@ SHIPPED_MODELS_DIR_ENV = "MNIST_SHIPPED_MODELS_DIR"
 DEFAULT_SHIPPED_DIR = Path(__file__).resolve().parent.parent / "models"
 # The default model: two 24-epoch runs of the drawing-first CNN averaged, else one
 # 15-epoch run of its recipe, else (a store without them) the MNIST-only CNN.
-DEFAULT_MODEL_NAMES = ("cnn-drawn-all-24ep-x2", "cnn-drawn-all", "cnn")
+DEFAULT_MODEL_NAMES = ("cnn-drawn-all-24ep-x4", "cnn-drawn-all", "cnn")
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 ACCEPTED_INPUT_SHAPES = ((28, 28), (28, 28, 1), (784,))
 

@@ -24,7 +24,7 @@ CARD_FIELDS = {
 }
 
 
-DEFAULT = "cnn-drawn-all-24ep-x2"
+DEFAULT = "cnn-drawn-all-24ep-x4"
 
 
 @pytest.fixture(scope="module")
@@ -49,11 +49,11 @@ def test_default_model_is_the_drawing_first_cnn_and_the_mnist_only_one_stays(def
     assert registry.default_model_name() == DEFAULT == registry.DEFAULT_MODEL_NAMES[0]
     card = registry.read_card(DEFAULT)
     assert default_model.count_params() == card["params"]
-    # two 24-epoch runs of one recipe from other starts, averaged; a 15-epoch run of that
+    # four 24-epoch runs of one recipe from other starts, averaged; a 15-epoch run of that
     # recipe is shipped alone too
     assert card["architecture"] == "ensemble" and card["hyperparameters"]["architecture"] == "cnn"
-    assert [run["init_seed"] for run in card["members"]] == [0, 1]
-    assert [len(run["history"]["loss"]) for run in card["members"]] == [24, 24]
+    assert [run["init_seed"] for run in card["members"]] == [0, 1, 2, 3]
+    assert [len(run["history"]["loss"]) for run in card["members"]] == [24] * 4
     alone = registry.read_card("cnn-drawn-all")["hyperparameters"]
     recipe = card["hyperparameters"]
     for key in ("pen_writers", "pen_renders", "pen_styles", "non_digits", "seed"):
