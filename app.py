@@ -15,6 +15,7 @@ from streamlit.errors import StreamlitAPIException
 from app_ui import charts, ui
 from mnist_core import registry
 from mnist_core.errors import EmptyDrawingError, InvalidModelError, ModelNotFoundError
+from mnist_core.images import EXTENSIONS as IMAGE_EXTENSIONS
 from mnist_core.images import ImageReadError, read_image
 from mnist_core.inference import UNREAD, read_drawing, read_number, read_upload
 from mnist_core.preprocess import PreprocessSteps
@@ -171,7 +172,7 @@ with left:
         image = canvas.image_data
     else:
         upload = st.file_uploader(
-            "Photo or scan of one digit", type=["png", "jpg", "jpeg", "bmp", "webp"],
+            "Photo or scan of one digit", type=list(IMAGE_EXTENSIONS),
             key="draw_upload",
             help="Dark ink on light paper or light on dark both work, in a shadow too; crop it "
             "to one digit.",
