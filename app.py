@@ -12,7 +12,7 @@ import time
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from app_ui import charts, ui
+from app_ui import charts, messages, ui
 from mnist_core import registry
 from mnist_core.errors import EmptyDrawingError, InvalidModelError, ModelNotFoundError
 from mnist_core.images import EXTENSIONS as IMAGE_EXTENSIONS
@@ -215,27 +215,20 @@ with result_area:
         st.stop()
     st.session_state.draw_read_ms = read_ms = (time.perf_counter() - started) * 1000
     probabilities = readings.probabilities[0]
-    reading = charts.read_probabilities(probabilities, readings.digits[0])
+    verdict = readings.verdict(0)
     # A row that stays a row on a phone: the verdict beside what the model sees.
     with st.container(horizontal=True, gap="medium", wrap=False):
         with st.container():
-            if reading.sure:
+            warning = messages.verdict_warning(verdict, uploaded=source == UPLOAD)
+            if warning is None:
                 st.metric(
-                    "Prediction", str(reading.digit),
-                    delta=f"{reading.probability:.1%} probability",
+                    messages.PREDICTION_LABEL, str(verdict.digit),
+                    delta=f"{verdict.probabilities[0]:.1%} probability",
                     delta_color="off", delta_arrow="off",
                     help="The digit with the highest probability, and how much of it.",
                 )
-            elif reading.looks_like_a_digit:
-                st.warning(
-                    f"Not sure — maybe {reading.digit} ({reading.probability:.0%}) or "
-                    f"{reading.runner_up} ({reading.runner_up_probability:.0%}). "
-                    "Try drawing it larger and clearer."
-                )
             else:
-                st.warning(
-                    "This doesn't look like a digit. Draw one digit, 0 to 9, to fill the box."
-                )
+                st.warning(warning)
         with st.container(width=140):
             st.image(charts.enlarge(x, 140), caption="What the model sees", width=140)
     st.plotly_chart(

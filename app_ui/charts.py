@@ -8,7 +8,6 @@ uint8 image or a list of row dicts; the pages only hand them to `st.plotly_chart
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
 import numpy as np
 import plotly.graph_objects as go
@@ -32,37 +31,6 @@ _FONT = dict(size=13)
 # of about this height; widths are guesses for a 13 px font under a ~300 px wide plot.
 _AXIS_PX, _LEGEND_ROW_PX = 56, 22
 _LEGEND_WIDTH_PX, _LEGEND_ITEM_PX, _CHAR_PX = 300, 44, 6
-
-
-# When the app names no digit and its two likeliest digits hold less than this share
-# of the probability between them, the drawing is called no digit at all rather than
-# "maybe this or that" (a model taught non-digits spreads its belief over all ten).
-TWO_DIGITS_AT_LEAST = 0.75
-
-
-@dataclass(frozen=True)
-class Reading:
-    """What the page says of one drawing: the top digit, the runner-up, and whether the
-    app names the digit (`sure`) or says it is not sure."""
-
-    digit: int
-    probability: float
-    runner_up: int
-    runner_up_probability: float
-    sure: bool
-
-    @property
-    def looks_like_a_digit(self) -> bool:
-        """Named, or at least torn between two digits (False: it is no digit at all)."""
-        return self.sure or self.probability + self.runner_up_probability >= TWO_DIGITS_AT_LEAST
-
-
-def read_probabilities(probabilities, named: int) -> Reading:
-    """The top two classes of one `(10,)` probability vector; `named` is the digit
-    `inference.read_digits` names for it, or -1 where it names none."""
-    p = _probability_vector(probabilities)
-    first, second = (int(i) for i in np.argsort(p)[::-1][:2])
-    return Reading(first, float(p[first]), second, float(p[second]), sure=named >= 0)
 
 
 def probability_figure(probabilities, height: int = 280) -> go.Figure:

@@ -17,8 +17,8 @@ import keras
 import streamlit as st
 
 from app_ui import charts
-from mnist_core import calibration, inference, jobs, registry
-from mnist_core.calibration import CalibrationReport, ReadingPolicy
+from mnist_core import calibration, jobs, registry
+from mnist_core.calibration import CalibrationReport
 from mnist_core.data import DATA_DIR_ENV, load_mnist, mnist_source_description
 from mnist_core.ensemble import is_ensemble
 from mnist_core.errors import InvalidModelError, ModelNotFoundError
@@ -26,6 +26,7 @@ from mnist_core.evaluate import Evaluation, evaluate_model
 from mnist_core.inference import warm_up
 from mnist_core.preprocess import prepare_mnist
 from mnist_core.state import STATE_DIR_ENV
+from mnist_core.verdict import ReadingPolicy
 
 # The app's pages in the sidebar, with names a person reads (the entry file would be
 # listed as "app"); `.streamlit/config.toml` hides Streamlit's own list.
@@ -134,7 +135,7 @@ def _job_queue(url: str, state: str) -> jobs.JobQueue:
     return jobs.JobQueue(url or None, state or None)
 
 
-def load_model(name: str):
+def load_model(name: str) -> registry.LoadedModel:
     """The named model from the store, loaded once per version of its file.
 
     Raises `ModelNotFoundError` or `InvalidModelError` (not cached, so a fixed file
@@ -165,7 +166,7 @@ def evaluation(name: str) -> Evaluation:
 
 def reading_policy(name: str) -> ReadingPolicy:
     """The calibration the named model reads with (its card's `reading`)."""
-    return inference.reading_policy(load_model(name))
+    return load_model(name).policy
 
 
 def calibration_report(name: str) -> CalibrationReport:

@@ -36,11 +36,16 @@ import numpy as np
 
 from bench import common
 from mnist_core import registry
-from mnist_core.calibration import TARGET_SURE_ACCURACY, expected_calibration_error, fit_policy
+from mnist_core.calibration import (
+    TARGET_SURE_ACCURACY,
+    card_entry,
+    expected_calibration_error,
+    fit_policy,
+)
 from mnist_core.data import load_mnist, mnist_source_description
 from mnist_core.errors import EmptyDrawingError, InvalidModelError
 from mnist_core.evaluate import evaluation_from_probabilities
-from mnist_core.inference import NOT_NAMED, predict_proba, read_digits
+from mnist_core.inference import predict_proba, read_digits
 from mnist_core.negatives import UNTRAINED_KINDS, non_digits
 from mnist_core.pendigits import (
     CANVAS_SIZE,
@@ -50,6 +55,7 @@ from mnist_core.pendigits import (
     render_digit,
 )
 from mnist_core.preprocess import canvas_to_mnist, naive_resize, prepare_mnist
+from mnist_core.verdict import NOT_NAMED
 
 NAME = "accuracy"
 QUICK_LIMIT, QUICK_MNIST_LIMIT = 300, 1000
@@ -331,7 +337,8 @@ def refit_reading(name: str, cfg, train_data) -> None:
     x_val, y_val = validation_digits(cfg, train_data)
     policy = fit_policy(predict_proba(registry.load_model(name, FOLDS_DIR), x_val), y_val)
     card = registry.read_card(name, FOLDS_DIR)
-    card["reading"] = policy.card_entry(f"{len(x_val):,} validation images of its training run")
+    card["reading"] = card_entry(
+        policy, f"{len(x_val):,} validation images of its training run")
     registry.write_card(name, card, FOLDS_DIR)
 
 

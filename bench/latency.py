@@ -40,7 +40,7 @@ import time
 
 import numpy as np
 
-from app_ui import charts
+from app_ui.messages import PREDICTION_LABEL
 from bench import common
 from mnist_core import registry
 from mnist_core.config import TrainConfig
@@ -51,7 +51,6 @@ from mnist_core.preprocess import canvas_to_mnist
 
 NAME = "latency"
 APP = common.ROOT / "app.py"
-PREDICTION_LABEL = "Prediction"
 # flag -> (default, value under --quick, help); a flag given explicitly wins over both
 COUNTS = {
     "calls": (300, 50, "timed canvas_to_mnist + predict_proba calls"),
@@ -159,7 +158,8 @@ def read_while_training(model, drawings, calls: int, data_dir: str | None) -> di
 def time_paths(model, drawings, calls: int, predict_calls: int, warmup: int) -> dict:
     """Time both paths, interleaved: every k-th `predict_proba` call is followed by a
     `model.predict` call on the same drawing, so both see the same machine state."""
-    input_shape = (1, *model.input_shape[1:])
+    network = model.network
+    input_shape = (1, *network.input_shape[1:])
 
     def via_proba(image):
         t0 = time.perf_counter()
@@ -172,7 +172,7 @@ def time_paths(model, drawings, calls: int, predict_calls: int, warmup: int) -> 
         t0 = time.perf_counter()
         x = canvas_to_mnist(image)
         t1 = time.perf_counter()
-        p = model.predict(x.reshape(input_shape), verbose=0)[0]
+        p = network.predict(x.reshape(input_shape), verbose=0)[0]
         return t1 - t0, time.perf_counter() - t1, p
 
     for i in range(warmup):  # traces the tf.function and builds predict's pipeline
@@ -298,11 +298,11 @@ def time_app(drawings, expected, reruns: int, warmup: int, models_dir) -> dict:
             shown += bool(metrics)
             unsure += bool(warnings) and not metrics
             blank += not metrics and not warnings
-            reading = expected[j]
+            verdict = expected[j]
             if metrics:
-                matches += reading.sure and metrics[0].value == str(reading.digit)
+                matches += metrics[0].value == str(verdict.digit)
             else:
-                matches += bool(warnings) and not reading.sure
+                matches += bool(warnings) and verdict.digit is None
     return {
         "canvas_key": key,
         "first_run_seconds": first_run,
@@ -337,10 +337,7 @@ def run(args: argparse.Namespace) -> dict:
             app_model_name, args.models_dir)
         expected = []
         for drawing in drawings:
-            readings = read_digits(app_model, canvas_to_mnist(drawing))
-            expected.append(
-                charts.read_probabilities(readings.probabilities[0], readings.digits[0])
-            )
+            expected.append(read_digits(app_model, canvas_to_mnist(drawing)).verdict(0))
         app = time_app(drawings, expected, args.reruns, args.rerun_warmup, args.models_dir)
         app["model"] = app_model_name
 

@@ -32,10 +32,11 @@ import numpy as np
 from bench import common
 from mnist_core import registry
 from mnist_core.errors import EmptyDrawingError, MnistCoreError
-from mnist_core.inference import NOT_NAMED, read_digits, read_number, warm_up
+from mnist_core.inference import read_digits, read_number, warm_up
 from mnist_core.pendigits import compose_number, default_pendigits_path, load_pendigits
 from mnist_core.preprocess import INK_LEVEL, center_ink
 from mnist_core.segment import NUMBER_PAD
+from mnist_core.verdict import NOT_NAMED
 
 NAME = "number"
 QUICK_COUNT = 200

@@ -203,16 +203,19 @@ def _predict(args) -> int:
     from mnist_core.images import read_image
     from mnist_core.inference import read_upload
     from mnist_core.registry import load_model
+    from mnist_core.verdict import Kind
 
     model = load_model(args.name, args.models_dir)
     _, readings = read_upload(model, read_image(args.image.read_bytes()))
-    probabilities, digit = readings.probabilities[0], int(readings.digits[0])
-    best = int(probabilities.argmax())
-    if digit >= 0:
-        print(f"prediction: {digit} ({probabilities[digit]:.1%})")
+    verdict = readings.verdict(0)
+    (first, second), (p_first, p_second) = verdict.candidates, verdict.probabilities
+    if verdict.kind is Kind.DIGIT:
+        print(f"prediction: {first} ({p_first:.1%})")
+    elif verdict.kind is Kind.NOT_SURE:
+        print(f"not sure: maybe {first} ({p_first:.1%}) or {second} ({p_second:.1%})")
     else:
-        print(f"not sure: maybe {best} ({probabilities[best]:.1%})")
-    print("  ".join(f"{d}: {p:.3f}" for d, p in enumerate(probabilities)))
+        print(f"not a digit: its likeliest reading is {first} ({p_first:.1%})")
+    print("  ".join(f"{d}: {p:.3f}" for d, p in enumerate(readings.probabilities[0])))
     return 0
 
 
@@ -235,7 +238,8 @@ def _calibrate(args) -> int:
     import numpy as np
 
     from mnist_core import registry
-    from mnist_core.calibration import expected_calibration_error, fit_policy, temper
+    from mnist_core.calibration import card_entry, fit_policy
+    from mnist_core.calibration import report as calibration_report
     from mnist_core.config import TrainConfig
     from mnist_core.data import load_mnist
     from mnist_core.inference import predict_proba
@@ -243,6 +247,7 @@ def _calibrate(args) -> int:
     from mnist_core.pendigits import load_pendigits, render_dataset
     from mnist_core.preprocess import canvas_to_mnist, prepare_mnist
     from mnist_core.train import split_indices
+    from mnist_core.verdict import NOT_NAMED
 
     name = args.name or registry.default_model_name(args.models_dir)
     model = registry.load_model(name, args.models_dir)
@@ -291,15 +296,13 @@ def _calibrate(args) -> int:
     report = {}
     for label, (x, y) in held_out.items():
         raw = predict_proba(model, x)
-        scaled = temper(raw, policy.temperature)
-        named = scaled.max(axis=1) >= policy.min_probability
-        right = scaled.argmax(axis=1) == y
+        held = calibration_report(raw, y, policy)
         report[label] = {
-            "ece_before": expected_calibration_error(raw, y),
-            "ece": expected_calibration_error(scaled, y),
-            "named_share": float(named.mean()),
-            "accuracy_named": float(right[named].mean()) if named.any() else None,
-            "accuracy": float(right.mean()),
+            "ece_before": held.ece_raw,
+            "ece": held.ece,
+            "named_share": held.named_share,
+            "accuracy_named": held.accuracy_named,
+            "accuracy": float((raw.argmax(axis=1) == y).mean()),
         }
         r = report[label]
         right_named = ("none named" if r["accuracy_named"] is None
@@ -308,15 +311,14 @@ def _calibrate(args) -> int:
               f"{r['named_share']:.2%} of digits, {right_named} "
               f"(accuracy on all {r['accuracy']:.2%})")
     images, kinds = non_digits(NON_DIGITS_CHECKED, seed=7, digits=digits)
-    scaled = temper(predict_proba(model, np.stack([canvas_to_mnist(i) for i in images])),
-                    policy.temperature)
-    refused = scaled.max(axis=1) < policy.min_probability
+    scaled = policy.calibrate(predict_proba(model, np.stack([canvas_to_mnist(i) for i in images])))
+    refused = policy.named_digits(scaled) == NOT_NAMED
     by_kind = {kind: float(refused[np.array(kinds) == kind].mean()) for kind in sorted(set(kinds))}
     report["synthetic non-digits"] = {"refused_share": float(refused.mean()), "by_kind": by_kind}
     print(f"  {len(images):,} synthetic non-digits: refuses {refused.mean():.1%} ("
           + ", ".join(f"{kind} {share:.0%}" for kind, share in by_kind.items()) + ")")
-    card["reading"] = policy.card_entry(
-        f"{len(val_idx):,} MNIST validation images of its training run and "
+    card["reading"] = card_entry(
+        policy, f"{len(val_idx):,} MNIST validation images of its training run and "
         f"{len(x_fit_pen):,} drawn digits: {drawn_source}"
     ) | {"held_out": report}
     registry.write_card(name, card, args.models_dir)

@@ -4,66 +4,29 @@ A network's softmax is often over-sure. Dividing its log-probabilities by a temp
 `T` fitted on held-out data (never the test set) makes the bars mean what they say;
 the threshold under which the app will not name a digit is then chosen on the same
 held-out data for a target accuracy on the digits it does name. Both travel on the
-model's card as `reading`, and `inference.read_digits` applies them.
+model's card as `reading`; `mnist_core.verdict` applies them.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
-DEFAULT_MIN_PROBABILITY = 0.6  # before a model is calibrated: the app's old rule
+from mnist_core.verdict import NOT_NAMED, ReadingPolicy, temper
+
 # Of the digits the app names on a model's held-out validation data, this share must be
-# right. The aim is 99.7% on people it never saw, who are read a little worse than the
-# writers of its validation data: leave-writers-out runs of the default's recipe fitted
-# at 99.7% were right on 99.64-99.72% of the unseen writers' digits they named, at 99.8%
-# on 99.72-99.80% (naming 99.0-99.4%). A higher target leaves more digits of written
-# numbers unnamed: at 99.85%, 92.7-94.5% of numbers were read exactly, against 95.3-95.6%.
+# right. It sits above the aim for people the model never saw (99.7%), who are read a
+# little worse than the writers of its validation data; a higher target leaves more
+# digits of written numbers unnamed (the measurements are in docs/results.md).
 TARGET_SURE_ACCURACY = 0.998
 
 
-@dataclass(frozen=True)
-class ReadingPolicy:
-    """How a model's outputs become a verdict: the temperature its probabilities are
-    scaled by, and the least top probability at which a digit is named."""
-
-    temperature: float = 1.0
-    min_probability: float = DEFAULT_MIN_PROBABILITY
-
-    def __post_init__(self):
-        if not (math.isfinite(self.temperature) and self.temperature > 0):
-            raise ValueError(f"temperature must be positive, got {self.temperature}")
-        if not 0.0 <= self.min_probability <= 1.0:
-            raise ValueError(f"min_probability must lie in [0, 1], got {self.min_probability}")
-
-    @classmethod
-    def from_card(cls, card: dict) -> ReadingPolicy:
-        """The policy a card stores under `reading`; the defaults if it has none."""
-        reading = card.get("reading") or {}
-        return cls(
-            temperature=float(reading.get("temperature", 1.0)),
-            min_probability=float(reading.get("min_probability", DEFAULT_MIN_PROBABILITY)),
-        )
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    def card_entry(self, fitted_on: str, target: float = TARGET_SURE_ACCURACY) -> dict:
-        """The card's `reading`: this policy, the target it was fitted for, and on what."""
-        return self.to_dict() | {"target": target, "fitted_on": fitted_on}
-
-
-def temper(probabilities: np.ndarray, temperature: float) -> np.ndarray:
-    """Softmax probabilities with their logits divided by `temperature` (rows sum to 1)."""
-    p = np.asarray(probabilities, dtype=np.float64)
-    if temperature == 1.0:
-        return p.astype(np.float32)
-    logits = np.log(np.clip(p, 1e-12, 1.0)) / temperature
-    logits -= logits.max(axis=1, keepdims=True)
-    scaled = np.exp(logits)
-    return (scaled / scaled.sum(axis=1, keepdims=True)).astype(np.float32)
+def card_entry(policy: ReadingPolicy, fitted_on: str,
+               target: float = TARGET_SURE_ACCURACY) -> dict:
+    """A card's `reading`: the policy, the target it was fitted for, and on what."""
+    return policy.to_dict() | {"target": target, "fitted_on": fitted_on}
 
 
 def negative_log_likelihood(probabilities: np.ndarray, labels: np.ndarray) -> float:
@@ -157,8 +120,8 @@ def report(probabilities: np.ndarray, labels: np.ndarray, policy: ReadingPolicy,
            bins: int = 15) -> CalibrationReport:
     """ECE before and after the temperature, coverage and accuracy of the named digits,
     and both reliability tables (for the Evaluate page's diagram)."""
-    scaled = temper(probabilities, policy.temperature)
-    named = scaled.max(axis=1) >= policy.min_probability
+    scaled = policy.calibrate(probabilities)
+    named = policy.named_digits(scaled) != NOT_NAMED
     right = scaled.argmax(axis=1) == np.asarray(labels)
     return CalibrationReport(
         ece_raw=expected_calibration_error(probabilities, labels, bins),

@@ -95,7 +95,7 @@ def make_ensemble(member_names: Sequence[str], save_as: str, *, data,
 
     `data` is `load_mnist()`'s ((x_train, y_train), (x_test, y_test)).
     """
-    from mnist_core.calibration import fit_policy, negative_log_likelihood
+    from mnist_core.calibration import card_entry, fit_policy, negative_log_likelihood
     from mnist_core.inference import predict_proba
     from mnist_core.preprocess import prepare_mnist
     from mnist_core.train import validation_digits
@@ -108,7 +108,7 @@ def make_ensemble(member_names: Sequence[str], save_as: str, *, data,
             raise ModelNotFoundError(f"no model named {name!r} in {where}")
     cards = [registry.read_card(name, members_dir) | {"name": name} for name in member_names]
     recipe = shared_recipe(cards)
-    members = [registry.load_model(name, members_dir) for name in member_names]
+    members = [registry.load_model(name, members_dir).network for name in member_names]
     model = average_model(members)
     (x_train, y_train), (x_test, y_test) = data
     x_val, y_val = validation_digits(recipe.resolved(), (x_train, y_train))
@@ -122,8 +122,8 @@ def make_ensemble(member_names: Sequence[str], save_as: str, *, data,
         "test_accuracy": float((p_test.argmax(axis=1) == y_test).mean()),
         "val_images": int(len(x_val)),
         "test_images": int(len(x_test)),
-        "reading": policy.card_entry(
-            f"{len(x_val):,} validation images its runs held out (the same for each)"
+        "reading": card_entry(
+            policy, f"{len(x_val):,} validation images its runs held out (the same for each)"
         ),
     }
     registry.save_model(model, save_as, card, directory=models_dir, overwrite=overwrite)

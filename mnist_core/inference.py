@@ -16,7 +16,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from mnist_core.calibration import ReadingPolicy, temper
 from mnist_core.errors import EmptyDrawingError
 from mnist_core.preprocess import (
     PreprocessSteps,
@@ -25,10 +24,11 @@ from mnist_core.preprocess import (
     is_dot,
     photo_to_mnist,
 )
+from mnist_core.registry import LoadedModel
 from mnist_core.segment import segment_number
+from mnist_core.verdict import NOT_NAMED, Verdict, judge
 
 BATCH = 1024
-NOT_NAMED = -1  # the digit of a reading the app will not name
 UNREAD = "?"  # stands in a number's text for a digit the app will not name
 # A piece that may hold several digits is read every other way it can be cut only when
 # it is read as one digit less surely than this; it is then read as several touching
@@ -44,41 +44,29 @@ STRETCHED_MAX_PX = 32
 STRETCHED_FILL = 0.8
 SQUEEZES = (0.6, 0.35)
 _compiled: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_policies: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
 class Readings:
     """What the app says about each image: calibrated `(N, 10)` probabilities, and the
-    digit it names, `-1` where it will not name one (too unsure)."""
+    digit it names, `NOT_NAMED` (-1) where it names none."""
 
     probabilities: np.ndarray
     digits: np.ndarray
 
-
-def set_reading_policy(model: keras.Model, policy: ReadingPolicy) -> None:
-    """Attach the temperature and threshold (from the model's card) that `read_digits`
-    applies to this model."""
-    _policies[model] = policy
+    def verdict(self, row: int = 0) -> Verdict:
+        """The verdict on one image: a digit, not sure (with two candidates), or none."""
+        return judge(self.probabilities[row], int(self.digits[row]))
 
 
-def reading_policy(model: keras.Model) -> ReadingPolicy:
-    """The model's policy; the uncalibrated default if none was attached."""
-    return _policies.get(model, ReadingPolicy())
+def read_digits(model: LoadedModel, images: np.ndarray) -> Readings:
+    """Read `(N, 28, 28)` prepared images (or one `(28, 28)`) with the model's reading
+    policy: its calibrated probabilities, and a digit where the policy names one."""
+    probabilities = model.policy.calibrate(predict_proba(model, images))
+    return Readings(probabilities, model.policy.named_digits(probabilities))
 
 
-def read_digits(model: keras.Model, images: np.ndarray) -> Readings:
-    """Read `(N, 28, 28)` prepared images (or one `(28, 28)`): probabilities scaled by the
-    model's calibrated temperature, and a digit only where the top probability reaches
-    its threshold, chosen on held-out data (`calibration.TARGET_SURE_ACCURACY`)."""
-    policy = reading_policy(model)
-    probabilities = temper(predict_proba(model, images), policy.temperature)
-    digits = probabilities.argmax(axis=1).astype(np.int64)
-    digits[probabilities.max(axis=1, initial=0.0) < policy.min_probability] = NOT_NAMED
-    return Readings(probabilities, digits)
-
-
-def read_drawing(model: keras.Model, image: np.ndarray, steps: PreprocessSteps | None = None
+def read_drawing(model: LoadedModel, image: np.ndarray, steps: PreprocessSteps | None = None
                  ) -> tuple[np.ndarray, Readings]:
     """Prepare a drawing from the pad (`canvas_to_mnist`) and read it, as the Draw page
     does: the `(28, 28)` image the model saw and its `Readings` (one row). Raises
@@ -91,7 +79,7 @@ def read_drawing(model: keras.Model, image: np.ndarray, steps: PreprocessSteps |
     return x, read_digits(model, x)
 
 
-def read_upload(model: keras.Model, image: np.ndarray, steps: PreprocessSteps | None = None
+def read_upload(model: LoadedModel, image: np.ndarray, steps: PreprocessSteps | None = None
                 ) -> tuple[np.ndarray, Readings]:
     """Prepare an uploaded photo or scan of one digit and read it, as the Draw page does:
     the `(28, 28)` image the model saw and its `Readings` (one row). A tiny image whose
@@ -121,7 +109,7 @@ def upload_views(image: np.ndarray) -> list[tuple[np.ndarray, PreprocessSteps]]:
     return views
 
 
-def read_views(model: keras.Model, views: list[np.ndarray]) -> tuple[Readings, np.ndarray]:
+def read_views(model: LoadedModel, views: list[np.ndarray]) -> tuple[Readings, np.ndarray]:
     """Read several uploads at once, each given as its views `(k, 28, 28)`: one reading
     per upload, its surest view's (highest top probability), and which view that was."""
     if not views:
@@ -164,7 +152,7 @@ class NumberReading:
     digits: tuple[DigitInNumber, ...]
 
 
-def read_number(model: keras.Model, image: np.ndarray) -> NumberReading:
+def read_number(model: LoadedModel, image: np.ndarray) -> NumberReading:
     """Read a number written on a canvas of any width (white on black, RGBA or grayscale
     like `preprocess.canvas_to_mnist`). Raises `EmptyDrawingError` for a blank canvas.
 
@@ -212,7 +200,7 @@ class _WayRead:
         return min(float(d.probabilities.max()) for d in self.digits)
 
 
-def _read_ways(model: keras.Model, ways: list) -> list[_WayRead]:
+def _read_ways(model: LoadedModel, ways: list) -> list[_WayRead]:
     """Read every segment of every way in one batch."""
     segments = [segment for way in ways for segment in way]
     if not segments:
@@ -228,11 +216,13 @@ def _read_ways(model: keras.Model, ways: list) -> list[_WayRead]:
     return [_WayRead(tuple(next(found) for _ in way)) for way in ways]
 
 
-def predict_proba(model: keras.Model, images: np.ndarray) -> np.ndarray:
-    """Return `(N, 10)` float32 probabilities for `(N, 28, 28)` images in [0, 1].
+def predict_proba(model: LoadedModel | keras.Model, images: np.ndarray) -> np.ndarray:
+    """Return the network's own `(N, 10)` float32 probabilities (before calibration) for
+    `(N, 28, 28)` images in [0, 1]. A single `(28, 28)` image gives `(1, 10)`.
 
-    A single `(28, 28)` image is accepted too and gives `(1, 10)`.
+    `model` is a model from the store or a bare Keras network (a run being trained).
     """
+    network = model.network if isinstance(model, LoadedModel) else model
     x = np.asarray(images, dtype=np.float32)
     if x.ndim == 2:
         x = x[np.newaxis]
@@ -240,8 +230,8 @@ def predict_proba(model: keras.Model, images: np.ndarray) -> np.ndarray:
         raise ValueError(f"expected images shaped (N, 28, 28), got {np.shape(images)}")
     if len(x) and (not np.isfinite(x).all() or x.min() < 0.0 or x.max() > 1.0):
         raise ValueError("image values must be finite and lie in [0, 1]")
-    x = x.reshape((len(x), *model.input_shape[1:]))
-    single, batched = _forward(model)
+    x = x.reshape((len(x), *network.input_shape[1:]))
+    single, batched = _forward(network)
     if len(x) == 1:
         return single(tf.constant(x)).numpy().astype(np.float32, copy=False)
     chunks = [
@@ -253,7 +243,7 @@ def predict_proba(model: keras.Model, images: np.ndarray) -> np.ndarray:
     return np.concatenate(chunks).astype(np.float32, copy=False)
 
 
-def warm_up(model: keras.Model) -> None:
+def warm_up(model: LoadedModel | keras.Model) -> None:
     """Trace and compile the single-image path now, on a blank image, so the first
     drawing a person makes reads as fast as the next ones (the XLA compile alone takes
     a few hundred ms); and the batch path, which a written number takes."""
@@ -262,7 +252,7 @@ def warm_up(model: keras.Model) -> None:
 
 
 def _forward(model: keras.Model):
-    """The model's inference pass as (single-image XLA, batch) functions, made once."""
+    """The network's inference pass as (single-image XLA, batch) functions, made once."""
     functions = _compiled.get(model)
     if functions is None:
 

@@ -33,6 +33,7 @@ from mnist_core.errors import (
     ModelProtectedError,
 )
 from mnist_core.state import state_dir
+from mnist_core.verdict import ReadingPolicy
 
 if TYPE_CHECKING:
     import keras
@@ -40,11 +41,28 @@ if TYPE_CHECKING:
 MODELS_DIR_ENV = "MNIST_MODELS_DIR"
 SHIPPED_MODELS_DIR_ENV = "MNIST_SHIPPED_MODELS_DIR"
 DEFAULT_SHIPPED_DIR = Path(__file__).resolve().parent.parent / "models"
-# The default model: two 24-epoch runs of the drawing-first CNN averaged, else one
+# The default model: four 24-epoch runs of the drawing-first CNN averaged, else one
 # 15-epoch run of its recipe, else (a store without them) the MNIST-only CNN.
 DEFAULT_MODEL_NAMES = ("cnn-drawn-all-24ep-x4", "cnn-drawn-all", "cnn")
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 ACCEPTED_INPUT_SHAPES = ((28, 28), (28, 28, 1), (784,))
+
+
+@dataclass(frozen=True, eq=False)
+class LoadedModel:
+    """A model from the store, ready to read with: its network, its card, and the
+    reading policy (calibration and "not sure" threshold) its card holds."""
+
+    name: str
+    network: keras.Model
+    card: dict
+    policy: ReadingPolicy
+
+    @classmethod
+    def bare(cls, network: keras.Model, policy: ReadingPolicy | None = None,
+             name: str = "unsaved") -> LoadedModel:
+        """A network that is not in the store (a run just trained, a test's model)."""
+        return cls(name, network, {}, policy or ReadingPolicy())
 
 
 @dataclass(frozen=True)
@@ -183,12 +201,13 @@ def _read_card_file(path: Path) -> dict:
     return card
 
 
-def load_model(name: str | None = None, directory=None) -> keras.Model:
+def load_model(name: str | None = None, directory=None) -> LoadedModel:
     """Load a model from the store (None: the default model) and check it fits MNIST.
 
     Raises `ModelNotFoundError` if absent and `InvalidModelError` if the file is damaged
     or the model does not take 28x28 images and return 10 class probabilities. The
-    card's calibration (`reading`) is attached for `inference.read_digits`.
+    card's calibration (`reading`) comes with it as its `policy`; an unreadable card or
+    reading leaves the uncalibrated default in force.
     """
     name = default_model_name(directory) if name is None else name
     path = model_path(name, directory)
@@ -198,17 +217,15 @@ def load_model(name: str | None = None, directory=None) -> keras.Model:
     import keras  # here, so that workers and pages that only list models stay light
 
     try:
-        model = keras.saving.load_model(path, compile=False)
+        network = keras.saving.load_model(path, compile=False)
     except Exception as err:  # Keras raises many kinds for a damaged zip or config
         raise InvalidModelError(f"model file {path} cannot be loaded: {err}") from err
-    check_compatible(model, path)
-    from mnist_core.calibration import ReadingPolicy
-    from mnist_core.inference import set_reading_policy
-
-    # an unreadable card or reading leaves the uncalibrated default in force
-    with contextlib.suppress(InvalidModelError, ValueError, TypeError):
-        set_reading_policy(model, ReadingPolicy.from_card(read_card(name, directory)))
-    return model
+    check_compatible(network, path)
+    card, policy = {}, ReadingPolicy()
+    with contextlib.suppress(InvalidModelError, ValueError, TypeError, AttributeError):
+        card = read_card(name, directory)
+        policy = ReadingPolicy.from_card(card)
+    return LoadedModel(name, network, card, policy)
 
 
 def check_compatible(model: keras.Model, source: object = "model") -> None:

@@ -24,7 +24,7 @@ import tensorflow as tf
 
 from mnist_core import registry
 from mnist_core.augment import augment_batch
-from mnist_core.calibration import fit_policy
+from mnist_core.calibration import card_entry, fit_policy
 from mnist_core.config import TrainConfig
 from mnist_core.data import load_mnist
 from mnist_core.errors import TrainingStopped
@@ -209,7 +209,8 @@ def train_model(
     if run.val_data is not None:  # calibrated on the images it held out, never the test
         x_val, y_val = run.val_data
         policy = fit_policy(predict_proba(model, x_val), y_val)
-        card["reading"] = policy.card_entry(f"{run.n_val:,} validation images of this training run")
+        card["reading"] = card_entry(
+            policy, f"{run.n_val:,} validation images of this training run")
     card.update(card_extra or {})
     if save_as is not None:
         card["name"] = save_as

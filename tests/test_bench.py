@@ -18,9 +18,10 @@ import pytest
 
 from bench import accuracy, common, latency, number, scans, training
 from mnist_core.data import load_mnist
-from mnist_core.inference import NOT_NAMED, SQUEEZES, Readings
+from mnist_core.inference import SQUEEZES, Readings
 from mnist_core.pendigits import default_pendigits_path, load_pendigits, render_dataset
 from mnist_core.preprocess import canvas_to_mnist, naive_resize, prepare_mnist
+from mnist_core.verdict import NOT_NAMED
 
 from .conftest import SUBSET_DIR
 

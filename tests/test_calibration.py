@@ -1,4 +1,4 @@
-"""`mnist_core.calibration` and `inference.read_digits`: temperature, threshold, ECE."""
+"""`mnist_core.calibration`: fitting the temperature and threshold, ECE; read_digits uses them."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from mnist_core import calibration, registry
-from mnist_core.calibration import ReadingPolicy
-from mnist_core.inference import NOT_NAMED, read_digits, reading_policy, set_reading_policy
+from mnist_core.inference import read_digits
 from mnist_core.models import build_model
+from mnist_core.registry import LoadedModel
+from mnist_core.verdict import NOT_NAMED, ReadingPolicy, temper
 
 
 def softmax(logits):
@@ -29,10 +30,10 @@ def overconfident(rng):
 def test_temper_keeps_the_ranking_and_sums_to_one(rng):
     p = softmax(rng.normal(size=(50, 10)))
     for t in (0.5, 1.0, 3.0):
-        scaled = calibration.temper(p, t)
+        scaled = temper(p, t)
         np.testing.assert_allclose(scaled.sum(axis=1), 1.0, atol=1e-5)
         assert (scaled.argmax(axis=1) == p.argmax(axis=1)).all()
-    assert (calibration.temper(p, 3.0).max(axis=1) < p.max(axis=1)).all()  # softer
+    assert (temper(p, 3.0).max(axis=1) < p.max(axis=1)).all()  # softer
 
 
 def test_fitted_temperature_undoes_overconfidence_and_lowers_ece(overconfident):
@@ -40,7 +41,7 @@ def test_fitted_temperature_undoes_overconfidence_and_lowers_ece(overconfident):
     t = calibration.fit_temperature(p, labels)
     assert t == pytest.approx(2.0, rel=0.08)
     before = calibration.expected_calibration_error(p, labels)
-    after = calibration.expected_calibration_error(calibration.temper(p, t), labels)
+    after = calibration.expected_calibration_error(temper(p, t), labels)
     assert before > 0.05 and after < 0.015
     assert calibration.expected_calibration_error(truth, labels) < 0.015
 
@@ -48,7 +49,7 @@ def test_fitted_temperature_undoes_overconfidence_and_lowers_ece(overconfident):
 def test_threshold_meets_the_target_accuracy_on_the_digits_named(overconfident):
     p, labels, _ = overconfident
     policy = calibration.fit_policy(p, labels, target=0.95)
-    scaled = calibration.temper(p, policy.temperature)
+    scaled = temper(p, policy.temperature)
     named = scaled.max(axis=1) >= policy.min_probability
     assert 0.05 < named.mean() < 1.0
     assert (scaled.argmax(axis=1) == labels)[named].mean() >= 0.95
@@ -56,35 +57,23 @@ def test_threshold_meets_the_target_accuracy_on_the_digits_named(overconfident):
     assert (scaled.argmax(axis=1) == labels)[looser].mean() < 0.95  # the lowest such one
 
 
-def test_policy_from_card_and_its_checks():
-    assert ReadingPolicy.from_card({}) == ReadingPolicy(1.0, 0.6)
-    card = {"reading": {"temperature": 1.4, "min_probability": 0.93, "fitted_on": "x"}}
-    assert ReadingPolicy.from_card(card) == ReadingPolicy(1.4, 0.93)
-    with pytest.raises(ValueError, match="temperature"):
-        ReadingPolicy(0.0)
-    with pytest.raises(ValueError, match="min_probability"):
-        ReadingPolicy(1.0, 1.5)
-
-
 def test_read_digits_names_a_digit_only_above_the_models_threshold(rng, tmp_path):
     model = build_model("mlp-16-16-relu")
     images = rng.random((40, 28, 28), dtype=np.float32)
-    set_reading_policy(model, ReadingPolicy(temperature=1.0, min_probability=0.0))
-    everything = read_digits(model, images)
+    everything = read_digits(LoadedModel.bare(model, ReadingPolicy(1.0, 0.0)), images)
     assert (everything.digits == everything.probabilities.argmax(axis=1)).all()
     top = everything.probabilities.max(axis=1)
     middle = float(np.median(top))
-    set_reading_policy(model, ReadingPolicy(temperature=1.0, min_probability=middle))
-    some = read_digits(model, images)
+    some = read_digits(LoadedModel.bare(model, ReadingPolicy(1.0, middle)), images)
     assert ((some.digits == NOT_NAMED) == (top < middle)).all()
-    assert read_digits(model, images[0]).digits.shape == (1,)
+    assert read_digits(LoadedModel.bare(model), images[0]).digits.shape == (1,)
 
     # a model loaded from the store reads with its card's calibration
     registry.save_model(model, "calibrated", {"reading": {"temperature": 2.0,
                                                           "min_probability": 0.99}},
                         directory=tmp_path)
     loaded = registry.load_model("calibrated", tmp_path)
-    assert reading_policy(loaded) == ReadingPolicy(2.0, 0.99)
+    assert loaded.policy == ReadingPolicy(2.0, 0.99)
     softer = read_digits(loaded, images)
     assert (softer.probabilities.max(axis=1) < top + 1e-6).all()
     assert (softer.digits == NOT_NAMED).all()

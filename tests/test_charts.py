@@ -40,19 +40,6 @@ def test_probability_figure_rejects_anything_but_ten_finite_values(bad):
         charts.probability_figure(bad)
 
 
-def test_reading_names_the_top_two_and_is_unsure_when_no_digit_is_named():
-    sure = charts.read_probabilities(one_hot_ish(3, 0.95), 3)
-    assert (sure.digit, sure.sure) == (3, True)
-    p = np.zeros(10)
-    p[4], p[9], p[1] = 0.45, 0.40, 0.15
-    unsure = charts.read_probabilities(p, -1)
-    assert (unsure.digit, unsure.runner_up, unsure.sure) == (4, 9, False)
-    assert unsure.runner_up_probability == pytest.approx(0.40)
-    assert unsure.looks_like_a_digit  # torn between a 4 and a 9
-    spread = charts.read_probabilities(np.full(10, 0.1), -1)
-    assert not spread.sure and not spread.looks_like_a_digit
-
-
 def history(n, start=0.5):
     acc = [start + 0.1 * i for i in range(n)]
     return {

@@ -10,7 +10,7 @@ from mnist_core.__main__ import main
 from mnist_core.calibration import negative_log_likelihood
 from mnist_core.ensemble import make_ensemble, member_histories, shared_recipe
 from mnist_core.errors import ModelNotFoundError
-from mnist_core.inference import predict_proba, reading_policy
+from mnist_core.inference import predict_proba
 from mnist_core.preprocess import prepare_mnist
 from mnist_core.train import TrainConfig, train_model, validation_digits
 
@@ -34,7 +34,8 @@ def test_runs_from_other_seeds_hold_out_the_same_digits_but_differ(runs, mnist_s
         model = registry.load_model(name, runs)
         accuracy = (predict_proba(model, x_val).argmax(axis=1) == y_val).mean()
         assert accuracy == pytest.approx(card["val_accuracy"], abs=1e-6), name
-    weights = [registry.load_model(name, runs).get_weights()[0] for name in ("run-a", "run-b")]
+    weights = [registry.load_model(name, runs).network.get_weights()[0]
+               for name in ("run-a", "run-b")]
     assert not np.allclose(weights[0], weights[1])  # another start, another model
     recipe = shared_recipe([c | {"name": n} for c, n in zip(cards, "abc")])
     assert recipe.init_seed is None and recipe.seed == 5 and recipe.epochs == 2
@@ -64,7 +65,7 @@ def test_the_ensemble_reads_the_mean_of_its_runs_and_is_judged_on_their_validati
     assert stored["architecture"] == "ensemble"
     assert [m["init_seed"] for m in stored["members"]] == [5, 1, 2]
     assert stored["reading"]["fitted_on"].startswith("60 validation images")
-    assert reading_policy(ensemble).min_probability == stored["reading"]["min_probability"]
+    assert ensemble.policy.min_probability == stored["reading"]["min_probability"]
     assert stored["trained_on"] == registry.read_card("run-a", runs)["trained_on"]
     curves = member_histories("trio", stored)
     assert list(curves) == ["trio · run 1", "trio · run 2", "trio · run 3"]

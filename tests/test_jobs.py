@@ -257,7 +257,7 @@ def test_killing_the_worker_fails_its_job_keeps_models_and_the_next_job_runs(
                       "the job to be marked failed")
     assert "no sign of life" in failed.message and "unchanged" in failed.message
     assert (stores / "trained" / "kept.keras").read_bytes() == kept
-    assert registry.load_model("kept").count_params() == 13_002
+    assert registry.load_model("kept").network.count_params() == 13_002
     assert not list((stores / "trained").glob(".*"))  # no half-written temp files
 
     workers.start()

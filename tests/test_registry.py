@@ -37,7 +37,7 @@ def test_default_is_cnn_else_the_best(store):
     assert registry.default_model_name(folder) == "better"
     registry.save_model(model, "cnn", {"test_accuracy": 0.1}, directory=folder)
     assert registry.default_model_name(folder) == "cnn"
-    assert registry.load_model(None, folder).count_params() == model.count_params()
+    assert registry.load_model(None, folder).network.count_params() == model.count_params()
 
 
 def test_empty_store(tmp_path):

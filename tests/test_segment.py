@@ -9,9 +9,10 @@ import pytest
 
 from mnist_core import inference, registry
 from mnist_core.errors import EmptyDrawingError
-from mnist_core.inference import NOT_NAMED, UNREAD, read_number
+from mnist_core.inference import UNREAD, read_number
 from mnist_core.pendigits import compose_number, load_pendigits
 from mnist_core.segment import segment_number
+from mnist_core.verdict import NOT_NAMED
 
 from .drawing import draw_strokes
 

@@ -10,10 +10,11 @@ import pytest
 from mnist_core import registry
 from mnist_core.calibration import expected_calibration_error
 from mnist_core.data import DATA_DIR_ENV, load_mnist
-from mnist_core.inference import NOT_NAMED, predict_proba, read_digits
+from mnist_core.inference import predict_proba, read_digits
 from mnist_core.models import ARCHITECTURES
 from mnist_core.negatives import UNTRAINED_KINDS, non_digits
 from mnist_core.preprocess import PREPROCESS_VERSION, canvas_to_mnist, prepare_mnist
+from mnist_core.verdict import NOT_NAMED
 
 from .drawing import enlarge_mnist
 
@@ -48,7 +49,7 @@ def test_every_architecture_is_shipped_with_a_full_card():
 def test_default_model_is_the_drawing_first_cnn_and_the_mnist_only_one_stays(default_model):
     assert registry.default_model_name() == DEFAULT == registry.DEFAULT_MODEL_NAMES[0]
     card = registry.read_card(DEFAULT)
-    assert default_model.count_params() == card["params"]
+    assert default_model.network.count_params() == card["params"]
     # four 24-epoch runs of one recipe from other starts, averaged; a 15-epoch run of that
     # recipe is shipped alone too
     assert card["architecture"] == "ensemble" and card["hyperparameters"]["architecture"] == "cnn"

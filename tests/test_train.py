@@ -12,7 +12,7 @@ import pytest
 from mnist_core.augment import augment_batch
 from mnist_core.calibration import TARGET_SURE_ACCURACY
 from mnist_core.errors import TrainingStopped
-from mnist_core.inference import predict_proba, reading_policy
+from mnist_core.inference import predict_proba
 from mnist_core.negatives import ALL_KINDS, non_digits
 from mnist_core.preprocess import canvas_to_mnist, prepare_mnist
 from mnist_core.registry import list_models, load_model, read_card
@@ -45,12 +45,12 @@ def test_run_records_every_epoch_and_saves(mnist_subset, tmp_path):
         f"val {history['val_accuracy'][2]:.4f}  test {history['test_accuracy'][2]:.4f}  (")
     assert [info.name for info in list_models(tmp_path)] == ["tiny"]
     assert read_card("tiny", tmp_path)["hyperparameters"]["batch_size"] == 32
-    assert load_model("tiny", tmp_path).count_params() == result.model.count_params()
+    assert load_model("tiny", tmp_path).network.count_params() == result.model.count_params()
     # calibrated on its own 100 validation images, and read with that calibration
     reading = read_card("tiny", tmp_path)["reading"]
     assert reading["fitted_on"] == "100 validation images of this training run"
     assert 0.25 <= reading["temperature"] <= 10 and 0 < reading["min_probability"] <= 1
-    assert reading_policy(load_model("tiny", tmp_path)).temperature == reading["temperature"]
+    assert load_model("tiny", tmp_path).policy.temperature == reading["temperature"]
 
 
 def test_same_seed_same_result(mnist_subset):
@@ -125,7 +125,7 @@ def test_averaged_weights_are_the_ones_scored_and_kept(mnist_subset, tmp_path):
     expected = averages[kept_epoch * steps - 1]
     stepped = recorder.steps[kept_epoch * steps - 1]
     saved = load_model("averaged", tmp_path)
-    for kept, want, raw in zip(saved.trainable_weights, expected, stepped):
+    for kept, want, raw in zip(saved.network.trainable_weights, expected, stepped):
         np.testing.assert_allclose(kept.numpy(), want, rtol=1e-4, atol=1e-6)
         assert not np.allclose(kept.numpy(), raw)
     # the epoch's test score is the averaged weights' score

@@ -1,0 +1,23 @@
+"""What the pages say of a verdict: the core decides (`mnist_core.verdict`), this words it."""
+
+from __future__ import annotations
+
+from mnist_core.verdict import Kind, Verdict
+
+PREDICTION_LABEL = "Prediction"
+
+
+def verdict_warning(verdict: Verdict, uploaded: bool = False) -> str | None:
+    """The warning shown where no digit is named (None where one is): "not sure" with
+    the two candidates, or "not a digit", told what to do for a drawing or an upload."""
+    if verdict.kind is Kind.DIGIT:
+        return None
+    if verdict.kind is Kind.NOT_SURE:
+        (first, second), (p_first, p_second) = verdict.candidates, verdict.probabilities
+        advice = ("Try a sharper photo, cropped to the digit." if uploaded
+                  else "Try drawing it larger and clearer.")
+        return (f"Not sure — maybe {first} ({p_first:.0%}) or {second} ({p_second:.0%}). "
+                + advice)
+    if uploaded:
+        return "This doesn't look like a digit. Upload a photo or scan of one digit, 0 to 9."
+    return "This doesn't look like a digit. Draw one digit, 0 to 9, to fill the box."
