@@ -23,10 +23,19 @@ sys.path.insert(0, str(ROOT))
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 from tests.e2e.conftest import (  # noqa: E402
-    CHROMIUM, CHROMIUM_ARGS, _free_port, _stop, _wait_healthy,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    _free_port,
+    _stop,
+    _wait_healthy,
 )
 from tests.e2e.helpers import (  # noqa: E402
-    SEVEN, app_idle, draw_with_mouse, expect_prediction, open_page, pad,
+    SEVEN,
+    app_idle,
+    draw_with_mouse,
+    expect_prediction,
+    open_page,
+    pad,
 )
 
 VIEWPORT = {"width": 1200, "height": 800}
