@@ -56,7 +56,7 @@ def choose_model(infos) -> object | None:
     if info.card_error:
         st.warning(f"The model card cannot be read: {info.card_error}")
     else:
-        st.markdown(ui.card_summary(info.card))
+        st.markdown(ui.card_markdown(info.card))
     try:
         return ui.load_model(name)
     except (ModelNotFoundError, InvalidModelError) as err:

@@ -305,23 +305,23 @@ def comparison_rows(
     rows = []
     for info in infos:
         card = info.card
-        hyper = card.get("hyperparameters", {})
+        hyper = card.hyperparameters or {}
         problem = info.card_error or problems.get(info.name)
         rows.append({
             "Model": info.name,
             "Source": model_source(info, owner),
             "Status": "broken" if problem else "ok",
-            "Architecture": card.get("architecture"),
-            "Activation": card.get("activation"),
-            "Params": card.get("params"),
-            "Train acc. %": _percent(card.get("train_accuracy")),
-            "Val. acc. %": _percent(card.get("val_accuracy")),
-            "Test acc. %": _percent(card.get("test_accuracy")),
-            "Epochs": card.get("epochs_run"),
+            "Architecture": card.architecture,
+            "Activation": card.activation,
+            "Params": card.params,
+            "Train acc. %": _percent(card.train_accuracy),
+            "Val. acc. %": _percent(card.val_accuracy),
+            "Test acc. %": _percent(card.test_accuracy),
+            "Epochs": card.epochs_run,
             "Batch size": hyper.get("batch_size"),
             "Augmented": hyper.get("augment"),
-            "Training time (s)": card.get("training_seconds"),
-            "Created": card.get("created"),
+            "Training time (s)": card.training_seconds,
+            "Created": card.created,
             "Size (MB)": (
                 round(info.path.stat().st_size / 2**20, 2) if info.path.is_file() else None
             ),

@@ -19,8 +19,8 @@ import streamlit as st
 from app_ui import charts
 from mnist_core import calibration, jobs, registry
 from mnist_core.calibration import CalibrationReport
+from mnist_core.card import ModelCard
 from mnist_core.data import DATA_DIR_ENV, load_mnist, mnist_source_description
-from mnist_core.ensemble import is_ensemble
 from mnist_core.errors import InvalidModelError, ModelNotFoundError
 from mnist_core.evaluate import Evaluation, evaluate_model
 from mnist_core.inference import warm_up
@@ -176,28 +176,32 @@ def calibration_report(name: str) -> CalibrationReport:
     return calibration.report(result.probabilities, result.labels, reading_policy(name))
 
 
-def card_summary(card: dict) -> str:
-    """One markdown line about a model card: architecture, size, score, data, date."""
-    if not card:
+def card_facts(card: ModelCard) -> list[tuple[str, str]]:
+    """A few labelled facts about a model: what it is, its size, score, data and date."""
+    what = card.architecture or "unknown"
+    if card.is_ensemble:
+        recipe = (card.hyperparameters or {}).get("architecture", "?")
+        what = f"{len(card.members)} `{recipe}` networks, their probabilities averaged"
+    facts = [("Network", what)]
+    if card.params is not None:
+        facts.append(("Parameters", f"{card.params:,}"))
+    if card.test_accuracy is not None:
+        facts.append(("MNIST test accuracy", f"{card.test_accuracy:.2%}"))
+    if card.trained_on:
+        images = f" ({card.train_images:,} images)" if card.train_images else ""
+        facts.append(("Trained on", card.trained_on + images))
+    if card.epochs_run is not None:
+        facts.append(("Epochs", str(card.epochs_run) + (" each" if card.is_ensemble else "")))
+    if card.created:
+        facts.append(("Trained", card.created[:10]))
+    return facts
+
+
+def card_markdown(card: ModelCard) -> str:
+    """The card's facts, one labelled line each, for `st.markdown`."""
+    if not card.to_json().keys() - {"name"}:
         return "No model card: architecture and scores unknown."
-    parts = [f"**{card.get('architecture', '?')}**"]
-    if is_ensemble(card):
-        recipe = (card.get("hyperparameters") or {}).get("architecture", "?")
-        parts = [f"**ensemble** of {len(card['members'])} `{recipe}` runs, their "
-                 "probabilities averaged"]
-    if card.get("params") is not None:
-        parts.append(f"{card['params']:,} parameters")
-    if card.get("test_accuracy") is not None:
-        parts.append(f"test accuracy {card['test_accuracy']:.2%}")
-    trained_on = card.get("trained_on")
-    if trained_on:
-        images = card.get("train_images")
-        parts.append(f"trained on {trained_on}" + (f" ({images:,} images)" if images else ""))
-    if card.get("epochs_run") is not None:
-        parts.append(plural(card["epochs_run"], "epoch") + (" each" if is_ensemble(card) else ""))
-    if card.get("created"):
-        parts.append(card["created"][:10])
-    return " · ".join(parts)
+    return "  \n".join(f"**{label}:** {value}" for label, value in card_facts(card))
 
 
 def mnist_missing_message() -> str:

@@ -42,6 +42,7 @@ from mnist_core.calibration import (
     expected_calibration_error,
     fit_policy,
 )
+from mnist_core.card import ModelCard
 from mnist_core.data import load_mnist, mnist_source_description
 from mnist_core.errors import EmptyDrawingError, InvalidModelError
 from mnist_core.evaluate import evaluation_from_probabilities
@@ -118,11 +119,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def trained_on_pendigits(card: dict) -> bool:
+def trained_on_pendigits(card: ModelCard) -> bool:
     """True when a model card's `trained_on` names pendigits."""
-    trained_on = card.get("trained_on") or ""
-    text = " ".join(map(str, trained_on)) if isinstance(trained_on, list) else str(trained_on)
-    return bool(_PENDIGITS_RE.search(text))
+    return bool(_PENDIGITS_RE.search(card.trained_on or ""))
 
 
 def select_digits(digits: list, limit: int | None, seed: int) -> list:
@@ -234,10 +233,10 @@ def leave_writer_groups_out(args, default_name: str, digits: list, drawn, mnist)
     when their settings match. For an ensemble, each of its runs is trained so (from
     its own seed) and the runs are averaged, as the ensemble averages its own."""
     from mnist_core.config import TrainConfig
-    from mnist_core.ensemble import is_ensemble, make_ensemble
+    from mnist_core.ensemble import make_ensemble
 
     card = registry.read_card(default_name, args.models_dir)
-    recipe = {k: v for k, v in card.get("hyperparameters", {}).items()
+    recipe = {k: v for k, v in (card.hyperparameters or {}).items()
               if k in TrainConfig.__dataclass_fields__}
     if args.fold_arch:
         recipe["architecture"] = args.fold_arch
@@ -246,10 +245,10 @@ def leave_writer_groups_out(args, default_name: str, digits: list, drawn, mnist)
     if args.fold_ema_momentum is not None:
         recipe["ema_momentum"] = args.fold_ema_momentum
     init_seeds = [None]
-    if is_ensemble(card):
+    if card.is_ensemble:
         # the first run started from the split's own seed: its fold is the plain one
         init_seeds = [None if seed == recipe.get("seed", 0) else seed
-                      for seed in (member["init_seed"] for member in card["members"])]
+                      for seed in (member["init_seed"] for member in card.members)]
     data = _LazyMnist(args)
     writers = np.array([d.writer or 0 for d in digits])
     images, readable = drawn
@@ -279,7 +278,7 @@ def leave_writer_groups_out(args, default_name: str, digits: list, drawn, mnist)
             "epochs": cfg.epochs,
             "n": int(mask.sum()),
             "accuracy": float(right.sum() / mask.sum()),
-            "mnist_test": fold_card.get("test_accuracy"),
+            "mnist_test": fold_card.test_accuracy,
         } | reading_figures(readings, labels_of(digits)[mask & readable])
         rows.append(row)
     return rows
@@ -309,7 +308,7 @@ def _fold_run(cfg, first: int, last: int, data: _LazyMnist) -> tuple:
             f"-without-writers-{first}-{last}")
     settings = cfg.to_dict() | {"pen_writers": list(cfg.pen_writers)}
     if registry.model_exists(name, FOLDS_DIR) and _same_settings(
-        registry.read_card(name, FOLDS_DIR).get("hyperparameters", {}), settings
+        registry.read_card(name, FOLDS_DIR).hyperparameters or {}, settings
     ):
         print(f"writers {first}-{last}: reusing {FOLDS_DIR / name}")
     else:
@@ -320,7 +319,7 @@ def _fold_run(cfg, first: int, last: int, data: _LazyMnist) -> tuple:
 
         train_model(cfg, data=data.get(), save_as=name, models_dir=FOLDS_DIR, overwrite=True,
                     progress=report)
-    if (registry.read_card(name, FOLDS_DIR).get("reading") or {}).get(
+    if (registry.read_card(name, FOLDS_DIR).reading or {}).get(
         "target"
     ) != TARGET_SURE_ACCURACY:
         refit_reading(name, cfg, data.get()[0])
@@ -336,10 +335,9 @@ def refit_reading(name: str, cfg, train_data) -> None:
           "named on its validation digits", flush=True)
     x_val, y_val = validation_digits(cfg, train_data)
     policy = fit_policy(predict_proba(registry.load_model(name, FOLDS_DIR), x_val), y_val)
-    card = registry.read_card(name, FOLDS_DIR)
-    card["reading"] = card_entry(
-        policy, f"{len(x_val):,} validation images of its training run")
-    registry.write_card(name, card, FOLDS_DIR)
+    reading = card_entry(policy, f"{len(x_val):,} validation images of its training run")
+    registry.write_card(name, registry.read_card(name, FOLDS_DIR).replace(reading=reading),
+                        FOLDS_DIR)
 
 
 def _same_settings(stored: dict, settings: dict) -> bool:
@@ -390,12 +388,12 @@ def run(args: argparse.Namespace) -> dict:
         card = info.card
         row = {
             "name": info.name,
-            "architecture": card.get("architecture"),
-            "trained_on": card.get("trained_on"),
-            "card_test_accuracy": card.get("test_accuracy"),
+            "architecture": card.architecture,
+            "trained_on": card.trained_on,
+            "card_test_accuracy": card.test_accuracy,
             "card_error": info.card_error,
             "trained_on_pendigits": trained_on_pendigits(card),
-            "pen_writers": list(card.get("pen_writers") or []),
+            "pen_writers": list(card.pen_writers or []),
         }
         rows.append(row)
         try:
@@ -430,7 +428,7 @@ def run(args: argparse.Namespace) -> dict:
             (read_digits(model, doodle_set).digits == NOT_NAMED).mean()
         )
         row["trained_on_doodles"] = "doodle" in (
-            card.get("hyperparameters", {}).get("non_digit_kinds") or ()
+            (card.hyperparameters or {}).get("non_digit_kinds") or ()
         )
         if row["trained_on_pendigits"]:
             row["drawn"] = None

@@ -158,7 +158,7 @@ def run(args: argparse.Namespace) -> dict:
     default = registry.default_model_name(args.models_dir)
     names = args.models or [default] + sorted(
         name for name, info in infos.items()
-        if name != default and 0 < len(info.card.get("pen_writers") or []) < 30
+        if name != default and 0 < len(info.card.pen_writers or []) < 30
     )
     missing = [name for name in names if name not in infos]
     if missing:
@@ -167,7 +167,7 @@ def run(args: argparse.Namespace) -> dict:
     digits = load_pendigits(args.pendigits)
     rows = []
     for name in names:
-        seen = set(infos[name].card.get("pen_writers") or [])
+        seen = set(infos[name].card.pen_writers or [])
         writers = sorted({d.writer for d in digits} - seen)
         row = {"name": name, "unseen_writers": writers}
         if not writers:

@@ -162,8 +162,8 @@ def _train(args) -> int:
     )
     card = result.card
     print(
-        f"saved {card['name']}: test accuracy {card['test_accuracy']:.4f} "
-        f"(epoch {card['best_epoch']}), {card['training_seconds']:.0f} s"
+        f"saved {card.name}: test accuracy {card.test_accuracy:.4f} "
+        f"(epoch {card.best_epoch}), {card.training_seconds:.0f} s"
     )
     return 0
 
@@ -223,9 +223,8 @@ def _list(args) -> int:
     from mnist_core.registry import list_models
 
     for info in list_models(args.models_dir):
-        card = info.card
-        accuracy = card.get("test_accuracy")
-        print(f"{info.name:28} {card.get('architecture', '?'):26} "
+        accuracy = info.card.test_accuracy
+        print(f"{info.name:28} {info.card.architecture or '?':26} "
               f"{'-' if accuracy is None else f'{accuracy:.4f}':>7}  "
               f"{info.card_error or ''}")
     return 0
@@ -251,15 +250,15 @@ def _calibrate(args) -> int:
 
     name = args.name or registry.default_model_name(args.models_dir)
     model = registry.load_model(name, args.models_dir)
-    card = registry.read_card(name, args.models_dir)
+    card = model.card
     (x_train, y_train), (x_test, y_test) = load_mnist(args.data_dir)
     cfg = TrainConfig.from_dict(
-        {k: v for k, v in card.get("hyperparameters", {}).items()
+        {k: v for k, v in (card.hyperparameters or {}).items()
          if k in TrainConfig.__dataclass_fields__}
     )
     n_mnist = min(cfg.train_size or len(x_train), len(x_train))
     digits = load_pendigits()
-    trained_writers = set(card.get("pen_writers") or [])
+    trained_writers = set(card.pen_writers or [])
     n_pen = sum(d.writer in trained_writers for d in digits) * cfg.pen_renders
     all_val, _ = split_indices(n_mnist + n_pen, cfg, n_pen)
     val_idx = np.sort(all_val[all_val < n_mnist])  # its MNIST validation images
@@ -317,11 +316,11 @@ def _calibrate(args) -> int:
     report["synthetic non-digits"] = {"refused_share": float(refused.mean()), "by_kind": by_kind}
     print(f"  {len(images):,} synthetic non-digits: refuses {refused.mean():.1%} ("
           + ", ".join(f"{kind} {share:.0%}" for kind, share in by_kind.items()) + ")")
-    card["reading"] = card_entry(
+    reading = card_entry(
         policy, f"{len(val_idx):,} MNIST validation images of its training run and "
         f"{len(x_fit_pen):,} drawn digits: {drawn_source}"
     ) | {"held_out": report}
-    registry.write_card(name, card, args.models_dir)
+    registry.write_card(name, card.replace(reading=reading), args.models_dir)
     return 0
 
 
@@ -334,12 +333,12 @@ def _ensemble(args) -> int:
         members_dir=args.members_dir or args.models_dir,
         models_dir=args.models_dir, overwrite=args.overwrite,
     )
-    for member in card["members"]:
+    for member in card.members:
         print(f"  run {member['name']} (init seed {member['init_seed']}): validation "
               f"{member['val_accuracy']:.4f}, test {member['test_accuracy']:.4f}")
-    print(f"saved {args.name}: validation {card['val_accuracy']:.4f} (negative "
-          f"log-likelihood {card['val_negative_log_likelihood']:.4f}), test "
-          f"{card['test_accuracy']:.4f} ({card['val_images']:,} validation images)")
+    print(f"saved {args.name}: validation {card.val_accuracy:.4f} (negative "
+          f"log-likelihood {card.val_negative_log_likelihood:.4f}), test "
+          f"{card.test_accuracy:.4f} ({card.val_images:,} validation images)")
     return _calibrate(argparse.Namespace(
         name=args.name, models_dir=args.models_dir, data_dir=args.data_dir
     ))

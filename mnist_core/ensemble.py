@@ -22,13 +22,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from mnist_core import registry
+from mnist_core.card import ENSEMBLE, ModelCard
 from mnist_core.config import TrainConfig
 from mnist_core.errors import ModelNotFoundError
 
 if TYPE_CHECKING:
     import keras
 
-ARCHITECTURE = "ensemble"
 # What a member's card keeps inside the ensemble's: enough to see how each run went.
 MEMBER_KEYS = ("name", "best_epoch", "epochs_run", "train_accuracy", "val_accuracy",
                "test_accuracy", "training_seconds", "created", "history")
@@ -54,21 +54,21 @@ def effective_init_seed(cfg: TrainConfig) -> int:
     return cfg.seed if cfg.init_seed is None else cfg.init_seed
 
 
-def member_config(card: dict) -> TrainConfig:
+def member_config(card: ModelCard) -> TrainConfig:
     """A run's resolved settings from its card; ValueError if it has none usable."""
-    stored = card.get("hyperparameters") or {}
-    if card.get("architecture") == ARCHITECTURE or "architecture" not in stored:
-        raise ValueError(f"{card.get('name', 'a model')!r} is not one training run with "
+    stored = card.hyperparameters or {}
+    if card.architecture == ENSEMBLE or "architecture" not in stored:
+        raise ValueError(f"{card.name or 'a model'!r} is not one training run with "
                          "recorded settings, so it cannot be an ensemble's member")
     known = {k: v for k, v in stored.items() if k in TrainConfig.__dataclass_fields__}
     return TrainConfig.from_dict(known).resolved()
 
 
-def shared_recipe(cards: Sequence[dict]) -> TrainConfig:
+def shared_recipe(cards: Sequence[ModelCard]) -> TrainConfig:
     """The one recipe the member runs share (`init_seed` unset). ValueError, naming the
     setting, if they differ in anything but their start, or two started alike."""
     configs = [member_config(card) for card in cards]
-    names = [card.get("name", f"model {i}") for i, card in enumerate(cards, start=1)]
+    names = [card.name or f"model {i}" for i, card in enumerate(cards, start=1)]
     recipe = configs[0].to_dict() | {"init_seed": None}
     for name, cfg in zip(names[1:], configs[1:]):
         differ = [key for key, value in (cfg.to_dict() | {"init_seed": None}).items()
@@ -81,14 +81,14 @@ def shared_recipe(cards: Sequence[dict]) -> TrainConfig:
     if len(set(seeds)) < len(seeds):
         raise ValueError(f"two runs started from the same seed ({seeds}): they are the "
                          "same model; train the others with another --init-seed")
-    versions = {card.get("preprocess_version") for card in cards}
+    versions = {card.preprocess_version for card in cards}
     if len(versions) > 1:
         raise ValueError(f"the runs prepare images differently ({sorted(map(str, versions))})")
     return TrainConfig.from_dict(recipe)
 
 
 def make_ensemble(member_names: Sequence[str], save_as: str, *, data,
-                  members_dir=None, models_dir=None, overwrite: bool = False) -> dict:
+                  members_dir=None, models_dir=None, overwrite: bool = False) -> ModelCard:
     """Average the named runs (from `members_dir`, else the store) into one model, score
     it on their shared validation digits and the MNIST test set, fit its reading policy
     on that validation and save it as `save_as` (in `models_dir`). Returns its card.
@@ -106,7 +106,7 @@ def make_ensemble(member_names: Sequence[str], save_as: str, *, data,
         if not registry.model_exists(name, members_dir):
             where = members_dir or "the model store"
             raise ModelNotFoundError(f"no model named {name!r} in {where}")
-    cards = [registry.read_card(name, members_dir) | {"name": name} for name in member_names]
+    cards = [registry.read_card(name, members_dir).replace(name=name) for name in member_names]
     recipe = shared_recipe(cards)
     members = [registry.load_model(name, members_dir).network for name in member_names]
     model = average_model(members)
@@ -115,62 +115,59 @@ def make_ensemble(member_names: Sequence[str], save_as: str, *, data,
     p_val = predict_proba(model, x_val)
     p_test = predict_proba(model, prepare_mnist(x_test))
     policy = fit_policy(p_val, y_val)
-    card = ensemble_card(cards, model, recipe) | {
-        "val_accuracy": float((p_val.argmax(axis=1) == y_val).mean()),
+    card = ensemble_card(cards, model, recipe).replace(
+        val_accuracy=float((p_val.argmax(axis=1) == y_val).mean()),
         # what more runs buy beyond the few digits they flip: surer when right
-        "val_negative_log_likelihood": negative_log_likelihood(p_val, y_val),
-        "test_accuracy": float((p_test.argmax(axis=1) == y_test).mean()),
-        "val_images": int(len(x_val)),
-        "test_images": int(len(x_test)),
-        "reading": card_entry(
+        val_negative_log_likelihood=negative_log_likelihood(p_val, y_val),
+        test_accuracy=float((p_test.argmax(axis=1) == y_test).mean()),
+        val_images=int(len(x_val)),
+        test_images=int(len(x_test)),
+        reading=card_entry(
             policy, f"{len(x_val):,} validation images its runs held out (the same for each)"
         ),
-    }
+        name=save_as,
+    )
     registry.save_model(model, save_as, card, directory=models_dir, overwrite=overwrite)
-    return card | {"name": save_as}
+    return card
 
 
-def ensemble_card(cards: Sequence[dict], model: keras.Model, recipe: TrainConfig) -> dict:
+def ensemble_card(cards: Sequence[ModelCard], model: keras.Model,
+                  recipe: TrainConfig) -> ModelCard:
     """The card of an ensemble of these runs: the recipe they share, what it was trained
     on, and each run's own card (its history among it)."""
     first = cards[0]
     members = [
-        {key: card.get(key) for key in MEMBER_KEYS}
+        {key: getattr(card, key) for key in MEMBER_KEYS}
         | {"init_seed": effective_init_seed(member_config(card))}
         for card in cards
     ]
-    return {
-        "architecture": ARCHITECTURE,
-        "description": f"Average of {len(cards)} runs of the {first.get('architecture')} "
-                       "recipe, started from different seeds",
-        "activation": first.get("activation"),
-        "params": int(model.count_params()),
-        "hyperparameters": first.get("hyperparameters", {}) | recipe.to_dict(),
-        "members": members,
-        "epochs_run": first.get("epochs_run"),
-        "training_seconds": round(sum(card.get("training_seconds") or 0 for card in cards), 1),
-        "train_images": first.get("train_images"),
-        "trained_on": first.get("trained_on"),
-        "pen_writers": first.get("pen_writers") or [],
-        "preprocess_version": first.get("preprocess_version"),
-        "versions": first.get("versions"),
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
+    return ModelCard(
+        architecture=ENSEMBLE,
+        description=f"Average of {len(cards)} runs of the {first.architecture} "
+                    "recipe, started from different seeds",
+        activation=first.activation,
+        params=int(model.count_params()),
+        hyperparameters=(first.hyperparameters or {}) | recipe.to_dict(),
+        members=members,
+        epochs_run=first.epochs_run,
+        training_seconds=round(sum(card.training_seconds or 0 for card in cards), 1),
+        train_images=first.train_images,
+        trained_on=first.trained_on,
+        pen_writers=first.pen_writers or [],
+        preprocess_version=first.preprocess_version,
+        versions=first.versions,
+        created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    )
 
 
-def member_histories(name: str, card: dict) -> dict[str, dict]:
+def member_histories(name: str, card: ModelCard) -> dict[str, dict]:
     """Per-epoch histories to draw for a model: its own, or one per run of an ensemble
     (labelled "name · run i")."""
-    if is_ensemble(card):
+    if card.is_ensemble:
         return {
             f"{name} · run {i}": member["history"]
-            for i, member in enumerate(card.get("members") or [], start=1)
+            for i, member in enumerate(card.members, start=1)
             if member.get("history")
         }
-    return {name: card["history"]} if card.get("history") else {}
-
-
-def is_ensemble(card: dict) -> bool:
-    """Whether a card is an ensemble's (its runs listed under `members`)."""
-    return card.get("architecture") == ARCHITECTURE and bool(card.get("members"))
+    return {name: card.history} if card.history else {}
 

@@ -41,6 +41,7 @@ from pathlib import Path
 from huey import RedisHuey, SqliteHuey
 
 from mnist_core import registry
+from mnist_core.card import ModelCard
 from mnist_core.config import TrainConfig
 from mnist_core.errors import JobError, MnistCoreError, ModelProtectedError
 from mnist_core.jobstore import JobStore, RedisJobStore, SqliteJobStore
@@ -117,7 +118,7 @@ class Job:
     message: str | None = None
     progress: dict | None = None  # epoch, epochs, step, steps, elapsed, fraction, eta
     history: dict = field(default_factory=dict)
-    card: dict | None = None
+    card: ModelCard | None = None  # the saved model's, once it is saved
     stop_requested: float | None = None
     worker: str | None = None
     position: int | None = None  # 1 = next to start (queued jobs only)
@@ -132,7 +133,8 @@ class Job:
             created=record["created"], started=record.get("started"),
             ended=record.get("ended"), message=record.get("message"),
             progress=record.get("progress"), history=record.get("history") or {},
-            card=record.get("card"), stop_requested=record.get("stop_requested"),
+            card=ModelCard.from_json(record["card"]) if record.get("card") else None,
+            stop_requested=record.get("stop_requested"),
             worker=record.get("worker"), **extra,
         )
 
@@ -271,7 +273,7 @@ class JobQueue:
         if registry.model_exists(name):
             if not overwrite:
                 raise JobError(f"a model named {name!r} already exists; choose another name")
-            if registry.read_card(name).get("owner") != owner:
+            if registry.read_card(name).owner != owner:
                 raise ModelProtectedError(
                     f"{name!r} was trained by someone else; choose another name"
                 )
@@ -625,7 +627,7 @@ def train_job(queue: JobQueue, job_id: str) -> None:
         log.exception("training job %s (%r) failed", job_id, name)
         end(FAILED, f"training failed unexpectedly: {type(err).__name__}: {err}")
     else:
-        card = result.card
+        card = result.card.to_json()
         epochs, accuracy = card["epochs_run"], card["test_accuracy"]
         if result.stopped:
             end(STOPPED, (

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mnist_core.card import CardError, ModelCard
 from mnist_core.errors import (
     InvalidModelError,
     InvalidModelNameError,
@@ -55,14 +56,14 @@ class LoadedModel:
 
     name: str
     network: keras.Model
-    card: dict
+    card: ModelCard
     policy: ReadingPolicy
 
     @classmethod
     def bare(cls, network: keras.Model, policy: ReadingPolicy | None = None,
              name: str = "unsaved") -> LoadedModel:
         """A network that is not in the store (a run just trained, a test's model)."""
-        return cls(name, network, {}, policy or ReadingPolicy())
+        return cls(name, network, ModelCard(name=name), policy or ReadingPolicy())
 
 
 @dataclass(frozen=True)
@@ -71,18 +72,18 @@ class ModelInfo:
 
     name: str
     path: Path
-    card: dict
+    card: ModelCard
     card_error: str | None = None
     shipped: bool = False  # from the read-only shipped folder
 
     @property
     def test_accuracy(self) -> float | None:
-        return self.card.get("test_accuracy")
+        return self.card.test_accuracy
 
     @property
     def owner(self) -> str | None:
         """The visitor who trained it here (None for shipped and command-line models)."""
-        return None if self.shipped else self.card.get("owner")
+        return None if self.shipped else self.card.owner
 
 
 def shipped_dir() -> Path:
@@ -159,7 +160,7 @@ def list_models(directory=None) -> list[ModelInfo]:
             name = path.stem
             if not NAME_PATTERN.fullmatch(name) or name in found:
                 continue  # temp files of a save in progress start with '.'
-            card, error = {}, None
+            card, error = ModelCard(), None
             try:
                 card = _read_card_file(path.with_suffix(".json"))
             except InvalidModelError as err:
@@ -184,21 +185,18 @@ def default_model_name(directory=None) -> str:
     return max(infos, key=lambda info: info.test_accuracy or 0.0).name
 
 
-def read_card(name: str, directory=None) -> dict:
-    """The JSON card of a model; `{}` if it has none, `InvalidModelError` if unreadable."""
+def read_card(name: str, directory=None) -> ModelCard:
+    """A model's card; an empty one if it has none, `InvalidModelError` if unreadable."""
     return _read_card_file(card_path(name, directory))
 
 
-def _read_card_file(path: Path) -> dict:
+def _read_card_file(path: Path) -> ModelCard:
     if not path.is_file():
-        return {}
+        return ModelCard()
     try:
-        card = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        return ModelCard.from_json(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, CardError) as err:
         raise InvalidModelError(f"model card {path} cannot be read: {err}") from err
-    if not isinstance(card, dict):
-        raise InvalidModelError(f"model card {path} is not a JSON object")
-    return card
 
 
 def load_model(name: str | None = None, directory=None) -> LoadedModel:
@@ -221,10 +219,10 @@ def load_model(name: str | None = None, directory=None) -> LoadedModel:
     except Exception as err:  # Keras raises many kinds for a damaged zip or config
         raise InvalidModelError(f"model file {path} cannot be loaded: {err}") from err
     check_compatible(network, path)
-    card, policy = {}, ReadingPolicy()
-    with contextlib.suppress(InvalidModelError, ValueError, TypeError, AttributeError):
+    card, policy = ModelCard(name=name), ReadingPolicy()
+    with contextlib.suppress(InvalidModelError, ValueError, TypeError):
         card = read_card(name, directory)
-        policy = ReadingPolicy.from_card(card)
+        policy = card.policy
     return LoadedModel(name, network, card, policy)
 
 
@@ -247,9 +245,13 @@ def check_compatible(model: keras.Model, source: object = "model") -> None:
 
 
 def save_model(
-    model: keras.Model, name: str, card: dict, *, directory=None, overwrite: bool = False
+    model: keras.Model, name: str, card: ModelCard, *, directory=None, overwrite: bool = False
 ) -> Path:
-    """Write `<name>.keras` and `<name>.json` atomically; returns the model's path.
+    """Write `<name>.keras` and its card `<name>.json` atomically; returns the model's path.
+
+    Both are written in full before either replaces anything, and the card lands first:
+    the store lists models by their `.keras` file, so a model is never seen without its
+    card, and a failed save leaves the previous model and card as they were.
 
     Without `directory` the model goes to the writable store, and a shipped model's
     name is refused (`ModelProtectedError`). The optimizer state is left out (the store
@@ -264,16 +266,15 @@ def save_model(
     if target.exists() and not overwrite:
         raise FileExistsError(f"a model named {name!r} already exists in {target.parent}")
     target.parent.mkdir(parents=True, exist_ok=True)
-    card = dict(card, name=name)
-    _atomic_write(target, lambda tmp: _strip_optimizer(model).save(tmp))
+    text = json.dumps(card.replace(name=name).to_json(), indent=1)
     _atomic_write(
-        target.with_suffix(".json"),
-        lambda tmp: Path(tmp).write_text(json.dumps(card, indent=1), encoding="utf-8"),
+        (target.with_suffix(".json"), lambda tmp: Path(tmp).write_text(text, "utf-8")),
+        (target, lambda tmp: _strip_optimizer(model).save(tmp)),
     )
     return target
 
 
-def write_card(name: str, card: dict, directory=None) -> None:
+def write_card(name: str, card: ModelCard, directory=None) -> None:
     """Replace a model's card atomically (the model file stays as it is). Without
     `directory`, a shipped model's card is refused like the model itself."""
     if directory is None and is_shipped(name):
@@ -281,8 +282,8 @@ def write_card(name: str, card: dict, directory=None) -> None:
     path = models_dir(directory) / f"{validate_name(name)}.keras"
     if not path.is_file():
         raise ModelNotFoundError(f"no model named {name!r} in {path.parent}")
-    text = json.dumps(dict(card, name=name), indent=1)
-    _atomic_write(path.with_suffix(".json"), lambda tmp: Path(tmp).write_text(text, "utf-8"))
+    text = json.dumps(card.replace(name=name).to_json(), indent=1)
+    _atomic_write((path.with_suffix(".json"), lambda tmp: Path(tmp).write_text(text, "utf-8")))
 
 
 def delete_model(name: str, directory=None, *, owner: str | None = None) -> None:
@@ -297,7 +298,7 @@ def delete_model(name: str, directory=None, *, owner: str | None = None) -> None
     if not path.is_file():
         raise ModelNotFoundError(f"no model named {name!r} in {path.parent}")
     if owner is not None:
-        card_owner = _read_card_file(path.with_suffix(".json")).get("owner")
+        card_owner = _read_card_file(path.with_suffix(".json")).owner
         if card_owner != owner:
             raise ModelProtectedError(
                 f"{name!r} was trained by someone else; only they can delete it"
@@ -313,16 +314,23 @@ def _strip_optimizer(model: keras.Model) -> keras.Model:
     return copy
 
 
-def _atomic_write(target: Path, write) -> None:
-    """Call `write(tmp_path)` on a temp file beside `target`, then rename it over."""
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{target.stem}.", suffix=target.suffix, dir=target.parent
-    )
-    os.close(fd)
+def _atomic_write(*files: tuple[Path, object]) -> None:
+    """For each `(target, write)`, call `write(tmp_path)` on a temp file beside `target`;
+    when every one is written, rename them over their targets in the order given. A
+    failed write (a full disk) leaves every target as it was."""
+    written: list[tuple[str, Path]] = []
     try:
-        write(tmp)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; the store is shared
-        os.replace(tmp, target)
+        for target, write in files:
+            fd, tmp = tempfile.mkstemp(
+                prefix=f".{target.stem}.", suffix=target.suffix, dir=target.parent
+            )
+            os.close(fd)
+            written.append((tmp, target))
+            write(tmp)
+            os.chmod(tmp, 0o644)  # mkstemp makes it private; the store is shared
+        for tmp, target in written:
+            os.replace(tmp, target)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        for tmp, _ in written:
+            Path(tmp).unlink(missing_ok=True)
         raise

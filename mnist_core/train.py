@@ -25,6 +25,7 @@ import tensorflow as tf
 from mnist_core import registry
 from mnist_core.augment import augment_batch
 from mnist_core.calibration import card_entry, fit_policy
+from mnist_core.card import ModelCard
 from mnist_core.config import TrainConfig
 from mnist_core.data import load_mnist
 from mnist_core.errors import TrainingStopped
@@ -78,7 +79,7 @@ class TrainResult:
     """What a finished (or stopped) run produced."""
 
     model: keras.Model
-    card: dict
+    card: ModelCard
     stopped: bool
 
 
@@ -209,11 +210,11 @@ def train_model(
     if run.val_data is not None:  # calibrated on the images it held out, never the test
         x_val, y_val = run.val_data
         policy = fit_policy(predict_proba(model, x_val), y_val)
-        card["reading"] = card_entry(
-            policy, f"{run.n_val:,} validation images of this training run")
-    card.update(card_extra or {})
+        card = card.replace(reading=card_entry(
+            policy, f"{run.n_val:,} validation images of this training run"))
+    card = card.replace(**(card_extra or {}))
     if save_as is not None:
-        card["name"] = save_as
+        card = card.replace(name=save_as)
         registry.save_model(model, save_as, card, directory=models_dir, overwrite=overwrite)
     return TrainResult(model=model, card=card, stopped=monitor.stopped)
 
@@ -365,40 +366,40 @@ def pen_drawn_digits(cfg: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
     )
 
 
-def build_card(cfg, model, monitor, seconds, n_fit, n_val, n_test) -> dict:
-    """The JSON card that travels with a trained model."""
+def build_card(cfg, model, monitor, seconds, n_fit, n_val, n_test) -> ModelCard:
+    """The card that travels with a trained model."""
     arch = get_architecture(cfg.architecture)
     best = monitor.best_epoch - 1
     history = monitor.history
-    return {
-        "architecture": arch.name,
-        "description": arch.description,
-        "activation": arch.activation,
-        "params": int(model.count_params()),
-        "hyperparameters": asdict(cfg)
+    return ModelCard(
+        architecture=arch.name,
+        description=arch.description,
+        activation=arch.activation,
+        params=int(model.count_params()),
+        hyperparameters=asdict(cfg)
         | {"cosine_decay": arch.cosine_decay, "warmup_share": arch.warmup_share},
-        "history": history,
-        "epochs_run": len(history["loss"]),
-        "best_epoch": monitor.best_epoch,
-        "stopped_early": monitor.stopped,
-        "train_accuracy": history["accuracy"][best],
-        "val_accuracy": history["val_accuracy"][best],
-        "test_accuracy": history["test_accuracy"][best],
-        "training_seconds": round(seconds, 1),
-        "train_images": n_fit,
-        "val_images": n_val,
-        "test_images": n_test,
-        "trained_on": _training_data_description(cfg),
-        "pen_writers": list(cfg.pen_writers or []),
-        "preprocess_version": PREPROCESS_VERSION,
-        "versions": {
+        history=history,
+        epochs_run=len(history["loss"]),
+        best_epoch=monitor.best_epoch,
+        stopped_early=monitor.stopped,
+        train_accuracy=history["accuracy"][best],
+        val_accuracy=history["val_accuracy"][best],
+        test_accuracy=history["test_accuracy"][best],
+        training_seconds=round(seconds, 1),
+        train_images=n_fit,
+        val_images=n_val,
+        test_images=n_test,
+        trained_on=_training_data_description(cfg),
+        pen_writers=list(cfg.pen_writers or []),
+        preprocess_version=PREPROCESS_VERSION,
+        versions={
             "keras": keras.__version__,
             "tensorflow": tf.__version__,
             "numpy": np.__version__,
             "python": platform.python_version(),
         },
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
+        created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    )
 
 
 NON_DIGIT_WORDS = {"letter": "letters", "scribble": "scribbles", "pair": "digit pairs",

@@ -40,9 +40,9 @@ class ReadingPolicy:
             raise ValueError(f"min_probability must lie in [0, 1], got {self.min_probability}")
 
     @classmethod
-    def from_card(cls, card: dict) -> ReadingPolicy:
-        """The policy a card stores under `reading`; the defaults if it has none."""
-        reading = card.get("reading") or {}
+    def from_reading(cls, reading: dict | None) -> ReadingPolicy:
+        """The policy a model card stores as its `reading`; the defaults if it has none."""
+        reading = reading or {}
         return cls(
             temperature=float(reading.get("temperature", 1.0)),
             min_probability=float(reading.get("min_probability", DEFAULT_MIN_PROBABILITY)),

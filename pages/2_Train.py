@@ -167,7 +167,7 @@ with settings:
         if registry.is_shipped(name):
             name_problem = f"{name!r} is a shipped model, which cannot be replaced"
             st.error(f"{name_problem}: choose another name.")
-        elif registry.read_card(name).get("owner") != owner:
+        elif registry.read_card(name).owner != owner:
             name_problem = f"{name!r} belongs to someone else"
             st.error(f"A model named {name!r} was trained by someone else: choose another name.")
         else:

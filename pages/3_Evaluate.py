@@ -36,7 +36,7 @@ if "eval_models" not in st.session_state:
     # the default model and the best others by test accuracy: a weak one would stretch
     # the accuracy axis and flatten the rest
     default = registry.default_model_name()
-    score = {info.name: info.card.get("test_accuracy") or 0.0 for info in infos}
+    score = {info.name: info.card.test_accuracy or 0.0 for info in infos}
     best = sorted(with_history, key=lambda n: (model_of[n] != default, -score[model_of[n]]))
     st.session_state.eval_models = [n for n in with_history if n in best[:6]]
     st.session_state.eval_splits = list(charts.SPLITS)

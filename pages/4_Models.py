@@ -49,11 +49,11 @@ info = cards[name]
 if problems[name]:
     st.warning(f"This model cannot be used: {problems[name]}")
 if not info.card_error:
-    st.markdown(ui.card_summary(info.card))
+    st.markdown(ui.card_markdown(info.card))
 
 card_col, actions = st.columns([1.5, 1], gap="large")
 with card_col, st.expander("Model card (JSON)", expanded=False):
-    st.json(info.card, expanded=1)
+    st.json(info.card.to_json(), expanded=1)
 
 with actions:
     st.subheader("Download")

@@ -418,11 +418,11 @@ def test_training_from_the_page_saves_a_model_the_draw_page_offers(store):
     assert "Saved model 'quick'" in texts(at.success)
     assert len(at.get("plotly_chart")) == 2  # accuracy and loss curves
     card = read_card("quick", store)
-    assert card["epochs_run"] == 1 and card["hyperparameters"]["batch_size"] == 64
-    assert card["train_images"] == 450  # 500 images less the 10% validation split
-    assert card["owner"] == ALICE
-    assert card["hyperparameters"]["non_digits"] == 10_000
-    assert "10,000 synthetic non-digits" in card["trained_on"]
+    assert card.epochs_run == 1 and card.hyperparameters["batch_size"] == 64
+    assert card.train_images == 450  # 500 images less the 10% validation split
+    assert card.owner == ALICE
+    assert card.hyperparameters["non_digits"] == 10_000
+    assert "10,000 synthetic non-digits" in card.trained_on
     assert "quick" in app(DRAW).selectbox(key="draw_model").options
 
     # the same name again: the owner may replace their own model
@@ -490,7 +490,7 @@ def test_evaluate_page_shows_curves_table_confusion_and_mistakes(store):
     )
     table = at.dataframe[0].value
     assert list(table["Model"]) == ["seed-cnn", "twin"]
-    accuracy = read_card("seed-cnn", store)["test_accuracy"]
+    accuracy = read_card("seed-cnn", store).test_accuracy
     assert table["Test acc. %"].iloc[0] == pytest.approx(100 * accuracy, abs=0.01)
     assert "Test accuracy" in [m.label for m in at.metric]
     assert len(at.dataframe[1].value) == 10  # precision and recall per digit
@@ -506,9 +506,9 @@ def test_evaluate_page_shows_curves_table_confusion_and_mistakes(store):
 
 def test_evaluate_page_draws_each_run_of_an_ensemble(store):
     card = read_card("seed-cnn", store)
-    runs = [{"name": f"run-{seed}", "init_seed": seed, "history": card["history"]}
+    runs = [{"name": f"run-{seed}", "init_seed": seed, "history": card.history}
             for seed in (1, 2)]
-    ensemble = {k: v for k, v in card.items() if k != "history"}
+    ensemble = {k: v for k, v in card.to_json().items() if k != "history"}
     shutil.copy(store / "seed-cnn.keras", store / "pair.keras")
     (store / "pair.json").write_text(json.dumps(
         ensemble | {"architecture": "ensemble", "members": runs, "test_accuracy": 0.999}

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from bench import accuracy, common, latency, number, scans, training
+from mnist_core.card import ModelCard
 from mnist_core.data import load_mnist
 from mnist_core.inference import SQUEEZES, Readings
 from mnist_core.pendigits import default_pendigits_path, load_pendigits, render_dataset
@@ -185,10 +186,10 @@ def test_drawings_are_render_datasets_own(tmp_path):
 
 
 def test_trained_on_pendigits_reads_the_card():
-    assert accuracy.trained_on_pendigits({"trained_on": "MNIST + PenDigits"})
-    assert accuracy.trained_on_pendigits({"trained_on": ["MNIST", "pen digits"]})
-    assert not accuracy.trained_on_pendigits({"trained_on": "MNIST training set"})
-    assert not accuracy.trained_on_pendigits({})
+    assert accuracy.trained_on_pendigits(ModelCard(trained_on="MNIST + PenDigits"))
+    assert accuracy.trained_on_pendigits(ModelCard(trained_on="MNIST + pen digits"))
+    assert not accuracy.trained_on_pendigits(ModelCard(trained_on="MNIST training set"))
+    assert not accuracy.trained_on_pendigits(ModelCard())
 
 
 def test_latency_times_both_paths_and_the_draw_page(store, tmp_path):
@@ -304,11 +305,11 @@ def test_a_reused_run_is_read_at_todays_target_fitted_on_its_own_validation(
     config = TrainConfig("mlp-16-16-relu", epochs=1, train_size=500, seed=2).resolved()
     train_model(config, data=mnist_subset, save_as="fold", models_dir=tmp_path)
     card = registry.read_card("fold", tmp_path)
-    card["reading"] = {"temperature": 3.0, "min_probability": 0.2}  # an older target's
-    registry.write_card("fold", card, tmp_path)
+    older = card.replace(reading={"temperature": 3.0, "min_probability": 0.2})  # older target
+    registry.write_card("fold", older, tmp_path)
 
     accuracy.refit_reading("fold", config, mnist_subset[0])
-    reading = registry.read_card("fold", tmp_path)["reading"]
+    reading = registry.read_card("fold", tmp_path).reading
     x_val, y_val = validation_digits(config, mnist_subset[0])
     expected = fit_policy(predict_proba(registry.load_model("fold", tmp_path), x_val), y_val)
     assert reading["target"] == TARGET_SURE_ACCURACY
@@ -382,5 +383,5 @@ def test_an_ensemble_default_is_measured_as_an_ensemble_of_runs_without_each_gro
     assert row["model"] == "mlp-16-16-relu-1ep-x2-without-writers-21-30"
     assert row["architecture"] == "mlp-16-16-relu x2" and row["n"] == len(digits)
     fold = registry.read_card(row["model"], folds)
-    assert [m["init_seed"] for m in fold["members"]] == [2, 4]
-    assert 21 not in fold["pen_writers"] and 20 in fold["pen_writers"]
+    assert [m["init_seed"] for m in fold.members] == [2, 4]
+    assert 21 not in fold.pen_writers and 20 in fold.pen_writers

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from mnist_core import calibration, registry
+from mnist_core.card import ModelCard
 from mnist_core.inference import read_digits
 from mnist_core.models import build_model
 from mnist_core.registry import LoadedModel
@@ -69,9 +70,8 @@ def test_read_digits_names_a_digit_only_above_the_models_threshold(rng, tmp_path
     assert read_digits(LoadedModel.bare(model), images[0]).digits.shape == (1,)
 
     # a model loaded from the store reads with its card's calibration
-    registry.save_model(model, "calibrated", {"reading": {"temperature": 2.0,
-                                                          "min_probability": 0.99}},
-                        directory=tmp_path)
+    reading = {"temperature": 2.0, "min_probability": 0.99}
+    registry.save_model(model, "calibrated", ModelCard(reading=reading), directory=tmp_path)
     loaded = registry.load_model("calibrated", tmp_path)
     assert loaded.policy == ReadingPolicy(2.0, 0.99)
     softer = read_digits(loaded, images)

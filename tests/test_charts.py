@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from app_ui import charts
+from mnist_core.card import ModelCard
 from mnist_core.evaluate import evaluation_from_probabilities
 from mnist_core.registry import ModelInfo
 
@@ -111,14 +112,14 @@ def test_enlarge_repeats_pixels_into_crisp_squares():
 
 
 def test_comparison_rows_come_from_the_cards_and_flag_broken_models(tmp_path):
-    card = {
-        "architecture": "seed-cnn", "activation": "relu", "params": 1000,
-        "train_accuracy": 0.9, "val_accuracy": 0.8, "test_accuracy": 0.85,
-        "epochs_run": 3, "training_seconds": 4.2, "hyperparameters": {"batch_size": 32},
-    }
+    card = ModelCard(
+        architecture="seed-cnn", activation="relu", params=1000,
+        train_accuracy=0.9, val_accuracy=0.8, test_accuracy=0.85,
+        epochs_run=3, training_seconds=4.2, hyperparameters={"batch_size": 32},
+    )
     infos = [
         ModelInfo("good", tmp_path / "good.keras", card),
-        ModelInfo("bad", tmp_path / "bad.keras", {}, card_error="card is not JSON"),
+        ModelInfo("bad", tmp_path / "bad.keras", ModelCard(), card_error="card is not JSON"),
         ModelInfo("zip", tmp_path / "zip.keras", card),
     ]
     rows = charts.comparison_rows(infos, {"zip": "not a zip file"})

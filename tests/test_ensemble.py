@@ -33,11 +33,11 @@ def test_runs_from_other_seeds_hold_out_the_same_digits_but_differ(runs, mnist_s
     for name, card in zip(("run-a", "run-b", "run-c"), cards):
         model = registry.load_model(name, runs)
         accuracy = (predict_proba(model, x_val).argmax(axis=1) == y_val).mean()
-        assert accuracy == pytest.approx(card["val_accuracy"], abs=1e-6), name
+        assert accuracy == pytest.approx(card.val_accuracy, abs=1e-6), name
     weights = [registry.load_model(name, runs).network.get_weights()[0]
                for name in ("run-a", "run-b")]
     assert not np.allclose(weights[0], weights[1])  # another start, another model
-    recipe = shared_recipe([c | {"name": n} for c, n in zip(cards, "abc")])
+    recipe = shared_recipe([c.replace(name=n) for c, n in zip(cards, "abc")])
     assert recipe.init_seed is None and recipe.seed == 5 and recipe.epochs == 2
 
 
@@ -54,19 +54,19 @@ def test_the_ensemble_reads_the_mean_of_its_runs_and_is_judged_on_their_validati
     assert predict_proba(ensemble, x_test[:1]) == pytest.approx(mean[:1], abs=1e-5)
 
     x_val, y_val = validation_digits(TrainConfig(**RECIPE).resolved(), mnist_subset[0])
-    assert card["val_images"] == len(x_val) == 60
-    assert card["val_accuracy"] == pytest.approx(
+    assert card.val_images == len(x_val) == 60
+    assert card.val_accuracy == pytest.approx(
         (predict_proba(ensemble, x_val).argmax(axis=1) == y_val).mean()
     )
-    assert card["val_negative_log_likelihood"] == pytest.approx(
+    assert card.val_negative_log_likelihood == pytest.approx(
         negative_log_likelihood(predict_proba(ensemble, x_val), y_val), rel=1e-4
     )
     stored = registry.read_card("trio", tmp_path)
-    assert stored["architecture"] == "ensemble"
-    assert [m["init_seed"] for m in stored["members"]] == [5, 1, 2]
-    assert stored["reading"]["fitted_on"].startswith("60 validation images")
-    assert ensemble.policy.min_probability == stored["reading"]["min_probability"]
-    assert stored["trained_on"] == registry.read_card("run-a", runs)["trained_on"]
+    assert stored.architecture == "ensemble"
+    assert [m["init_seed"] for m in stored.members] == [5, 1, 2]
+    assert stored.reading["fitted_on"].startswith("60 validation images")
+    assert ensemble.policy.min_probability == stored.reading["min_probability"]
+    assert stored.trained_on == registry.read_card("run-a", runs).trained_on
     curves = member_histories("trio", stored)
     assert list(curves) == ["trio · run 1", "trio · run 2", "trio · run 3"]
     assert len(curves["trio · run 2"]["val_accuracy"]) == 2
@@ -100,5 +100,5 @@ def test_the_command_line_builds_and_calibrates_an_ensemble(runs, tmp_path, caps
     assert code == 0, capsys.readouterr().err
     out = capsys.readouterr().out
     assert "saved pair: validation" in out and "MNIST test: ECE" in out
-    held_out = registry.read_card("pair", tmp_path)["reading"]["held_out"]
+    held_out = registry.read_card("pair", tmp_path).reading["held_out"]
     assert 0 <= held_out["synthetic non-digits"]["refused_share"] <= 1

@@ -120,7 +120,7 @@ def test_a_job_trains_records_its_history_and_saves_a_model_its_owner_owns(inlin
     assert job.status == FINISHED, job.message
     assert job.message.startswith("Saved model 'tiny'")
     assert len(job.history["test_accuracy"]) == 2 and job.fraction == 1.0
-    assert job.card["owner"] == ALICE and job.card["epochs_run"] == 2
+    assert job.card.owner == ALICE and job.card.epochs_run == 2
     assert (stores / "trained" / "tiny.keras").is_file()
     info = {i.name: i for i in registry.list_models()}["tiny"]
     assert info.owner == ALICE and not info.shipped
@@ -153,10 +153,10 @@ def test_names_of_shipped_and_other_peoples_models_are_protected(inline, stores)
         inline.submit(TINY, "bobs", ALICE)
     with pytest.raises(ModelProtectedError, match="someone else"):
         inline.submit(TINY, "bobs", ALICE, overwrite=True)
-    before = registry.read_card("bobs")["created"]
+    before = registry.read_card("bobs").created
     assert inline.submit(TINY, "bobs", BOB, overwrite=True).status == FINISHED
-    assert registry.read_card("bobs")["owner"] == BOB
-    assert registry.read_card("bobs")["created"] >= before
+    assert registry.read_card("bobs").owner == BOB
+    assert registry.read_card("bobs").created >= before
     with pytest.raises(ModelProtectedError, match="shipped"):
         registry.delete_model("cnn")
     with pytest.raises(ModelProtectedError, match="someone else"):
@@ -213,7 +213,7 @@ def test_worker_process_trains_a_job_in_its_own_process(stores, workers):
     assert record["worker"].endswith(f"-{worker.pid}")
     assert record["pid"] != worker.pid  # trained in a process of its own, which has exited
     wait_for(lambda: not alive(record["pid"]), 30, "the training process to exit")
-    assert registry.read_card("queued-tiny")["owner"] == ALICE
+    assert registry.read_card("queued-tiny").owner == ALICE
 
 
 def test_stop_while_queued_never_starts_and_stop_while_running_keeps_the_best_epoch(
@@ -228,7 +228,7 @@ def test_stop_while_queued_never_starts_and_stop_while_running_keeps_the_best_ep
     stopping = queue.stop(long.id, ALICE)
     assert stopping.status == RUNNING and stopping.stopping
     done = ended(queue, long.id, 60)
-    assert done.status == STOPPED and done.card["stopped_early"]
+    assert done.status == STOPPED and done.card.stopped_early
     assert "saved model 'long'" in done.message
     time.sleep(3)  # the worker has taken the next message off the queue by now
     skipped = queue.job(never.id)

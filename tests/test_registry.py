@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import json
+from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 
 from mnist_core import registry
+from mnist_core.card import ModelCard
 from mnist_core.errors import InvalidModelError, InvalidModelNameError, ModelNotFoundError
 from mnist_core.inference import predict_proba
 from mnist_core.models import build_model
@@ -17,7 +20,7 @@ from mnist_core.models import build_model
 @pytest.fixture
 def store(tmp_path):
     model = build_model("mlp-16-16-relu")
-    registry.save_model(model, "small", {"test_accuracy": 0.5}, directory=tmp_path)
+    registry.save_model(model, "small", ModelCard(test_accuracy=0.5), directory=tmp_path)
     return tmp_path, model
 
 
@@ -28,14 +31,14 @@ def test_round_trip_gives_the_same_predictions(store, rng):
     np.testing.assert_allclose(predict_proba(loaded, images), predict_proba(model, images),
                                atol=1e-6)
     card = registry.read_card("small", folder)
-    assert card == {"test_accuracy": 0.5, "name": "small"}
+    assert card == ModelCard(test_accuracy=0.5, name="small")
 
 
 def test_default_is_cnn_else_the_best(store):
     folder, model = store
-    registry.save_model(model, "better", {"test_accuracy": 0.9}, directory=folder)
+    registry.save_model(model, "better", ModelCard(test_accuracy=0.9), directory=folder)
     assert registry.default_model_name(folder) == "better"
-    registry.save_model(model, "cnn", {"test_accuracy": 0.1}, directory=folder)
+    registry.save_model(model, "cnn", ModelCard(test_accuracy=0.1), directory=folder)
     assert registry.default_model_name(folder) == "cnn"
     assert registry.load_model(None, folder).network.count_params() == model.count_params()
 
@@ -75,7 +78,7 @@ def test_incompatible_models_are_refused(tmp_path):
     inputs = keras.Input((32, 32, 3))
     wrong_input = keras.Model(inputs, keras.layers.Dense(10)(keras.layers.Flatten()(inputs)))
     with pytest.raises(InvalidModelError, match=r"\(32, 32, 3\)"):
-        registry.save_model(wrong_input, "wrong", {}, directory=tmp_path)
+        registry.save_model(wrong_input, "wrong", ModelCard(), directory=tmp_path)
     wrong_input.save(tmp_path / "wrong.keras")
     with pytest.raises(InvalidModelError, match="expected one of"):
         registry.load_model("wrong", tmp_path)
@@ -98,16 +101,35 @@ def test_crash_mid_save_leaves_the_old_model(store, monkeypatch):
 
     monkeypatch.setattr(keras.Model, "save", crash)
     with pytest.raises(KeyboardInterrupt):
-        registry.save_model(other, "small", {"x": 1}, directory=folder, overwrite=True)
+        registry.save_model(other, "small", ModelCard(params=1), directory=folder, overwrite=True)
     assert (folder / "small.keras").read_bytes() == before
     assert json.loads((folder / "small.json").read_text())["test_accuracy"] == 0.5
     assert sorted(p.name for p in folder.iterdir()) == ["small.json", "small.keras"]
 
 
+def test_a_full_disk_while_writing_the_card_lands_neither_model_nor_card(store, monkeypatch):
+    folder, model = store
+    write_text = Path.write_text
+
+    def full(self, *args, **kwargs):
+        if self.suffix == ".json":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return write_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", full)
+    with pytest.raises(OSError, match="No space"):
+        registry.save_model(model, "new", ModelCard(), directory=folder)
+    with pytest.raises(OSError, match="No space"):
+        registry.save_model(model, "small", ModelCard(params=1), directory=folder,
+                            overwrite=True)
+    assert sorted(p.name for p in folder.iterdir()) == ["small.json", "small.keras"]
+    assert registry.read_card("small", folder).test_accuracy == 0.5
+
+
 def test_overwrite_needs_consent_and_delete(store):
     folder, model = store
     with pytest.raises(FileExistsError):
-        registry.save_model(model, "small", {}, directory=folder)
+        registry.save_model(model, "small", ModelCard(), directory=folder)
     registry.delete_model("small", folder)
     assert registry.list_models(folder) == []
     with pytest.raises(ModelNotFoundError):

@@ -39,31 +39,31 @@ def test_every_architecture_is_shipped_with_a_full_card():
     for name in ARCHITECTURES:
         card = infos[name].card
         assert infos[name].card_error is None
-        assert set(card) >= CARD_FIELDS, name
-        assert card["architecture"] == name
-        assert card["preprocess_version"] == PREPROCESS_VERSION
-        assert len(card["history"]["test_accuracy"]) == card["epochs_run"]
+        assert set(card.to_json()) >= CARD_FIELDS, name
+        assert card.architecture == name
+        assert card.preprocess_version == PREPROCESS_VERSION
+        assert len(card.history["test_accuracy"]) == card.epochs_run
         assert infos[name].path.stat().st_size < 5 * 2**20  # a few MB at most
 
 
 def test_default_model_is_the_drawing_first_cnn_and_the_mnist_only_one_stays(default_model):
     assert registry.default_model_name() == DEFAULT == registry.DEFAULT_MODEL_NAMES[0]
     card = registry.read_card(DEFAULT)
-    assert default_model.network.count_params() == card["params"]
+    assert default_model.network.count_params() == card.params
     # four 24-epoch runs of one recipe from other starts, averaged; a 15-epoch run of that
     # recipe is shipped alone too
-    assert card["architecture"] == "ensemble" and card["hyperparameters"]["architecture"] == "cnn"
-    assert [run["init_seed"] for run in card["members"]] == [0, 1, 2, 3]
-    assert [len(run["history"]["loss"]) for run in card["members"]] == [24] * 4
-    alone = registry.read_card("cnn-drawn-all")["hyperparameters"]
-    recipe = card["hyperparameters"]
+    assert card.architecture == "ensemble" and card.hyperparameters["architecture"] == "cnn"
+    assert [run["init_seed"] for run in card.members] == [0, 1, 2, 3]
+    assert [len(run["history"]["loss"]) for run in card.members] == [24] * 4
+    alone = registry.read_card("cnn-drawn-all").hyperparameters
+    recipe = card.hyperparameters
     for key in ("pen_writers", "pen_renders", "pen_styles", "non_digits", "seed"):
         assert alone[key] == recipe[key], key
-    assert card["pen_writers"] == list(range(1, 31))
-    assert card["hyperparameters"]["pen_styles"] and card["hyperparameters"]["non_digits"]
+    assert card.pen_writers == list(range(1, 31))
+    assert card.hyperparameters["pen_styles"] and card.hyperparameters["non_digits"]
     for words in ("writers 1-30", "flagged 1s", "crossed 7s", "non-digits"):
-        assert words in card["trained_on"]
-    assert registry.read_card("cnn")["trained_on"] == "MNIST training set"  # to compare
+        assert words in card.trained_on
+    assert registry.read_card("cnn").trained_on == "MNIST training set"  # to compare
 
 
 def test_default_model_reads_mnist_digits_drawn_large(default_model, mnist_subset):
@@ -92,19 +92,19 @@ def test_full_test_set_accuracy_of_the_default_its_first_run_and_the_mnist_only_
                                ("cnn", registry.load_model("cnn"), 0.996)):
         accuracy = (predict_proba(model, x_test).argmax(axis=1) == y_test).mean()
         assert accuracy >= least, name
-        assert accuracy == pytest.approx(registry.read_card(name)["test_accuracy"], abs=2e-4)
+        assert accuracy == pytest.approx(registry.read_card(name).test_accuracy, abs=2e-4)
 
 
 def test_pen_trained_model_says_which_writers_it_saw():
     card = registry.read_card("cnn-drawn")
-    assert card["pen_writers"] == list(range(1, 21))
-    assert "pendigits" in card["trained_on"] and "writers 1-20" in card["trained_on"]
-    assert card["test_accuracy"] >= 0.995
+    assert card.pen_writers == list(range(1, 21))
+    assert "pendigits" in card.trained_on and "writers 1-20" in card.trained_on
+    assert card.test_accuracy >= 0.995
 
 
 def test_every_shipped_model_carries_a_calibration_fitted_on_held_out_data():
     for info in registry.list_models(registry.DEFAULT_SHIPPED_DIR):
-        reading = info.card["reading"]
+        reading = info.card.reading
         assert 0.25 <= reading["temperature"] <= 10
         assert 0.0 < reading["min_probability"] < 1.0
         assert "validation" in reading["fitted_on"]  # never the test set

@@ -31,12 +31,12 @@ def test_run_records_every_epoch_and_saves(mnist_subset, tmp_path):
         TrainConfig("mlp-64-64-relu", epochs=3, batch_size=32, seed=3),
         data=mnist_subset, save_as="tiny", models_dir=tmp_path, progress=updates.append,
     )
-    history = result.card["history"]
+    history = result.card.history
     for key in HISTORY_KEYS:
         assert len(history[key]) == 3, key
     assert history["loss"][2] < history["loss"][0]
-    assert result.card["test_accuracy"] > 0.7  # 1,000 real digits are enough for that
-    assert result.card["test_images"] == 500 and result.card["val_images"] == 100
+    assert result.card.test_accuracy > 0.7  # 1,000 real digits are enough for that
+    assert result.card.test_images == 500 and result.card.val_images == 100
     assert [u.epoch for u in updates if u.epoch_finished] == [1, 2, 3]
     assert updates[-1].fraction == 1.0
     last = [u for u in updates if u.epoch_finished][-1]
@@ -44,10 +44,10 @@ def test_run_records_every_epoch_and_saves(mnist_subset, tmp_path):
         f"epoch 3/3  loss {history['loss'][2]:.4f}  acc {history['accuracy'][2]:.4f}  "
         f"val {history['val_accuracy'][2]:.4f}  test {history['test_accuracy'][2]:.4f}  (")
     assert [info.name for info in list_models(tmp_path)] == ["tiny"]
-    assert read_card("tiny", tmp_path)["hyperparameters"]["batch_size"] == 32
+    assert read_card("tiny", tmp_path).hyperparameters["batch_size"] == 32
     assert load_model("tiny", tmp_path).network.count_params() == result.model.count_params()
     # calibrated on its own 100 validation images, and read with that calibration
-    reading = read_card("tiny", tmp_path)["reading"]
+    reading = read_card("tiny", tmp_path).reading
     assert reading["fitted_on"] == "100 validation images of this training run"
     assert 0.25 <= reading["temperature"] <= 10 and 0 < reading["min_probability"] <= 1
     assert load_model("tiny", tmp_path).policy.temperature == reading["temperature"]
@@ -55,8 +55,8 @@ def test_run_records_every_epoch_and_saves(mnist_subset, tmp_path):
 
 def test_same_seed_same_result(mnist_subset):
     config = TrainConfig("mlp-16-16-relu", epochs=1, batch_size=64, seed=7, train_size=300)
-    first = train_model(config, data=mnist_subset).card["history"]["loss"]
-    second = train_model(config, data=mnist_subset).card["history"]["loss"]
+    first = train_model(config, data=mnist_subset).card.history["loss"]
+    second = train_model(config, data=mnist_subset).card.history["loss"]
     assert first == pytest.approx(second, rel=1e-5)
 
 
@@ -82,9 +82,9 @@ def test_stop_mid_run_keeps_best_whole_epoch(mnist_subset, tmp_path):
         save_as="stopped", models_dir=tmp_path, stop_event=stop,
         callbacks=[StopInSecondEpoch()],
     )
-    assert result.stopped and result.card["stopped_early"]
-    assert result.card["epochs_run"] == 1
-    assert read_card("stopped", tmp_path)["best_epoch"] == 1
+    assert result.stopped and result.card.stopped_early
+    assert result.card.epochs_run == 1
+    assert read_card("stopped", tmp_path).best_epoch == 1
 
 
 @pytest.mark.parametrize("field, value", [
@@ -121,7 +121,7 @@ def test_averaged_weights_are_the_ones_scored_and_kept(mnist_subset, tmp_path):
     for weights in recorder.steps[1:]:
         average = [momentum * a + (1 - momentum) * w for a, w in zip(average, weights)]
         averages.append(average)
-    kept_epoch = result.card["best_epoch"]
+    kept_epoch = result.card.best_epoch
     expected = averages[kept_epoch * steps - 1]
     stepped = recorder.steps[kept_epoch * steps - 1]
     saved = load_model("averaged", tmp_path)
@@ -131,8 +131,8 @@ def test_averaged_weights_are_the_ones_scored_and_kept(mnist_subset, tmp_path):
     # the epoch's test score is the averaged weights' score
     (_, _), (x_test, y_test) = mnist_subset
     accuracy = (predict_proba(saved, prepare_mnist(x_test)).argmax(axis=1) == y_test).mean()
-    assert result.card["test_accuracy"] == pytest.approx(accuracy, abs=1e-6)
-    assert result.card["hyperparameters"]["ema_momentum"] == momentum
+    assert result.card.test_accuracy == pytest.approx(accuracy, abs=1e-6)
+    assert result.card.hyperparameters["ema_momentum"] == momentum
 
 
 def test_a_runs_validation_digits_can_be_found_again(mnist_subset):
@@ -141,10 +141,10 @@ def test_a_runs_validation_digits_can_be_found_again(mnist_subset):
     config = TrainConfig("mlp-16-16-relu", epochs=2, batch_size=64, train_size=600, seed=5)
     result = train_model(config, data=mnist_subset)
     x_val, y_val = validation_digits(config.resolved(), mnist_subset[0])
-    assert len(x_val) == result.card["val_images"] == 60
+    assert len(x_val) == result.card.val_images == 60
     accuracy = (predict_proba(result.model, x_val).argmax(axis=1) == y_val).mean()
-    assert accuracy == pytest.approx(result.card["val_accuracy"], abs=1e-6)
-    assert result.card["reading"]["target"] == TARGET_SURE_ACCURACY
+    assert accuracy == pytest.approx(result.card.val_accuracy, abs=1e-6)
+    assert result.card.reading["target"] == TARGET_SURE_ACCURACY
 
 
 def test_validation_can_hold_out_whole_drawings_not_single_renders():
@@ -193,9 +193,9 @@ def test_the_command_line_chooses_how_drawn_digits_are_split(tmp_path, monkeypat
     assert main(common + ["--name", "renders", "--split-renders"]) == 0, capsys.readouterr()
     assert main(common + ["--name", "whole", "--split-drawings"]) == 0, capsys.readouterr()
     assert main(common + ["--name", "plain"]) == 0, capsys.readouterr()
-    assert read_card("renders", tmp_path)["hyperparameters"]["split_drawings"] is False
-    assert read_card("whole", tmp_path)["hyperparameters"]["split_drawings"] is True
-    assert read_card("plain", tmp_path)["hyperparameters"]["split_drawings"] is False
+    assert read_card("renders", tmp_path).hyperparameters["split_drawings"] is False
+    assert read_card("whole", tmp_path).hyperparameters["split_drawings"] is True
+    assert read_card("plain", tmp_path).hyperparameters["split_drawings"] is False
 
 
 def test_existing_name_is_not_overwritten(mnist_subset, tmp_path):
@@ -232,19 +232,19 @@ def test_pen_drawn_digits_join_training_and_the_card_says_so(mnist_subset, monke
                     pen_writers=writers, pen_renders=2),
         data=mnist_subset,
     )
-    assert result.card["train_images"] == 200 + 2 * n_pen
-    assert result.card["pen_writers"] == writers
-    assert "pendigits" in result.card["trained_on"]
+    assert result.card.train_images == 200 + 2 * n_pen
+    assert result.card.pen_writers == writers
+    assert "pendigits" in result.card.trained_on
 
 
 def test_non_digits_are_fitted_as_unsure_and_never_scored(mnist_subset, tmp_path):
     config = TrainConfig("mlp-64-64-relu", epochs=3, batch_size=32, seed=3, non_digits=300)
     result = train_model(config, data=mnist_subset, save_as="refuser", models_dir=tmp_path)
     card = result.card
-    assert card["train_images"] == 900 and card["val_images"] == 100  # digits only
-    assert "300 synthetic non-digits" in card["trained_on"]
-    assert card["hyperparameters"]["non_digits"] == 300
-    assert card["test_accuracy"] > 0.7  # scored on the 500 test digits, as before
+    assert card.train_images == 900 and card.val_images == 100  # digits only
+    assert "300 synthetic non-digits" in card.trained_on
+    assert card.hyperparameters["non_digits"] == 300
+    assert card.test_accuracy > 0.7  # scored on the 500 test digits, as before
     images, _ = non_digits(100, seed=99, kinds=("scribble", "shape"))
     unsure = predict_proba(result.model, np.stack([canvas_to_mnist(i) for i in images]))
     plain = train_model(TrainConfig("mlp-64-64-relu", epochs=3, batch_size=32, seed=3),
@@ -260,14 +260,14 @@ def test_non_digit_kinds_add_touching_digits_fragments_and_doodles(mnist_subset,
                          pen_writers=[1, 2], pen_renders=1, non_digits=60,
                          non_digit_kinds=list(ALL_KINDS))
     card = train_model(config, data=mnist_subset).card
-    assert list(card["hyperparameters"]["non_digit_kinds"]) == list(ALL_KINDS)
+    assert list(card.hyperparameters["non_digit_kinds"]) == list(ALL_KINDS)
     assert ("60 synthetic non-digits (letters, scribbles, digit pairs, shapes, touching "
-            "digits, digits cut in two, doodles)") in card["trained_on"]
+            "digits, digits cut in two, doodles)") in card.trained_on
     # without pen-drawn digits there are none to pair or cut
     plain = train_model(TrainConfig("mlp-16-16-relu", epochs=1, train_size=200,
                                     non_digits=30, non_digit_kinds=("touching", "letter")),
                         data=mnist_subset).card
-    assert "(letters)" in plain["trained_on"]
+    assert "(letters)" in plain.trained_on
     with pytest.raises(ValueError, match="non_digit_kinds must be some of"):
         TrainConfig("mlp-16-16-relu", non_digits=10, non_digit_kinds=("emoji",)).resolved()
     with pytest.raises(ValueError, match="choose pen_writers"):

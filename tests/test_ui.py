@@ -6,6 +6,7 @@ from __future__ import annotations
 import keras
 
 import app_ui.ui  # installs the skip on import
+from mnist_core.card import ModelCard
 
 
 def _clean_problem_modules():
@@ -22,17 +23,21 @@ def test_streamlit_post_run_reset_is_skipped_but_explicit_calls_work():
     assert keras.backend.get_uid("probe") == 1  # a direct call still resets them
 
 
-def test_a_card_summary_says_what_the_model_is():
-    card = {"architecture": "cnn", "params": 289066, "test_accuracy": 0.9946,
-            "trained_on": "MNIST training set", "train_images": 54000, "epochs_run": 15}
-    assert app_ui.ui.card_summary(card) == (
-        "**cnn** · 289,066 parameters · test accuracy 99.46% · trained on MNIST training "
-        "set (54,000 images) · 15 epochs"
-    )
-    ensemble = card | {"architecture": "ensemble", "params": 867198,
-                       "hyperparameters": {"architecture": "cnn"},
-                       "members": [{"init_seed": seed} for seed in (0, 1, 2)]}
-    assert app_ui.ui.card_summary(ensemble).startswith(
-        "**ensemble** of 3 `cnn` runs, their probabilities averaged · 867,198 parameters"
-    )
-    assert app_ui.ui.card_summary(ensemble).endswith("15 epochs each")
+def test_a_card_is_shown_as_a_few_labelled_facts():
+    card = ModelCard(architecture="cnn", params=289066, test_accuracy=0.9946,
+                     trained_on="MNIST training set", train_images=54000, epochs_run=15,
+                     created="2026-11-22T05:23:59Z")
+    assert app_ui.ui.card_facts(card) == [
+        ("Network", "cnn"), ("Parameters", "289,066"), ("MNIST test accuracy", "99.46%"),
+        ("Trained on", "MNIST training set (54,000 images)"), ("Epochs", "15"),
+        ("Trained", "2026-11-22"),
+    ]
+    assert app_ui.ui.card_markdown(card).split("  \n")[:2] == [
+        "**Network:** cnn", "**Parameters:** 289,066"]
+    ensemble = card.replace(architecture="ensemble", params=867198,
+                            hyperparameters={"architecture": "cnn"},
+                            members=[{"init_seed": seed} for seed in (0, 1, 2)])
+    facts = dict(app_ui.ui.card_facts(ensemble))
+    assert facts["Network"] == "3 `cnn` networks, their probabilities averaged"
+    assert facts["Epochs"] == "15 each"
+    assert app_ui.ui.card_markdown(ModelCard(name="bare")).startswith("No model card")

@@ -26,10 +26,10 @@ def one_hot_ish(top: int, p: float) -> np.ndarray:
     return probabilities
 
 
-def test_policy_from_card_and_its_checks():
-    assert ReadingPolicy.from_card({}) == ReadingPolicy(1.0, 0.6)
-    card = {"reading": {"temperature": 1.4, "min_probability": 0.93, "fitted_on": "x"}}
-    assert ReadingPolicy.from_card(card) == ReadingPolicy(1.4, 0.93)
+def test_policy_from_a_cards_reading_and_its_checks():
+    assert ReadingPolicy.from_reading(None) == ReadingPolicy(1.0, 0.6)
+    reading = {"temperature": 1.4, "min_probability": 0.93, "fitted_on": "x"}
+    assert ReadingPolicy.from_reading(reading) == ReadingPolicy(1.4, 0.93)
     with pytest.raises(ValueError, match="temperature"):
         ReadingPolicy(0.0)
     with pytest.raises(ValueError, match="min_probability"):
