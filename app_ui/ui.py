@@ -1,5 +1,5 @@
 """Streamlit helpers shared by the pages: cached loaders, the visitor's owner id, the
-job queue, and a few small renderings.
+job queue and its local worker, and a few small renderings.
 
 Models are cached per file version (path, modification time, size), so a model
 retrained under the same name is loaded afresh; the MNIST test set and each model's
@@ -17,13 +17,16 @@ import keras
 import streamlit as st
 
 from app_ui import charts
-from mnist_core import calibration, jobs, registry
+from mnist_core import calibration, registry
 from mnist_core.calibration import CalibrationReport
 from mnist_core.card import ModelCard
 from mnist_core.data import DATA_DIR_ENV, load_mnist, mnist_source_description
-from mnist_core.errors import InvalidModelError, ModelNotFoundError
+from mnist_core.errors import InvalidModelError, JobError, ModelNotFoundError
 from mnist_core.evaluate import Evaluation, evaluate_model
 from mnist_core.inference import warm_up
+from mnist_core.jobs import worker
+from mnist_core.jobs.queue import QUEUE_URL_ENV, JobQueue
+from mnist_core.jobs.records import check_owner, new_owner_id
 from mnist_core.preprocess import prepare_mnist
 from mnist_core.state import STATE_DIR_ENV
 from mnist_core.verdict import ReadingPolicy
@@ -112,27 +115,33 @@ def owner_id() -> str:
     in_url = st.query_params.get("owner")
     if owner is None:
         try:
-            owner = jobs.check_owner(in_url) if in_url else None
-        except jobs.JobError:
+            owner = check_owner(in_url) if in_url else None
+        except JobError:
             owner = None
-        owner = owner or jobs.new_owner_id()
+        owner = owner or new_owner_id()
         st.session_state.owner_id = owner
     if in_url != owner:
         st.query_params["owner"] = owner
     return owner
 
 
-def job_queue() -> jobs.JobQueue:
+def job_queue() -> JobQueue:
     """The deployment's training queue (SQLite in the state folder, or Redis), one
     connection per server process."""
-    return _job_queue(
-        os.environ.get(jobs.QUEUE_URL_ENV, ""), os.environ.get(STATE_DIR_ENV, "")
-    )
+    return _job_queue(os.environ.get(QUEUE_URL_ENV, ""), os.environ.get(STATE_DIR_ENV, ""))
 
 
 @st.cache_resource(show_spinner=False)
-def _job_queue(url: str, state: str) -> jobs.JobQueue:
-    return jobs.JobQueue(url or None, state or None)
+def _job_queue(url: str, state: str) -> JobQueue:
+    return JobQueue(url or None, state or None)
+
+
+def ensure_local_worker(queue: JobQueue) -> None:
+    """Start a worker beside this server if the deployment wants one here (a SQLite
+    queue, unless `MNIST_AUTOSTART_WORKER=0`) and none is alive: submitting never
+    starts one, so the page calls this after a submit and while runs wait unserved."""
+    if worker.wants_local_worker(queue):
+        worker.ensure_worker(queue)
 
 
 def load_model(name: str) -> registry.LoadedModel:

@@ -45,7 +45,7 @@ from bench import common
 from mnist_core import registry
 from mnist_core.config import TrainConfig
 from mnist_core.inference import predict_proba, read_digits
-from mnist_core.jobs import JobQueue
+from mnist_core.jobs.queue import JobQueue
 from mnist_core.pendigits import load_pendigits, render_dataset
 from mnist_core.preprocess import canvas_to_mnist
 
@@ -134,7 +134,7 @@ def read_while_training(model, drawings, calls: int, data_dir: str | None) -> di
                                   cwd=common.ROOT, stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL)
         try:
-            queue = JobQueue(state=f"{folder}/state", autostart_worker=False)
+            queue = JobQueue(state=f"{folder}/state")
             job = queue.submit(TrainConfig("fast-cnn", epochs=50, train_size=5000),
                                "bench-while-training", "bench-latency-owner")
             deadline = time.monotonic() + 300

@@ -42,7 +42,7 @@ from pathlib import Path
 
 from bench import common
 from mnist_core.config import TrainConfig
-from mnist_core.jobs import JobQueue
+from mnist_core.jobs.queue import JobQueue
 
 NAME = "serving"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -150,7 +150,7 @@ class CpuMeter:
             "time": time.perf_counter(),
             "server": cpu_seconds(self.app.server.pid),
             "reaped": cpu_seconds(self.app.worker.pid, children=True),
-            "training": children_cpu_seconds(self.app.worker.pid),  # the run-job processes
+            "training": children_cpu_seconds(self.app.worker.pid),  # the jobs' training processes
             "browsers": processes_matching("chromium"),
         }
 
@@ -218,7 +218,7 @@ class App:
         return process
 
     def queue(self) -> JobQueue:
-        return JobQueue(state=self.env["MNIST_STATE_DIR"], autostart_worker=False)
+        return JobQueue(state=self.env["MNIST_STATE_DIR"])
 
     def __exit__(self, *exc) -> None:
         for process in self.processes:

@@ -128,10 +128,6 @@ def _parser() -> argparse.ArgumentParser:
                         "request (default 60)")
     worker.add_argument("--exit-with", type=int, metavar="PID", help=argparse.SUPPRESS)
     worker.set_defaults(run=_worker)
-
-    run_job = commands.add_parser("run-job", help=argparse.SUPPRESS)
-    run_job.add_argument("job_id")
-    run_job.set_defaults(run=_run_job)
     return parser
 
 
@@ -347,7 +343,8 @@ def _ensemble(args) -> int:
 def _worker(args) -> int:
     import logging
 
-    from mnist_core.jobs import JobQueue, run_worker
+    from mnist_core.jobs.queue import JobQueue
+    from mnist_core.jobs.worker import run_worker, worker_id
 
     if args.threads < 1:
         raise ValueError(f"--threads must be at least 1, got {args.threads}")
@@ -355,21 +352,11 @@ def _worker(args) -> int:
         raise ValueError(f"--stop-grace must be positive, got {args.stop_grace}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     queue = JobQueue.from_env()
-    queue.stop_grace = args.stop_grace
     where = queue.url or queue.state / "queue.db"
-    print(f"worker {queue.worker_id}: {args.threads} thread(s) on the {queue.backend} queue "
+    print(f"worker {worker_id()}: {args.threads} thread(s) on the {queue.backend} queue "
           f"{where}", flush=True)
-    run_worker(queue, threads=args.threads, exit_with=args.exit_with)
-    return 0
-
-
-def _run_job(args) -> int:
-    import logging
-
-    from mnist_core.jobs import JobQueue, train_job
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    train_job(JobQueue.from_env(), args.job_id)
+    run_worker(queue, threads=args.threads, exit_with=args.exit_with,
+               stop_grace=args.stop_grace)
     return 0
 
 

@@ -12,7 +12,7 @@ from mnist_core import registry
 from mnist_core.config import TrainConfig
 from mnist_core.data import mnist_available
 from mnist_core.errors import InvalidModelNameError, JobError, ModelProtectedError
-from mnist_core.jobs import FAILED, FINISHED, QUEUED, RUNNING
+from mnist_core.jobs.records import FAILED, FINISHED, QUEUED, RUNNING
 from mnist_core.models import ARCHITECTURES, DEFAULT_ARCHITECTURE
 from mnist_core.pendigits import N_DIGITS, N_WRITERS, default_pendigits_path
 
@@ -84,6 +84,7 @@ def start_run():
     except (JobError, ModelProtectedError, InvalidModelNameError) as err:
         state.train_flash = ("error", f"Not started: {err}.")
         return
+    ui.ensure_local_worker(queue)
     state.train_name = free_name(name)
     state.train_flash = (
         "success",
@@ -289,8 +290,8 @@ def show_runs(polling: bool):
     active = [job for job in mine if job.active]
     if polling and not active:
         st.rerun()  # the last run ended: redraw the page once, and stop polling
-    if view.waiting and not view.workers and queue.autostart_worker:
-        queue.ensure_worker()  # the local worker is gone (or never started): start one
+    if view.waiting and not view.workers:
+        ui.ensure_local_worker(queue)  # the local worker is gone (or never started)
     workers = len(view.workers)
     st.caption(
         f"Queue ({queue.backend}): {view.waiting} waiting · {view.training} training · "

@@ -23,10 +23,11 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from bench.scans import image_file, stretch_to_frame
-from mnist_core import jobs
 from mnist_core.images import read_image
 from mnist_core.inference import read_digits, read_number, read_upload
-from mnist_core.jobs import FAILED, FINISHED, STOPPED, JobQueue
+from mnist_core.jobs import worker
+from mnist_core.jobs.queue import JobQueue
+from mnist_core.jobs.records import FAILED, FINISHED, STOPPED, Job
 from mnist_core.preprocess import canvas_to_mnist, photo_to_mnist
 from mnist_core.registry import list_models, load_model, model_exists, read_card
 
@@ -57,11 +58,11 @@ def store(subset_model_store, tmp_path, monkeypatch):
     monkeypatch.setenv("MNIST_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("MNIST_DATA_DIR", str(SUBSET_DIR))
     monkeypatch.delenv("MNIST_QUEUE_URL", raising=False)
-    started = len(jobs._started_workers)
+    started = len(worker._started_workers)
     yield folder
-    for worker in jobs._started_workers[started:]:
-        worker.terminate()
-        worker.wait(30)
+    for process in worker._started_workers[started:]:
+        process.terminate()
+        process.wait(30)
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +90,7 @@ def clear_digits(model, mnist_subset):
     return list(chosen.values())
 
 
-def wait_until_ended(name: str, timeout: float = JOB_TIMEOUT) -> jobs.Job:
+def wait_until_ended(name: str, timeout: float = JOB_TIMEOUT) -> Job:
     """The queue's job that saves `name`, once it has ended."""
     queue = JobQueue.from_env()
     deadline = time.monotonic() + timeout

@@ -1,8 +1,8 @@
-"""`mnist_core.jobs`: the training queue, from Huey's immediate mode to real workers.
+"""`mnist_core.jobs.worker`: real workers, started as a user would.
 
-Worker tests start `python -m mnist_core worker` as a user would, on the SQLite queue
-in a temporary state folder or on a real `redis-server` on a free local port; each job
-trains in its own process on the committed MNIST subset.
+Worker tests start `python -m mnist_core worker`, on the SQLite queue in a temporary
+state folder or on a real `redis-server` on a free local port; each job trains in its
+own process (`python -m mnist_core.jobs.run`) on the committed MNIST subset.
 """
 
 from __future__ import annotations
@@ -18,37 +18,15 @@ from pathlib import Path
 
 import pytest
 
-from mnist_core import jobs, registry
+from mnist_core import registry
 from mnist_core.config import TrainConfig
-from mnist_core.errors import JobError, ModelProtectedError
-from mnist_core.jobs import FAILED, FINISHED, QUEUED, RUNNING, STOPPED, JobQueue, Limits
+from mnist_core.jobs import worker as worker_module
+from mnist_core.jobs.queue import JobQueue
+from mnist_core.jobs.records import FAILED, FINISHED, QUEUED, RUNNING, STOPPED
+from mnist_core.jobs.worker import ensure_worker, wants_local_worker
 
-from .conftest import ROOT, SUBSET_DIR
-
-ALICE, BOB = "alice-0001", "bob-00002"
-TINY = TrainConfig("mlp-16-16-relu", epochs=2, batch_size=64, train_size=300, seed=2)
-# Long enough to still be running when a test asks it to stop or kills its worker.
-LONG = TrainConfig("mlp-16-16-relu", epochs=200, batch_size=16, train_size=1000, seed=2)
-JOB_TIMEOUT = 180  # s: a job process imports TensorFlow first, on a busy 2-core machine
-
-
-@pytest.fixture
-def stores(tmp_path, monkeypatch):
-    """A private state folder, trained-model store and shipped store, MNIST from the subset."""
-    shipped = tmp_path / "shipped"
-    shipped.mkdir()
-    monkeypatch.setenv("MNIST_STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.setenv("MNIST_MODELS_DIR", str(tmp_path / "trained"))
-    monkeypatch.setenv("MNIST_SHIPPED_MODELS_DIR", str(shipped))
-    monkeypatch.setenv("MNIST_DATA_DIR", str(SUBSET_DIR))
-    monkeypatch.delenv("MNIST_QUEUE_URL", raising=False)
-    return tmp_path
-
-
-@pytest.fixture
-def inline(stores):
-    """A queue whose jobs run inside `submit`, in this process (Huey's immediate mode)."""
-    return JobQueue(immediate=True, train_in_subprocess=False)
+from ..conftest import ROOT
+from .conftest import ALICE, BOB, LONG, TINY, alive, ended, wait_for
 
 
 class Workers:
@@ -86,123 +64,12 @@ def workers(tmp_path):
     started.stop_all()
 
 
-def wait_for(condition, timeout: float = JOB_TIMEOUT, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
-
-
-def ended(queue: JobQueue, job_id: str, timeout: float = JOB_TIMEOUT) -> jobs.Job:
-    def done():
-        job = queue.job(job_id)
-        return None if job.active else job
-
-    return wait_for(done, timeout, f"job {job_id} to end")
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-# Immediate mode: the job API without processes -------------------------------------------
-
-
-def test_a_job_trains_records_its_history_and_saves_a_model_its_owner_owns(inline, stores):
-    job = inline.submit(TINY, "tiny", ALICE)
-    assert job.status == FINISHED, job.message
-    assert job.message.startswith("Saved model 'tiny'")
-    assert len(job.history["test_accuracy"]) == 2 and job.fraction == 1.0
-    assert job.card.owner == ALICE and job.card.epochs_run == 2
-    assert (stores / "trained" / "tiny.keras").is_file()
-    info = {i.name: i for i in registry.list_models()}["tiny"]
-    assert info.owner == ALICE and not info.shipped
-    assert inline.view().owned_by(ALICE)[0].id == job.id and inline.view().owned_by(BOB) == []
-
-
-def test_bad_settings_and_limits_are_refused_with_a_message_and_nothing_queued(stores):
-    queue = JobQueue(immediate=True, train_in_subprocess=False,
-                     limits=Limits(runs_per_owner=1, image_epochs=20_000, queue_length=50))
-    cases = [
-        (TrainConfig("mlp-16-16-relu", epochs=0), "a", "epochs must be between"),
-        (TrainConfig("no-such-net"), "b", "unknown architecture"),
-        (TrainConfig("mlp-16-16-relu", epochs=50), "c", "limited to 20,000"),
-        (TINY, "../evil", "invalid model name"),
-    ]
-    for config, name, message in cases:
-        with pytest.raises((JobError, ValueError), match=message):
-            queue.submit(config, name, ALICE)
-    with pytest.raises(JobError, match="invalid owner"):
-        queue.submit(TINY, "fine", "x")
-    assert queue.view().jobs == []
-
-
-def test_names_of_shipped_and_other_peoples_models_are_protected(inline, stores):
-    inline.submit(TINY, "bobs", BOB)
-    shutil.copy(stores / "trained" / "bobs.keras", stores / "shipped" / "cnn.keras")
-    with pytest.raises(ModelProtectedError, match="shipped model"):
-        inline.submit(TINY, "cnn", ALICE, overwrite=True)
-    with pytest.raises(JobError, match="already exists"):
-        inline.submit(TINY, "bobs", ALICE)
-    with pytest.raises(ModelProtectedError, match="someone else"):
-        inline.submit(TINY, "bobs", ALICE, overwrite=True)
-    before = registry.read_card("bobs").created
-    assert inline.submit(TINY, "bobs", BOB, overwrite=True).status == FINISHED
-    assert registry.read_card("bobs").owner == BOB
-    assert registry.read_card("bobs").created >= before
-    with pytest.raises(ModelProtectedError, match="shipped"):
-        registry.delete_model("cnn")
-    with pytest.raises(ModelProtectedError, match="someone else"):
-        registry.delete_model("bobs", owner=ALICE)
-    registry.delete_model("bobs", owner=BOB)
-    assert [i.name for i in registry.list_models()] == ["cnn"]
-
-
-def test_queue_limits_per_owner_and_names_in_use(stores):
-    queue = JobQueue(limits=Limits(runs_per_owner=2), autostart_worker=False)  # no worker
-    first = queue.submit(TINY, "one", ALICE)
-    queue.submit(TINY, "two", ALICE)
-    with pytest.raises(JobError, match="already have 2 runs"):
-        queue.submit(TINY, "three", ALICE)
-    with pytest.raises(JobError, match="already training a model named 'one'"):
-        queue.submit(TINY, "one", BOB)
-    bobs = queue.submit(TINY, "three", BOB)  # another visitor is not held back
-    view = queue.view()
-    assert [(j.name, j.status, j.position) for j in view.jobs] == [
-        ("one", QUEUED, 1), ("two", QUEUED, 2), ("three", QUEUED, 3)
-    ]
-    starts = [j.starts_in for j in view.jobs]
-    assert starts[0] == 0 and starts[0] < starts[1] < starts[2]
-    assert view.waiting == 3 and view.training == 0 and view.workers == []
-    # stopping one frees a place; nobody stops someone else's
-    with pytest.raises(ModelProtectedError, match="someone else"):
-        queue.stop(bobs.id, ALICE)
-    assert queue.stop(first.id, ALICE).status == STOPPED
-    assert queue.submit(TINY, "four", ALICE).position == 3
-
-
-def test_a_running_job_whose_worker_went_silent_is_marked_failed(stores):
-    queue = JobQueue(autostart_worker=False, stale_after=5)
-    job = queue.submit(TINY, "ghost", ALICE)
-    queue.store.update(job.id, {"status": RUNNING, "started": time.time() - 60,
-                                "heartbeat": time.time() - 6})
-    lost = queue.job(job.id)
-    assert lost.status == FAILED and "no sign of life for 5 s" in lost.message
-    assert not registry.model_exists("ghost")
-
 
 # Real workers on SQLite ------------------------------------------------------------------
 
 
 def test_worker_process_trains_a_job_in_its_own_process(stores, workers):
-    queue = JobQueue(autostart_worker=False)
+    queue = JobQueue()
     job = queue.submit(TINY, "queued-tiny", ALICE)
     assert job.status == QUEUED
     worker = workers.start()
@@ -219,7 +86,7 @@ def test_worker_process_trains_a_job_in_its_own_process(stores, workers):
 def test_stop_while_queued_never_starts_and_stop_while_running_keeps_the_best_epoch(
     stores, workers
 ):
-    queue = JobQueue(autostart_worker=False)
+    queue = JobQueue()
     long = queue.submit(LONG, "long", ALICE)
     never = queue.submit(TINY, "never", ALICE)
     assert queue.stop(never.id, ALICE).status == STOPPED
@@ -240,7 +107,7 @@ def test_stop_while_queued_never_starts_and_stop_while_running_keeps_the_best_ep
 def test_killing_the_worker_fails_its_job_keeps_models_and_the_next_job_runs(
     stores, workers
 ):
-    queue = JobQueue(autostart_worker=False, stale_after=6)
+    queue = JobQueue(stale_after=6)
     inline = JobQueue(immediate=True, train_in_subprocess=False)
     inline.submit(TINY, "kept", ALICE)  # the model the killed run would have replaced
     kept = (stores / "trained" / "kept.keras").read_bytes()
@@ -257,7 +124,7 @@ def test_killing_the_worker_fails_its_job_keeps_models_and_the_next_job_runs(
                       "the job to be marked failed")
     assert "no sign of life" in failed.message and "unchanged" in failed.message
     assert (stores / "trained" / "kept.keras").read_bytes() == kept
-    assert registry.load_model("kept").network.count_params() == 13_002
+    assert registry.load_model("kept").count_params() == 13_002
     assert not list((stores / "trained").glob(".*"))  # no half-written temp files
 
     workers.start()
@@ -268,7 +135,7 @@ def test_killing_the_worker_fails_its_job_keeps_models_and_the_next_job_runs(
 def test_a_training_process_killed_by_the_system_fails_the_job_not_the_worker(
     stores, workers
 ):
-    queue = JobQueue(autostart_worker=False)
+    queue = JobQueue()
     worker = workers.start()
     job = queue.submit(LONG, "oom", ALICE)
     pid = wait_for(lambda: queue.store.get(job.id).get("pid"), what="the training process")
@@ -281,7 +148,7 @@ def test_a_training_process_killed_by_the_system_fails_the_job_not_the_worker(
 
 
 def test_a_run_that_ignores_a_stop_is_killed_after_the_grace_period(stores, workers):
-    queue = JobQueue(autostart_worker=False)
+    queue = JobQueue()
     workers.start(None, "--stop-grace", "3")
     job = queue.submit(LONG, "frozen", ALICE)
     pid = wait_for(lambda: queue.store.get(job.id).get("pid"), what="the training process")
@@ -304,36 +171,51 @@ def _zombie(pid: int) -> bool:
 
 
 def test_workers_and_pages_do_not_load_what_they_do_not_need():
-    """A worker imports no TensorFlow, Streamlit or Plotly; the web server's pages import
-    no training loop (each job trains in a process of its own)."""
+    """A worker imports no TensorFlow, Streamlit or Plotly (a job's training process
+    imports TensorFlow only once it trains); the queue's client imports no worker; the
+    web server's pages import no training loop (each job trains in a process of its own)."""
     check = (
         "import sys, {modules}; "
         "loaded = sorted(m for m in {banned} if m in sys.modules); "
         "assert not loaded, loaded"
     )
-    worker = check.format(modules="mnist_core.__main__, mnist_core.jobs",
-                          banned=["tensorflow", "keras", "streamlit", "plotly"])
+    worker = check.format(
+        modules="mnist_core.__main__, mnist_core.jobs, mnist_core.jobs.records, "
+        "mnist_core.jobs.store, mnist_core.jobs.queue, mnist_core.jobs.worker, "
+        "mnist_core.jobs.run",
+        banned=["tensorflow", "keras", "streamlit", "plotly"],
+    )
+    client = check.format(modules="mnist_core.jobs, mnist_core.jobs.queue",
+                          banned=["mnist_core.jobs.worker", "mnist_core.jobs.run"])
     pages = check.format(modules="app_ui.ui, app_ui.charts, mnist_core.models",
                          banned=["mnist_core.train", "mnist_core.augment"])
-    for code in (worker, pages):
+    for code in (worker, client, pages):
         done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                               text=True, timeout=120)
         assert done.returncode == 0, done.stderr[-2000:]
 
 
-def test_a_submit_starts_one_local_worker_if_none_is_alive(stores):
+def test_submit_starts_no_worker_and_ensure_worker_starts_one_if_none_is_alive(
+    stores, monkeypatch
+):
     queue = JobQueue()
-    assert queue.autostart_worker
+    assert wants_local_worker(queue)
+    before = len(worker_module._started_workers)
     job = queue.submit(TINY, "auto", ALICE)
-    started = jobs._started_workers[-1]
+    assert len(worker_module._started_workers) == before and queue.view().workers == []
+    assert queue.job(job.id).status == QUEUED
+    assert ensure_worker(queue)
+    started = worker_module._started_workers[-1]
     try:
-        assert not queue.ensure_worker()  # one is starting already: no second one
+        assert not ensure_worker(queue)  # one is starting already: no second one
         assert ended(queue, job.id).status == FINISHED
         assert started.poll() is None and len(queue.view().workers) == 1
-        assert not queue.ensure_worker()
+        assert not ensure_worker(queue)
     finally:
         started.terminate()
         started.wait(30)
+    monkeypatch.setenv("MNIST_AUTOSTART_WORKER", "0")
+    assert not wants_local_worker(queue)
 
 
 def test_a_worker_started_for_a_process_exits_when_that_process_does(stores):
@@ -342,7 +224,7 @@ def test_a_worker_started_for_a_process_exits_when_that_process_does(stores):
         [sys.executable, "-m", "mnist_core", "worker", "--exit-with", str(parent.pid)],
         cwd=ROOT, env=os.environ.copy(),
     )
-    queue = JobQueue(autostart_worker=False)
+    queue = JobQueue()
     wait_for(lambda: queue.view().workers, 30, "the worker's heartbeat")
     parent.kill()
     parent.wait()
@@ -390,7 +272,7 @@ def _pings(client) -> bool:
 
 def test_two_workers_on_redis_drain_four_jobs_concurrently(stores, workers, redis_url):
     queue = JobQueue(redis_url)
-    assert queue.backend == "Redis" and not queue.autostart_worker
+    assert queue.backend == "Redis" and not wants_local_worker(queue)
     config = TrainConfig("mlp-16-16-relu", epochs=6, batch_size=32, train_size=600, seed=3)
     submitted = [queue.submit(config, f"r{i}", owner)
                  for i, owner in enumerate((ALICE, ALICE, BOB, BOB))]

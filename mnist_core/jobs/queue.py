@@ -1,0 +1,251 @@
+"""The training queue as the pages use it: submit, stop and read jobs.
+
+    queue = JobQueue.from_env()
+    job = queue.submit(TrainConfig("fast-cnn"), "my-fast-cnn", owner="a1b2c3")
+    queue.job(job.id)              # status, queue position, progress, history, card
+    queue.stop(job.id, "a1b2c3")   # queued: never starts; running: ends after the batch
+
+With nothing configured the queue is a `SqliteHuey` in the state folder (`var/`);
+`MNIST_QUEUE_URL=redis://host:6379/0` switches to `RedisHuey`, so any number of workers
+on any hosts consume it and every web replica reads the same records (`store`).
+Submitting only queues: workers (`worker`) train, and whoever runs the app starts one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+import uuid
+from dataclasses import replace
+from pathlib import Path
+
+from huey import Huey, RedisHuey, SqliteHuey
+
+from mnist_core import registry
+from mnist_core.config import TrainConfig
+from mnist_core.errors import JobError, ModelProtectedError
+from mnist_core.jobs.records import (
+    ACTIVE,
+    ENDED,
+    FAILED,
+    QUEUED,
+    RUNNING,
+    STOPPED,
+    Job,
+    Limits,
+    QueueView,
+    check_owner,
+    estimate,
+    measured_rates,
+)
+from mnist_core.jobs.store import JobStore, RedisJobStore, SqliteJobStore
+from mnist_core.state import STATE_DIR_ENV, state_dir
+
+QUEUE_URL_ENV = "MNIST_QUEUE_URL"
+STALE_AFTER = 30.0  # s without a heartbeat after which a running job has lost its worker
+RETENTION = 7 * 24 * 3600.0  # s an ended job's record is kept
+
+
+def train(supervisor, job_id: str) -> None:
+    """The Huey task: train queued job `job_id`.
+
+    It runs where the queue is consumed, and the consumer's `worker.Supervisor` (Huey's
+    context, see `declare_train`) claims the job and trains it."""
+    supervisor.run_job(job_id)
+
+
+def make_huey(url: str | None, state: Path, name: str, *, immediate: bool = False) -> Huey:
+    """The Huey carrying the queue: SQLite in `state` when `url` is None, else Redis."""
+    if url is None:
+        return SqliteHuey(name, filename=str(state / "queue.db"), immediate=immediate)
+    return RedisHuey(name, url=url, immediate=immediate)
+
+
+def declare_train(huey: Huey, supervisor=None):
+    """Register `train` on `huey`, run with `supervisor` wherever `huey` consumes it (a
+    queue that only enqueues needs none). Returns the task to call with a job id."""
+    context = contextlib.nullcontext(supervisor)
+    return huey.context_task(context, as_argument=True, name="train")(train)
+
+
+class JobQueue:
+    """The queue and its job records, for the pages (and a worker's reading of them).
+
+    `url`: None or "" for SQLite in `state` (default: the state folder), or a
+    `redis://` URL. `immediate` runs each job inside `submit` (Huey's immediate mode,
+    for tests); `train_in_subprocess` False then trains in this process, not a fresh one.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        state: str | os.PathLike | None = None,
+        *,
+        name: str = "mnist-training",
+        immediate: bool = False,
+        train_in_subprocess: bool = True,
+        limits: Limits | None = None,
+        stale_after: float = STALE_AFTER,
+    ):
+        self.url = url or None
+        self.state = Path(state) if state is not None else state_dir()
+        self.name = name
+        self.limits = limits or Limits.from_env()
+        self.stale_after = stale_after
+        if self.url is None:
+            self.state.mkdir(parents=True, exist_ok=True)
+            self.store: JobStore = SqliteJobStore(self.state / "jobs.db")
+        elif self.url.startswith(("redis://", "rediss://", "unix://")):
+            import redis
+
+            self.store = RedisJobStore(redis.Redis.from_url(self.url), prefix=name)
+        else:
+            raise ValueError(
+                f"{QUEUE_URL_ENV} must be empty (SQLite in the state folder) or a redis:// "
+                f"URL, got {self.url!r}"
+            )
+        self.huey = make_huey(self.url, self.state, name, immediate=immediate)
+        supervisor = None
+        if immediate:  # this queue consumes its own jobs, so it needs a worker's side
+            from mnist_core.jobs.worker import Supervisor
+
+            supervisor = Supervisor(self, in_subprocess=train_in_subprocess)
+        self._train = declare_train(self.huey, supervisor)
+
+    @classmethod
+    def from_env(cls) -> JobQueue:
+        """The queue this deployment is configured for (`MNIST_QUEUE_URL`, state folder)."""
+        return cls(os.environ.get(QUEUE_URL_ENV))
+
+    @property
+    def backend(self) -> str:
+        return "SQLite" if self.url is None else "Redis"
+
+    def env(self) -> dict[str, str]:
+        """Environment for a process that must reach this same queue."""
+        return os.environ | {QUEUE_URL_ENV: self.url or "", STATE_DIR_ENV: str(self.state)}
+
+    def submit(self, config: TrainConfig, name: str, owner: str, *,
+               overwrite: bool = False) -> Job:
+        """Queue a run that trains `config` and saves the model as `name` for `owner`.
+
+        Raises `JobError` (bad settings, a limit reached, a name taken or in use) or
+        `ModelProtectedError` (a shipped model's name, another owner's model), each
+        with a message for the person; nothing is queued then. Starts no worker.
+        """
+        check_owner(owner)
+        registry.validate_name(name)
+        cfg = _checked(config)
+        if registry.is_shipped(name):
+            raise ModelProtectedError(
+                f"{name!r} is a shipped model and cannot be replaced; choose another name"
+            )
+        if registry.model_exists(name):
+            if not overwrite:
+                raise JobError(f"a model named {name!r} already exists; choose another name")
+            if registry.read_card(name).owner != owner:
+                raise ModelProtectedError(
+                    f"{name!r} was trained by someone else; choose another name"
+                )
+        if cfg.image_epochs > self.limits.image_epochs:
+            raise JobError(
+                f"this run would fit {cfg.image_epochs:,} images ({cfg.epochs} epochs x "
+                f"{cfg.fit_images:,} images); runs here are limited to "
+                f"{self.limits.image_epochs:,}: use fewer epochs or training images"
+            )
+        active = [r for r in self._records() if r["status"] in ACTIVE]
+        if any(r["name"] == name for r in active):
+            raise JobError(f"a run is already training a model named {name!r}; choose another name")
+        mine = sum(r["owner"] == owner for r in active)
+        if mine >= self.limits.runs_per_owner:
+            raise JobError(
+                f"you already have {mine} runs queued or training (the limit is "
+                f"{self.limits.runs_per_owner}); wait for one to finish or stop one"
+            )
+        if len(active) >= self.limits.queue_length:
+            raise JobError(
+                f"the queue is full ({len(active)} runs queued or training); try again later"
+            )
+        job_id = uuid.uuid4().hex[:12]
+        self.store.create({
+            "id": job_id, "owner": owner, "name": name, "config": cfg.to_dict(),
+            "overwrite": overwrite, "status": QUEUED, "created": time.time(),
+        })
+        self._train(job_id)  # immediate mode: runs to the end right here
+        return self.job(job_id)
+
+    def stop(self, job_id: str, owner: str) -> Job:
+        """Stop `owner`'s job: a queued one never starts, a running one ends after the
+        current batch and saves its best whole epoch. Someone else's job is refused."""
+        record = self.store.get(job_id)
+        if record is None:
+            raise JobError(f"there is no run {job_id!r}")
+        if record["owner"] != owner:
+            raise ModelProtectedError("that run belongs to someone else; only they can stop it")
+        now = time.time()
+        self.store.update(
+            job_id,
+            {"status": STOPPED, "stop_requested": now, "ended": now,
+             "message": "Stopped before it started; nothing was trained."},
+            if_status=[QUEUED],
+        ) or self.store.update(job_id, {"stop_requested": now}, if_status=[RUNNING])
+        return self.job(job_id)
+
+    def job(self, job_id: str) -> Job:
+        for job in self.view().jobs:
+            if job.id == job_id:
+                return job
+        raise JobError(f"there is no run {job_id!r}")
+
+    def view(self) -> QueueView:
+        """Every job with queue positions and start estimates, and the live workers."""
+        records = self._records()
+        workers = self.store.workers()
+        slots = max(1, sum(int(w.get("threads", 1)) for w in workers))
+        rates = measured_rates(records)
+        jobs = [Job.from_record(r, estimate=estimate(r, rates)) for r in records]
+        # when each worker slot is next free, soonest first
+        free_in = sorted(job.eta or 0.0 for job in jobs if job.status == RUNNING)[:slots]
+        free_in += [0.0] * (slots - len(free_in))
+        position = 0
+        for i, job in enumerate(jobs):
+            if job.status == QUEUED:
+                position += 1
+                slot = min(range(slots), key=free_in.__getitem__)
+                jobs[i] = replace(job, position=position, starts_in=free_in[slot])
+                free_in[slot] += job.estimate
+        return QueueView(jobs, workers)
+
+    def _records(self) -> list[dict]:
+        """All records, after failing running jobs whose worker died and dropping old ones.
+
+        A job whose heartbeat went stale (its worker was killed) is marked failed by
+        whoever reads it next; models are never touched by that."""
+        now = time.time()
+        records = []
+        for record in self.store.all():
+            status = record["status"]
+            if status == RUNNING and now - record.get("heartbeat", now) > self.stale_after:
+                message = (
+                    f"The worker training it stopped (no sign of life for "
+                    f"{self.stale_after:.0f} s), so the run was lost; nothing was saved and "
+                    "every existing model is unchanged."
+                )
+                if self.store.update(
+                    record["id"], {"status": FAILED, "ended": now, "message": message},
+                    if_status=[RUNNING],
+                ):
+                    record = self.store.get(record["id"]) or record
+            elif status in ENDED and now - (record.get("ended") or now) > RETENTION:
+                self.store.delete(record["id"])
+                continue
+            records.append(record)
+        return records
+
+
+def _checked(config: TrainConfig) -> TrainConfig:
+    try:
+        return config.resolved()
+    except ValueError as err:
+        raise JobError(str(err)) from err

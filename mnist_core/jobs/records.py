@@ -1,0 +1,177 @@
+"""What a training job is, as plain data: its record read as a `Job`, the statuses it
+goes through, the queue as the pages see it, the limits of a shared deployment and
+how long a run should take. No Huey and no process handling here."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from dataclasses import dataclass, field
+
+from mnist_core.card import ModelCard
+from mnist_core.config import TrainConfig
+from mnist_core.errors import JobError
+
+QUEUED, RUNNING, FINISHED, STOPPED, FAILED = "queued", "running", "finished", "stopped", "failed"
+ACTIVE = (QUEUED, RUNNING)
+ENDED = (FINISHED, STOPPED, FAILED)
+
+# Images fitted per second on 2 CPU cores, by architecture, for queue time estimates
+# until a finished run of that architecture gives a measured figure; plus start-up.
+TYPICAL_IMAGES_PER_S = {
+    "fast-cnn": 2700, "cnn": 1000, "seed-cnn": 4500, "mlp-784-784-256-128-relu": 1900,
+}
+OTHER_IMAGES_PER_S = 8000
+START_SECONDS = 15.0
+
+OWNER_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one visitor may ask of a shared deployment; each set by an environment
+    variable (`MNIST_MAX_RUNS_PER_OWNER`, `MNIST_MAX_IMAGE_EPOCHS`, `MNIST_MAX_QUEUE`)."""
+
+    runs_per_owner: int = 2  # queued or training at once
+    image_epochs: int = 1_000_000  # images fitted per epoch x epochs; the full `cnn` fits
+    queue_length: int = 60  # queued or training, all visitors together
+
+    @classmethod
+    def from_env(cls) -> Limits:
+        def number(name: str, default: int) -> int:
+            text = os.environ.get(name)
+            if not text:
+                return default
+            try:
+                value = int(text)
+            except ValueError:
+                raise ValueError(f"{name} must be a whole number, got {text!r}") from None
+            if value < 1:
+                raise ValueError(f"{name} must be at least 1, got {value}")
+            return value
+
+        return cls(
+            runs_per_owner=number("MNIST_MAX_RUNS_PER_OWNER", cls.runs_per_owner),
+            image_epochs=number("MNIST_MAX_IMAGE_EPOCHS", cls.image_epochs),
+            queue_length=number("MNIST_MAX_QUEUE", cls.queue_length),
+        )
+
+
+@dataclass(frozen=True)
+class Job:
+    """One training run as its record says, with its place in the queue worked out."""
+
+    id: str
+    owner: str
+    name: str
+    config: TrainConfig
+    status: str
+    created: float
+    started: float | None = None
+    ended: float | None = None
+    message: str | None = None
+    progress: dict | None = None  # epoch, epochs, step, steps, elapsed, fraction, eta
+    history: dict = field(default_factory=dict)
+    card: ModelCard | None = None  # the saved model's, once it is saved
+    stop_requested: float | None = None
+    worker: str | None = None
+    position: int | None = None  # 1 = next to start (queued jobs only)
+    starts_in: float | None = None  # estimated seconds until it starts (queued jobs)
+    estimate: float | None = None  # estimated seconds the whole run takes
+
+    @classmethod
+    def from_record(cls, record: dict, **extra) -> Job:
+        return cls(
+            id=record["id"], owner=record["owner"], name=record["name"],
+            config=TrainConfig.from_dict(record["config"]), status=record["status"],
+            created=record["created"], started=record.get("started"),
+            ended=record.get("ended"), message=record.get("message"),
+            progress=record.get("progress"), history=record.get("history") or {},
+            card=ModelCard.from_json(record["card"]) if record.get("card") else None,
+            stop_requested=record.get("stop_requested"),
+            worker=record.get("worker"), **extra,
+        )
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE
+
+    @property
+    def stopping(self) -> bool:
+        return self.status == RUNNING and self.stop_requested is not None
+
+    @property
+    def elapsed(self) -> float:
+        if self.started is None:
+            return 0.0
+        return (self.ended or time.time()) - self.started
+
+    @property
+    def fraction(self) -> float:
+        return float(self.progress["fraction"]) if self.progress else 0.0
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds left at the pace so far (None before the first batches)."""
+        if self.status != RUNNING:
+            return None
+        # The pace of the first few batches says little; the estimate says more then.
+        if self.progress and self.progress.get("eta") is not None and self.fraction >= 0.05:
+            behind = time.time() - self.progress.get("written", time.time())
+            return max(0.0, self.progress["eta"] - behind)
+        if self.estimate is not None:
+            return max(0.0, self.estimate - self.elapsed)
+        return None
+
+
+@dataclass(frozen=True)
+class QueueView:
+    """Every job (oldest first), the live workers and the queue's length."""
+
+    jobs: list[Job]
+    workers: list[dict]
+
+    @property
+    def waiting(self) -> int:
+        return sum(job.status == QUEUED for job in self.jobs)
+
+    @property
+    def training(self) -> int:
+        return sum(job.status == RUNNING for job in self.jobs)
+
+    def owned_by(self, owner: str) -> list[Job]:
+        """`owner`'s jobs, newest first."""
+        return [job for job in reversed(self.jobs) if job.owner == owner]
+
+
+def check_owner(owner: str) -> str:
+    """An owner id is 8-64 lowercase letters, digits or '-' (a random token)."""
+    if not isinstance(owner, str) or not 8 <= len(owner) <= 64 or set(owner) - OWNER_CHARS:
+        raise JobError(f"invalid owner id {owner!r}")
+    return owner
+
+
+def new_owner_id() -> str:
+    """A fresh random owner id for a browser session."""
+    return uuid.uuid4().hex
+
+
+def measured_rates(records: list[dict]) -> dict[str, float]:
+    """Images fitted per second by architecture, from the latest finished runs here."""
+    rates = {}
+    for r in records:
+        card = r.get("card") or {}
+        seconds, images = card.get("training_seconds"), card.get("train_images")
+        if r["status"] == FINISHED and seconds and images:
+            rates[card.get("architecture")] = images * card["epochs_run"] / seconds
+    return rates
+
+
+def estimate(record: dict, rates: dict[str, float]) -> float:
+    """Seconds the run should take: its images x epochs at the architecture's pace."""
+    config = TrainConfig.from_dict(record["config"])
+    rate = rates.get(config.architecture) or TYPICAL_IMAGES_PER_S.get(
+        config.architecture, OTHER_IMAGES_PER_S
+    )
+    return START_SECONDS + config.image_epochs / rate

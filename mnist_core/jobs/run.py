@@ -1,0 +1,111 @@
+"""A job's training process: train one claimed job and record how it ended.
+
+    python -m mnist_core.jobs.run JOB_ID   # started by a worker (`worker.Supervisor`)
+
+It imports TensorFlow (only once it trains), writes progress to the job's record,
+saves through the model store (atomically) and exits, returning its memory.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+
+from mnist_core.config import TrainConfig
+from mnist_core.errors import MnistCoreError
+from mnist_core.jobs.records import FAILED, FINISHED, RUNNING, STOPPED
+from mnist_core.jobs.store import JobStore
+
+log = logging.getLogger(__name__)
+
+PROGRESS_EVERY = 1.0  # s between progress writes
+
+
+class _StopFlag:
+    """`is_set()` for `train_model`: the job's stop request, read at most every 0.5 s."""
+
+    def __init__(self, store: JobStore, job_id: str, every: float = 0.5):
+        self.store, self.job_id, self.every = store, job_id, every
+        self._checked, self._set = 0.0, False
+
+    def is_set(self) -> bool:
+        now = time.monotonic()
+        if not self._set and now - self._checked >= self.every:
+            self._checked = now
+            record = self.store.get(self.job_id) or {}
+            self._set = record.get("stop_requested") is not None
+        return self._set
+
+
+def train_job(store: JobStore, job_id: str) -> None:
+    """Train one claimed job of `store` and record how it ended.
+
+    Every way a run can end (finished, stopped, failed) becomes a status and a message
+    on the record; the model store's atomic saves leave existing models whole.
+    """
+    from mnist_core.data import load_mnist
+    from mnist_core.errors import TrainingStopped
+    from mnist_core.train import train_model
+
+    record = store.get(job_id)
+    if record is None or record["status"] != RUNNING:
+        return
+    name, owner = record["name"], record["owner"]
+
+    def report(progress) -> None:
+        store.update(job_id, {
+            "progress": {
+                "epoch": progress.epoch, "epochs": progress.epochs, "step": progress.step,
+                "steps": progress.steps, "elapsed": progress.elapsed,
+                "fraction": progress.fraction, "eta": progress.eta, "written": time.time(),
+            },
+            "history": progress.history,
+        }, if_status=[RUNNING])
+
+    def end(status: str, message: str, card: dict | None = None) -> None:
+        store.update(job_id, {"status": status, "ended": time.time(), "message": message,
+                              "card": card}, if_status=[RUNNING])
+
+    try:
+        config = TrainConfig.from_dict(record["config"])
+        result = train_model(
+            config, data=load_mnist(), save_as=name, progress=report,
+            stop_event=_StopFlag(store, job_id), overwrite=bool(record.get("overwrite")),
+            progress_interval=PROGRESS_EVERY, card_extra={"owner": owner, "job": job_id},
+        )
+    except TrainingStopped:
+        end(STOPPED, "Stopped before the first epoch finished; nothing was saved.")
+    except (MnistCoreError, ValueError, FileExistsError, OSError) as err:
+        log.warning("training job %s (%r) failed: %s", job_id, name, err, exc_info=True)
+        end(FAILED, str(err))
+    except Exception as err:  # noqa: BLE001 - the record is the only place to report to
+        log.exception("training job %s (%r) failed", job_id, name)
+        end(FAILED, f"training failed unexpectedly: {type(err).__name__}: {err}")
+    else:
+        card = result.card.to_json()  # the record holds JSON
+        epochs, accuracy = card["epochs_run"], card["test_accuracy"]
+        if result.stopped:
+            end(STOPPED, (
+                f"Stopped after {epochs} epoch{'s' if epochs != 1 else ''}; saved model "
+                f"{name!r} (best epoch {card['best_epoch']}, test accuracy {accuracy:.2%})."
+            ), card)
+        else:
+            end(FINISHED, (
+                f"Saved model {name!r}: test accuracy {accuracy:.2%} (best epoch "
+                f"{card['best_epoch']} of {epochs}, {card['training_seconds']:.0f} s)."
+            ), card)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Train the job named on the command line, on the queue of this environment."""
+    from mnist_core.jobs.queue import JobQueue
+
+    (job_id,) = sys.argv[1:] if argv is None else argv
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    train_job(JobQueue.from_env().store, job_id)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

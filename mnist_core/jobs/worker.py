@@ -1,0 +1,265 @@
+"""Workers: consume the queue and supervise the processes that train its jobs.
+
+    python -m mnist_core worker [--threads 1]    # runs `run_worker`
+
+A worker only hands jobs on: each job trains in a fresh process of its own
+(`python -m mnist_core.jobs.run ID`, under SCHED_IDLE or niced below the web server),
+which exits when done and so returns its memory. The worker's thread waits for it,
+keeps the record's heartbeat fresh and kills it if it ignores a stop for `stop_grace`
+seconds. `ensure_worker` starts a local worker for an app on one machine; the queue's
+client never starts one. Imports neither TensorFlow nor Keras, so a worker stays light.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from mnist_core.jobs.queue import JobQueue, declare_train, make_huey
+from mnist_core.jobs.records import FAILED, QUEUED, RUNNING, STOPPED
+
+log = logging.getLogger(__name__)
+
+AUTOSTART_ENV = "MNIST_AUTOSTART_WORKER"  # "0": the app never starts a worker itself
+HEARTBEAT_EVERY = 2.0  # s between heartbeats of a running job
+STOP_GRACE = 60.0  # s a running job may take to honour a stop before it is killed
+TRAINING_NICENESS = 10  # training processes yield the CPU to the web server
+ROOT = Path(__file__).resolve().parents[2]  # where `python -m mnist_core...` imports from
+
+_started_workers: list[subprocess.Popen] = []  # kept so they are reaped, not zombies
+
+
+def worker_id() -> str:
+    """This process's name on job records and in the list of live workers."""
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+class Supervisor:
+    """A worker's side of a queue: claims each job it is handed and trains it.
+
+    `in_subprocess` False trains in this process instead of a fresh one (a queue in
+    immediate mode, for tests)."""
+
+    def __init__(self, queue: JobQueue, *, stop_grace: float = STOP_GRACE,
+                 in_subprocess: bool = True):
+        self.queue, self.store = queue, queue.store
+        self.stop_grace = stop_grace
+        self.in_subprocess = in_subprocess
+        self.id = worker_id()
+        self._children: dict[str, subprocess.Popen] = {}
+        self._shutting_down = threading.Event()
+
+    def run_job(self, job_id: str) -> None:
+        """Claim a queued job and train it; a stopped one is skipped."""
+        now = time.time()
+        claimed = self.store.update(
+            job_id, {"status": RUNNING, "started": now, "heartbeat": now, "worker": self.id},
+            if_status=[QUEUED],
+        )
+        if not claimed:
+            return  # stopped while queued, or already taken
+        if self.in_subprocess:
+            self._train_in_child(job_id)
+        else:
+            from mnist_core.jobs.run import train_job
+
+            train_job(self.store, job_id)
+
+    def _train_in_child(self, job_id: str) -> None:
+        """Train in a fresh, niced process; keep its heartbeat; enforce stops."""
+        process = subprocess.Popen(
+            [sys.executable, "-m", "mnist_core.jobs.run", job_id],
+            env=self.queue.env(), stdin=subprocess.DEVNULL, preexec_fn=_child_setup,
+            cwd=ROOT,
+        )
+        self._children[job_id] = process
+        self.store.update(job_id, {"pid": process.pid}, if_status=[RUNNING])
+        killed_for = None
+        try:
+            while True:
+                try:
+                    process.wait(timeout=HEARTBEAT_EVERY)
+                    break
+                except subprocess.TimeoutExpired:
+                    pass
+                self.store.update(job_id, {"heartbeat": time.time()}, if_status=[RUNNING])
+                if killed_for is None:
+                    record = self.store.get(job_id) or {}
+                    asked = record.get("stop_requested")
+                    if self._shutting_down.is_set():
+                        killed_for = "shutdown"
+                    elif asked is not None and time.time() - asked > self.stop_grace:
+                        killed_for = "stop"
+                    if killed_for is not None:
+                        process.kill()
+        finally:
+            self._children.pop(job_id, None)
+        code = process.returncode
+        if killed_for == "stop":
+            status, message = STOPPED, (
+                f"It did not stop within {self.stop_grace:.0f} s of the request, so it was "
+                "ended; the model was not saved."
+            )
+        elif killed_for == "shutdown":
+            status, message = FAILED, (
+                "The worker was shut down while this run trained; nothing was saved."
+            )
+        else:
+            status, message = FAILED, (
+                f"The training process ended unexpectedly ({_describe_exit(code)}); "
+                "nothing was saved and every existing model is unchanged."
+            )
+        # Only if the process did not record its own ending (it normally does).
+        self.store.update(
+            job_id, {"status": status, "ended": time.time(), "message": message},
+            if_status=[RUNNING],
+        )
+
+    def shutdown(self) -> None:
+        """End this worker's training processes; their jobs are marked failed."""
+        self._shutting_down.set()
+        for process in list(self._children.values()):
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+
+
+def run_worker(queue: JobQueue, threads: int = 1, exit_with: int | None = None,
+               stop_grace: float = STOP_GRACE) -> None:
+    """Consume the queue until SIGINT/SIGTERM (or until process `exit_with` is gone).
+
+    `threads` jobs train at once, each in its own process. The worker announces itself
+    with a heartbeat, so pages count it and estimate queue times.
+    """
+    supervisor = Supervisor(queue, stop_grace=stop_grace)
+    huey = make_huey(queue.url, queue.state, queue.name)
+    declare_train(huey, supervisor)
+    consumer = huey.create_consumer(
+        workers=threads, worker_type="thread", periodic=False, initial_delay=0.1,
+        backoff=1.3, max_delay=1.0,
+    )
+    store = queue.store
+    done = threading.Event()
+    info = {"host": socket.gethostname(), "pid": os.getpid(), "threads": threads,
+            "started": time.time()}
+
+    def beat() -> None:
+        while not done.wait(3.0):
+            try:
+                store.beat(supervisor.id, info)
+                queue.view()  # fails jobs whose worker died; drops old records
+            except Exception:  # noqa: BLE001 - a store hiccup must not stop the worker
+                log.exception("worker heartbeat failed")
+            if exit_with is not None and not _alive(exit_with):
+                log.info("process %d is gone; the worker stops", exit_with)
+                supervisor.shutdown()
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+
+    store.beat(supervisor.id, info)
+    heart = threading.Thread(target=beat, name="worker-heartbeat", daemon=True)
+    heart.start()
+    try:
+        consumer.run()
+    finally:
+        done.set()
+        supervisor.shutdown()
+        store.leave(supervisor.id)
+        for record in store.all():  # what its threads had no time to record
+            if record["status"] == RUNNING and record.get("worker") == supervisor.id:
+                store.update(record["id"], {
+                    "status": FAILED, "ended": time.time(),
+                    "message": "The worker was shut down while this run trained; nothing "
+                    "was saved.",
+                }, if_status=[RUNNING])
+
+
+def wants_local_worker(queue: JobQueue) -> bool:
+    """Whether an app on this queue should start its own worker: on a SQLite queue (one
+    machine) unless `MNIST_AUTOSTART_WORKER=0`; never on Redis, whose workers are
+    started by whoever deploys them."""
+    return queue.url is None and os.environ.get(AUTOSTART_ENV) != "0"
+
+
+def ensure_worker(queue: JobQueue) -> bool:
+    """Start a local worker process if none is alive; True if one was started.
+
+    Only one starter at a time (a lock file), and a worker still starting up (its
+    pid file is fresh) counts as alive. The worker exits when this process does.
+    """
+    if queue.store.workers():
+        return False
+    import fcntl
+
+    state = queue.state
+    state.mkdir(parents=True, exist_ok=True)
+    with open(state / "worker-start.lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False  # another process is starting one right now
+        pid_file = state / "worker.pid"
+        with contextlib.suppress(OSError, ValueError):
+            if time.time() - pid_file.stat().st_mtime < 30 and _alive(
+                int(pid_file.read_text())
+            ):
+                return False
+        if queue.store.workers():
+            return False
+        with open(state / "worker.log", "ab") as out:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "mnist_core", "worker", "--exit-with",
+                 str(os.getpid())],
+                env=queue.env(), stdout=out, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, cwd=ROOT,
+            )
+        _started_workers.append(process)
+        pid_file.write_text(str(process.pid))
+        log.info("started a local training worker, pid %d", process.pid)
+        return True
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _child_setup() -> None:
+    """In the training process before it starts: lower its priority, and have Linux
+    kill it if the worker thread that started it dies (no orphaned training).
+
+    On Linux it runs under SCHED_IDLE: it gets only CPU time nothing else wants, so a
+    web server on the same machine answers drawings as if it trained nothing; a
+    dedicated worker host loses nothing by it. Elsewhere it is niced.
+    """
+    os.nice(TRAINING_NICENESS)
+    if hasattr(os, "SCHED_IDLE"):
+        with contextlib.suppress(OSError):
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL("libc.so.6", use_errno=True)
+            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def _describe_exit(code: int | None) -> str:
+    if code is None:
+        return "no exit code"
+    if code < 0:
+        name = signal.Signals(-code).name
+        hint = ": killed, perhaps for lack of memory" if -code == signal.SIGKILL else ""
+        return f"signal {name}{hint}"
+    return f"exit code {code}"
