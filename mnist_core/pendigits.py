@@ -6,6 +6,10 @@ dataset 81, 1998). Rendered white-on-black onto a 280x280 canvas with an 18 px r
 pen, they show how well a model recognises digits *drawn* in the app, which is what
 its users do, rather than how well it fits the MNIST test set.
 
+`load_pendigits()` finds the file the way `data.load_mnist` finds MNIST: `$PENDIGITS_PATH`,
+else the project's shared copy beside the checkout, else a copy cached beside Keras's
+MNIST (`~/.keras/datasets`), else it downloads it once from UCI and caches it.
+
 The file is in the UNIPEN text format::
 
     .SEGMENT DIGIT 6-7 ? "4"      one sample; 6-7 = indices of its strokes in the file
@@ -26,8 +30,14 @@ digits apiece, 6 missing), and every (writer, sample number) pair occurs once.
 
 from __future__ import annotations
 
+import hashlib
+import http.client
+import io
 import os
 import re
+import tempfile
+import urllib.request
+import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +46,25 @@ import cv2
 import numpy as np
 
 from mnist_core.errors import DatasetError
+from mnist_core.lzw import MAGIC as LZW_MAGIC
+from mnist_core.lzw import unlzw
 from mnist_core.segment import NUMBER_PAD
+
+PATH_ENV = "PENDIGITS_PATH"  # a local copy of the file, used as is
+URL_ENV = "PENDIGITS_URL"  # a download address to use instead of UCI's
+FILE_NAME = "pendigits-orig.tra"
+# The original UNIPEN trajectories of writers 1-30 as UCI has served them since 1998,
+# compressed with Unix `compress`; UCI's newer archive of dataset 81 holds the same .Z.
+PENDIGITS_URL = (
+    "https://archive.ics.uci.edu/ml/machine-learning-databases/pendigits/pendigits-orig.tra.Z"
+)
+PENDIGITS_ZIP_URL = (
+    "https://archive.ics.uci.edu/static/public/81/pen+based+recognition+of+handwritten+digits.zip"
+)
+PENDIGITS_SHA256 = "a66225d68d7d68591e62944df1ad33b3f5aa608e2df2505844b41f5568a80da4"
+# The project's copy beside the checkout, so CI and tests never download.
+SHARED_COPY = Path(__file__).resolve().parents[2] / "shared" / "pendigits" / FILE_NAME
+DOWNLOAD_TIMEOUT = 60  # seconds without data before a download gives up
 
 TABLET_SIZE = 500  # side of the tablet box each digit was written in
 CLASS_COUNTS = (780, 779, 780, 719, 780, 720, 720, 778, 719, 719)  # full file, digits 0-9
@@ -65,7 +93,11 @@ class PenDigitsFormatError(DatasetError, ValueError):
 
 
 class PenDigitsNotFoundError(DatasetError, FileNotFoundError):
-    """The pendigits file does not exist."""
+    """The pendigits file does not exist and cannot be downloaded."""
+
+
+class PenDigitsChecksumError(DatasetError, ValueError):
+    """A downloaded pendigits file is not the one this project was built on."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -84,26 +116,119 @@ class PenDigit:
 
 
 def default_pendigits_path() -> Path:
-    """Return `$PENDIGITS_PATH`, else `<repo root>/../shared/pendigits/pendigits-orig.tra`."""
-    env = os.environ.get("PENDIGITS_PATH")
+    """Where `load_pendigits()` reads: `$PENDIGITS_PATH`, else the shared copy beside the
+    checkout if it exists, else the download cache (which may not exist yet)."""
+    env = os.environ.get(PATH_ENV)
     if env:
         return Path(env)
-    repo_root = Path(__file__).resolve().parents[1]
-    return repo_root.parent / "shared" / "pendigits" / "pendigits-orig.tra"
+    if SHARED_COPY.is_file():
+        return SHARED_COPY
+    return pendigits_cache_dir() / FILE_NAME
+
+
+def pendigits_available() -> bool:
+    """True when `load_pendigits()` can work without a download."""
+    return default_pendigits_path().is_file()
+
+
+def pendigits_cache_dir() -> Path:
+    """The folder where Keras caches MNIST: `$KERAS_HOME/datasets`, else
+    `~/.keras/datasets`, or `/tmp/.keras/datasets` when that is not writable."""
+    home = os.environ.get("KERAS_HOME")
+    if home:
+        base = Path(home).expanduser()
+    else:
+        user = Path("~").expanduser()
+        base = (user if os.access(user, os.W_OK) else Path("/tmp")) / ".keras"
+    if base.exists() and not os.access(base, os.W_OK):
+        base = Path(tempfile.gettempdir()) / ".keras"  # as keras.utils.get_file does
+    return base / "datasets"
+
+
+def fetch_pendigits(url: str | None = None, sha256: str = PENDIGITS_SHA256) -> Path:
+    """Return the path of a local pendigits file, downloading it once if need be.
+
+    Looks at `$PENDIGITS_PATH` (a missing file there is an error), then the shared copy,
+    then the cache (`pendigits_cache_dir()`). Otherwise downloads `url` (default
+    `$PENDIGITS_URL`, else `PENDIGITS_URL`, then `PENDIGITS_ZIP_URL`): a `.Z`, a zip
+    holding the file, or the plain text. The text must have SHA-256 `sha256`; it is
+    written to the cache under a temporary name and renamed, so the cache never holds a
+    partial or wrong file. Raises `PenDigitsNotFoundError` when no download works and
+    `PenDigitsChecksumError` when the file is not the expected one.
+    """
+    path = default_pendigits_path()
+    if path.is_file():
+        return path
+    if os.environ.get(PATH_ENV):
+        raise PenDigitsNotFoundError(f"pendigits file not found: {path} (from {PATH_ENV})")
+    url = url or os.environ.get(URL_ENV)
+    source, text = _download([url] if url else [PENDIGITS_URL, PENDIGITS_ZIP_URL])
+    actual = hashlib.sha256(text).hexdigest()
+    if actual != sha256:
+        raise PenDigitsChecksumError(
+            f"the pendigits file downloaded from {source} has SHA-256 {actual}, expected "
+            f"{sha256}; it was not cached. Set {PATH_ENV} to a good copy of {FILE_NAME}."
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{FILE_NAME}.", suffix=".part")
+    try:
+        with os.fdopen(handle, "wb") as part:
+            part.write(text)
+        os.chmod(temp, 0o644)  # mkstemp makes it private; a cache others may read
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _download(urls: Sequence[str]) -> tuple[str, bytes]:
+    """The first of `urls` that gives a pendigits file, and its text, unpacked."""
+    failures = []
+    for url in urls:
+        try:
+            with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT) as response:
+                data = response.read()
+        except (OSError, http.client.HTTPException, ValueError) as err:
+            failures.append(f"{url}: {err}")
+            continue
+        try:
+            return url, _unpack(data)
+        except (ValueError, zipfile.BadZipFile) as err:
+            failures.append(f"{url}: not a {FILE_NAME} file ({err})")
+    raise PenDigitsNotFoundError(
+        f"{FILE_NAME} is not on this machine and could not be downloaded "
+        f"({'; '.join(failures)}). Set {PATH_ENV} to a copy of {FILE_NAME} (UCI dataset "
+        f"81, \"Pen-Based Recognition of Handwritten Digits\"), or allow the download "
+        f"from {' or '.join(urls)}."
+    )
+
+
+def _unpack(data: bytes) -> bytes:
+    """`data` itself, or the file inside it when it is `.Z` or a zip holding `FILE_NAME`."""
+    if data.startswith(LZW_MAGIC):
+        return unlzw(data)
+    if data.startswith(b"PK"):
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = {Path(n).name: n for n in archive.namelist()}
+            for name in (FILE_NAME, FILE_NAME + ".Z"):
+                if name in names:
+                    return _unpack(archive.read(names[name]))
+        raise ValueError(f"the zip holds neither {FILE_NAME} nor {FILE_NAME}.Z")
+    return data
 
 
 def load_pendigits(path: str | os.PathLike[str] | None = None) -> list[PenDigit]:
     """Read every digit of a UNIPEN pendigits file, in file order.
 
-    `path` defaults to `default_pendigits_path()`. Raises `PenDigitsNotFoundError` (a
-    `FileNotFoundError`) when the file is missing and `PenDigitsFormatError` (a
-    `ValueError`) naming the file and line when it is malformed. Header and unknown
-    `.KEYWORD` lines are skipped; `.DT` pauses are ignored.
+    `path` defaults to `fetch_pendigits()`, which may download the file once. Raises
+    `PenDigitsNotFoundError` (a `FileNotFoundError`) when the file is missing and
+    `PenDigitsFormatError` (a `ValueError`) naming the file and line when it is
+    malformed. Header and unknown `.KEYWORD` lines are skipped; `.DT` pauses are ignored.
     """
-    file = Path(path) if path is not None else default_pendigits_path()
+    file = Path(path) if path is not None else fetch_pendigits()
     if not file.is_file():
-        hint = "" if path is not None else " (set PENDIGITS_PATH to point at it)"
-        raise PenDigitsNotFoundError(f"pendigits file not found: {file}{hint}")
+        raise PenDigitsNotFoundError(f"pendigits file not found: {file}")
     with file.open(encoding="ascii", errors="replace") as handle:
         return _parse(handle, file)
 
@@ -464,14 +589,21 @@ __all__ = [
     "N_DIGITS",
     "N_WRITERS",
     "PEN_WIDTH",
+    "PENDIGITS_SHA256",
+    "PENDIGITS_URL",
+    "PENDIGITS_ZIP_URL",
     "PenDigit",
+    "PenDigitsChecksumError",
     "PenDigitsFormatError",
     "PenDigitsNotFoundError",
     "WrittenNumber",
     "compose_number",
     "default_pendigits_path",
     "drawn_training_set",
+    "fetch_pendigits",
     "load_pendigits",
+    "pendigits_available",
+    "pendigits_cache_dir",
     "render_dataset",
     "render_digit",
     "writer_split",

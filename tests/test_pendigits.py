@@ -102,8 +102,9 @@ def test_default_path_comes_from_the_environment(
     assert pendigits.default_pendigits_path() == SAMPLE
     assert [d.label for d in load_pendigits()] == SAMPLE_LABELS
     monkeypatch.delenv("PENDIGITS_PATH")
-    default = pendigits.default_pendigits_path()
-    assert default.parts[-3:] == ("shared", "pendigits", "pendigits-orig.tra")
+    assert pendigits.SHARED_COPY.parts[-3:] == ("shared", "pendigits", "pendigits-orig.tra")
+    monkeypatch.setattr(pendigits, "SHARED_COPY", SAMPLE)  # the shared copy beside the checkout
+    assert pendigits.default_pendigits_path() == SAMPLE
 
 
 def test_missing_file_is_named(tmp_path: Path) -> None:
