@@ -409,10 +409,10 @@ def test_a_run_can_also_learn_from_the_pen_drawn_digits_in_other_hands(store):
 def test_without_the_pen_drawn_digits_the_toggle_says_they_will_be_downloaded(
     store, tmp_path, monkeypatch
 ):
-    from mnist_core import pendigits
+    from mnist_core import pendigits_source
 
     monkeypatch.delenv("PENDIGITS_PATH", raising=False)
-    monkeypatch.setattr(pendigits, "SHARED_COPY", tmp_path / "no-shared.tra")
+    monkeypatch.setattr(pendigits_source, "SHARED_COPY", tmp_path / "no-shared.tra")
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
     toggle = app(TRAIN).toggle(key="train_pen")
     assert not toggle.disabled

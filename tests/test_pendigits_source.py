@@ -1,4 +1,4 @@
-"""Tests for where `mnist_core.pendigits` finds its file: the environment, the shared
+"""Tests for `mnist_core.pendigits_source`: where it finds its file: the environment, the shared
 copy, the cache beside Keras's MNIST, and the one-time download.
 
 Downloads come from `file://` URLs of the committed sample (as `.Z`, plain or zipped);
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from mnist_core import pendigits
-from mnist_core.pendigits import (
+from mnist_core import pendigits_source as source
+from mnist_core.pendigits_source import (
     FILE_NAME,
     PENDIGITS_SHA256,
     PenDigitsChecksumError,
@@ -38,10 +38,10 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
     monkeypatch.delenv("PENDIGITS_PATH", raising=False)
     monkeypatch.delenv("PENDIGITS_URL", raising=False)
-    monkeypatch.setattr(pendigits, "SHARED_COPY", tmp_path / "no-shared" / FILE_NAME)
+    monkeypatch.setattr(source, "SHARED_COPY", tmp_path / "no-shared" / FILE_NAME)
     offline = (tmp_path / "offline").as_uri()
-    monkeypatch.setattr(pendigits, "PENDIGITS_URL", f"{offline}/{FILE_NAME}.Z")
-    monkeypatch.setattr(pendigits, "PENDIGITS_ZIP_URL", f"{offline}/pendigits.zip")
+    monkeypatch.setattr(source, "PENDIGITS_URL", f"{offline}/{FILE_NAME}.Z")
+    monkeypatch.setattr(source, "PENDIGITS_ZIP_URL", f"{offline}/pendigits.zip")
     return tmp_path / "keras" / "datasets"
 
 
@@ -55,11 +55,11 @@ def labels(path: Path | None = None) -> list[int]:
 
 def test_first_call_downloads_and_caches(cache: Path) -> None:
     assert default_pendigits_path() == cache / FILE_NAME
-    assert not pendigits.pendigits_available()
+    assert not source.pendigits_available()
     path = fetch_pendigits(SAMPLE_Z.as_uri(), sha256=SAMPLE_SHA256)
     assert path == cache / FILE_NAME and files_in(cache) == [FILE_NAME]
     assert path.read_bytes() == SAMPLE.read_bytes()
-    assert pendigits.pendigits_available()
+    assert source.pendigits_available()
     assert labels() == labels(SAMPLE)
 
 
@@ -92,7 +92,7 @@ def test_offline_load_names_the_variable_and_both_uci_urls(cache: Path) -> None:
         load_pendigits()
     message = str(caught.value)
     assert "PENDIGITS_PATH" in message
-    assert pendigits.PENDIGITS_URL in message and pendigits.PENDIGITS_ZIP_URL in message
+    assert source.PENDIGITS_URL in message and source.PENDIGITS_ZIP_URL in message
 
 
 def test_download_address_from_the_environment(cache: Path, monkeypatch) -> None:
@@ -125,14 +125,14 @@ def test_a_failed_write_leaves_no_partial_file(cache: Path, monkeypatch) -> None
     def no_rename(*_):
         raise OSError("disk full")
 
-    monkeypatch.setattr(pendigits.os, "replace", no_rename)
+    monkeypatch.setattr(source.os, "replace", no_rename)
     with pytest.raises(OSError, match="disk full"):
         fetch_pendigits(SAMPLE_Z.as_uri(), sha256=SAMPLE_SHA256)
     assert files_in(cache) == []
 
 
 def test_environment_then_shared_copy_then_cache(cache: Path, monkeypatch) -> None:
-    monkeypatch.setattr(pendigits, "SHARED_COPY", SAMPLE)
+    monkeypatch.setattr(source, "SHARED_COPY", SAMPLE)
     assert default_pendigits_path() == SAMPLE
     assert fetch_pendigits(sha256="never checked") == SAMPLE
     monkeypatch.setenv("PENDIGITS_PATH", str(SAMPLE_Z))
