@@ -82,8 +82,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     common.add_common_args(parser)
     parser.add_argument("--data-dir", help="MNIST folder (default: MNIST_DATA_DIR)")
-    parser.add_argument("--pendigits", help="pendigits-orig.tra (default: PENDIGITS_PATH "
-                        "or ../shared/pendigits/pendigits-orig.tra)")
+    parser.add_argument("--pendigits", help="pendigits-orig.tra (default: PENDIGITS_PATH, "
+                        "../shared/pendigits/, else downloaded once to ~/.keras/datasets)")
     parser.add_argument("--limit", type=int, help="score on N drawn digits, drawn at random "
                         "with --seed (default: all 7,494; --quick: 300)")
     parser.add_argument("--mnist-limit", type=int, help="score on the first N MNIST test "
@@ -368,8 +368,8 @@ def run(args: argparse.Namespace) -> dict:
 
     mnist, mnist_skip = load_mnist_test(args.data_dir, args.mnist_limit, args.quick)
 
-    pendigits_path = args.pendigits or default_pendigits_path()
-    digits = select_digits(load_pendigits(pendigits_path), args.limit, args.seed)
+    digits = select_digits(load_pendigits(args.pendigits), args.limit, args.seed)
+    pendigits_path = args.pendigits or default_pendigits_path()  # downloaded if need be
     labels = np.array([d.label for d in digits], dtype=np.int64)
     prepare_start = time.perf_counter()
     drawn = prepare_drawn(digits, args.seed)

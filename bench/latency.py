@@ -73,8 +73,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--drawings", type=int, default=20,
                         help="distinct pendigits drawings to cycle through (default 20)")
     parser.add_argument("--seed", type=int, default=0, help="which drawings, their size/place")
-    parser.add_argument("--pendigits", help="pendigits-orig.tra (default: PENDIGITS_PATH "
-                        "or ../shared/pendigits/pendigits-orig.tra)")
+    parser.add_argument("--pendigits", help="pendigits-orig.tra (default: PENDIGITS_PATH, "
+                        "../shared/pendigits/, else downloaded once to ~/.keras/datasets)")
     parser.add_argument("--no-app", action="store_true", help="skip the Draw-page reruns")
     parser.add_argument(
         "--while-training", action="store_true",

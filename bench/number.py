@@ -51,8 +51,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--models", nargs="+", metavar="NAME",
                         help="models to score (default: the default model and every model "
                         "of the store trained on only some pendigits writers)")
-    parser.add_argument("--pendigits", help="pendigits-orig.tra (default: PENDIGITS_PATH "
-                        "or ../shared/pendigits/pendigits-orig.tra)")
+    parser.add_argument("--pendigits", help="pendigits-orig.tra (default: PENDIGITS_PATH, "
+                        "../shared/pendigits/, else downloaded once to ~/.keras/datasets)")
     parser.add_argument("--count", type=int, default=1000,
                         help="numbers per model (default 1,000; --quick: 200)")
     parser.add_argument("--seed", type=int, default=0)

@@ -6,42 +6,37 @@ dataset 81, 1998). Rendered white-on-black onto a 280x280 canvas with an 18 px r
 pen, they show how well a model recognises digits *drawn* in the app, which is what
 its users do, rather than how well it fits the MNIST test set.
 
-The file is in the UNIPEN text format::
-
-    .SEGMENT DIGIT 6-7 ? "4"      one sample; 6-7 = indices of its strokes in the file
-    .COMMENT 4  1  117            label, writer (1-30), sample number of that writer
-    .PEN_DOWN                     a stroke: one "x y" line per point, then .PEN_UP
-     277  306
-    .PEN_UP
-    .DT 100                       pause between strokes (ignored)
-
-Tablet coordinates: each digit lies in a 500x500 box and y grows upwards, so the loader
-flips y (``y -> 500 - y``) to make it grow downwards like image rows.
-
-The `.COMMENT` fields are not documented with the data; reading them as label, writer
-and sample number is inferred from the file: the first always equals the label, the
-second takes exactly the values 1-30 with 247-250 samples each (the 30 writers, 250
-digits apiece, 6 missing), and every (writer, sample number) pair occurs once.
+Finding, downloading and reading the file is `pendigits_source`'s job; its names
+(`load_pendigits`, `PenDigit`, ...) are importable from here too.
 """
 
 from __future__ import annotations
 
-import os
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import cv2
 import numpy as np
 
-from mnist_core.errors import DatasetError
+from mnist_core.pendigits_source import (
+    CLASS_COUNTS,
+    N_DIGITS,
+    N_WRITERS,
+    PENDIGITS_SHA256,
+    PENDIGITS_URL,
+    PENDIGITS_ZIP_URL,
+    PenDigit,
+    PenDigitsChecksumError,
+    PenDigitsFormatError,
+    PenDigitsNotFoundError,
+    default_pendigits_path,
+    fetch_pendigits,
+    load_pendigits,
+    pendigits_available,
+    pendigits_cache_dir,
+    writer_split,
+)
 from mnist_core.segment import NUMBER_PAD
-
-TABLET_SIZE = 500  # side of the tablet box each digit was written in
-CLASS_COUNTS = (780, 779, 780, 719, 780, 720, 720, 778, 719, 719)  # full file, digits 0-9
-N_DIGITS = sum(CLASS_COUNTS)  # 7,494
-N_WRITERS = 30
 
 CANVAS_SIZE = 280  # the app's drawing pad
 PEN_WIDTH = 18  # its stroke width, px
@@ -54,175 +49,6 @@ FIXED_SIZE = 180 / 280
 _SUPERSAMPLE = 4  # draw at 4x and average down: 17 grey levels of anti-aliasing
 _SHIFT = 4  # fractional bits of the fixed-point coordinates handed to OpenCV
 _CURVE_SAMPLES = 8  # points per quadratic piece of the smoothed stroke
-
-_SEGMENT_RE = re.compile(r'^\.SEGMENT\s+DIGIT\s+(\d+)(?:-(\d+))?\s+\S+\s+"(\d)"\s*$')
-_WRITER_COMMENT_RE = re.compile(r"^\.COMMENT\s+(\d)\s+(\d+)\s+(\d+)\s*$")
-_POINT_RE = re.compile(r"^\s*(-?\d+(?:\.\d*)?)\s+(-?\d+(?:\.\d*)?)\s*$")
-
-
-class PenDigitsFormatError(DatasetError, ValueError):
-    """The pendigits file is not valid UNIPEN as this loader reads it."""
-
-
-class PenDigitsNotFoundError(DatasetError, FileNotFoundError):
-    """The pendigits file does not exist."""
-
-
-@dataclass(frozen=True, eq=False)
-class PenDigit:
-    """One handwritten digit as the pen drew it.
-
-    `strokes` holds one read-only `(K, 2)` float64 array of (x, y) per pen-down stroke,
-    in tablet units (0-500) with y growing downwards like image rows. `writer` is the
-    writer's number (1-30) taken from the sample's `.COMMENT` line, or None when the
-    file does not give it. Equality is identity (the arrays make `==` ambiguous).
-    """
-
-    label: int
-    strokes: tuple[np.ndarray, ...]
-    writer: int | None = None
-
-
-def default_pendigits_path() -> Path:
-    """Return `$PENDIGITS_PATH`, else `<repo root>/../shared/pendigits/pendigits-orig.tra`."""
-    env = os.environ.get("PENDIGITS_PATH")
-    if env:
-        return Path(env)
-    repo_root = Path(__file__).resolve().parents[1]
-    return repo_root.parent / "shared" / "pendigits" / "pendigits-orig.tra"
-
-
-def load_pendigits(path: str | os.PathLike[str] | None = None) -> list[PenDigit]:
-    """Read every digit of a UNIPEN pendigits file, in file order.
-
-    `path` defaults to `default_pendigits_path()`. Raises `PenDigitsNotFoundError` (a
-    `FileNotFoundError`) when the file is missing and `PenDigitsFormatError` (a
-    `ValueError`) naming the file and line when it is malformed. Header and unknown
-    `.KEYWORD` lines are skipped; `.DT` pauses are ignored.
-    """
-    file = Path(path) if path is not None else default_pendigits_path()
-    if not file.is_file():
-        hint = "" if path is not None else " (set PENDIGITS_PATH to point at it)"
-        raise PenDigitsNotFoundError(f"pendigits file not found: {file}{hint}")
-    with file.open(encoding="ascii", errors="replace") as handle:
-        return _parse(handle, file)
-
-
-def _parse(lines: Iterable[str], file: Path) -> list[PenDigit]:
-    """Parse UNIPEN lines into digits; see `load_pendigits`."""
-    digits: list[PenDigit] = []
-    label: int | None = None  # label of the open segment, None before the first one
-    declared = 0  # strokes its .SEGMENT line announces
-    segment_line = 0
-    writer: int | None = None
-    strokes: list[np.ndarray] = []
-    points: list[tuple[float, float]] | None = None  # the stroke being drawn, if any
-
-    def fail(lineno: int, message: str) -> PenDigitsFormatError:
-        return PenDigitsFormatError(f"{file}, line {lineno}: {message}")
-
-    def close_segment(lineno: int) -> None:
-        if label is None:
-            return
-        if not strokes:
-            raise fail(segment_line, f'digit "{label}" has no strokes')
-        if len(strokes) != declared:
-            raise fail(
-                segment_line,
-                f"segment announces {declared} stroke(s) but {len(strokes)} follow "
-                f"(up to line {lineno})",
-            )
-        digits.append(PenDigit(label=label, strokes=tuple(strokes), writer=writer))
-
-    lineno = 0
-    for lineno, raw in enumerate(lines, start=1):
-        line = raw.strip()
-        if not line:
-            continue
-        if not line.startswith("."):
-            if points is None:
-                raise fail(lineno, f"point {line!r} outside a .PEN_DOWN/.PEN_UP stroke")
-            match = _POINT_RE.match(line)
-            if match is None:
-                raise fail(lineno, f"expected an 'x y' point, got {line!r}")
-            points.append((float(match.group(1)), TABLET_SIZE - float(match.group(2))))
-            continue
-        keyword = line.split(maxsplit=1)[0]
-        if keyword == ".PEN_DOWN":
-            if points is not None:
-                raise fail(lineno, ".PEN_DOWN while the pen is already down")
-            if label is None:
-                raise fail(lineno, ".PEN_DOWN before the first .SEGMENT")
-            points = []
-        elif keyword == ".PEN_UP":
-            if points is None:
-                raise fail(lineno, ".PEN_UP without a .PEN_DOWN")
-            if not points:
-                raise fail(lineno, "stroke with no points")
-            stroke = np.array(points, dtype=np.float64)
-            stroke.setflags(write=False)
-            strokes.append(stroke)
-            points = None
-        elif points is not None:
-            raise fail(lineno, f"{keyword} inside a stroke (missing .PEN_UP)")
-        elif keyword == ".SEGMENT":
-            match = _SEGMENT_RE.match(line)
-            if match is None:
-                raise fail(lineno, f'expected \'.SEGMENT DIGIT <n>[-<m>] ? "<0-9>"\', got {line!r}')
-            close_segment(lineno)
-            first = int(match.group(1))
-            last = int(match.group(2)) if match.group(2) is not None else first
-            if last < first:
-                raise fail(lineno, f"stroke range {first}-{last} runs backwards")
-            label, declared, segment_line = int(match.group(3)), last - first + 1, lineno
-            writer, strokes = None, []
-        elif keyword == ".COMMENT" and label is not None and not strokes:
-            # pendigits writes ".COMMENT <label> <writer> <sample no.>" after .SEGMENT
-            match = _WRITER_COMMENT_RE.match(line)
-            if match is not None and int(match.group(1)) == label:
-                writer = int(match.group(2))
-        # anything else (.INCLUDE, .LEXICON, .HIERARCHY, .DT, other comments) is skipped
-    if points is not None:
-        raise fail(lineno, "file ends inside a stroke (missing .PEN_UP)")
-    close_segment(lineno)
-    if not digits:
-        raise PenDigitsFormatError(f"{file}: no .SEGMENT DIGIT samples found")
-    return digits
-
-
-def writer_split(
-    digits: Sequence[PenDigit],
-    test_writers: Iterable[int] | None = None,
-    *,
-    test_fraction: float = 0.2,
-    seed: int = 0,
-) -> tuple[list[PenDigit], list[PenDigit]]:
-    """Split digits into (train, test) so that no writer appears in both.
-
-    A per-writer split measures how well a model does on a *new* person's hand, which a
-    random split (same writers on both sides) overstates. `test_writers` names the test
-    writers; otherwise `round(test_fraction * n_writers)` (at least 1) are drawn with
-    `seed`. Raises `ValueError` when a digit has no writer id.
-    """
-    if any(d.writer is None for d in digits):
-        raise ValueError("writer_split needs writer ids, and some digits have none")
-    writers = sorted({d.writer for d in digits if d.writer is not None})
-    if test_writers is None:
-        if not 0 < test_fraction < 1:
-            raise ValueError(f"test_fraction must lie in (0, 1), got {test_fraction}")
-        count = min(len(writers) - 1, max(1, round(test_fraction * len(writers))))
-        if count < 1:
-            raise ValueError("need at least two writers to split by writer")
-        chosen = np.random.default_rng(seed).choice(writers, size=count, replace=False)
-        test_set = {int(w) for w in chosen}
-    else:
-        test_set = set(test_writers)
-        unknown = test_set - set(writers)
-        if unknown:
-            raise ValueError(f"writers {sorted(unknown)} do not occur in the data")
-    train = [d for d in digits if d.writer not in test_set]
-    test = [d for d in digits if d.writer in test_set]
-    return train, test
 
 
 def _smooth(stroke: np.ndarray) -> np.ndarray:
@@ -464,14 +290,21 @@ __all__ = [
     "N_DIGITS",
     "N_WRITERS",
     "PEN_WIDTH",
+    "PENDIGITS_SHA256",
+    "PENDIGITS_URL",
+    "PENDIGITS_ZIP_URL",
     "PenDigit",
+    "PenDigitsChecksumError",
     "PenDigitsFormatError",
     "PenDigitsNotFoundError",
     "WrittenNumber",
     "compose_number",
     "default_pendigits_path",
     "drawn_training_set",
+    "fetch_pendigits",
     "load_pendigits",
+    "pendigits_available",
+    "pendigits_cache_dir",
     "render_dataset",
     "render_digit",
     "writer_split",

@@ -14,7 +14,12 @@ from mnist_core.data import mnist_available
 from mnist_core.errors import InvalidModelNameError, JobError, ModelProtectedError
 from mnist_core.jobs.records import FAILED, FINISHED, QUEUED, RUNNING
 from mnist_core.models import ARCHITECTURES, DEFAULT_ARCHITECTURE
-from mnist_core.pendigits import N_DIGITS, N_WRITERS, default_pendigits_path
+from mnist_core.pendigits import (
+    N_DIGITS,
+    N_WRITERS,
+    default_pendigits_path,
+    pendigits_available,
+)
 
 BATCH_SIZES = [16, 32, 64, 128, 256, 512, 1024]
 TRAIN_SIZES = [500, 1000, 2000, 5000, 10000, 20000, 30000, 0]  # 0: every image
@@ -144,16 +149,15 @@ with settings:
         "'none of the digits', so the model says it is not sure when shown one. "
         "Preparing them adds about half a minute.",
     )
-    pen_digits_here = default_pendigits_path().is_file()
     st.toggle(
-        "Learn from real pen-drawn digits", key="train_pen", disabled=not pen_digits_here,
+        "Learn from real pen-drawn digits", key="train_pen",
         help=f"Also fit the {N_DIGITS:,} digits that {N_WRITERS} people wrote with a pen "
         "(UCI pendigits), drawn as this app's pad draws them, twice each, the second time "
         "in another hand (flagged 1s, crossed 7s, open 4s, straight-tailed 9s, slant), "
         "so the model reads drawings better. Preparing them adds about a minute."
-        if pen_digits_here else
-        f"The pen-drawn digits are not on this server ({default_pendigits_path()}; set "
-        "PENDIGITS_PATH).",
+        + ("" if pendigits_available() else
+           f" They are not on this server yet: the run downloads them once from UCI "
+           f"into {default_pendigits_path().parent} (offline, set PENDIGITS_PATH)."),
     )
     st.number_input("Random seed", 0, 2**31 - 1, step=1, key="train_seed")
     name = st.text_input("New model name", key="train_name", max_chars=64).strip()

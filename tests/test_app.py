@@ -407,6 +407,20 @@ def test_a_run_can_also_learn_from_the_pen_drawn_digits_in_other_hands(store):
     queue.stop(job.id, ALICE)
 
 
+def test_without_the_pen_drawn_digits_the_toggle_says_they_will_be_downloaded(
+    store, tmp_path, monkeypatch
+):
+    from mnist_core import pendigits_source
+
+    monkeypatch.delenv("PENDIGITS_PATH", raising=False)
+    monkeypatch.setattr(pendigits_source, "SHARED_COPY", tmp_path / "no-shared.tra")
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    toggle = app(TRAIN).toggle(key="train_pen")
+    assert not toggle.disabled
+    assert "downloads them once from UCI" in toggle.help and "PENDIGITS_PATH" in toggle.help
+    assert str(tmp_path / "keras" / "datasets") in toggle.help
+
+
 def test_training_from_the_page_saves_a_model_the_draw_page_offers(store):
     at = quick_settings(app(TRAIN), "quick", epochs=1, non_digits=True)
     at.button(key="train_start").click().run()

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from mnist_core import pendigits
+from mnist_core import pendigits_source as source
 from mnist_core.pendigits import (
     PenDigit,
     load_pendigits,
@@ -102,8 +103,9 @@ def test_default_path_comes_from_the_environment(
     assert pendigits.default_pendigits_path() == SAMPLE
     assert [d.label for d in load_pendigits()] == SAMPLE_LABELS
     monkeypatch.delenv("PENDIGITS_PATH")
-    default = pendigits.default_pendigits_path()
-    assert default.parts[-3:] == ("shared", "pendigits", "pendigits-orig.tra")
+    assert source.SHARED_COPY.parts[-3:] == ("shared", "pendigits", "pendigits-orig.tra")
+    monkeypatch.setattr(source, "SHARED_COPY", SAMPLE)  # the shared copy beside the checkout
+    assert pendigits.default_pendigits_path() == SAMPLE
 
 
 def test_missing_file_is_named(tmp_path: Path) -> None:
