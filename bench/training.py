@@ -41,9 +41,9 @@ import keras
 import numpy as np
 
 from bench import common
+from mnist_core.architectures import ARCHITECTURES, DEFAULT_ARCHITECTURE
 from mnist_core.data import load_mnist, mnist_source_description
 from mnist_core.errors import MnistCoreError
-from mnist_core.models import ARCHITECTURES, DEFAULT_ARCHITECTURE
 from mnist_core.preprocess import prepare_mnist
 from mnist_core.train import TrainConfig, prepare_run, train_model
 

@@ -22,6 +22,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from mnist_core.config import TrainConfig
 from mnist_core.errors import MnistCoreError
 
 
@@ -62,7 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--pen-writers", help="also train on these pendigits writers' drawings, e.g. 1-20"
     )
-    train.add_argument("--pen-renders", type=int, default=3, metavar="N",
+    train.add_argument("--pen-renders", type=int, default=TrainConfig.pen_renders, metavar="N",
                        help="render each pen-drawn digit N times (default 3)")
     train.add_argument("--pen-styles", action="store_true",
                        help="rewrite all renders but the first in other hands: flagged "
@@ -132,9 +133,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _train(args) -> int:
+    from mnist_core.architectures import get_architecture
     from mnist_core.data import load_mnist
-    from mnist_core.models import get_architecture
-    from mnist_core.train import TrainConfig, train_model
+    from mnist_core.train import train_model
 
     get_architecture(args.arch)  # an unknown name fails here, naming the known ones
     config = TrainConfig(

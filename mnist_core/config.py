@@ -9,8 +9,19 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
+from mnist_core.architectures import get_architecture
+
 MNIST_TRAIN_IMAGES = 60_000
 PEN_DIGITS_PER_WRITER = 250  # about: 7,494 digits from 30 writers
+# Kinds of synthetic non-digits a run may be taught (`mnist_core.negatives` draws them):
+# by default the four a drawing pad meets; the rest on request. Pairs, touching digits
+# and fragments are made of pen-drawn digits.
+KINDS = ("letter", "scribble", "pair", "shape")
+# How many non-digits a run fits when asked to learn what is no digit (the Train page's
+# toggle; the command line's --non-digits takes any number).
+TAUGHT_NON_DIGITS = 10_000
+ALL_KINDS = (*KINDS, "touching", "fragment", "doodle")
+NEEDS_DIGITS = ("pair", "touching", "fragment")
 
 
 @dataclass
@@ -29,14 +40,14 @@ class TrainConfig:
     # Writers (1-30) of ../shared/pendigits whose pen-drawn digits are added to the
     # training data, rendered as the pad draws them; the other writers stay unseen.
     pen_writers: tuple[int, ...] | None = None
-    pen_renders: int = 3
+    pen_renders: int = 2  # renders of each pen-drawn digit
     # Rewrite all renders but the first in other hands (`pen_styles`): continental 1s,
     # crossed 7s, open 4s, straight-tailed 9s, slant, stretch.
     pen_styles: bool = False
     # Synthetic drawings that are no digit (letters, scribbles, shapes; `negatives`)
     # added to the fitted images, taught as "unsure of every digit".
     non_digits: int = 0
-    # Which kinds (`negatives.ALL_KINDS`); None: the four a drawing pad meets. Add
+    # Which kinds (`ALL_KINDS`); None: the four a drawing pad meets (`KINDS`). Add
     # "touching" and "fragment" for what a written number's reader meets when it weighs
     # cutting ink apart: digits touching one another, and digits cut in two.
     non_digit_kinds: tuple[str, ...] | None = None
@@ -50,15 +61,12 @@ class TrainConfig:
     init_seed: int | None = None
     # Keep all renders of one pen-drawn digit on the same side of the validation split,
     # so validation never scores a drawing the run fitted in another render. Off by
-    # default: in two runs without writers 21-30 (seeds 0 and 1) it read 0.2 points
-    # fewer of those writers' digits and named 0.7-0.9 points fewer, no more often
-    # right, as it fits 10% fewer of the writers' digits (README, "The shipped models").
+    # default: it fits fewer of the writers' digits and read unseen writers no better
+    # (docs/results.md, the validation split).
     split_drawings: bool = False
 
     def resolved(self) -> TrainConfig:
         """Fill unset fields from the architecture's defaults and check every value."""
-        from mnist_core.models import get_architecture  # Keras: only when checking
-
         arch = get_architecture(self.architecture)
         cfg = TrainConfig(**asdict(self))
         cfg.epochs = arch.epochs if cfg.epochs is None else cfg.epochs
@@ -88,8 +96,6 @@ class TrainConfig:
         if not 0 <= cfg.non_digits <= 200_000:
             raise ValueError(f"non_digits must be between 0 and 200,000, got {cfg.non_digits}")
         if cfg.non_digit_kinds is not None:
-            from mnist_core.negatives import ALL_KINDS, NEEDS_DIGITS  # OpenCV: only here
-
             cfg.non_digit_kinds = tuple(dict.fromkeys(cfg.non_digit_kinds))
             unknown = set(cfg.non_digit_kinds) - set(ALL_KINDS)
             if unknown or not cfg.non_digit_kinds:

@@ -9,35 +9,14 @@ trains: adam, sparse categorical cross-entropy, accuracy.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import keras
 from keras import layers
 
+from mnist_core.architectures import get_architecture
+
 INPUT_SHAPE = (28, 28)
 NUM_CLASSES = 10
-
-
-@dataclass(frozen=True)
-class Architecture:
-    """One trainable architecture and the settings it is trained with by default."""
-
-    name: str
-    description: str
-    activation: str
-    build: Callable[[], keras.Model]
-    epochs: int
-    batch_size: int
-    augment: bool
-    learning_rate: float = 1e-3
-    # Cosine decay of the learning rate over the run (the default CNN needs it for
-    # its last tenth of a percent); the seeds were trained with a constant rate.
-    cosine_decay: bool = False
-    # Share of the run spent warming the rate up from a tenth to `learning_rate` before
-    # the cosine decay: a one-cycle schedule, which lets a short run use a high rate.
-    warmup_share: float = 0.0
-    # What a person can expect on a 2-core CPU with the default settings.
-    typical_time: str = ""
 
 
 def build_mlp(hidden: tuple[int, ...], activation: str, name: str) -> keras.Model:
@@ -116,66 +95,18 @@ def build_fast_cnn() -> keras.Model:
     return keras.Model(inputs, outputs, name="fast_cnn")
 
 
-# What a new training run uses unless told otherwise: done in about a minute.
-DEFAULT_ARCHITECTURE = "fast-cnn"
-
-ARCHITECTURES: dict[str, Architecture] = {
-    arch.name: arch
-    for arch in (
-        Architecture(
-            "fast-cnn",
-            "Fast CNN: 16 5x5 / 32 / 64 conv with batch norm, one-cycle learning rate",
-            "relu", build_fast_cnn, epochs=2, batch_size=128, augment=False,
-            learning_rate=5e-3, cosine_decay=True, warmup_share=0.15,
-            typical_time="about 1 min on 2 cores",
-        ),
-        Architecture(
-            "cnn",
-            "Default CNN: 32-32 / 64-64 / 128 conv with batch norm, dense 128, dropout",
-            "relu", build_default_cnn, epochs=15, batch_size=128, augment=True,
-            learning_rate=2e-3, cosine_decay=True, typical_time="about 15 min on 2 cores",
-        ),
-        Architecture(
-            "seed-cnn", "Seed CNN: conv 32 3x3, max pool, dense 128, dropout 0.2",
-            "relu", build_seed_cnn, epochs=10, batch_size=128, augment=False,
-            typical_time="about 2 min on 2 cores",
-        ),
-        Architecture(
-            "mlp-16-16-sigmoid", "MLP 784-16-16-10, sigmoid", "sigmoid",
-            lambda: build_mlp((16, 16), "sigmoid", "mlp_16_16_sigmoid"),
-            epochs=20, batch_size=32, augment=False, typical_time="about 2-3 min on 2 cores",
-        ),
-        Architecture(
-            "mlp-16-16-relu", "MLP 784-16-16-10, ReLU", "relu",
-            lambda: build_mlp((16, 16), "relu", "mlp_16_16_relu"),
-            epochs=20, batch_size=32, augment=False, typical_time="about 2-3 min on 2 cores",
-        ),
-        Architecture(
-            "mlp-64-64-sigmoid", "MLP 784-64-64-10, sigmoid", "sigmoid",
-            lambda: build_mlp((64, 64), "sigmoid", "mlp_64_64_sigmoid"),
-            epochs=20, batch_size=32, augment=False, typical_time="about 2-3 min on 2 cores",
-        ),
-        Architecture(
-            "mlp-64-64-relu", "MLP 784-64-64-10, ReLU", "relu",
-            lambda: build_mlp((64, 64), "relu", "mlp_64_64_relu"),
-            epochs=20, batch_size=32, augment=False, typical_time="about 2-3 min on 2 cores",
-        ),
-        Architecture(
-            "mlp-784-784-256-128-relu", "MLP 784-784-256-128-10, ReLU", "relu",
-            lambda: build_mlp((784, 256, 128), "relu", "mlp_784_784_256_128_relu"),
-            epochs=10, batch_size=32, augment=False, typical_time="about 5 min on 2 cores",
-        ),
-    )
+# Each architecture's network, by the name `mnist_core.architectures` gives it.
+BUILDERS: dict[str, Callable[[], keras.Model]] = {
+    "fast-cnn": build_fast_cnn,
+    "cnn": build_default_cnn,
+    "seed-cnn": build_seed_cnn,
+    "mlp-16-16-sigmoid": lambda: build_mlp((16, 16), "sigmoid", "mlp_16_16_sigmoid"),
+    "mlp-16-16-relu": lambda: build_mlp((16, 16), "relu", "mlp_16_16_relu"),
+    "mlp-64-64-sigmoid": lambda: build_mlp((64, 64), "sigmoid", "mlp_64_64_sigmoid"),
+    "mlp-64-64-relu": lambda: build_mlp((64, 64), "relu", "mlp_64_64_relu"),
+    "mlp-784-784-256-128-relu": lambda: build_mlp(
+        (784, 256, 128), "relu", "mlp_784_784_256_128_relu"),
 }
-
-
-def get_architecture(name: str) -> Architecture:
-    """Look up an architecture by name, naming the known ones if it is not there."""
-    try:
-        return ARCHITECTURES[name]
-    except KeyError:
-        known = ", ".join(ARCHITECTURES)
-        raise ValueError(f"unknown architecture {name!r}; known: {known}") from None
 
 
 NOT_A_DIGIT = -1  # the training label of a drawing that is no digit
@@ -238,7 +169,11 @@ class DigitAccuracy(keras.metrics.Metric):
         self.count.assign(0.0)
 
 
+def build_network(name: str) -> keras.Model:
+    """The named architecture's network, uncompiled; ValueError names the known ones."""
+    return BUILDERS[get_architecture(name).name]()
+
+
 def build_model(name: str) -> keras.Model:
     """Build and compile the named architecture with its default learning rate."""
-    arch = get_architecture(name)
-    return compile_model(arch.build(), arch.learning_rate)
+    return compile_model(build_network(name), get_architecture(name).learning_rate)

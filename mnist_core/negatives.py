@@ -37,12 +37,10 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from mnist_core.config import ALL_KINDS, KINDS, NEEDS_DIGITS
 from mnist_core.pendigits import CANVAS_SIZE, PenDigit, render_digit
 
-KINDS = ("letter", "scribble", "pair", "shape")
-ALL_KINDS = (*KINDS, "touching", "fragment", "doodle")
 UNTRAINED_KINDS = ("symbol", "word")
-NEEDS_DIGITS = ("pair", "touching", "fragment")
 LETTERS = "cefhkmnruvwxACEFHKLMNPRUVWXY"
 # No symbol here looks like a digit or is drawn by the `shape` kind (plus, hash, star);
 # brackets, slashes and bars are left out: drawn alone, they are fair 1s.

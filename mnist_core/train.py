@@ -23,6 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from mnist_core import registry
+from mnist_core.architectures import get_architecture
 from mnist_core.augment import augment_batch
 from mnist_core.calibration import card_entry, fit_policy
 from mnist_core.card import ModelCard
@@ -30,7 +31,7 @@ from mnist_core.config import TrainConfig
 from mnist_core.data import load_mnist
 from mnist_core.errors import TrainingStopped
 from mnist_core.inference import predict_proba
-from mnist_core.models import NOT_A_DIGIT, compile_model, get_architecture
+from mnist_core.models import NOT_A_DIGIT, build_network, compile_model
 from mnist_core.preprocess import PREPROCESS_VERSION, prepare_mnist
 
 HISTORY_KEYS = (
@@ -251,7 +252,7 @@ def prepare_run(cfg: TrainConfig, train_data: tuple[np.ndarray, np.ndarray]) -> 
     steps = math.ceil(len(x_fit) / cfg.batch_size)
 
     arch = get_architecture(cfg.architecture)
-    model = arch.build()
+    model = build_network(arch.name)
     learning_rate = cfg.learning_rate
     if arch.cosine_decay:
         total = steps * cfg.epochs
@@ -349,7 +350,7 @@ def _non_digit_drawings(cfg: TrainConfig) -> np.ndarray:
 
 def _non_digit_kinds(cfg: TrainConfig) -> tuple[str, ...]:
     """The kinds of non-digits a run fits: those needing pen-drawn digits only with some."""
-    from mnist_core.negatives import KINDS, NEEDS_DIGITS
+    from mnist_core.config import KINDS, NEEDS_DIGITS
 
     kinds = cfg.non_digit_kinds or KINDS
     return kinds if cfg.pen_writers else tuple(k for k in kinds if k not in NEEDS_DIGITS)

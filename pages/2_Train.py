@@ -9,11 +9,11 @@ import streamlit as st
 
 from app_ui import ui
 from mnist_core import registry
-from mnist_core.config import TrainConfig
+from mnist_core.architectures import ARCHITECTURES, DEFAULT_ARCHITECTURE
+from mnist_core.config import TAUGHT_NON_DIGITS, TrainConfig
 from mnist_core.data import mnist_available
 from mnist_core.errors import InvalidModelNameError, JobError, ModelProtectedError
 from mnist_core.jobs.records import FAILED, FINISHED, QUEUED, RUNNING
-from mnist_core.models import ARCHITECTURES, DEFAULT_ARCHITECTURE
 from mnist_core.pendigits import (
     N_DIGITS,
     N_WRITERS,
@@ -24,8 +24,6 @@ from mnist_core.pendigits import (
 BATCH_SIZES = [16, 32, 64, 128, 256, 512, 1024]
 TRAIN_SIZES = [500, 1000, 2000, 5000, 10000, 20000, 30000, 0]  # 0: every image
 RECENT_RUNS = 5  # ended runs listed under the active ones
-NON_DIGITS = 10_000  # synthetic non-digits a run fits when asked to learn them
-PEN_RENDERS = 2  # renders of each pen-drawn digit a run fits when asked to learn them
 
 ui.setup_page("Train")
 owner = ui.owner_id()
@@ -78,9 +76,9 @@ def start_run():
         batch_size=state.train_batch_size, validation_split=state.train_val_split,
         seed=int(state.train_seed), augment=state.train_augment,
         train_size=state.train_size or None,
-        non_digits=NON_DIGITS if state.train_non_digits else 0,
+        non_digits=TAUGHT_NON_DIGITS if state.train_non_digits else 0,
         pen_writers=tuple(range(1, N_WRITERS + 1)) if state.train_pen else None,
-        pen_renders=PEN_RENDERS, pen_styles=True,
+        pen_styles=True,
     )
     try:
         job = queue.submit(
@@ -145,7 +143,7 @@ with settings:
     )
     st.toggle(
         "Learn what is not a digit", key="train_non_digits",
-        help=f"Also fit {NON_DIGITS:,} synthetic letters, scribbles and shapes, taught as "
+        help=f"Also fit {TAUGHT_NON_DIGITS:,} synthetic letters, scribbles and shapes, taught as "
         "'none of the digits', so the model says it is not sure when shown one. "
         "Preparing them adds about half a minute.",
     )

@@ -9,6 +9,7 @@ import pytest
 
 from bench.scans import image_file, stretch_to_frame
 from mnist_core import inference, registry
+from mnist_core.architectures import ARCHITECTURES
 from mnist_core.errors import EmptyDrawingError
 from mnist_core.images import read_image
 from mnist_core.inference import (
@@ -20,7 +21,7 @@ from mnist_core.inference import (
     read_views,
     upload_views,
 )
-from mnist_core.models import ARCHITECTURES, build_model
+from mnist_core.models import build_model
 from mnist_core.preprocess import PreprocessSteps, canvas_to_mnist, photo_to_mnist
 
 from .drawing import draw_strokes

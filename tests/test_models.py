@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from mnist_core.architectures import ARCHITECTURES, get_architecture
 from mnist_core.models import (
-    ARCHITECTURES,
+    BUILDERS,
     NOT_A_DIGIT,
     DigitAccuracy,
     build_model,
     digit_or_uniform_loss,
-    get_architecture,
 )
 
 SEED_PARAMS = {
@@ -58,3 +58,7 @@ def test_non_digit_loss_is_cross_entropy_for_digits_and_to_uniform_otherwise():
     metric = DigitAccuracy()
     metric.update_state(np.array([0, 3, NOT_A_DIGIT]), np.eye(10)[[0, 2, 5]])
     assert float(metric.result()) == 0.5  # one of the two digits; the non-digit not counted
+
+
+def test_every_architecture_has_a_network_and_only_those():
+    assert set(BUILDERS) == set(ARCHITECTURES)

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from mnist_core import registry
+from mnist_core.architectures import ARCHITECTURES
 from mnist_core.calibration import expected_calibration_error
 from mnist_core.data import DATA_DIR_ENV, load_mnist
 from mnist_core.inference import predict_proba, read_digits
-from mnist_core.models import ARCHITECTURES
 from mnist_core.negatives import UNTRAINED_KINDS, non_digits
 from mnist_core.preprocess import PREPROCESS_VERSION, canvas_to_mnist, prepare_mnist
 from mnist_core.verdict import NOT_NAMED
