@@ -23,6 +23,7 @@ import os
 import re
 import tempfile
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -144,6 +145,42 @@ def card_path(name: str, directory=None) -> Path:
 
 def model_exists(name: str, directory=None) -> bool:
     return model_path(name, directory).is_file()
+
+
+class NameHolder(Enum):
+    """Who holds a model name in the store, which decides what a visitor may do with it."""
+
+    NOBODY = "nobody"
+    SHIPPED = "shipped"  # read-only for everyone
+    YOU = "you"  # the asking owner's own model: theirs to replace or delete
+    SOMEONE_ELSE = "someone else"  # another visitor's, or one trained from the command line
+
+
+def name_holder(name: str, owner: str | None, directory=None) -> NameHolder:
+    """Who holds `name` in the store, as seen by `owner` (the one place that decides
+    the shipped and owner rules). Raises `InvalidModelNameError` for a bad name."""
+    validate_name(name)
+    if directory is None and is_shipped(name):
+        return NameHolder.SHIPPED
+    if not model_exists(name, directory):
+        return NameHolder.NOBODY
+    card_owner = _read_card_file(card_path(name, directory)).owner
+    return NameHolder.YOU if owner is not None and card_owner == owner else NameHolder.SOMEONE_ELSE
+
+
+def check_may_replace(name: str, owner: str | None, *, deleting: bool = False,
+                      directory=None) -> NameHolder:
+    """Raise `ModelProtectedError` unless `owner` may replace (or, `deleting`, delete)
+    the model named `name`: a shipped model never, another's never. Returns who holds it."""
+    holder = name_holder(name, owner, directory)
+    if holder is NameHolder.SHIPPED:
+        raise ModelProtectedError(f"{name!r} is a shipped model and cannot be "
+                                  + ("deleted" if deleting else "replaced; choose another name"))
+    if holder is NameHolder.SOMEONE_ELSE:
+        raise ModelProtectedError(f"{name!r} was trained by someone else; "
+                                  + ("only they can delete it" if deleting
+                                     else "choose another name"))
+    return holder
 
 
 def list_models(directory=None) -> list[ModelInfo]:
@@ -298,11 +335,7 @@ def delete_model(name: str, directory=None, *, owner: str | None = None) -> None
     if not path.is_file():
         raise ModelNotFoundError(f"no model named {name!r} in {path.parent}")
     if owner is not None:
-        card_owner = _read_card_file(path.with_suffix(".json")).owner
-        if card_owner != owner:
-            raise ModelProtectedError(
-                f"{name!r} was trained by someone else; only they can delete it"
-            )
+        check_may_replace(name, owner, deleting=True, directory=directory)
     path.unlink()
     path.with_suffix(".json").unlink(missing_ok=True)
 

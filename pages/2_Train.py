@@ -40,28 +40,7 @@ def use_architecture_defaults():
     st.session_state.train_epochs = arch.epochs
     st.session_state.train_batch_size = arch.batch_size
     st.session_state.train_augment = arch.augment
-    st.session_state.train_name = free_name(f"my-{arch.name}")
-
-
-def taken(name: str) -> bool:
-    """A model of that name exists, or a queued or running job will save one."""
-    return registry.model_exists(name) or any(
-        job.name == name for job in queue.view().jobs if job.active
-    )
-
-
-def free_name(wanted: str) -> str:
-    """`wanted` if free, else the next free `wanted-2`, `wanted-3`, ...; a name that
-    already ends in a number counts on from it."""
-    if not taken(wanted):
-        return wanted
-    stem, _, number = wanted.rpartition("-")
-    if not (stem and number.isdigit()):
-        stem = wanted
-    n = 2
-    while taken(candidate := f"{stem[:63 - len(str(n))]}-{n}"):
-        n += 1
-    return candidate
+    st.session_state.train_name = queue.free_name(f"my-{arch.name}")
 
 
 def start_run():
@@ -88,7 +67,7 @@ def start_run():
         state.train_flash = ("error", f"Not started: {err}.")
         return
     ui.ensure_local_worker(queue)
-    state.train_name = free_name(name)
+    state.train_name = queue.free_name(name)
     state.train_flash = (
         "success",
         f"Queued {name!r}." if job.status == QUEUED else f"{name!r}: {job.status}.",
@@ -162,18 +141,12 @@ with settings:
 
     name_problem = None
     try:
-        registry.validate_name(name)
-    except InvalidModelNameError as err:
+        holder = registry.check_may_replace(name, owner)
+    except (InvalidModelNameError, ModelProtectedError) as err:
         name_problem = str(err)
-        st.error(name_problem)
-    if name_problem is None and registry.model_exists(name):
-        if registry.is_shipped(name):
-            name_problem = f"{name!r} is a shipped model, which cannot be replaced"
-            st.error(f"{name_problem}: choose another name.")
-        elif registry.read_card(name).owner != owner:
-            name_problem = f"{name!r} belongs to someone else"
-            st.error(f"A model named {name!r} was trained by someone else: choose another name.")
-        else:
+        st.error(f"Not this name: {name_problem}.")
+    else:
+        if holder is registry.NameHolder.YOU:
             st.warning(f"You already have a model named {name!r}.")
             if not st.checkbox(f"Replace my {name!r}", key=f"train_overwrite_{name}"):
                 name_problem = "choose another name or tick the box to replace it"

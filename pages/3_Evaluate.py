@@ -8,9 +8,8 @@ model file, cached).
 import streamlit as st
 
 from app_ui import charts, ui
-from mnist_core import registry
+from mnist_core import compare, registry
 from mnist_core.data import mnist_available
-from mnist_core.ensemble import member_histories
 from mnist_core.errors import DatasetError, InvalidModelError, ModelNotFoundError
 
 MAX_EXAMPLES = 40
@@ -25,20 +24,14 @@ if not infos:
     st.stop()
 names = [info.name for info in infos]
 # per-epoch histories by label: a model's own, or each run of an ensemble
-curves, model_of = {}, {}
-for info in infos:
-    for label, history in member_histories(info.name, info.card).items():
-        curves[label], model_of[label] = history, info.name
+stored_curves = compare.learning_curves(infos)
+curves = {curve.label: curve.history for curve in stored_curves}
 with_history = list(curves)
 
 st.header("Learning curves")
 if "eval_models" not in st.session_state:
-    # the default model and the best others by test accuracy: a weak one would stretch
-    # the accuracy axis and flatten the rest
-    default = registry.default_model_name()
-    score = {info.name: info.card.test_accuracy or 0.0 for info in infos}
-    best = sorted(with_history, key=lambda n: (model_of[n] != default, -score[model_of[n]]))
-    st.session_state.eval_models = [n for n in with_history if n in best[:6]]
+    st.session_state.eval_models = compare.shown_first(
+        stored_curves, infos, registry.default_model_name())
     st.session_state.eval_splits = list(charts.SPLITS)
 # a model deleted since the last visit drops out of the choice
 st.session_state.eval_models = [n for n in st.session_state.eval_models if n in with_history]

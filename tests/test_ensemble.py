@@ -5,13 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mnist_core import registry
+from mnist_core import compare, registry
 from mnist_core.__main__ import main
 from mnist_core.calibration import negative_log_likelihood
+from mnist_core.card import ModelCard
 from mnist_core.ensemble import make_ensemble, member_histories, shared_recipe
 from mnist_core.errors import ModelNotFoundError
 from mnist_core.inference import predict_proba
 from mnist_core.preprocess import prepare_mnist
+from mnist_core.registry import ModelInfo
 from mnist_core.train import TrainConfig, train_model, validation_digits
 
 RECIPE = dict(architecture="mlp-16-16-relu", epochs=2, batch_size=64, train_size=600, seed=5)
@@ -102,3 +104,23 @@ def test_the_command_line_builds_and_calibrates_an_ensemble(runs, tmp_path, caps
     assert "saved pair: validation" in out and "MNIST test: ECE" in out
     held_out = registry.read_card("pair", tmp_path).reading["held_out"]
     assert 0 <= held_out["synthetic non-digits"]["refused_share"] <= 1
+
+
+def test_evaluate_shows_the_default_and_the_best_others_first(tmp_path):
+    def info(name, accuracy, runs=0):
+        history = {"accuracy": [accuracy]}
+        card = ModelCard(test_accuracy=accuracy, history=history)
+        if runs:
+            card = card.replace(architecture="ensemble", history=None,
+                                members=[{"history": history}] * runs)
+        return ModelInfo(name, tmp_path / f"{name}.keras", card)
+
+    infos = [info("a-weak", 0.90), info("b-best", 0.99), info("c-default", 0.95, runs=2),
+             info("d-good", 0.98), ModelInfo("e-no-card", tmp_path, ModelCard())]
+    curves = compare.learning_curves(infos)
+    assert [c.label for c in curves] == ["a-weak", "b-best", "c-default · run 1",
+                                         "c-default · run 2", "d-good"]
+    assert {c.model for c in curves[2:4]} == {"c-default"}
+    assert compare.shown_first(curves, infos, "c-default", most=3) == [
+        "b-best", "c-default · run 1", "c-default · run 2"]
+    assert compare.shown_first(curves, infos, "a-weak", most=2) == ["a-weak", "b-best"]

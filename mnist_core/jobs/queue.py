@@ -135,19 +135,10 @@ class JobQueue:
         with a message for the person; nothing is queued then. Starts no worker.
         """
         check_owner(owner)
-        registry.validate_name(name)
         cfg = _checked(config)
-        if registry.is_shipped(name):
-            raise ModelProtectedError(
-                f"{name!r} is a shipped model and cannot be replaced; choose another name"
-            )
-        if registry.model_exists(name):
-            if not overwrite:
-                raise JobError(f"a model named {name!r} already exists; choose another name")
-            if registry.read_card(name).owner != owner:
-                raise ModelProtectedError(
-                    f"{name!r} was trained by someone else; choose another name"
-                )
+        holder = registry.check_may_replace(name, owner)
+        if holder is registry.NameHolder.YOU and not overwrite:
+            raise JobError(f"a model named {name!r} already exists; choose another name")
         if cfg.image_epochs > self.limits.image_epochs:
             raise JobError(
                 f"this run would fit {cfg.image_epochs:,} images ({cfg.epochs} epochs x "
@@ -174,6 +165,24 @@ class JobQueue:
         })
         self._train(job_id)  # immediate mode: runs to the end right here
         return self.job(job_id)
+
+    def free_name(self, wanted: str) -> str:
+        """`wanted` if no model has it and no active run will save one under it, else
+        the next free `wanted-2`, `wanted-3`, ... (a name ending in a number counts on)."""
+        active = {job.name for job in self.view().jobs if job.active}
+
+        def taken(name: str) -> bool:
+            return name in active or registry.model_exists(name)
+
+        if not taken(wanted):
+            return wanted
+        stem, _, number = wanted.rpartition("-")
+        if not (stem and number.isdigit()):
+            stem = wanted
+        n = 2
+        while taken(candidate := f"{stem[:63 - len(str(n))]}-{n}"):
+            n += 1
+        return candidate
 
     def stop(self, job_id: str, owner: str) -> Job:
         """Stop `owner`'s job: a queued one never starts, a running one ends after the

@@ -51,10 +51,16 @@ def test_names_of_shipped_and_other_peoples_models_are_protected(inline, stores)
     shutil.copy(stores / "trained" / "bobs.keras", stores / "shipped" / "cnn.keras")
     with pytest.raises(ModelProtectedError, match="shipped model"):
         inline.submit(TINY, "cnn", ALICE, overwrite=True)
+    for overwrite in (False, True):
+        with pytest.raises(ModelProtectedError, match="someone else; choose another name"):
+            inline.submit(TINY, "bobs", ALICE, overwrite=overwrite)
     with pytest.raises(JobError, match="already exists"):
-        inline.submit(TINY, "bobs", ALICE)
-    with pytest.raises(ModelProtectedError, match="someone else"):
-        inline.submit(TINY, "bobs", ALICE, overwrite=True)
+        inline.submit(TINY, "bobs", BOB)  # Bob's own: he must say he means to replace it
+    assert registry.name_holder("bobs", BOB) is registry.NameHolder.YOU
+    assert registry.name_holder("bobs", ALICE) is registry.NameHolder.SOMEONE_ELSE
+    assert registry.name_holder("bobs", None) is registry.NameHolder.SOMEONE_ELSE
+    assert registry.name_holder("cnn", BOB) is registry.NameHolder.SHIPPED
+    assert registry.name_holder("new", BOB) is registry.NameHolder.NOBODY
     before = registry.read_card("bobs").created
     assert inline.submit(TINY, "bobs", BOB, overwrite=True).status == FINISHED
     assert registry.read_card("bobs").owner == BOB
@@ -98,3 +104,12 @@ def test_a_running_job_whose_worker_went_silent_is_marked_failed(stores):
     lost = queue.job(job.id)
     assert lost.status == FAILED and "no sign of life for 5 s" in lost.message
     assert not registry.model_exists("ghost")
+
+
+def test_a_free_name_counts_past_models_and_active_runs(inline, stores):
+    assert inline.free_name("my-net") == "my-net"
+    inline.submit(TINY, "my-net", ALICE)
+    assert inline.free_name("my-net") == "my-net-2"
+    inline.submit(TINY, "my-net-2", ALICE)
+    assert inline.free_name("my-net") == "my-net-3"
+    assert inline.free_name("my-net-2") == "my-net-3"  # a numbered name counts on

@@ -1,0 +1,43 @@
+"""Which models the Evaluate page compares: every stored learning curve, and the few it
+shows before a person picks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from mnist_core.ensemble import member_histories
+from mnist_core.registry import ModelInfo
+
+# Curves drawn before a person picks: more overlapping lines stop being readable.
+SHOWN_FIRST = 6
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One learning curve: its label, the stored model it belongs to, its per-epoch
+    history (a model's own, or one run's of an ensemble)."""
+
+    label: str
+    model: str
+    history: dict
+
+
+def learning_curves(infos: Sequence[ModelInfo]) -> list[Curve]:
+    """Every curve the store's cards hold, models in store order."""
+    return [
+        Curve(label, info.name, history)
+        for info in infos
+        for label, history in member_histories(info.name, info.card).items()
+    ]
+
+
+def shown_first(curves: Sequence[Curve], infos: Sequence[ModelInfo], default: str,
+                most: int = SHOWN_FIRST) -> list[str]:
+    """The labels drawn before a person picks: the default model's, then the best
+    others by test accuracy (a weak model would stretch the accuracy axis and flatten
+    the rest), in store order."""
+    score = {info.name: info.card.test_accuracy or 0.0 for info in infos}
+    best = sorted(curves, key=lambda c: (c.model != default, -score.get(c.model, 0.0)))
+    chosen = {c.label for c in best[:most]}
+    return [c.label for c in curves if c.label in chosen]
