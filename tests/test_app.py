@@ -22,12 +22,12 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from bench.scans import image_file, stretch_to_frame
 from mnist_core.images import read_image
 from mnist_core.inference import read_digits, read_number, read_upload
 from mnist_core.jobs import worker
 from mnist_core.jobs.queue import JobQueue
 from mnist_core.jobs.records import FAILED, FINISHED, STOPPED, Job
+from mnist_core.photos import image_file, stretch_to_frame
 from mnist_core.preprocess import canvas_to_mnist, photo_to_mnist
 from mnist_core.registry import list_models, load_model, model_exists, read_card
 

@@ -7,7 +7,6 @@ import cv2
 import numpy as np
 import pytest
 
-from bench.scans import image_file, stretch_to_frame
 from mnist_core import inference, registry
 from mnist_core.architectures import ARCHITECTURES
 from mnist_core.errors import EmptyDrawingError
@@ -22,6 +21,7 @@ from mnist_core.inference import (
     upload_views,
 )
 from mnist_core.models import build_model
+from mnist_core.photos import image_file, stretch_to_frame
 from mnist_core.preprocess import PreprocessSteps, canvas_to_mnist, photo_to_mnist
 
 from .drawing import draw_strokes
