@@ -223,8 +223,8 @@ def show_job(job, newest: bool):
         else:
             st.progress(
                 job.fraction,
-                text=f"Epoch {progress['epoch']} of {progress['epochs']} · "
-                f"batch {progress['step']} of {progress['steps']}",
+                text=f"Epoch {progress.epoch} of {progress.epochs} · "
+                f"batch {progress.step} of {progress.steps}",
             )
         with st.container(horizontal=True, vertical_alignment="center", gap="medium"):
             st.markdown(

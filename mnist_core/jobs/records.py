@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 from mnist_core.card import ModelCard
 from mnist_core.config import TrainConfig
@@ -59,6 +59,27 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class Progress:
+    """How far a running job is, as its training process last wrote it."""
+
+    epoch: int  # 1-based, the epoch under way
+    epochs: int
+    step: int  # batches done in this epoch
+    steps: int
+    elapsed: float  # s since training began
+    fraction: float  # of the whole run, 0-1
+    eta: float | None  # s left at the pace so far; None before there is a pace
+    written: float  # when, in time.time() seconds
+
+    @classmethod
+    def from_json(cls, data: dict) -> Progress:
+        return cls(**{f.name: data.get(f.name) for f in fields(cls)})
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class Job:
     """One training run as its record says, with its place in the queue worked out."""
 
@@ -71,7 +92,7 @@ class Job:
     started: float | None = None
     ended: float | None = None
     message: str | None = None
-    progress: dict | None = None  # epoch, epochs, step, steps, elapsed, fraction, eta
+    progress: Progress | None = None  # while it trains
     history: dict = field(default_factory=dict)
     card: ModelCard | None = None  # the saved model's, once it is saved
     stop_requested: float | None = None
@@ -87,7 +108,8 @@ class Job:
             config=TrainConfig.from_dict(record["config"]), status=record["status"],
             created=record["created"], started=record.get("started"),
             ended=record.get("ended"), message=record.get("message"),
-            progress=record.get("progress"), history=record.get("history") or {},
+            progress=Progress.from_json(record["progress"]) if record.get("progress") else None,
+            history=record.get("history") or {},
             card=ModelCard.from_json(record["card"]) if record.get("card") else None,
             stop_requested=record.get("stop_requested"),
             worker=record.get("worker"), **extra,
@@ -109,7 +131,7 @@ class Job:
 
     @property
     def fraction(self) -> float:
-        return float(self.progress["fraction"]) if self.progress else 0.0
+        return float(self.progress.fraction) if self.progress else 0.0
 
     @property
     def eta(self) -> float | None:
@@ -117,9 +139,9 @@ class Job:
         if self.status != RUNNING:
             return None
         # The pace of the first few batches says little; the estimate says more then.
-        if self.progress and self.progress.get("eta") is not None and self.fraction >= 0.05:
-            behind = time.time() - self.progress.get("written", time.time())
-            return max(0.0, self.progress["eta"] - behind)
+        if self.progress and self.progress.eta is not None and self.fraction >= 0.05:
+            behind = time.time() - (self.progress.written or time.time())
+            return max(0.0, self.progress.eta - behind)
         if self.estimate is not None:
             return max(0.0, self.estimate - self.elapsed)
         return None

@@ -14,7 +14,7 @@ import time
 
 from mnist_core.config import TrainConfig
 from mnist_core.errors import MnistCoreError
-from mnist_core.jobs.records import FAILED, FINISHED, RUNNING, STOPPED
+from mnist_core.jobs.records import FAILED, FINISHED, RUNNING, STOPPED, Progress
 from mnist_core.jobs.store import JobStore
 
 log = logging.getLogger(__name__)
@@ -55,11 +55,11 @@ def train_job(store: JobStore, job_id: str) -> None:
 
     def report(progress) -> None:
         store.update(job_id, {
-            "progress": {
-                "epoch": progress.epoch, "epochs": progress.epochs, "step": progress.step,
-                "steps": progress.steps, "elapsed": progress.elapsed,
-                "fraction": progress.fraction, "eta": progress.eta, "written": time.time(),
-            },
+            "progress": Progress(
+                epoch=progress.epoch, epochs=progress.epochs, step=progress.step,
+                steps=progress.steps, elapsed=progress.elapsed,
+                fraction=progress.fraction, eta=progress.eta, written=time.time(),
+            ).to_json(),
             "history": progress.history,
         }, if_status=[RUNNING])
 

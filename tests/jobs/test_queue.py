@@ -12,7 +12,16 @@ from mnist_core import registry
 from mnist_core.config import TrainConfig
 from mnist_core.errors import JobError, ModelProtectedError
 from mnist_core.jobs.queue import JobQueue
-from mnist_core.jobs.records import FAILED, FINISHED, QUEUED, RUNNING, STOPPED, Limits
+from mnist_core.jobs.records import (
+    FAILED,
+    FINISHED,
+    QUEUED,
+    RUNNING,
+    STOPPED,
+    Job,
+    Limits,
+    Progress,
+)
 
 from .conftest import ALICE, BOB, TINY
 
@@ -113,3 +122,13 @@ def test_a_free_name_counts_past_models_and_active_runs(inline, stores):
     inline.submit(TINY, "my-net-2", ALICE)
     assert inline.free_name("my-net") == "my-net-3"
     assert inline.free_name("my-net-2") == "my-net-3"  # a numbered name counts on
+
+
+def test_progress_round_trips_and_gives_the_time_left():
+    progress = Progress(epoch=2, epochs=4, step=10, steps=20, elapsed=30.0, fraction=0.375,
+                        eta=50.0, written=time.time() - 5)
+    assert Progress.from_json(progress.to_json()) == progress
+    job = Job("j1", ALICE, "net", TINY, RUNNING, created=0.0, started=time.time() - 30,
+              progress=progress)
+    assert job.fraction == 0.375
+    assert job.eta == pytest.approx(45.0, abs=1.0)  # the pace written 5 s ago, less those 5 s
