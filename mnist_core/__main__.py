@@ -24,11 +24,14 @@ from pathlib import Path
 
 from mnist_core.config import TrainConfig
 from mnist_core.errors import MnistCoreError
+from mnist_core.tensorflow_setup import quiet_tensorflow
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.run not in (_list, _worker):  # these two never load TensorFlow
+        quiet_tensorflow()
     try:
         return args.run(args)
     except (MnistCoreError, ValueError, FileExistsError) as err:
@@ -40,7 +43,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m mnist_core", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("--models-dir", help="model store folder (default: models/)")
+    parser.add_argument("--models-dir", help="one model folder to use alone (default: the "
+                        "shipped models and the writable store together)")
     parser.add_argument("--data-dir", help="folder with the MNIST IDX files")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 

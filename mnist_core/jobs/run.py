@@ -44,6 +44,9 @@ def train_job(store: JobStore, job_id: str) -> None:
     Every way a run can end (finished, stopped, failed) becomes a status and a message
     on the record; the model store's atomic saves leave existing models whole.
     """
+    from mnist_core.tensorflow_setup import quiet_tensorflow
+
+    quiet_tensorflow()
     from mnist_core.data import load_mnist
     from mnist_core.errors import TrainingStopped
     from mnist_core.train import train_model
