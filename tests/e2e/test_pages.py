@@ -88,7 +88,7 @@ def test_train_a_model_then_draw_with_it(page, app_url, screenshots):
     expect(page.get_by_role("option", name="cnn", exact=True)).to_be_visible()
     models.press_sequentially(name[:8])  # the list scrolls; typing filters it
     page.get_by_role("option", name=name, exact=True).click()
-    expect(page.get_by_text("mlp-16-16-relu · 13,002 parameters")).to_be_visible(
+    expect(page.get_by_text("Parameters: 13,002")).to_be_visible(
         timeout=PREDICTION_TIMEOUT
     )
     app_idle(page)
