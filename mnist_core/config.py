@@ -57,7 +57,7 @@ class TrainConfig:
 
     def resolved(self) -> TrainConfig:
         """Fill unset fields from the architecture's defaults and check every value."""
-        from mnist_core.models import get_architecture  # Keras: only when checking
+        from mnist_core.models import get_architecture
 
         arch = get_architecture(self.architecture)
         cfg = TrainConfig(**asdict(self))

@@ -5,14 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mnist_core.models import (
-    ARCHITECTURES,
-    NOT_A_DIGIT,
-    DigitAccuracy,
-    build_model,
-    digit_or_uniform_loss,
-    get_architecture,
-)
+from mnist_core.models import ARCHITECTURES, NOT_A_DIGIT, build_model, get_architecture
+from mnist_core.objective import DigitAccuracy, digit_or_uniform_loss
 
 SEED_PARAMS = {
     "mlp-16-16-sigmoid": 784 * 16 + 16 + 16 * 16 + 16 + 16 * 10 + 10,
