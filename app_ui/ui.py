@@ -174,7 +174,7 @@ def card_facts(card: ModelCard) -> list[tuple[str, str]]:
 
 def card_markdown(card: ModelCard) -> str:
     """The card's facts, one labelled line each, for `st.markdown`."""
-    if not card.to_json().keys() - {"name"}:
+    if not card.to_json().keys() - {"name", "onnx_sha256"}:
         return "No model card: architecture and scores unknown."
     return "  \n".join(f"**{label}:** {value}" for label, value in card_facts(card))
 

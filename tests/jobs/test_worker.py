@@ -173,7 +173,8 @@ def _zombie(pid: int) -> bool:
 def test_workers_and_pages_do_not_load_what_they_do_not_need():
     """A worker imports no TensorFlow, Streamlit or Plotly (a job's training process
     imports TensorFlow only once it trains); the queue's client imports no worker; the
-    web server's pages import no training loop (each job trains in a process of its own)."""
+    web server's pages import no training loop (each job trains in a process of its own)
+    and no TensorFlow or Keras (they read with ONNX Runtime)."""
     check = (
         "import sys, {modules}; "
         "loaded = sorted(m for m in {banned} if m in sys.modules); "
@@ -187,8 +188,12 @@ def test_workers_and_pages_do_not_load_what_they_do_not_need():
     )
     client = check.format(modules="mnist_core.jobs, mnist_core.jobs.queue",
                           banned=["mnist_core.jobs.worker", "mnist_core.jobs.run"])
-    pages = check.format(modules="app_ui.ui, app_ui.charts, mnist_core.models",
-                         banned=["mnist_core.train", "mnist_core.augment"])
+    pages = check.format(
+        modules="app_ui.ui, app_ui.charts, app_ui.messages, mnist_core.models, "
+        "mnist_core.inference, mnist_core.evaluate, mnist_core.registry, mnist_core.ensemble",
+        banned=["mnist_core.train", "mnist_core.augment", "mnist_core.objective",
+                "tensorflow", "keras"],
+    )
     for code in (worker, client, pages):
         done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                               text=True, timeout=120)
