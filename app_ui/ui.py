@@ -1,19 +1,17 @@
 """Streamlit helpers shared by the pages: cached loaders, the visitor's owner id, the
 job queue and its local worker, and a few small renderings.
 
-Models are cached per file version (path, modification time, size), so a model
-retrained under the same name is loaded afresh; the MNIST test set and each model's
-score on it are computed once per server process.
+Models are read with ONNX Runtime (`registry.open_model`): the web server imports no
+TensorFlow or Keras. They are cached per file version (path, modification time, size),
+so a model retrained under the same name is opened afresh; the MNIST test set and each
+model's score on it are computed once per server process.
 """
 
 from __future__ import annotations
 
-import functools
 import os
-import sys
 from pathlib import Path
 
-import keras
 import streamlit as st
 
 from app_ui import charts
@@ -39,39 +37,6 @@ PAGES = (
     ("pages/3_Evaluate.py", "Evaluate", ":material/monitoring:"),
     ("pages/4_Models.py", "Models", ":material/inventory_2:"),
 )
-
-
-def _skip_streamlit_keras_reset() -> None:
-    """Stop Streamlit from clearing the Keras session after every script run.
-
-    Streamlit's script runner calls `keras.backend.clear_session()` after each run
-    (`_clean_problem_modules`) to free models a script built. This app builds none on
-    the script thread (models are cached resources; training has its own thread), and
-    the reset costs ~290 ms of CPU per rerun on 2 cores and slows the next prediction
-    4x: measured Draw-page reruns with a drawing went from 341 ms to 52 ms without it
-    (bench/latency.py). Explicit calls from anywhere else still clear the session.
-    """
-    current = keras.backend.clear_session
-    if getattr(current, "skips_streamlit_reset", False):
-        return  # already in place (this module can be re-imported by Streamlit)
-
-    @functools.wraps(current)
-    def clear_session(*args, **kwargs):
-        frame = sys._getframe(1)
-        for _ in range(3):  # the caller, or the caller of another wrapper of this
-            if frame is None:
-                break
-            if frame.f_code.co_name == "_clean_problem_modules":
-                return None
-            frame = frame.f_back
-        return current(*args, **kwargs)
-
-    clear_session.skips_streamlit_reset = True
-    keras.backend.clear_session = clear_session
-    keras.utils.clear_session = clear_session
-
-
-_skip_streamlit_keras_reset()
 
 
 def setup_page(label: str) -> None:
@@ -145,10 +110,11 @@ def ensure_local_worker(queue: JobQueue) -> None:
 
 
 def load_model(name: str) -> registry.LoadedModel:
-    """The named model from the store, loaded once per version of its file.
+    """The named model from the store, its ONNX graph opened once per version of its
+    file.
 
-    Raises `ModelNotFoundError` or `InvalidModelError` (not cached, so a fixed file
-    loads on the next try).
+    Raises `ModelNotFoundError` or `InvalidModelError` (`OnnxMissingError` for a model
+    saved before models were exported; not cached, so a fixed file loads on the next try).
     """
     return _load_model(*_file_version(name))
 
@@ -208,7 +174,7 @@ def card_facts(card: ModelCard) -> list[tuple[str, str]]:
 
 def card_markdown(card: ModelCard) -> str:
     """The card's facts, one labelled line each, for `st.markdown`."""
-    if not card.to_json().keys() - {"name"}:
+    if not card.to_json().keys() - {"name", "onnx_sha256"}:
         return "No model card: architecture and scores unknown."
     return "  \n".join(f"**{label}:** {value}" for label, value in card_facts(card))
 
@@ -225,27 +191,34 @@ def mnist_missing_message() -> str:
     )
 
 
-def _file_version(name: str) -> tuple[str, int, int]:
+def _file_version(name: str) -> tuple[str, int, int, int]:
+    """The model's path, and what tells one version of it from another: its `.keras`
+    file's modification time and size, and its ONNX graph's time (0 while it has none:
+    a graph exported later is opened without a restart)."""
     path = registry.model_path(name)
     try:
         stat = path.stat()
     except FileNotFoundError:
         raise ModelNotFoundError(f"no model named {name!r} in {path.parent}") from None
-    return str(path), stat.st_mtime_ns, stat.st_size
+    try:
+        graph_mtime_ns = path.with_suffix(".onnx").stat().st_mtime_ns
+    except FileNotFoundError:
+        graph_mtime_ns = 0
+    return str(path), stat.st_mtime_ns, stat.st_size, graph_mtime_ns
 
 
 @st.cache_resource(max_entries=32, show_spinner="Loading the model…")
-def _load_model(path: str, mtime_ns: int, size: int):
+def _load_model(path: str, mtime_ns: int, size: int, graph_mtime_ns: int):
     file = Path(path)
-    model = registry.load_model(file.stem, file.parent)
-    warm_up(model)  # compiled with the load, not on the visitor's first stroke
+    model = registry.open_model(file.stem, file.parent)
+    warm_up(model)  # with the load, not on the visitor's first stroke
     return model
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
-def _model_problem(path: str, mtime_ns: int, size: int) -> str | None:
+def _model_problem(path: str, mtime_ns: int, size: int, graph_mtime_ns: int) -> str | None:
     try:
-        _load_model(path, mtime_ns, size)
+        _load_model(path, mtime_ns, size, graph_mtime_ns)
     except (ModelNotFoundError, InvalidModelError) as err:
         return str(err)
     return None
@@ -258,9 +231,10 @@ def _test_set(data_dir: str):
 
 
 @st.cache_resource(max_entries=16, show_spinner="Scoring the model on the MNIST test set…")
-def _evaluation(path: str, mtime_ns: int, size: int, data_dir: str) -> Evaluation:
+def _evaluation(path: str, mtime_ns: int, size: int, graph_mtime_ns: int,
+                data_dir: str) -> Evaluation:
     images, labels = _test_set(data_dir)
-    return evaluate_model(_load_model(path, mtime_ns, size), images, labels)
+    return evaluate_model(_load_model(path, mtime_ns, size, graph_mtime_ns), images, labels)
 
 
 def run_curves(job_id: str, name: str, history: dict, metric: str):

@@ -1,5 +1,5 @@
 """Command line: train, evaluate and list models, predict the digit in an image file,
-or run a worker that trains the app's queued jobs.
+export a model to ONNX, or run a worker that trains the app's queued jobs.
 
     python -m mnist_core train --arch fast-cnn --name my-fast-cnn
     python -m mnist_core evaluate [--name cnn]
@@ -7,13 +7,15 @@ or run a worker that trains the app's queued jobs.
     python -m mnist_core list
     python -m mnist_core calibrate [--name cnn]
     python -m mnist_core ensemble --name cnn-x3 --members cnn cnn-2 cnn-3
+    python -m mnist_core export my-old-model
     python -m mnist_core worker [--threads 1]
 
 MNIST is read from `MNIST_DATA_DIR` (or `--data-dir`), else the Keras cache. Trained
 models go to the writable store (`MNIST_MODELS_DIR`, default `var/models`) unless
 `--models-dir` names another folder. Workers consume the queue of `MNIST_QUEUE_URL`
 (a redis:// URL), else the SQLite queue in the state folder (`MNIST_STATE_DIR`).
-Nothing here imports TensorFlow until a command needs it, so a worker stays light.
+Nothing here imports TensorFlow until a command needs it, so a worker stays light;
+`predict` reads with ONNX Runtime, as the app does, and never imports it.
 """
 
 from __future__ import annotations
@@ -101,6 +103,13 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("image", type=Path, help="PNG/JPEG of one digit, any polarity")
     predict.add_argument("--name", help="model name (default: the default model)")
     predict.set_defaults(run=_predict)
+
+    export = commands.add_parser(
+        "export", help="write the ONNX graph the app reads with, for models saved without "
+        "one (every save writes one now)",
+    )
+    export.add_argument("names", nargs="+", metavar="NAME", help="the models to export")
+    export.set_defaults(run=_export)
 
     listing = commands.add_parser("list", help="list the models in the store")
     listing.set_defaults(run=_list)
@@ -203,10 +212,10 @@ def _evaluate(args) -> int:
 def _predict(args) -> int:
     from mnist_core.images import read_image
     from mnist_core.inference import read_upload
-    from mnist_core.registry import load_model
+    from mnist_core.registry import open_model
     from mnist_core.verdict import Kind
 
-    model = load_model(args.name, args.models_dir)
+    model = open_model(args.name, args.models_dir)
     _, readings = read_upload(model, read_image(args.image.read_bytes()))
     verdict = readings.verdict(0)
     (first, second), (p_first, p_second) = verdict.candidates, verdict.probabilities
@@ -217,6 +226,14 @@ def _predict(args) -> int:
     else:
         print(f"not a digit: its likeliest reading is {first} ({p_first:.1%})")
     print("  ".join(f"{d}: {p:.3f}" for d, p in enumerate(readings.probabilities[0])))
+    return 0
+
+
+def _export(args) -> int:
+    from mnist_core.registry import export_onnx
+
+    for name in args.names:
+        print(f"{name}: wrote {export_onnx(name, args.models_dir)}")
     return 0
 
 

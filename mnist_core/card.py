@@ -1,5 +1,5 @@
 """A model's card: what it is, how it was trained and how it scored, stored as JSON
-beside its `.keras` file. Training and ensembling write one, everything else reads it,
+beside its `.keras` and `.onnx` files. Training and ensembling write one, everything else reads it,
 always through `ModelCard`, so a field has one name and one type everywhere."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "training_seconds": (float, int), "train_images": (int,), "val_images": (int,),
     "test_images": (int,), "trained_on": (str,), "pen_writers": (list,),
     "preprocess_version": (str,), "versions": (dict,), "created": (str,), "name": (str,),
-    "owner": (str,), "job": (str,), "reading": (dict,),
+    "owner": (str,), "job": (str,), "reading": (dict,), "onnx_sha256": (str,),
 }
 
 
@@ -61,6 +61,7 @@ class ModelCard:
     owner: str | None = None  # the visitor who trained it here; None: shipped or CLI
     job: str | None = None  # the queued run that trained it
     reading: dict | None = None  # its ReadingPolicy, the target and data it was fitted on
+    onnx_sha256: str | None = None  # the SHA-256 of `<name>.onnx`, its graph for serving
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod

@@ -15,6 +15,7 @@ import numpy as np
 from mnist_core.errors import DatasetError
 
 DATA_DIR_ENV = "MNIST_DATA_DIR"
+KERAS_CACHE = Path.home() / ".keras" / "datasets"  # where Keras' download of MNIST goes
 
 # name, IDX magic number, shape (None: any count, so a subset of MNIST loads too)
 IDX_FILES = {
@@ -55,7 +56,7 @@ def mnist_available(data_dir: str | os.PathLike | None = None) -> bool:
         return (path / "mnist.npz").is_file() or all(
             _find_idx(path, name) is not None for name, _, _ in IDX_FILES.values()
         )
-    return (Path.home() / ".keras" / "datasets" / "mnist.npz").is_file()
+    return (KERAS_CACHE / "mnist.npz").is_file()
 
 
 def load_mnist_folder(folder: Path) -> MnistSplits:
@@ -159,6 +160,9 @@ def _load_npz(path: Path) -> MnistSplits:
 
 
 def _load_from_keras() -> MnistSplits:
+    cached = KERAS_CACHE / "mnist.npz"
+    if cached.is_file():  # read without Keras, which the web server does not import
+        return _load_npz(cached)
     import keras
 
     try:

@@ -21,6 +21,11 @@ class InvalidModelError(MnistCoreError):
     """A model file is corrupt or does not take 28x28 images and give 10 classes."""
 
 
+class OnnxMissingError(InvalidModelError):
+    """A stored model without an ONNX graph the web server can read it with (one
+    trained before models were exported), or with one its card does not vouch for."""
+
+
 class InvalidModelNameError(MnistCoreError, ValueError):
     """A model name that is empty, too long, or could escape the models folder."""
 

@@ -1,20 +1,23 @@
 """Class probabilities for prepared 28x28 images, fast enough to run on every stroke.
 
-`model.predict` sets up a data pipeline on each call (about 100 ms here), so images go
-through a `tf.function` of `model(x, training=False)` instead. A single drawing, the hot
-path, uses an XLA-compiled version (half the time of the plain graph for one image);
-batches use the plain graph, traced once for any batch size, in chunks of `BATCH`.
+A model opened for serving (`registry.open_model`) holds its ONNX graph, which
+onnxruntime runs: the web server reads this way and never imports TensorFlow. A Keras
+network (`registry.load_model`, a run being trained) is read with TensorFlow, imported
+only then: `model.predict` sets up a data pipeline on each call (about 100 ms here), so
+images go through a `tf.function` of `model(x, training=False)` instead. A single
+image uses an XLA-compiled version (half the time of the plain graph for one image);
+batches use the plain graph, traced once for any batch size. Both read in chunks of
+`BATCH`.
 """
 
 from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import cv2
-import keras
 import numpy as np
-import tensorflow as tf
 
 from mnist_core.errors import EmptyDrawingError
 from mnist_core.preprocess import (
@@ -25,8 +28,12 @@ from mnist_core.preprocess import (
     photo_to_mnist,
 )
 from mnist_core.registry import LoadedModel
+from mnist_core.runtime import OnnxNetwork
 from mnist_core.segment import segment_number
 from mnist_core.verdict import NOT_NAMED, Verdict, judge
+
+if TYPE_CHECKING:
+    import keras
 
 BATCH = 1024
 UNREAD = "?"  # stands in a number's text for a digit the app will not name
@@ -216,11 +223,13 @@ def _read_ways(model: LoadedModel, ways: list) -> list[_WayRead]:
     return [_WayRead(tuple(next(found) for _ in way)) for way in ways]
 
 
-def predict_proba(model: LoadedModel | keras.Model, images: np.ndarray) -> np.ndarray:
+def predict_proba(model: LoadedModel | keras.Model | OnnxNetwork,
+                  images: np.ndarray) -> np.ndarray:
     """Return the network's own `(N, 10)` float32 probabilities (before calibration) for
     `(N, 28, 28)` images in [0, 1]. A single `(28, 28)` image gives `(1, 10)`.
 
-    `model` is a model from the store or a bare Keras network (a run being trained).
+    `model` is a model from the store (its ONNX graph or its Keras network), or a bare
+    network (a run being trained).
     """
     network = model.network if isinstance(model, LoadedModel) else model
     x = np.asarray(images, dtype=np.float32)
@@ -230,29 +239,39 @@ def predict_proba(model: LoadedModel | keras.Model, images: np.ndarray) -> np.nd
         raise ValueError(f"expected images shaped (N, 28, 28), got {np.shape(images)}")
     if len(x) and (not np.isfinite(x).all() or x.min() < 0.0 or x.max() > 1.0):
         raise ValueError("image values must be finite and lie in [0, 1]")
-    x = x.reshape((len(x), *network.input_shape[1:]))
-    single, batched = _forward(network)
-    if len(x) == 1:
-        return single(tf.constant(x)).numpy().astype(np.float32, copy=False)
-    chunks = [
-        batched(tf.constant(x[start : start + BATCH])).numpy()
-        for start in range(0, len(x), BATCH)
-    ]
-    if not chunks:
+    if not len(x):
         return np.zeros((0, 10), dtype=np.float32)
+    forward = network if isinstance(network, OnnxNetwork) else _keras_forward(network)
+    chunks = [forward(x[start : start + BATCH]) for start in range(0, len(x), BATCH)]
     return np.concatenate(chunks).astype(np.float32, copy=False)
 
 
-def warm_up(model: LoadedModel | keras.Model) -> None:
-    """Trace and compile the single-image path now, on a blank image, so the first
-    drawing a person makes reads as fast as the next ones (the XLA compile alone takes
-    a few hundred ms); and the batch path, which a written number takes."""
+def warm_up(model: LoadedModel | keras.Model | OnnxNetwork) -> None:
+    """Read a blank image and a pair now, so the first drawing a person makes reads as
+    fast as the next ones: a Keras network's single-image path is XLA-compiled (a few
+    hundred ms), and a written number takes the batch path."""
     predict_proba(model, np.zeros((1, 28, 28), dtype=np.float32))
     predict_proba(model, np.zeros((2, 28, 28), dtype=np.float32))
 
 
+def _keras_forward(network: keras.Model):
+    """A Keras network's pass on checked `(n, 28, 28)` float32 images, as numpy."""
+    import tensorflow as tf  # only for a Keras network: the web server reads with ONNX
+
+    single, batched = _forward(network)
+    shape = network.input_shape[1:]
+
+    def forward(x: np.ndarray) -> np.ndarray:
+        x = tf.constant(x.reshape((len(x), *shape)))
+        return (single if len(x) == 1 else batched)(x).numpy()
+
+    return forward
+
+
 def _forward(model: keras.Model):
     """The network's inference pass as (single-image XLA, batch) functions, made once."""
+    import tensorflow as tf
+
     functions = _compiled.get(model)
     if functions is None:
 

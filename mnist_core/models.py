@@ -3,15 +3,17 @@ new runs train by default, and the CNN the Draw page reads with.
 
 Every factory starts from `keras.Input((28, 28))` (the output of `center_ink`) and
 returns an uncompiled `keras.Model`; `build_model` compiles it the one way the project
-trains: adam, sparse categorical cross-entropy, accuracy.
+trains (`objective.compile_model`). Keras is imported only when a network is built,
+so the Train page lists the architectures without it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import keras
-from keras import layers
+if TYPE_CHECKING:
+    import keras
 
 from mnist_core.architectures import get_architecture
 
@@ -21,6 +23,9 @@ NUM_CLASSES = 10
 
 def build_mlp(hidden: tuple[int, ...], activation: str, name: str) -> keras.Model:
     """A fully connected network 784-hidden...-10, as the seed models were."""
+    import keras
+    from keras import layers
+
     inputs = keras.Input(INPUT_SHAPE, name="image")
     x = layers.Flatten()(inputs)
     for i, units in enumerate(hidden):
@@ -31,6 +36,9 @@ def build_mlp(hidden: tuple[int, ...], activation: str, name: str) -> keras.Mode
 
 def build_seed_cnn() -> keras.Model:
     """The seeds' small CNN: Conv2D 3x3, max pooling, flatten, dense, dropout, softmax."""
+    import keras
+    from keras import layers
+
     inputs = keras.Input(INPUT_SHAPE, name="image")
     x = layers.Reshape((*INPUT_SHAPE, 1))(inputs)
     x = layers.Conv2D(32, 3, activation="relu")(x)
@@ -44,6 +52,8 @@ def build_seed_cnn() -> keras.Model:
 
 def _conv_block(x, filters: int, dropout: float):
     """Two 3x3 convolutions with batch norm, then pooling: the VGG-style unit."""
+    from keras import layers
+
     for _ in range(2):
         x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
         x = layers.BatchNormalization()(x)
@@ -58,6 +68,9 @@ def build_default_cnn() -> keras.Model:
     32-32 and 64-64 convolution pairs, a pooled 128-filter 3x3 layer, then a dense head with
     dropout. With shift/rotation/zoom/stroke augmentation it reaches 99.6%+ on MNIST.
     """
+    import keras
+    from keras import layers
+
     inputs = keras.Input(INPUT_SHAPE, name="image")
     x = layers.Reshape((*INPUT_SHAPE, 1))(inputs)
     x = _conv_block(x, 32, 0.1)
@@ -82,6 +95,9 @@ def build_fast_cnn() -> keras.Model:
     With a one-cycle learning rate it passes 99% on MNIST in two epochs, about 40 s on
     two CPU cores.
     """
+    import keras
+    from keras import layers
+
     inputs = keras.Input(INPUT_SHAPE, name="image")
     x = layers.Reshape((*INPUT_SHAPE, 1))(inputs)
     for filters, kernel in ((16, 5), (32, 3), (64, 3)):
@@ -112,63 +128,6 @@ BUILDERS: dict[str, Callable[[], keras.Model]] = {
 NOT_A_DIGIT = -1  # the training label of a drawing that is no digit
 
 
-def compile_model(model: keras.Model, learning_rate=1e-3, *, non_digits: bool = False,
-                  ema_momentum: float = 0.0) -> keras.Model:
-    """Compile with adam, sparse categorical cross-entropy and accuracy.
-
-    With `non_digits`, labels may also be `NOT_A_DIGIT`: for those the loss pulls the
-    ten probabilities towards uniform (outlier exposure), so the model learns to be
-    unsure of what is no digit; accuracy counts digits only. A non-zero `ema_momentum`
-    has the optimiser keep a moving average of the weights (`keras.callbacks.
-    SwapEMAWeights` puts it in the model).
-    """
-    optimizer = keras.optimizers.Adam(
-        learning_rate=learning_rate, use_ema=ema_momentum > 0,
-        ema_momentum=ema_momentum or 0.99,
-    )
-    model.compile(
-        optimizer=optimizer,
-        loss=digit_or_uniform_loss if non_digits else "sparse_categorical_crossentropy",
-        metrics=[DigitAccuracy()] if non_digits else ["accuracy"],
-    )
-    return model
-
-
-def digit_or_uniform_loss(y_true, y_pred):
-    """Cross-entropy with the label for digits, with the uniform distribution for
-    `NOT_A_DIGIT` labels."""
-    labels = keras.ops.cast(keras.ops.reshape(y_true, (-1,)), "int32")
-    log_p = keras.ops.log(keras.ops.clip(y_pred, 1e-7, 1.0))
-    picked = keras.ops.take_along_axis(
-        log_p, keras.ops.expand_dims(keras.ops.maximum(labels, 0), -1), axis=-1
-    )[:, 0]
-    return keras.ops.where(labels >= 0, -picked, -keras.ops.mean(log_p, axis=-1))
-
-
-class DigitAccuracy(keras.metrics.Metric):
-    """Accuracy over the digits of a batch, skipping `NOT_A_DIGIT` labels."""
-
-    def __init__(self, name="accuracy", **kwargs):
-        super().__init__(name=name, **kwargs)
-        self.right = self.add_variable((), initializer="zeros", name="right")
-        self.count = self.add_variable((), initializer="zeros", name="count")
-
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        labels = keras.ops.cast(keras.ops.reshape(y_true, (-1,)), "int32")
-        digit = keras.ops.cast(labels >= 0, "float32")
-        guess = keras.ops.cast(keras.ops.argmax(y_pred, axis=-1), "int32")
-        hit = keras.ops.cast(keras.ops.equal(guess, labels), "float32") * digit
-        self.right.assign_add(keras.ops.sum(hit))
-        self.count.assign_add(keras.ops.sum(digit))
-
-    def result(self):
-        return self.right / keras.ops.maximum(self.count, 1.0)
-
-    def reset_state(self):
-        self.right.assign(0.0)
-        self.count.assign(0.0)
-
-
 def build_network(name: str) -> keras.Model:
     """The named architecture's network, uncompiled; ValueError names the known ones."""
     return BUILDERS[get_architecture(name).name]()
@@ -176,4 +135,6 @@ def build_network(name: str) -> keras.Model:
 
 def build_model(name: str) -> keras.Model:
     """Build and compile the named architecture with its default learning rate."""
+    from mnist_core.objective import compile_model
+
     return compile_model(build_network(name), get_architecture(name).learning_rate)

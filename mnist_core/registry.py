@@ -1,11 +1,16 @@
 """The model store: the shipped models plus the ones trained here, each a `.keras`
-file with a JSON card `<name>.json` beside it.
+file with a JSON card `<name>.json` and its ONNX graph `<name>.onnx` beside it.
 
 Two folders make one store. The repository's `models/` holds the shipped models and is
 read-only to the app: nothing a visitor does can delete or replace them. Models trained
 through the app or a worker go to the writable store, `MNIST_MODELS_DIR` (default
 `var/models` under the state folder); its cards name the owner that trained them, and
 only that owner may delete them. Names are unique across both folders.
+
+Two ways to read a model: `load_model` gives its Keras network (workers: training,
+calibration, ensembling), `open_model` its ONNX graph in an onnxruntime session (the
+web server and `predict`, without TensorFlow). Every save writes both, and the card
+holds the ONNX file's SHA-256; `export_onnx` makes the graph for a model saved before.
 
 Saves are atomic (write a temp file in the same folder, then rename), so a crash or
 a cut-off training run leaves the previous model whole. A damaged or incompatible file
@@ -18,6 +23,7 @@ tests); None means the whole store, shipped and trained.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import re
@@ -33,7 +39,9 @@ from mnist_core.errors import (
     InvalidModelNameError,
     ModelNotFoundError,
     ModelProtectedError,
+    OnnxMissingError,
 )
+from mnist_core.runtime import ACCEPTED_INPUT_SHAPES, OnnxNetwork
 from mnist_core.state import state_dir
 from mnist_core.verdict import ReadingPolicy
 
@@ -47,21 +55,21 @@ DEFAULT_SHIPPED_DIR = Path(__file__).resolve().parent.parent / "models"
 # 15-epoch run of its recipe, else (a store without them) the MNIST-only CNN.
 DEFAULT_MODEL_NAMES = ("cnn-drawn-all-24ep-x4", "cnn-drawn-all", "cnn")
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-ACCEPTED_INPUT_SHAPES = ((28, 28), (28, 28, 1), (784,))
 
 
 @dataclass(frozen=True, eq=False)
 class LoadedModel:
-    """A model from the store, ready to read with: its network, its card, and the
-    reading policy (calibration and "not sure" threshold) its card holds."""
+    """A model from the store, ready to read with: its network (the Keras one from
+    `load_model`, or its ONNX graph from `open_model`), its card, and the reading
+    policy (calibration and "not sure" threshold) its card holds."""
 
     name: str
-    network: keras.Model
+    network: keras.Model | OnnxNetwork
     card: ModelCard
     policy: ReadingPolicy
 
     @classmethod
-    def bare(cls, network: keras.Model, policy: ReadingPolicy | None = None,
+    def bare(cls, network: keras.Model | OnnxNetwork, policy: ReadingPolicy | None = None,
              name: str = "unsaved") -> LoadedModel:
         """A network that is not in the store (a run just trained, a test's model)."""
         return cls(name, network, ModelCard(name=name), policy or ReadingPolicy())
@@ -141,6 +149,11 @@ def model_path(name: str, directory=None) -> Path:
 
 def card_path(name: str, directory=None) -> Path:
     return model_path(name, directory).with_suffix(".json")
+
+
+def onnx_path(name: str, directory=None) -> Path:
+    """Where the model's ONNX graph is (beside its `.keras` file)."""
+    return model_path(name, directory).with_suffix(".onnx")
 
 
 def model_exists(name: str, directory=None) -> bool:
@@ -237,18 +250,15 @@ def _read_card_file(path: Path) -> ModelCard:
 
 
 def load_model(name: str | None = None, directory=None) -> LoadedModel:
-    """Load a model from the store (None: the default model) and check it fits MNIST.
+    """Load a model's Keras network from the store (None: the default model) and check
+    it fits MNIST. This imports TensorFlow: the web server uses `open_model`.
 
     Raises `ModelNotFoundError` if absent and `InvalidModelError` if the file is damaged
     or the model does not take 28x28 images and return 10 class probabilities. The
     card's calibration (`reading`) comes with it as its `policy`; an unreadable card or
     reading leaves the uncalibrated default in force.
     """
-    name = default_model_name(directory) if name is None else name
-    path = model_path(name, directory)
-    if not path.is_file():
-        known = ", ".join(info.name for info in list_models(directory)) or "none"
-        raise ModelNotFoundError(f"no model named {name!r} in {path.parent} (have: {known})")
+    name, path = _existing(name, directory)
     import keras  # here, so that workers and pages that only list models stay light
 
     try:
@@ -256,11 +266,50 @@ def load_model(name: str | None = None, directory=None) -> LoadedModel:
     except Exception as err:  # Keras raises many kinds for a damaged zip or config
         raise InvalidModelError(f"model file {path} cannot be loaded: {err}") from err
     check_compatible(network, path)
+    card, policy = _card_and_policy(name, directory)
+    return LoadedModel(name, network, card, policy)
+
+
+def open_model(name: str | None = None, directory=None) -> LoadedModel:
+    """Open a model's ONNX graph from the store (None: the default model) in an
+    onnxruntime session, without TensorFlow or Keras: how the web server reads.
+
+    Raises `ModelNotFoundError` if the model is absent, `OnnxMissingError` (an
+    `InvalidModelError`) if it has no `.onnx` file or its card holds no checksum for
+    it (a model saved before models were exported: `python -m mnist_core export NAME`
+    makes one), and `InvalidModelError` if the file is damaged, is not the one its card
+    names, or does not map 28x28 images to 10 classes.
+    """
+    name, path = _existing(name, directory)
+    card, policy = _card_and_policy(name, directory)
+    graph = path.with_suffix(".onnx")
+    if not graph.is_file() or not card.onnx_sha256:
+        missing = "no ONNX file" if not graph.is_file() else "no ONNX checksum on its card"
+        raise OnnxMissingError(
+            f"model {name!r} has {missing} (it was saved before models were exported); "
+            f"make one with `python -m mnist_core export {name}`"
+        )
+    return LoadedModel(name, OnnxNetwork(graph, sha256=card.onnx_sha256), card, policy)
+
+
+def _existing(name: str | None, directory) -> tuple[str, Path]:
+    """The model's name (None: the default's) and its `.keras` path, which must exist."""
+    name = default_model_name(directory) if name is None else name
+    path = model_path(name, directory)
+    if not path.is_file():
+        known = ", ".join(info.name for info in list_models(directory)) or "none"
+        raise ModelNotFoundError(f"no model named {name!r} in {path.parent} (have: {known})")
+    return name, path
+
+
+def _card_and_policy(name: str, directory) -> tuple[ModelCard, ReadingPolicy]:
+    """The model's card and reading policy; an unreadable card or reading leaves the
+    uncalibrated default in force."""
     card, policy = ModelCard(name=name), ReadingPolicy()
     with contextlib.suppress(InvalidModelError, ValueError, TypeError):
         card = read_card(name, directory)
         policy = card.policy
-    return LoadedModel(name, network, card, policy)
+    return card, policy
 
 
 def check_compatible(model: keras.Model, source: object = "model") -> None:
@@ -284,11 +333,13 @@ def check_compatible(model: keras.Model, source: object = "model") -> None:
 def save_model(
     model: keras.Model, name: str, card: ModelCard, *, directory=None, overwrite: bool = False
 ) -> Path:
-    """Write `<name>.keras` and its card `<name>.json` atomically; returns the model's path.
+    """Write `<name>.keras`, its ONNX graph `<name>.onnx` and its card `<name>.json`
+    (with the graph's SHA-256) atomically; returns the model's path.
 
-    Both are written in full before either replaces anything, and the card lands first:
-    the store lists models by their `.keras` file, so a model is never seen without its
-    card, and a failed save leaves the previous model and card as they were.
+    All three are written in full before any replaces anything, and the card lands
+    first, then the graph: the store lists models by their `.keras` file, so a model is
+    never seen without its card and graph, and a failed save (an export that fails
+    included) leaves the previous model, graph and card as they were.
 
     Without `directory` the model goes to the writable store, and a shipped model's
     name is refused (`ModelProtectedError`). The optimizer state is left out (the store
@@ -303,12 +354,56 @@ def save_model(
     if target.exists() and not overwrite:
         raise FileExistsError(f"a model named {name!r} already exists in {target.parent}")
     target.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(card.replace(name=name).to_json(), indent=1)
+    network = _strip_optimizer(model)
+    graph = _onnx_bytes(network)
+    card = card.replace(name=name, onnx_sha256=hashlib.sha256(graph).hexdigest())
+    text = json.dumps(card.to_json(), indent=1)
     _atomic_write(
         (target.with_suffix(".json"), lambda tmp: Path(tmp).write_text(text, "utf-8")),
-        (target, lambda tmp: _strip_optimizer(model).save(tmp)),
+        (target.with_suffix(".onnx"), lambda tmp: Path(tmp).write_bytes(graph)),
+        (target, network.save),
     )
     return target
+
+
+def export_onnx(name: str, directory=None) -> Path:
+    """Export a stored model's Keras network to `<name>.onnx` and put the graph's
+    SHA-256 on its card, atomically (card first): for a model saved before every save
+    exported one. Returns the graph's path. Without `directory`, a shipped model is
+    refused like any change to it."""
+    if directory is None and is_shipped(name):
+        raise ModelProtectedError(f"{name!r} is a shipped model and cannot be changed")
+    path = models_dir(directory) / f"{validate_name(name)}.keras"
+    if not path.is_file():
+        raise ModelNotFoundError(f"no model named {name!r} in {path.parent}")
+    graph = _onnx_bytes(load_model(name, path.parent).network)
+    card = _read_card_file(path.with_suffix(".json")).replace(
+        name=name, onnx_sha256=hashlib.sha256(graph).hexdigest())
+    text = json.dumps(card.to_json(), indent=1)
+    _atomic_write(
+        (path.with_suffix(".json"), lambda tmp: Path(tmp).write_text(text, "utf-8")),
+        (path.with_suffix(".onnx"), lambda tmp: Path(tmp).write_bytes(graph)),
+    )
+    return path.with_suffix(".onnx")
+
+
+def _onnx_bytes(network: keras.Model) -> bytes:
+    """The network's inference pass as an ONNX graph (Keras' exporter, through tf2onnx):
+    one graph for any model, an ensemble's average included, taking `(N, 28, 28)`-like
+    float32 images named `images` and giving `(N, 10)` probabilities."""
+    import warnings
+
+    import keras
+
+    spec = keras.InputSpec(shape=(None, *network.input_shape[1:]), dtype="float32",
+                           name="images")
+    with tempfile.TemporaryDirectory(prefix="onnx-export-") as scratch:
+        path = Path(scratch) / "model.onnx"
+        with warnings.catch_warnings():
+            # Keras' tf2onnx patch touches numpy's removed `np.object` alias
+            warnings.simplefilter("ignore", FutureWarning)
+            network.export(path, format="onnx", verbose=False, input_signature=[spec])
+        return path.read_bytes()
 
 
 def write_card(name: str, card: ModelCard, directory=None) -> None:
@@ -324,7 +419,7 @@ def write_card(name: str, card: ModelCard, directory=None) -> None:
 
 
 def delete_model(name: str, directory=None, *, owner: str | None = None) -> None:
-    """Remove a model and its card from the store.
+    """Remove a model, its ONNX graph and its card from the store.
 
     Shipped models are never deleted (`ModelProtectedError`). With `owner`, only a
     model whose card names that owner may go: a visitor deletes only their own.
@@ -337,6 +432,7 @@ def delete_model(name: str, directory=None, *, owner: str | None = None) -> None
     if owner is not None:
         check_may_replace(name, owner, deleting=True, directory=directory)
     path.unlink()
+    path.with_suffix(".onnx").unlink(missing_ok=True)
     path.with_suffix(".json").unlink(missing_ok=True)
 
 

@@ -31,7 +31,8 @@ from mnist_core.config import TrainConfig
 from mnist_core.data import load_mnist
 from mnist_core.errors import TrainingStopped
 from mnist_core.inference import predict_proba
-from mnist_core.models import NOT_A_DIGIT, build_network, compile_model
+from mnist_core.models import NOT_A_DIGIT, build_network
+from mnist_core.objective import compile_model
 from mnist_core.preprocess import PREPROCESS_VERSION, prepare_mnist
 
 HISTORY_KEYS = (

@@ -1,5 +1,8 @@
-"""Models page: the model store — inspect a model's card, download it, or delete one
-you trained. Shipped models are read-only; other visitors' models are theirs to delete."""
+"""Models page: the model store — inspect a model's card, download it (Keras, or ONNX
+for other runtimes, with its card), or delete one you trained. Shipped models are
+read-only; other visitors' models are theirs to delete."""
+
+import json
 
 import streamlit as st
 
@@ -12,8 +15,9 @@ owner = ui.owner_id()
 ui.remember("models_name")
 st.title("Models")
 st.caption(
-    f"Each model is a `.keras` file and a JSON card. Shipped models ({registry.shipped_dir()}) "
-    f"are read-only; models trained here are saved in {registry.trained_dir()}."
+    f"Each model is a `.keras` file, its ONNX graph (what the app reads with) and a JSON "
+    f"card. Shipped models ({registry.shipped_dir()}) are read-only; models trained here "
+    f"are saved in {registry.trained_dir()}."
 )
 
 if "models_flash" in st.session_state:
@@ -61,6 +65,24 @@ with actions:
         f"Download {name}.keras", data=info.path.read_bytes(), file_name=f"{name}.keras",
         mime="application/octet-stream", key="models_download",
         help="Load it with keras.saving.load_model; inputs are 28×28 floats in [0, 1].",
+    )
+    graph = info.path.with_suffix(".onnx")
+    if graph.is_file():
+        st.download_button(
+            f"Download {name}.onnx", data=graph.read_bytes(), file_name=f"{name}.onnx",
+            mime="application/octet-stream", key="models_download_onnx",
+            help="Read it with onnxruntime (or any ONNX runtime): inputs `images`, "
+            "(N, 28, 28) float32 in [0, 1]; outputs (N, 10) probabilities.",
+        )
+    else:
+        st.caption(f"No ONNX graph yet: `python -m mnist_core export {name}` makes one.")
+    st.download_button(
+        f"Download {name}.json (the card)",
+        data=json.dumps(info.card.to_json(), indent=1), file_name=f"{name}.json",
+        mime="application/json", key="models_download_card",
+        help="Its architecture, training and scores, its calibration (`reading`: the log "
+        "probabilities divided by `temperature`, a digit named from `min_probability`) and "
+        "the ONNX file's SHA-256.",
     )
 
     st.subheader("Delete")

@@ -12,8 +12,11 @@ a person.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -38,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DRAW, TRAIN, EVALUATE, MODELS = (
     "app.py", "pages/2_Train.py", "pages/3_Evaluate.py", "pages/4_Models.py"
 )
-TIMEOUT = 90  # the first run of a page imports TensorFlow
+TIMEOUT = 90  # s: a slow first run of a page on a busy machine
 
 
 ALICE, BOB = "alice-visitor-1", "bob-visitor-2"
@@ -102,6 +105,18 @@ def wait_until_ended(name: str, timeout: float = JOB_TIMEOUT) -> Job:
         time.sleep(0.3)
 
 
+def copy_model(store: Path, name: str, folder: Path | None = None, card: dict | None = None
+               ) -> None:
+    """Store the subset's `seed-cnn` again as `name` (in `folder`, else the store): its
+    `.keras` file, its ONNX graph, and a card holding `card` (none: nothing about it)
+    and the graph's checksum, without which the app does not read with it."""
+    folder = folder or store
+    for suffix in (".keras", ".onnx"):
+        shutil.copy(store / f"seed-cnn{suffix}", folder / f"{name}{suffix}")
+    checksum = {"onnx_sha256": read_card("seed-cnn", store).onnx_sha256}
+    (folder / f"{name}.json").write_text(json.dumps((card or {}) | checksum), "utf-8")
+
+
 def png(image: np.ndarray) -> bytes:
     ok, data = cv2.imencode(".png", image)
     assert ok
@@ -161,6 +176,54 @@ def test_uploaded_mnist_digit_is_read_right(store, mnist_subset, model, clear_di
         assert "%" in at.metric[0].delta
         assert bars(at) == pytest.approx(expected.tolist(), abs=1e-5)
         assert len(bars(at)) == 10
+
+
+# The web process, as AppTest runs it in a process of its own: every page, a digit
+# uploaded and read, then what it imported. `python -m mnist_core predict` likewise.
+WEB_PROCESS = """
+import json, sys
+from streamlit.testing.v1 import AppTest
+import app_ui.charts, app_ui.ui
+at = AppTest.from_file("app.py", default_timeout=90)
+at.query_params["owner"] = "alice-visitor-1"
+at.run()
+at.radio(key="draw_source").set_value("Upload a photo").run()
+with open(sys.argv[1], "rb") as f:
+    at.file_uploader(key="draw_upload").upload("digit.png", f.read(), "image/png").run()
+shown = [m.value for m in at.metric]
+for page in ("pages/3_Evaluate.py", "pages/4_Models.py", "pages/2_Train.py"):
+    at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+print(json.dumps({"shown": shown,
+                  "loaded": sorted(m for m in ("tensorflow", "keras") if m in sys.modules)}))
+"""
+NO_TENSORFLOW = (
+    "import runpy, sys; sys.argv = ['mnist_core', *sys.argv[1:]]\n"
+    "try:\n    runpy.run_module('mnist_core', run_name='__main__')\n"
+    "except SystemExit:\n    pass\n"
+    "loaded = sorted(m for m in ('tensorflow', 'keras') if m in sys.modules)\n"
+    "print('loaded', loaded)"
+)
+
+
+def test_the_web_process_and_predict_import_no_tensorflow_or_keras(store, mnist_subset,
+                                                                    clear_digits, tmp_path):
+    """The pages read with ONNX Runtime: serving every page and reading an upload (and
+    `predict` reading a file) leaves TensorFlow and Keras unimported."""
+    _, (x_test, y_test) = mnist_subset
+    digit = tmp_path / "digit.png"
+    digit.write_bytes(png(enlarge_mnist(x_test[clear_digits[0]])))
+    web = subprocess.run([sys.executable, "-c", WEB_PROCESS, str(digit)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)
+    assert web.returncode == 0, web.stderr[-3000:]
+    result = json.loads(web.stdout.strip().splitlines()[-1])
+    assert result == {"shown": [str(y_test[clear_digits[0]])], "loaded": []}
+
+    cli = subprocess.run([sys.executable, "-c", NO_TENSORFLOW, "predict", str(digit),
+                          "--name", "seed-cnn"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120)
+    assert cli.returncode == 0, cli.stderr[-3000:]
+    assert "prediction:" in cli.stdout and "loaded []" in cli.stdout
 
 
 def test_a_phone_photo_in_a_shadow_is_read_right(store, mnist_subset, clear_digits):
@@ -283,10 +346,7 @@ def test_unsure_reading_says_so_instead_of_naming_a_digit(store, model, mnist_su
 def test_a_reading_spread_over_many_digits_is_called_no_digit(store, mnist_subset):
     """A model whose belief is spread thin (here: its card's temperature flattens it)
     says the drawing is no digit, rather than naming two."""
-    shutil.copy(store / "seed-cnn.keras", store / "spread.keras")
-    (store / "spread.json").write_text(
-        json.dumps({"reading": {"temperature": 50.0, "min_probability": 0.9}}), "utf-8"
-    )
+    copy_model(store, "spread", card={"reading": {"temperature": 50.0, "min_probability": 0.9}})
     _, (x_test, _) = mnist_subset
     at = app(DRAW)
     at.selectbox(key="draw_model").set_value("spread").run()
@@ -298,13 +358,21 @@ def test_a_reading_spread_over_many_digits_is_called_no_digit(store, mnist_subse
 
 
 def test_corrupt_model_files_are_reported_not_raised(store, mnist_subset, clear_digits):
-    (store / "cnn.keras").write_bytes(b"not a keras zip")  # the default name, broken
+    # the default name, broken: the server reads its ONNX graph, which is damaged
+    (store / "cnn.keras").write_bytes(b"not a keras zip")
+    (store / "cnn.onnx").write_bytes(b"not an onnx graph")
+    (store / "cnn.json").write_text(json.dumps(
+        {"onnx_sha256": hashlib.sha256(b"not an onnx graph").hexdigest()}), "utf-8")
     shutil.copy(store / "seed-cnn.keras", store / "badcard.keras")
     (store / "badcard.json").write_text("{ not json", encoding="utf-8")
+    shutil.copy(store / "seed-cnn.keras", store / "old.keras")  # saved before ONNX export
 
     at = app(DRAW)
     assert at.selectbox(key="draw_model").value == "cnn"
     assert "'cnn' cannot be used" in texts(at.error)
+    at.selectbox(key="draw_model").set_value("old").run()
+    assert "has no ONNX file" in texts(at.error)
+    assert "python -m mnist_core export old" in texts(at.error)
     assert "badcard (card unreadable)" in at.selectbox(key="draw_model").options
     at.selectbox(key="draw_model").set_value("seed-cnn").run()
     _, (x_test, y_test) = mnist_subset
@@ -313,20 +381,22 @@ def test_corrupt_model_files_are_reported_not_raised(store, mnist_subset, clear_
 
     at = app(EVALUATE)
     table = at.dataframe[0].value.set_index("Model")
-    assert dict(table["Status"]) == {"badcard": "broken", "cnn": "broken", "seed-cnn": "ok"}
-    assert table["Problem"]["cnn"].startswith("model file")
+    assert dict(table["Status"]) == {
+        "badcard": "broken", "cnn": "broken", "old": "broken", "seed-cnn": "ok"}
+    assert table["Problem"]["cnn"].startswith("ONNX file")
+    assert "python -m mnist_core export old" in table["Problem"]["old"]
     assert table["Problem"]["badcard"].startswith("model card")
     assert "'cnn' cannot be used" in texts(at.warning)
     assert at.selectbox(key="eval_model").value == "seed-cnn"
 
     at = app(MODELS)
     assert at.selectbox(key="models_name").value == "cnn"
-    assert "cannot be used: model file" in texts(at.warning)
+    assert "cannot be used: ONNX file" in texts(at.warning)
     assert dict(at.dataframe[0].value.set_index("Model")["Status"])["cnn"] == "broken"
 
 
 def test_choices_survive_a_visit_to_another_page(store):
-    shutil.copy(store / "seed-cnn.keras", store / "twin.keras")
+    copy_model(store, "twin")
     at = app(DRAW)
     at.selectbox(key="draw_model").set_value("twin").run()
     at.slider(key="draw_stroke").set_value(30).run()
@@ -486,8 +556,7 @@ def test_train_page_explains_missing_mnist(store, tmp_path, monkeypatch):
 
 
 def test_evaluate_page_shows_curves_table_confusion_and_mistakes(store):
-    shutil.copy(store / "seed-cnn.keras", store / "twin.keras")
-    shutil.copy(store / "seed-cnn.json", store / "twin.json")
+    copy_model(store, "twin", card=read_card("seed-cnn", store).to_json())
     at = app(EVALUATE)
     assert at.multiselect(key="eval_models").value == ["seed-cnn", "twin"]
     charts = {chart.key for chart in at.get("plotly_chart")}
@@ -524,10 +593,8 @@ def test_evaluate_page_draws_each_run_of_an_ensemble(store):
     runs = [{"name": f"run-{seed}", "init_seed": seed, "history": card.history}
             for seed in (1, 2)]
     ensemble = {k: v for k, v in card.to_json().items() if k != "history"}
-    shutil.copy(store / "seed-cnn.keras", store / "pair.keras")
-    (store / "pair.json").write_text(json.dumps(
-        ensemble | {"architecture": "ensemble", "members": runs, "test_accuracy": 0.999}
-    ))
+    copy_model(store, "pair", card=ensemble | {
+        "architecture": "ensemble", "members": runs, "test_accuracy": 0.999})
     at = app(EVALUATE)
     picker = at.multiselect(key="eval_models")
     assert picker.options == ["pair · run 1", "pair · run 2", "seed-cnn"]
@@ -552,16 +619,16 @@ def test_models_page_shows_card_and_download(store):
     at = app(MODELS)
     assert at.selectbox(key="models_name").value == "seed-cnn"
     assert at.get("json")
-    assert at.get("download_button")
+    assert [button.proto.label for button in at.get("download_button")] == [
+        "Download seed-cnn.keras", "Download seed-cnn.onnx", "Download seed-cnn.json (the card)"]
     assert "someone else" in texts(at.info)  # seed-cnn has no owner here
     assert not [b for b in at.button if b.key == "models_delete"]
 
 
 def test_shipped_models_cannot_be_deleted_and_owners_delete_their_own(store):
-    shutil.copy(store / "seed-cnn.keras", store.parent / "shipped" / "cnn.keras")
+    copy_model(store, "cnn", store.parent / "shipped")
     for name, owner in (("alices", ALICE), ("bobs", BOB)):
-        shutil.copy(store / "seed-cnn.keras", store / f"{name}.keras")
-        (store / f"{name}.json").write_text(json.dumps({"owner": owner}), encoding="utf-8")
+        copy_model(store, name, card={"owner": owner})
 
     at = app(MODELS, ALICE)
     assert at.selectbox(key="models_name").value == "cnn"
@@ -582,5 +649,6 @@ def test_shipped_models_cannot_be_deleted_and_owners_delete_their_own(store):
     assert not at.exception
     assert "Deleted model 'alices'" in texts(at.success)
     assert not model_exists("alices", store) and model_exists("bobs", store)
+    assert not (store / "alices.onnx").exists() and not (store / "alices.json").exists()
     assert (store.parent / "shipped" / "cnn.keras").is_file()
     assert at.selectbox(key="models_name").options == ["bobs", "cnn", "seed-cnn"]

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import accuracy, common, latency, number, scans, training
+from bench import accuracy, common, latency, number, scans, serving_onnx, training
 from mnist_core.card import ModelCard
 from mnist_core.data import load_mnist
 from mnist_core.inference import SQUEEZES, Readings
@@ -39,7 +39,7 @@ def store(subset_model_store, tmp_path):
     folder = tmp_path / "models"
     folder.mkdir()
     for name in ("cnn", "pen-tuned"):
-        for suffix in (".keras", ".json"):
+        for suffix in (".keras", ".onnx", ".json"):
             shutil.copy(subset_model_store / f"seed-cnn{suffix}", folder / f"{name}{suffix}")
     card_file = folder / "pen-tuned.json"
     card = json.loads(card_file.read_text())
@@ -190,6 +190,26 @@ def test_trained_on_pendigits_reads_the_card():
     assert accuracy.trained_on_pendigits(ModelCard(trained_on="MNIST + pen digits"))
     assert not accuracy.trained_on_pendigits(ModelCard(trained_on="MNIST training set"))
     assert not accuracy.trained_on_pendigits(ModelCard())
+
+
+def test_serving_onnx_times_the_three_paths_and_the_web_process(store, tmp_path):
+    out = tmp_path / "results"
+    code = serving_onnx.main(["--models-dir", str(store), "--pendigits", str(PENDIGITS),
+                              "--quick", "--no-browser", "--results-dir", str(out)])
+    result = read_result(out, "serving_onnx")
+    check_machine(result)
+    assert code == 0 and result["model"] == "cnn"
+    drawing = result["drawing"]
+    check_stats(drawing["onnx"], 50)
+    check_stats(drawing["tf"], 50)
+    check_stats(drawing["predict"], 10)
+    assert max(drawing["max_abs_difference_from_onnx"].values()) < 1e-4
+    check_stats(result["number"]["onnx"], 20)
+    check_stats(result["number"]["tf"], 20)
+    web = result["web_process_apptest"]
+    assert web["imported"] == ["onnxruntime"] and web["rss_mb"] > 0
+    assert len(web["shown"]) == 1
+    assert "skipped" in result["web_process_streamlit"]
 
 
 def test_latency_times_both_paths_and_the_draw_page(store, tmp_path):

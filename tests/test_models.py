@@ -6,13 +6,8 @@ import numpy as np
 import pytest
 
 from mnist_core.architectures import ARCHITECTURES, get_architecture
-from mnist_core.models import (
-    BUILDERS,
-    NOT_A_DIGIT,
-    DigitAccuracy,
-    build_model,
-    digit_or_uniform_loss,
-)
+from mnist_core.models import BUILDERS, NOT_A_DIGIT, build_model
+from mnist_core.objective import DigitAccuracy, digit_or_uniform_loss
 
 SEED_PARAMS = {
     "mlp-16-16-sigmoid": 784 * 16 + 16 + 16 * 16 + 16 + 16 * 10 + 10,

@@ -31,7 +31,8 @@ def test_round_trip_gives_the_same_predictions(store, rng):
     np.testing.assert_allclose(predict_proba(loaded, images), predict_proba(model, images),
                                atol=1e-6)
     card = registry.read_card("small", folder)
-    assert card == ModelCard(test_accuracy=0.5, name="small")
+    assert card == ModelCard(test_accuracy=0.5, name="small",
+                             onnx_sha256=card.onnx_sha256)
 
 
 def test_default_is_cnn_else_the_best(store):
@@ -104,7 +105,8 @@ def test_crash_mid_save_leaves_the_old_model(store, monkeypatch):
         registry.save_model(other, "small", ModelCard(params=1), directory=folder, overwrite=True)
     assert (folder / "small.keras").read_bytes() == before
     assert json.loads((folder / "small.json").read_text())["test_accuracy"] == 0.5
-    assert sorted(p.name for p in folder.iterdir()) == ["small.json", "small.keras"]
+    assert sorted(p.name for p in folder.iterdir()) == ["small.json", "small.keras",
+                                                        "small.onnx"]
 
 
 def test_a_full_disk_while_writing_the_card_lands_neither_model_nor_card(store, monkeypatch):
@@ -122,7 +124,8 @@ def test_a_full_disk_while_writing_the_card_lands_neither_model_nor_card(store, 
     with pytest.raises(OSError, match="No space"):
         registry.save_model(model, "small", ModelCard(params=1), directory=folder,
                             overwrite=True)
-    assert sorted(p.name for p in folder.iterdir()) == ["small.json", "small.keras"]
+    assert sorted(p.name for p in folder.iterdir()) == ["small.json", "small.keras",
+                                                        "small.onnx"]
     assert registry.read_card("small", folder).test_accuracy == 0.5
 
 

@@ -1,26 +1,9 @@
-"""`app_ui.ui`: the Keras reset Streamlit makes after each script run is skipped; the
-one-line summary of a model card."""
+"""`app_ui.ui`: the one-line summary of a model card."""
 
 from __future__ import annotations
 
-import keras
-
-import app_ui.ui  # installs the skip on import
+import app_ui.ui
 from mnist_core.card import ModelCard
-
-
-def _clean_problem_modules():
-    """Stands in for Streamlit's post-run hook of the same name."""
-    keras.backend.clear_session()
-
-
-def test_streamlit_post_run_reset_is_skipped_but_explicit_calls_work():
-    keras.backend.get_uid("probe")
-    before = keras.backend.get_uid("probe")
-    _clean_problem_modules()
-    assert keras.backend.get_uid("probe") == before + 1  # counters survived
-    keras.backend.clear_session()
-    assert keras.backend.get_uid("probe") == 1  # a direct call still resets them
 
 
 def test_a_card_is_shown_as_a_few_labelled_facts():

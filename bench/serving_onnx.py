@@ -1,0 +1,271 @@
+"""Serving with ONNX Runtime: how fast and how light the web server reads.
+
+    python -m bench.serving_onnx                # 300 calls, a real `streamlit run`
+    python -m bench.serving_onnx --quick        # 50 calls
+    python -m bench.serving_onnx --no-browser   # no Chromium: AppTest only
+
+With the default model (or `--model`), in one run:
+
+1. one 280x280 RGBA drawing (pendigits rendered as the pad draws) to ten probabilities,
+   `canvas_to_mnist` + `predict_proba`, through the model's ONNX graph
+   (`registry.open_model`, what the app does), through its Keras network
+   (`registry.load_model`, the compiled TensorFlow path) and through
+   `canvas_to_mnist` + `model.predict`, interleaved call by call; p50/p95 of each, the
+   ratios of medians and the largest difference between the paths' probabilities;
+2. a 5-digit number written with pendigits, `read_number`, on the ONNX and TF paths;
+3. the web process: a fresh Python process that imports the app and runs the Draw page
+   with AppTest, reading an uploaded digit: seconds to the first reading, resident
+   memory after it (VmRSS, and its peak VmHWM), and whether TensorFlow or Keras was
+   imported;
+4. unless `--no-browser` (or Chromium is missing): a real `streamlit run app.py`
+   (with a worker, as `bench.serving` starts it), headless Chromium drawing one digit:
+   seconds from launching the server to the first bars on screen, and the server
+   process's resident memory after that first read.
+
+Warm-up calls are excluded from the timings. Writes bench/results/serving_onnx.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bench import common, number, serving
+from bench.latency import canvas_drawings
+from mnist_core import registry
+from mnist_core.inference import predict_proba, read_number, warm_up
+from mnist_core.pendigits import load_pendigits
+from mnist_core.preprocess import canvas_to_mnist
+
+NAME = "serving_onnx"
+# (default, under --quick)
+CALLS = (300, 50)
+PREDICT_CALLS = (50, 10)
+NUMBER_CALLS = (100, 20)
+WARMUP = 10
+# The web process, as AppTest serves the Draw page: one upload read, then its figures.
+WEB_PROCESS = """
+import json, sys, time
+started = time.perf_counter()
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file("app.py", default_timeout=300)
+at.run()
+at.radio(key="draw_source").set_value("Upload a photo").run()
+with open(sys.argv[1], "rb") as f:
+    at.file_uploader(key="draw_upload").upload("digit.png", f.read(), "image/png").run()
+seconds = time.perf_counter() - started
+status = dict(line.split(":", 1) for line in open("/proc/self/status") if ":" in line)
+print(json.dumps({
+    "seconds_to_first_reading": seconds,
+    "shown": [m.value for m in at.metric] or [str(w.value) for w in at.warning],
+    "rss_mb": int(status["VmRSS"].split()[0]) / 1024,
+    "peak_rss_mb": int(status["VmHWM"].split()[0]) / 1024,
+    "imported": sorted(m for m in ("tensorflow", "keras", "onnxruntime") if m in sys.modules),
+}))
+"""
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.serving_onnx", description=__doc__.split("\n")[0]
+    )
+    common.add_common_args(parser)
+    parser.add_argument("--model", help="model name (default: the store's default model)")
+    parser.add_argument("--seed", type=int, default=0, help="which drawings and numbers")
+    parser.add_argument("--pendigits", help="pendigits-orig.tra (default: PENDIGITS_PATH, "
+                        "../shared/pendigits/, else downloaded once to ~/.keras/datasets)")
+    parser.add_argument("--no-browser", action="store_true",
+                        help="skip the real `streamlit run` in Chromium")
+    parser.add_argument("--quick", action="store_true", help="fewer calls")
+    return parser.parse_args(argv)
+
+
+def time_drawing(onnx_model, keras_model, drawings, calls: int, predict_calls: int) -> dict:
+    """One drawing through each path, interleaved: every call of the ONNX path is
+    followed by one of the TF path, and every k-th by one of `model.predict`."""
+    network = keras_model.network
+    shape = (1, *network.input_shape[1:])
+    paths = {
+        "onnx": lambda image: predict_proba(onnx_model, canvas_to_mnist(image))[0],
+        "tf": lambda image: predict_proba(keras_model, canvas_to_mnist(image))[0],
+        "predict": lambda image: network.predict(canvas_to_mnist(image).reshape(shape),
+                                                 verbose=0)[0],
+    }
+    for i in range(WARMUP):
+        for read in paths.values():
+            read(drawings[i % len(drawings)])
+    times = {path: [] for path in paths}
+    every = max(1, calls // predict_calls)
+    max_diff = {"tf": 0.0, "predict": 0.0}
+    for i in range(calls):
+        image = drawings[i % len(drawings)]
+        got = {}
+        for path, read in paths.items():
+            if path == "predict" and (i % every or len(times[path]) >= predict_calls):
+                continue
+            start = time.perf_counter()
+            got[path] = read(image)
+            times[path].append(time.perf_counter() - start)
+        for path in max_diff.keys() & got.keys():
+            max_diff[path] = max(max_diff[path], float(np.abs(got[path] - got["onnx"]).max()))
+    out = {path: common.stats(samples) for path, samples in times.items()}
+    out["ratio_of_medians"] = {
+        path: out[path]["p50_ms"] / out["onnx"]["p50_ms"] for path in ("tf", "predict")}
+    out["max_abs_difference_from_onnx"] = max_diff
+    return out
+
+
+def time_number(onnx_model, keras_model, digits: list, seed: int, calls: int) -> dict:
+    """A 5-digit number read whole (`read_number`) on the ONNX and TF paths."""
+    writers = sorted({d.writer for d in digits})
+    numbers = [n for n in number.write_numbers(digits, writers, 200, seed)
+               if len(n.labels) == number.MAX_DIGITS][:20]
+    out = {}
+    for path, model in (("onnx", onnx_model), ("tf", keras_model)):
+        warm_up(model)
+        images = iter([n.image for n in numbers] * (calls // len(numbers) + 2))
+        out[path] = common.stats(common.time_calls(
+            lambda m=model, i=images: read_number(m, next(i)), calls))
+    out["numbers"] = len(numbers)
+    return out
+
+
+def web_process(models_dir, digit_png: Path) -> dict:
+    """The Draw page served by AppTest in a fresh process, reading one upload."""
+    env = dict(os.environ)
+    if models_dir is not None:
+        env |= {registry.MODELS_DIR_ENV: str(models_dir),
+                registry.SHIPPED_MODELS_DIR_ENV: str(models_dir)}
+    done = subprocess.run([sys.executable, "-c", WEB_PROCESS, str(digit_png)], cwd=common.ROOT,
+                          env=env, capture_output=True, text=True, timeout=600)
+    if done.returncode != 0:
+        return {"error": done.stderr[-2000:]}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def vm_status(pid: int) -> dict:
+    """A process's resident memory now and at its peak, in MB (Linux /proc)."""
+    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text()
+                  .splitlines() if ":" in line)
+    return {"rss_mb": int(fields["VmRSS"].split()[0]) / 1024,
+            "peak_rss_mb": int(fields["VmHWM"].split()[0]) / 1024}
+
+
+async def real_server(folder: Path) -> dict:
+    """`streamlit run app.py` from launch to the first bars in headless Chromium."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(serving.CHROMIUM),
+                                                   args=serving.CHROMIUM_ARGS)
+        launched = time.perf_counter()
+        with serving.App(str(common.SUBSET_DIR), folder) as app:
+            healthy = time.perf_counter()
+            context, page = await serving.open_draw(browser, app.url)
+            first = await serving.draw_once(page, serving.STROKES[1])
+            bars = time.perf_counter()
+            memory = vm_status(app.server.pid)
+            maps = Path(f"/proc/{app.server.pid}/maps").read_text()
+            await context.close()
+        await browser.close()
+    return {
+        "seconds_launch_to_healthy": healthy - launched,
+        "seconds_launch_to_first_bars": bars - launched,
+        "first_read_ms": first["read_s"] * 1000,
+        "server": memory,
+        "tensorflow_libraries_mapped": len({line.split()[-1] for line in maps.splitlines()
+                                            if "tensorflow" in line.split()[-1]}),
+    }
+
+
+def run(args: argparse.Namespace) -> dict:
+    machine = common.machine_info()
+    common.print_machine(machine)
+    calls, predict_calls, number_calls = (
+        counts[1] if args.quick else counts[0] for counts in (CALLS, PREDICT_CALLS, NUMBER_CALLS))
+    name = args.model or registry.default_model_name(args.models_dir)
+    onnx_model = registry.open_model(name, args.models_dir)
+    keras_model = registry.load_model(name, args.models_dir)
+    drawings, _ = canvas_drawings(20, args.seed, args.pendigits)
+    result = {
+        "benchmark": NAME, "machine": machine, "model": name,
+        "settings": {"calls": calls, "predict_calls": predict_calls,
+                     "number_calls": number_calls, "seed": args.seed, "quick": args.quick,
+                     "models_dir": args.models_dir},
+        "drawing": time_drawing(onnx_model, keras_model, drawings, calls, predict_calls),
+        "number": time_number(onnx_model, keras_model, load_pendigits(args.pendigits),
+                              args.seed, number_calls),
+    }
+    with tempfile.TemporaryDirectory(prefix="bench-serving-onnx-") as folder:
+        digit = Path(folder) / "digit.png"
+        from PIL import Image
+
+        Image.fromarray(drawings[0]).save(digit)
+        result["web_process_apptest"] = web_process(args.models_dir, digit)
+        if args.no_browser or not serving.CHROMIUM.is_file():
+            result["web_process_streamlit"] = {"skipped": "--no-browser or no Chromium"}
+        elif args.models_dir is not None:
+            result["web_process_streamlit"] = {"skipped": "the real server reads models/"}
+        else:
+            result["web_process_streamlit"] = asyncio.run(real_server(Path(folder)))
+    report(result)
+    return result
+
+
+def report(result: dict) -> None:
+    drawing, numbers = result["drawing"], result["number"]
+
+    def row(label, figures):
+        return [label, figures["n"], f"{figures['p50_ms']:.2f}", f"{figures['p95_ms']:.2f}"]
+
+    common.print_table(
+        ["path", "calls", "p50 ms", "p95 ms"],
+        [row("canvas_to_mnist + predict_proba, ONNX Runtime", drawing["onnx"]),
+         row("canvas_to_mnist + predict_proba, TensorFlow", drawing["tf"]),
+         row("canvas_to_mnist + model.predict", drawing["predict"])],
+        title=f"One drawing to ten probabilities, model {result['model']!r}",
+    )
+    ratio, diff = drawing["ratio_of_medians"], drawing["max_abs_difference_from_onnx"]
+    print(f"ratio of medians to ONNX: TF path {ratio['tf']:.1f}x, model.predict "
+          f"{ratio['predict']:.1f}x; largest difference from ONNX: TF {diff['tf']:.2g}, "
+          f"model.predict {diff['predict']:.2g}")
+    common.print_table(
+        ["path", "calls", "p50 ms", "p95 ms"],
+        [row("read_number, ONNX Runtime", numbers["onnx"]),
+         row("read_number, TensorFlow", numbers["tf"])],
+        title=f"A 5-digit number ({numbers['numbers']} written with pendigits, in turn)",
+    )
+    web = result["web_process_apptest"]
+    if "error" in web:
+        print(f"\nweb process (AppTest): FAILED\n{web['error']}")
+    else:
+        print(f"\nweb process (AppTest, fresh process): first reading {web['shown']} after "
+              f"{web['seconds_to_first_reading']:.1f} s; resident {web['rss_mb']:.0f} MB "
+              f"(peak {web['peak_rss_mb']:.0f} MB); imported: {', '.join(web['imported'])}")
+    real = result["web_process_streamlit"]
+    if "skipped" in real:
+        print(f"streamlit run: skipped ({real['skipped']})")
+    else:
+        print(f"streamlit run: healthy {real['seconds_launch_to_healthy']:.1f} s, first bars "
+              f"in Chromium {real['seconds_launch_to_first_bars']:.1f} s after launch (read "
+              f"{real['first_read_ms']:.0f} ms); server resident {real['server']['rss_mb']:.0f}"
+              f" MB (peak {real['server']['peak_rss_mb']:.0f} MB), TensorFlow libraries "
+              f"mapped: {real['tensorflow_libraries_mapped']}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    return common.run_main(NAME, run, parse_args(argv),
+                           lambda result: "error" in result["web_process_apptest"])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
