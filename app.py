@@ -232,7 +232,7 @@ with result_area:
         with st.container(width=140):
             st.image(charts.enlarge(x, 140), caption="What the model sees", width=140)
     st.plotly_chart(
-        charts.probability_figure(probabilities), key="draw_probabilities",
+        charts.probability_figure(probabilities, verdict.digit), key="draw_probabilities",
         config={"displayModeBar": False},
     )
     st.caption(

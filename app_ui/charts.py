@@ -33,19 +33,19 @@ _AXIS_PX, _LEGEND_ROW_PX = 56, 22
 _LEGEND_WIDTH_PX, _LEGEND_ITEM_PX, _CHAR_PX = 300, 44, 6
 
 
-def probability_figure(probabilities, height: int = 280) -> go.Figure:
-    """Ten bars, digits 0-9, on a fixed 0-100% axis with the top class highlighted.
+def probability_figure(probabilities, named: int | None, height: int = 280) -> go.Figure:
+    """Ten bars, digits 0-9, on a fixed 0-100% axis, the digit `named` highlighted
+    (None: the app names none, so no bar stands out as its pick).
 
     Axis ranges, categories and margins never depend on the values, so the bars grow
     and shrink in place from one stroke to the next instead of the chart jumping.
     """
     p = _probability_vector(probabilities)
-    top = int(p.argmax())
     figure = go.Figure(
         go.Bar(
             x=DIGITS,
             y=p.tolist(),
-            marker_color=[HIGHLIGHT if d == top else MUTED for d in range(10)],
+            marker_color=[HIGHLIGHT if d == named else MUTED for d in range(10)],
             text=[f"{v:.0%}" if v >= 0.005 else "" for v in p],
             textposition="outside",
             cliponaxis=False,
@@ -183,21 +183,33 @@ def confusion_figure(confusion, normalise: bool = False, height: int = 460) -> g
 def reliability_figure(report, height: int = 360) -> go.Figure:
     """Accuracy against confidence, per confidence bin, before and after calibration;
     a calibrated model's points lie on the diagonal. `report` is a
-    `calibration.CalibrationReport`; bins with no digits are left out."""
+    `calibration.CalibrationReport`; bins with no digits are left out.
+
+    Each point's area follows how many digits its bin holds, and the calibrated points
+    are labelled with that count: the calibration error weighs bins by their digits, and
+    nearly all of them sit in the top bin, so a lone point off the diagonal that holds
+    five digits is drawn as small as it counts."""
     figure = go.Figure()
     figure.add_trace(go.Scatter(
         x=[0, 1], y=[0, 1], mode="lines", name="perfectly calibrated",
         line=dict(color=MUTED, dash="dot"), hoverinfo="skip",
     ))
-    for label, table, colour in (("as trained", report.reliability_raw, PALETTE[1]),
-                                 ("calibrated (what the bars show)", report.reliability,
-                                  PALETTE[0])):
-        used = np.asarray(table["count"]) > 0
+    most = max(int(np.max(report.reliability["count"], initial=1)), 1)
+    for label, table, colour, labelled in (
+        ("as trained", report.reliability_raw, PALETTE[1], False),
+        ("calibrated (what the bars show)", report.reliability, PALETTE[0], True),
+    ):
+        counts = np.asarray(table["count"])
+        used = counts > 0
         figure.add_trace(go.Scatter(
             x=np.asarray(table["confidence"])[used].tolist(),
             y=np.asarray(table["accuracy"])[used].tolist(),
-            customdata=np.asarray(table["count"])[used].tolist(),
-            mode="lines+markers", name=label, line=dict(color=colour),
+            customdata=counts[used].tolist(),
+            mode="lines+markers+text" if labelled else "lines+markers",
+            text=[f"{n:,}" for n in counts[used]] if labelled else None,
+            textposition="top left", textfont=dict(size=11, color=colour),
+            marker=dict(size=(5 + 25 * np.sqrt(counts[used] / most)).tolist(), color=colour),
+            name=label, line=dict(color=colour, width=1),
             hovertemplate="confidence %{x:.1%}: right %{y:.1%} of %{customdata:,} digits"
             "<extra></extra>",
         ))

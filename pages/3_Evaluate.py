@@ -123,8 +123,9 @@ with left:
     )
 with right:
     st.metric("Calibration error (ECE), as shown", f"{calibration.ece:.2%}",
-              help="How far the bars' top probability is from the share right, averaged "
-              "over 15 confidence bins; 0 is perfect.")
+              help="How far the bars' top probability is from the share right, in 15 "
+              "confidence bins weighted by the digits each holds (the numbers by the "
+              "points); 0 is perfect.")
     st.caption(f"As trained: {calibration.ece_raw:.2%}. Temperature {policy.temperature:.2f}.")
     named = (
         f"right on {calibration.accuracy_named:.2%} of those"

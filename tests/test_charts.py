@@ -17,8 +17,8 @@ def one_hot_ish(top: int, p: float) -> np.ndarray:
     return probabilities
 
 
-def test_probability_bars_are_ten_on_a_fixed_axis_with_the_top_one_highlighted():
-    figure = charts.probability_figure(one_hot_ish(7, 0.9))
+def test_probability_bars_are_ten_on_a_fixed_axis_with_the_named_one_highlighted():
+    figure = charts.probability_figure(one_hot_ish(7, 0.9), named=7)
     (bar,) = figure.data
     assert list(bar.x) == [str(d) for d in range(10)]
     assert bar.y[7] == pytest.approx(0.9)
@@ -27,18 +27,21 @@ def test_probability_bars_are_ten_on_a_fixed_axis_with_the_top_one_highlighted()
     assert tuple(figure.layout.yaxis.range) == (0, 1)
     assert figure.layout.xaxis.title.text == "Digit"
     assert figure.layout.yaxis.title.text == "Probability"
+    # where the app names no digit, no bar looks like its pick
+    unsure = charts.probability_figure(one_hot_ish(7, 0.5), named=None)
+    assert set(unsure.data[0].marker.color) == {charts.MUTED}
 
 
 def test_probability_layout_does_not_depend_on_the_values():
-    first = charts.probability_figure(one_hot_ish(1, 0.99)).layout
-    second = charts.probability_figure(one_hot_ish(8, 0.2)).layout
+    first = charts.probability_figure(one_hot_ish(1, 0.99), named=1).layout
+    second = charts.probability_figure(one_hot_ish(8, 0.2), named=None).layout
     assert first.to_plotly_json() == second.to_plotly_json()
 
 
 @pytest.mark.parametrize("bad", [np.ones(9) / 9, np.full(10, np.nan), np.ones((2, 10))])
 def test_probability_figure_rejects_anything_but_ten_finite_values(bad):
     with pytest.raises(ValueError):
-        charts.probability_figure(bad)
+        charts.probability_figure(bad, named=None)
 
 
 def history(n, start=0.5):
@@ -166,3 +169,20 @@ def test_a_table_is_as_tall_as_its_rows_up_to_a_limit():
     assert charts.table_height(3) == 4 * charts.TABLE_ROW_PX + 3
     assert charts.table_height(12) > charts.table_height(11)  # a 12th model is not hidden
     assert charts.table_height(500) == charts.table_height(25)
+
+
+def test_the_reliability_diagram_weighs_each_bin_by_its_digits(rng):
+    from mnist_core import calibration
+    from mnist_core.verdict import ReadingPolicy
+
+    labels = rng.integers(0, 10, 2000)
+    probabilities = np.full((2000, 10), 0.001)
+    probabilities[np.arange(2000), labels] = 0.991  # nearly all sure and right
+    probabilities[:20] = 0.1  # twenty unsure digits
+    report = calibration.report(probabilities, labels, ReadingPolicy())
+    figure = charts.reliability_figure(report)
+    calibrated = figure.data[2]
+    counts = list(calibrated.customdata)
+    assert sum(counts) == 2000 and list(calibrated.text) == [f"{n:,}" for n in counts]
+    sizes = list(calibrated.marker.size)
+    assert sizes[counts.index(max(counts))] == max(sizes) > 3 * min(sizes)
