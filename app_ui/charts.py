@@ -138,7 +138,8 @@ def history_figure(
         ),
         yaxis=dict(
             title="Accuracy" if metric == "accuracy" else "Loss",
-            tickformat=".0%" if metric == "accuracy" else None,
+            # as many decimals as the ticks need, never "95%, 95%, 94%" on a narrow range
+            tickformat=".2~%" if metric == "accuracy" else None,
         ),
         legend=dict(
             orientation="h", yanchor="top", y=-_AXIS_PX / plot_px, x=0, xanchor="left",
