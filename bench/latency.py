@@ -46,6 +46,7 @@ from mnist_core import registry
 from mnist_core.config import TrainConfig
 from mnist_core.inference import predict_proba, read_digits
 from mnist_core.jobs.queue import JobQueue
+from mnist_core.owners import new_owner_id
 from mnist_core.pendigits import load_pendigits, render_dataset
 from mnist_core.preprocess import canvas_to_mnist
 
@@ -136,7 +137,7 @@ def read_while_training(model, drawings, calls: int, data_dir: str | None) -> di
         try:
             queue = JobQueue(state=f"{folder}/state")
             job = queue.submit(TrainConfig("fast-cnn", epochs=50, train_size=5000),
-                               "bench-while-training", "bench-latency-owner")
+                               "bench-while-training", new_owner_id())
             deadline = time.monotonic() + 300
             while (current := queue.job(job.id)).progress is None:
                 if not current.active or time.monotonic() > deadline:
