@@ -16,17 +16,17 @@ from pathlib import Path
 import keras
 import streamlit as st
 
-from app_ui import charts
+from app_ui import charts, owner_cookie
 from mnist_core import calibration, registry
 from mnist_core.calibration import CalibrationReport
 from mnist_core.card import ModelCard
 from mnist_core.data import DATA_DIR_ENV, load_mnist, mnist_source_description
-from mnist_core.errors import InvalidModelError, JobError, ModelNotFoundError
+from mnist_core.errors import InvalidModelError, ModelNotFoundError
 from mnist_core.evaluate import Evaluation, evaluate_model
 from mnist_core.inference import warm_up
 from mnist_core.jobs import worker
 from mnist_core.jobs.queue import QUEUE_URL_ENV, JobQueue
-from mnist_core.jobs.records import check_owner, new_owner_id
+from mnist_core.owners import OwnerBook, new_owner_id
 from mnist_core.preprocess import prepare_mnist
 from mnist_core.state import STATE_DIR_ENV
 from mnist_core.verdict import ReadingPolicy
@@ -34,7 +34,7 @@ from mnist_core.verdict import ReadingPolicy
 # The app's pages in the sidebar, with names a person reads (the entry file would be
 # listed as "app"); `.streamlit/config.toml` hides Streamlit's own list.
 PAGES = (
-    ("app.py", "Draw", ":material/draw:"),
+    ("draw.py", "Draw", ":material/draw:"),
     ("pages/2_Train.py", "Train", ":material/model_training:"),
     ("pages/3_Evaluate.py", "Evaluate", ":material/monitoring:"),
     ("pages/4_Models.py", "Models", ":material/inventory_2:"),
@@ -77,8 +77,9 @@ _skip_streamlit_keras_reset()
 def setup_page(label: str) -> None:
     """Page title and icon for the browser tab, wide layout, and the sidebar links.
 
-    `label` is the page's name in `PAGES`; call this first on every page. It also puts
-    the visitor's owner id in the URL, so every page's address keeps it.
+    `label` is the page's name in `PAGES`; call this first on every page. It also
+    settles the visitor's owner id, drops an `?owner=` an old address carries (no
+    longer trusted) and says so when this browser keeps no cookie.
     """
     icons = {name: icon for _, name, icon in PAGES}
     st.set_page_config(
@@ -87,7 +88,11 @@ def setup_page(label: str) -> None:
     with st.sidebar:
         for path, name, icon in PAGES:
             st.page_link(path, label=name, icon=icon)
+    if "owner" in st.query_params:
+        del st.query_params["owner"]
     owner_id()
+    if browser_id() is None:
+        st.sidebar.info(session_only_note(), icon=":material/cookie_off:")
 
 
 def remember(*keys: str) -> None:
@@ -108,21 +113,45 @@ def remember(*keys: str) -> None:
 def owner_id() -> str:
     """This visitor's owner id: the runs and models they own carry it.
 
-    A random token kept in session state and in the page URL (`?owner=`), so a reload
-    or a bookmarked link keeps the same runs; a malformed one in the URL is replaced.
+    Settled once per session: the owner the browser's cookie stands for (itself, or
+    the identity it took with a personal code); without the cookie, a new id that
+    lasts as long as the session (the tab).
     """
     owner = st.session_state.get("owner_id")
-    in_url = st.query_params.get("owner")
     if owner is None:
-        try:
-            owner = check_owner(in_url) if in_url else None
-        except JobError:
-            owner = None
-        owner = owner or new_owner_id()
+        browser = browser_id()
+        owner = owner_book().owner_of(browser) if browser else new_owner_id()
         st.session_state.owner_id = owner
-    if in_url != owner:
-        st.query_params["owner"] = owner
     return owner
+
+
+def browser_id() -> str | None:
+    """The owner id in this browser's cookie, or None where it keeps none."""
+    return owner_cookie.valid_owner(st.context.cookies.get(owner_cookie.COOKIE))
+
+
+def session_only_note() -> str:
+    """Why this visitor's runs and models are theirs only while the tab is open."""
+    why = (
+        "This browser refused the app's cookie"
+        if owner_cookie.serving()
+        else "This server was started without its cookie (start it with "
+        "`streamlit run app.py`)"
+    )
+    return (
+        f"{why}, so your runs and models are yours only while this tab is open. "
+        "Allow cookies for this site to keep them."
+    )
+
+
+def owner_book() -> OwnerBook:
+    """The deployment's personal codes, where the job records are (SQLite or Redis)."""
+    return _owner_book(os.environ.get(QUEUE_URL_ENV, ""), os.environ.get(STATE_DIR_ENV, ""))
+
+
+@st.cache_resource(show_spinner=False)
+def _owner_book(url: str, state: str) -> OwnerBook:
+    return OwnerBook(url or None, state or None)
 
 
 def job_queue() -> JobQueue:

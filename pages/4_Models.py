@@ -1,9 +1,10 @@
 """Models page: the model store — inspect a model's card, download it, or delete one
-you trained. Shipped models are read-only; other visitors' models are theirs to delete."""
+you trained. Shipped models are read-only; other visitors' models are theirs to delete.
+"Your identity" moves a visitor's runs and models to another browser."""
 
 import streamlit as st
 
-from app_ui import charts, ui
+from app_ui import charts, identity, ui
 from mnist_core import registry
 from mnist_core.errors import ModelNotFoundError, ModelProtectedError
 
@@ -15,6 +16,7 @@ st.caption(
     f"Each model is a `.keras` file and a JSON card. Shipped models ({registry.shipped_dir()}) "
     f"are read-only; models trained here are saved in {registry.trained_dir()}."
 )
+identity.section(owner)
 
 if "models_flash" in st.session_state:
     st.success(st.session_state.pop("models_flash"))
