@@ -11,6 +11,8 @@ from mnist_core.errors import CodeError
 
 def section(owner: str) -> None:
     """A collapsed expander: the code to use elsewhere, and the box to enter one."""
+    if ui.account_owner_id():
+        return  # signed in: the account carries the identity to every device
     with st.expander("Your identity: your runs and models in another browser",
                      icon=":material/key:"):
         st.caption(

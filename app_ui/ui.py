@@ -17,7 +17,7 @@ import keras
 import streamlit as st
 
 from app_ui import charts, owner_cookie
-from mnist_core import calibration, registry
+from mnist_core import calibration, owners, registry
 from mnist_core.calibration import CalibrationReport
 from mnist_core.card import ModelCard
 from mnist_core.data import DATA_DIR_ENV, load_mnist, mnist_source_description
@@ -91,7 +91,9 @@ def setup_page(label: str) -> None:
     if "owner" in st.query_params:
         del st.query_params["owner"]
     owner_id()
-    if browser_id() is None:
+    if signs_in():
+        account_box()
+    elif browser_id() is None:
         st.sidebar.info(session_only_note(), icon=":material/cookie_off:")
 
 
@@ -113,16 +115,46 @@ def remember(*keys: str) -> None:
 def owner_id() -> str:
     """This visitor's owner id: the runs and models they own carry it.
 
-    Settled once per session: the owner the browser's cookie stands for (itself, or
-    the identity it took with a personal code); without the cookie, a new id that
-    lasts as long as the session (the tab).
+    Settled once per session: the signed-in account's, where the deployment has
+    sign-in; else the owner the browser's cookie stands for (itself, or the identity it
+    took with a personal code); without the cookie, a new id that lasts as long as the
+    session (the tab).
     """
     owner = st.session_state.get("owner_id")
     if owner is None:
         browser = browser_id()
-        owner = owner_book().owner_of(browser) if browser else new_owner_id()
+        owner = (account_owner_id() or (owner_book().owner_of(browser) if browser else None)
+                 or new_owner_id())
         st.session_state.owner_id = owner
     return owner
+
+
+def signs_in() -> bool:
+    """Whether the deployment has sign-in (an `[auth]` section in its secrets)."""
+    return "is_logged_in" in st.user.to_dict()
+
+
+def account_owner_id() -> str | None:
+    """The signed-in account's owner id (the same on every device), or None."""
+    user = st.user.to_dict()
+    if not user.get("is_logged_in") or not user.get("sub"):
+        return None
+    secret = st.secrets.get("auth", {}).get("cookie_secret", "")
+    return owners.account_owner(str(user.get("iss", "")), str(user.get("sub", "")), secret)
+
+
+def account_box() -> None:
+    """Sign in or out, in the sidebar, where the deployment has sign-in."""
+    with st.sidebar:
+        if st.user.is_logged_in:
+            st.caption(f"Signed in as {st.user.get('email') or st.user.get('name')}: your "
+                       "runs and models follow your account.")
+            st.button("Sign out", key="account_sign_out", on_click=st.logout,
+                      icon=":material/logout:")
+        else:
+            st.button("Sign in", key="account_sign_in", on_click=st.login,
+                      icon=":material/login:",
+                      help="Signed in, your runs and models follow you to any device.")
 
 
 def browser_id() -> str | None:

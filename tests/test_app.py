@@ -28,7 +28,7 @@ from mnist_core.inference import read_digits, read_number, read_upload
 from mnist_core.jobs import worker
 from mnist_core.jobs.queue import JobQueue
 from mnist_core.jobs.records import FAILED, FINISHED, STOPPED, Job
-from mnist_core.owners import new_owner_id
+from mnist_core.owners import account_owner, new_owner_id
 from mnist_core.preprocess import canvas_to_mnist, photo_to_mnist
 from mnist_core.registry import list_models, load_model, model_exists, read_card
 
@@ -639,3 +639,18 @@ def test_a_personal_code_moves_an_identity_and_a_wrong_one_is_refused(store):
     third.button(key="identity_claim").click().run()
     assert "That code was refused" in texts(third.error)
     assert third.session_state["owner_id"] != ALICE
+
+
+def test_where_the_deployment_has_sign_in_the_owner_is_the_signed_in_account(store):
+    at = AppTest.from_file(str(ROOT / DRAW), default_timeout=TIMEOUT)
+    at.secrets["auth"] = {"cookie_secret": "s3cret"}
+    at.user = {"is_logged_in": True, "iss": "https://accounts.example", "sub": "alice-1",
+               "email": "alice@school.example"}
+    at.switch_page(MODELS)
+    at.run()
+    assert not at.exception
+    alice = account_owner("https://accounts.example", "alice-1", "s3cret")
+    assert at.session_state["owner_id"] == alice
+    assert "Signed in as alice@school.example" in texts(at.sidebar.caption)
+    assert not at.sidebar.info  # no note about cookies: the account carries the identity
+    assert not at.code and not [b for b in at.button if b.key.startswith("identity_")]
