@@ -26,7 +26,6 @@ from mnist_core.evaluate import Evaluation, evaluate_model
 from mnist_core.inference import warm_up
 from mnist_core.jobs import worker
 from mnist_core.jobs.queue import QUEUE_URL_ENV, JobQueue
-from mnist_core.owners import OwnerBook, new_owner_id
 from mnist_core.preprocess import prepare_mnist
 from mnist_core.state import STATE_DIR_ENV
 from mnist_core.verdict import ReadingPolicy
@@ -122,9 +121,10 @@ def owner_id() -> str:
     """
     owner = st.session_state.get("owner_id")
     if owner is None:
-        browser = browser_id()
-        owner = (account_owner_id() or (owner_book().owner_of(browser) if browser else None)
-                 or new_owner_id())
+        owner = account_owner_id()
+        if owner is None:
+            browser = browser_id()
+            owner = owner_book().owner_of(browser) if browser else owners.new_owner_id()
         st.session_state.owner_id = owner
     return owner
 
@@ -176,14 +176,14 @@ def session_only_note() -> str:
     )
 
 
-def owner_book() -> OwnerBook:
+def owner_book() -> owners.OwnerBook:
     """The deployment's personal codes, where the job records are (SQLite or Redis)."""
     return _owner_book(os.environ.get(QUEUE_URL_ENV, ""), os.environ.get(STATE_DIR_ENV, ""))
 
 
 @st.cache_resource(show_spinner=False)
-def _owner_book(url: str, state: str) -> OwnerBook:
-    return OwnerBook(url or None, state or None)
+def _owner_book(url: str, state: str) -> owners.OwnerBook:
+    return owners.OwnerBook(url or None, state or None)
 
 
 def job_queue() -> JobQueue:
