@@ -14,17 +14,16 @@ from pathlib import Path
 
 import streamlit as st
 
-from app_ui import charts
-from mnist_core import calibration, registry
+from app_ui import charts, owner_cookie
+from mnist_core import calibration, owners, registry
 from mnist_core.calibration import CalibrationReport
 from mnist_core.card import ModelCard
 from mnist_core.data import DATA_DIR_ENV, load_mnist, mnist_source_description
-from mnist_core.errors import InvalidModelError, JobError, ModelNotFoundError
+from mnist_core.errors import InvalidModelError, ModelNotFoundError
 from mnist_core.evaluate import Evaluation, evaluate_model
 from mnist_core.inference import warm_up
 from mnist_core.jobs import worker
 from mnist_core.jobs.queue import QUEUE_URL_ENV, JobQueue
-from mnist_core.jobs.records import check_owner, new_owner_id
 from mnist_core.preprocess import prepare_mnist
 from mnist_core.state import STATE_DIR_ENV
 from mnist_core.verdict import ReadingPolicy
@@ -32,7 +31,7 @@ from mnist_core.verdict import ReadingPolicy
 # The app's pages in the sidebar, with names a person reads (the entry file would be
 # listed as "app"); `.streamlit/config.toml` hides Streamlit's own list.
 PAGES = (
-    ("app.py", "Draw", ":material/draw:"),
+    ("draw.py", "Draw", ":material/draw:"),
     ("pages/2_Train.py", "Train", ":material/model_training:"),
     ("pages/3_Evaluate.py", "Evaluate", ":material/monitoring:"),
     ("pages/4_Models.py", "Models", ":material/inventory_2:"),
@@ -42,8 +41,9 @@ PAGES = (
 def setup_page(label: str) -> None:
     """Page title and icon for the browser tab, wide layout, and the sidebar links.
 
-    `label` is the page's name in `PAGES`; call this first on every page. It also puts
-    the visitor's owner id in the URL, so every page's address keeps it.
+    `label` is the page's name in `PAGES`; call this first on every page. It also
+    settles the visitor's owner id, drops an `?owner=` an old address carries (no
+    longer trusted) and says so when this browser keeps no cookie.
     """
     icons = {name: icon for _, name, icon in PAGES}
     st.set_page_config(
@@ -52,7 +52,13 @@ def setup_page(label: str) -> None:
     with st.sidebar:
         for path, name, icon in PAGES:
             st.page_link(path, label=name, icon=icon)
+    if "owner" in st.query_params:
+        del st.query_params["owner"]
     owner_id()
+    if signs_in():
+        account_box()
+    elif browser_id() is None:
+        st.sidebar.info(session_only_note(), icon=":material/cookie_off:")
 
 
 def remember(*keys: str) -> None:
@@ -73,21 +79,76 @@ def remember(*keys: str) -> None:
 def owner_id() -> str:
     """This visitor's owner id: the runs and models they own carry it.
 
-    A random token kept in session state and in the page URL (`?owner=`), so a reload
-    or a bookmarked link keeps the same runs; a malformed one in the URL is replaced.
+    Settled once per session: the signed-in account's, where the deployment has
+    sign-in; else the owner the browser's cookie stands for (itself, or the identity it
+    took with a personal code); without the cookie, a new id that lasts as long as the
+    session (the tab).
     """
     owner = st.session_state.get("owner_id")
-    in_url = st.query_params.get("owner")
     if owner is None:
-        try:
-            owner = check_owner(in_url) if in_url else None
-        except JobError:
-            owner = None
-        owner = owner or new_owner_id()
+        owner = account_owner_id()
+        if owner is None:
+            browser = browser_id()
+            owner = owner_book().owner_of(browser) if browser else owners.new_owner_id()
         st.session_state.owner_id = owner
-    if in_url != owner:
-        st.query_params["owner"] = owner
     return owner
+
+
+def signs_in() -> bool:
+    """Whether the deployment has sign-in (an `[auth]` section in its secrets)."""
+    return "is_logged_in" in st.user.to_dict()
+
+
+def account_owner_id() -> str | None:
+    """The signed-in account's owner id (the same on every device), or None."""
+    user = st.user.to_dict()
+    if not user.get("is_logged_in") or not user.get("sub"):
+        return None
+    secret = st.secrets.get("auth", {}).get("cookie_secret", "")
+    return owners.account_owner(str(user.get("iss", "")), str(user.get("sub", "")), secret)
+
+
+def account_box() -> None:
+    """Sign in or out, in the sidebar, where the deployment has sign-in."""
+    with st.sidebar:
+        if st.user.is_logged_in:
+            st.caption(f"Signed in as {st.user.get('email') or st.user.get('name')}: your "
+                       "runs and models follow your account.")
+            st.button("Sign out", key="account_sign_out", on_click=st.logout,
+                      icon=":material/logout:")
+        else:
+            st.button("Sign in", key="account_sign_in", on_click=st.login,
+                      icon=":material/login:",
+                      help="Signed in, your runs and models follow you to any device.")
+
+
+def browser_id() -> str | None:
+    """The owner id in this browser's cookie, or None where it keeps none."""
+    return owner_cookie.valid_owner(st.context.cookies.get(owner_cookie.COOKIE))
+
+
+def session_only_note() -> str:
+    """Why this visitor's runs and models are theirs only while the tab is open."""
+    why = (
+        "This browser refused the app's cookie"
+        if owner_cookie.serving()
+        else "This server was started without its cookie (start it with "
+        "`streamlit run app.py`)"
+    )
+    return (
+        f"{why}, so your runs and models are yours only while this tab is open. "
+        "Allow cookies for this site to keep them."
+    )
+
+
+def owner_book() -> owners.OwnerBook:
+    """The deployment's personal codes, where the job records are (SQLite or Redis)."""
+    return _owner_book(os.environ.get(QUEUE_URL_ENV, ""), os.environ.get(STATE_DIR_ENV, ""))
+
+
+@st.cache_resource(show_spinner=False)
+def _owner_book(url: str, state: str) -> owners.OwnerBook:
+    return owners.OwnerBook(url or None, state or None)
 
 
 def job_queue() -> JobQueue:

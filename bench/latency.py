@@ -7,7 +7,7 @@ them (pendigits rendered white on black, alpha 255), it measures:
   split into preprocessing and inference;
 - the same drawing through `canvas_to_mnist` + `model.predict(x, verbose=0)`,
   interleaved in the same run (`--predict-calls` calls), and the ratio of medians;
-- the server-side time of one rerun of the Draw page (`app.py`) with a new drawing,
+- the server-side time of one rerun of the Draw page (`draw.py`) with a new drawing,
   driven by `streamlit.testing.v1.AppTest` (`--reruns` reruns), checking that the
   "Prediction" metric (or the page's "not sure" warning) shows what the core reads.
   This includes AppTest's own overhead (the script runs in a thread and the element
@@ -46,11 +46,12 @@ from mnist_core import registry
 from mnist_core.config import TrainConfig
 from mnist_core.inference import predict_proba, read_digits
 from mnist_core.jobs.queue import JobQueue
+from mnist_core.owners import new_owner_id
 from mnist_core.pendigits import load_pendigits, render_dataset
 from mnist_core.preprocess import canvas_to_mnist
 
 NAME = "latency"
-APP = common.ROOT / "app.py"
+APP = common.ROOT / "draw.py"
 # flag -> (default, value under --quick, help); a flag given explicitly wins over both
 COUNTS = {
     "calls": (300, 50, "timed canvas_to_mnist + predict_proba calls"),
@@ -136,7 +137,7 @@ def read_while_training(model, drawings, calls: int, data_dir: str | None) -> di
         try:
             queue = JobQueue(state=f"{folder}/state")
             job = queue.submit(TrainConfig("fast-cnn", epochs=50, train_size=5000),
-                               "bench-while-training", "bench-latency-owner")
+                               "bench-while-training", new_owner_id())
             deadline = time.monotonic() + 300
             while (current := queue.job(job.id)).progress is None:
                 if not current.active or time.monotonic() > deadline:

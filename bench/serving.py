@@ -43,6 +43,7 @@ from pathlib import Path
 from bench import common
 from mnist_core.config import TrainConfig
 from mnist_core.jobs.queue import JobQueue
+from mnist_core.owners import new_owner_id
 
 NAME = "serving"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -388,7 +389,7 @@ async def measure(args, app: App) -> dict:
             print(f"3. {args.sessions} visitors draw while two runs train", flush=True)
             queue = app.queue()
             jobs = [queue.submit(TrainConfig("fast-cnn", epochs=6), f"load-{i}",
-                                 f"bench-owner-{i}")
+                                 new_owner_id())
                     for i in range(2)]
             deadline = time.monotonic() + 120
             while sum(j.status == "running" for j in queue.view().jobs) < 2:

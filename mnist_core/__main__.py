@@ -32,7 +32,7 @@ from mnist_core.tensorflow_setup import quiet_tensorflow
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    if args.run not in (_list, _worker):  # these two never load TensorFlow
+    if args.run in (_train, _evaluate, _export, _calibrate, _ensemble):  # Keras's commands
         quiet_tensorflow()
     try:
         return args.run(args)

@@ -40,3 +40,15 @@ class ModelProtectedError(MnistCoreError, PermissionError):
 
 class JobError(MnistCoreError, ValueError):
     """A training job that cannot be queued: a limit reached or a settings problem."""
+
+
+class OwnerError(MnistCoreError, ValueError):
+    """An owner id that is not one the app makes (a hand-made or outdated one)."""
+
+
+class CodeError(OwnerError):
+    """A personal code that is malformed or belongs to nobody."""
+
+
+class TooManyTriesError(CodeError):
+    """Too many wrong personal codes from one client address: it must wait."""

@@ -2,7 +2,7 @@
 
 Runs are jobs on the deployment's queue (`mnist_core.jobs`), trained by worker
 processes, never in this server; each visitor sees and stops only their own. Leaving
-the page or reloading keeps them (the owner id travels in the URL).
+the page or reloading keeps them (the owner id is in a cookie of the browser).
 """
 
 import streamlit as st
@@ -161,7 +161,7 @@ with settings:
 
 
 def try_it(name: str):
-    st.page_link("app.py", label=f"Try {name} on the Draw page", icon=":material/draw:")
+    st.page_link("draw.py", label=f"Try {name} on the Draw page", icon=":material/draw:")
 
 
 def stop_run(job_id: str):

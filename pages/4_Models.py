@@ -1,12 +1,13 @@
 """Models page: the model store — inspect a model's card, download it (Keras, or ONNX
 for other runtimes, with its card), or delete one you trained. Shipped models are
-read-only; other visitors' models are theirs to delete."""
+read-only; other visitors' models are theirs to delete. "Your identity" moves a
+visitor's runs and models to another browser."""
 
 import json
 
 import streamlit as st
 
-from app_ui import charts, ui
+from app_ui import charts, identity, ui
 from mnist_core import registry
 from mnist_core.errors import ModelNotFoundError, ModelProtectedError
 
@@ -19,6 +20,7 @@ st.caption(
     f"card. Shipped models ({registry.shipped_dir()}) are read-only; models trained here "
     f"are saved in {registry.trained_dir()}."
 )
+identity.section(owner)
 
 if "models_flash" in st.session_state:
     st.success(st.session_state.pop("models_flash"))

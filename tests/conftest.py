@@ -1,8 +1,12 @@
-"""Shared fixtures: the committed MNIST subset and a model trained on it."""
+"""Shared fixtures: the committed MNIST subset, a model trained on it, and a Redis."""
 
 from __future__ import annotations
 
 import os
+import shutil
+import socket
+import subprocess
+import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -38,3 +42,41 @@ def subset_model_store(tmp_path_factory, mnist_subset):
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+@pytest.fixture
+def redis_url(tmp_path):
+    """A real `redis-server` (Debian's) on a free local port, stopped at the end."""
+    server = shutil.which("redis-server")
+    if server is None:
+        message = "redis-server is missing: apt-get install redis-server"
+        if os.environ.get("CI") == "true" or os.environ.get("E2E_REQUIRED") == "1":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    process = subprocess.Popen(
+        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+    )
+    import redis
+
+    client = redis.Redis(port=port)
+    deadline = time.monotonic() + 20
+    while not _pings(client):
+        assert time.monotonic() < deadline, "redis-server did not answer in 20 s"
+        time.sleep(0.2)
+    yield f"redis://127.0.0.1:{port}/0"
+    process.terminate()
+    process.wait(10)
+
+
+def _pings(client) -> bool:
+    import redis
+
+    try:
+        return client.ping()
+    except redis.ConnectionError:
+        return False

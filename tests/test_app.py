@@ -30,6 +30,7 @@ from mnist_core.inference import read_digits, read_number, read_upload
 from mnist_core.jobs import worker
 from mnist_core.jobs.queue import JobQueue
 from mnist_core.jobs.records import FAILED, FINISHED, STOPPED, Job
+from mnist_core.owners import account_owner, new_owner_id
 from mnist_core.photos import image_file, stretch_to_frame
 from mnist_core.preprocess import canvas_to_mnist, photo_to_mnist
 from mnist_core.registry import list_models, load_model, model_exists, read_card
@@ -39,12 +40,12 @@ from .drawing import enlarge_mnist
 
 ROOT = Path(__file__).resolve().parent.parent
 DRAW, TRAIN, EVALUATE, MODELS = (
-    "app.py", "pages/2_Train.py", "pages/3_Evaluate.py", "pages/4_Models.py"
+    "draw.py", "pages/2_Train.py", "pages/3_Evaluate.py", "pages/4_Models.py"
 )
 TIMEOUT = 90  # s: a slow first run of a page on a busy machine
 
 
-ALICE, BOB = "alice-visitor-1", "bob-visitor-2"
+ALICE, BOB = "o_alice-visitor-" + "0" * 18, "o_bob-visitor-" + "0" * 20  # as the app makes
 JOB_TIMEOUT = 180  # s: a job's process imports TensorFlow first
 
 
@@ -125,9 +126,10 @@ def png(image: np.ndarray) -> bytes:
 
 def app(page: str, owner: str = ALICE) -> AppTest:
     """Run one page the way `streamlit run app.py` serves it (links between pages work),
-    for the visitor whose address carries `owner`."""
+    for visitor `owner`: AppTest sends no cookies, so the session holds the id, as the
+    app keeps it once read from the browser's cookie."""
     at = AppTest.from_file(str(ROOT / DRAW), default_timeout=TIMEOUT)
-    at.query_params["owner"] = owner
+    at.session_state["owner_id"] = owner
     if page != DRAW:
         at.switch_page(page)
     at.run()
@@ -184,8 +186,7 @@ WEB_PROCESS = """
 import json, sys
 from streamlit.testing.v1 import AppTest
 import app_ui.charts, app_ui.ui
-at = AppTest.from_file("app.py", default_timeout=90)
-at.query_params["owner"] = "alice-visitor-1"
+at = AppTest.from_file("draw.py", default_timeout=90)
 at.run()
 at.radio(key="draw_source").set_value("Upload a photo").run()
 with open(sys.argv[1], "rb") as f:
@@ -652,3 +653,71 @@ def test_shipped_models_cannot_be_deleted_and_owners_delete_their_own(store):
     assert not (store / "alices.onnx").exists() and not (store / "alices.json").exists()
     assert (store.parent / "shipped" / "cnn.keras").is_file()
     assert at.selectbox(key="models_name").options == ["bobs", "cnn", "seed-cnn"]
+
+
+def own_model(store: Path, name: str, owner: str) -> None:
+    shutil.copy(store / "seed-cnn.keras", store / f"{name}.keras")
+    (store / f"{name}.json").write_text(json.dumps({"owner": owner}), encoding="utf-8")
+
+
+def test_an_owner_in_an_old_address_is_dropped_from_it_and_not_trusted(store):
+    own_model(store, "alices", ALICE)
+    at = AppTest.from_file(str(ROOT / DRAW), default_timeout=TIMEOUT)
+    at.query_params["owner"] = ALICE  # a link shared before owners moved to a cookie
+    at.switch_page(MODELS)
+    at.run()
+    assert not at.exception
+    assert "owner" not in at.query_params
+    assert at.session_state["owner_id"] not in (ALICE, None)
+    at.selectbox(key="models_name").set_value("alices").run()
+    assert "someone else" in texts(at.info)
+    assert not [b for b in at.button if b.key == "models_delete"]
+    # AppTest sends no cookie: the page says the runs last only as long as the tab
+    assert "only while this tab is open" in texts(at.sidebar.info)
+
+
+def test_a_personal_code_moves_an_identity_and_a_wrong_one_is_refused(store):
+    own_model(store, "alices", ALICE)
+    alice = app(MODELS, ALICE)
+    (code,) = [c.value for c in alice.code]
+    elsewhere = app(MODELS, BOB)
+    assert [c.value for c in elsewhere.code] != [code]  # each identity has its own code
+
+    elsewhere.text_input(key="identity_code").input("0000-0000-0000-0000")
+    elsewhere.button(key="identity_claim").click().run()
+    assert "That code was refused: no identity has the code" in texts(elsewhere.error)
+    assert elsewhere.session_state["owner_id"] == BOB
+
+    elsewhere.text_input(key="identity_code").input(code.lower())
+    elsewhere.button(key="identity_claim").click().run()
+    assert not elsewhere.exception
+    assert "now has the runs and models of that identity" in texts(elsewhere.success)
+    assert elsewhere.session_state["owner_id"] == ALICE
+    assert [c.value for c in elsewhere.code] == [code]
+    elsewhere.selectbox(key="models_name").set_value("alices").run()
+    assert [b for b in elsewhere.button if b.key == "models_delete"]
+
+    alice.button(key="identity_renew").click().run()
+    assert "the old one no longer works" in texts(alice.success)
+    (renewed,) = [c.value for c in alice.code]
+    assert renewed != code
+    third = app(MODELS, new_owner_id())
+    third.text_input(key="identity_code").input(code)
+    third.button(key="identity_claim").click().run()
+    assert "That code was refused" in texts(third.error)
+    assert third.session_state["owner_id"] != ALICE
+
+
+def test_where_the_deployment_has_sign_in_the_owner_is_the_signed_in_account(store):
+    at = AppTest.from_file(str(ROOT / DRAW), default_timeout=TIMEOUT)
+    at.secrets["auth"] = {"cookie_secret": "s3cret"}
+    at.user = {"is_logged_in": True, "iss": "https://accounts.example", "sub": "alice-1",
+               "email": "alice@school.example"}
+    at.switch_page(MODELS)
+    at.run()
+    assert not at.exception
+    alice = account_owner("https://accounts.example", "alice-1", "s3cret")
+    assert at.session_state["owner_id"] == alice
+    assert "Signed in as alice@school.example" in texts(at.sidebar.caption)
+    assert not at.sidebar.info  # no note about cookies: the account carries the identity
+    assert not at.code and not [b for b in at.button if b.key.startswith("identity_")]

@@ -18,9 +18,8 @@ from mnist_core.jobs.records import (
     Job,
     Limits,
     QueueView,
-    check_owner,
-    new_owner_id,
 )
+from mnist_core.owners import check_owner, new_owner_id
 
 __all__ = [
     "ACTIVE", "ENDED", "FAILED", "FINISHED", "QUEUED", "QUEUE_URL_ENV", "RUNNING", "STOPPED",

@@ -1,9 +1,9 @@
 """The training queue as the pages use it: submit, stop and read jobs.
 
     queue = JobQueue.from_env()
-    job = queue.submit(TrainConfig("fast-cnn"), "my-fast-cnn", owner="a1b2c3")
-    queue.job(job.id)              # status, queue position, progress, history, card
-    queue.stop(job.id, "a1b2c3")   # queued: never starts; running: ends after the batch
+    job = queue.submit(TrainConfig("fast-cnn"), "my-fast-cnn", owner)
+    queue.job(job.id)          # status, queue position, progress, history, card
+    queue.stop(job.id, owner)  # queued: never starts; running: ends after the batch
 
 With nothing configured the queue is a `SqliteHuey` in the state folder (`var/`);
 `MNIST_QUEUE_URL=redis://host:6379/0` switches to `RedisHuey`, so any number of workers
@@ -35,11 +35,11 @@ from mnist_core.jobs.records import (
     Job,
     Limits,
     QueueView,
-    check_owner,
     estimate,
     measured_rates,
 )
 from mnist_core.jobs.store import JobStore, RedisJobStore, SqliteJobStore
+from mnist_core.owners import check_owner
 from mnist_core.state import STATE_DIR_ENV, state_dir
 
 QUEUE_URL_ENV = "MNIST_QUEUE_URL"
@@ -130,9 +130,10 @@ class JobQueue:
                overwrite: bool = False) -> Job:
         """Queue a run that trains `config` and saves the model as `name` for `owner`.
 
-        Raises `JobError` (bad settings, a limit reached, a name taken or in use) or
-        `ModelProtectedError` (a shipped model's name, another owner's model), each
-        with a message for the person; nothing is queued then. Starts no worker.
+        Raises `OwnerError` (an owner id the app did not make), `JobError` (bad
+        settings, a limit reached, a name taken or in use) or `ModelProtectedError` (a
+        shipped model's name, another owner's model), each with a message for the
+        person; nothing is queued then. Starts no worker.
         """
         check_owner(owner)
         cfg = _checked(config)

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 from dataclasses import asdict, dataclass, field, fields
 
 from mnist_core.card import ModelCard
 from mnist_core.config import TrainConfig
-from mnist_core.errors import JobError
 
 QUEUED, RUNNING, FINISHED, STOPPED, FAILED = "queued", "running", "finished", "stopped", "failed"
 ACTIVE = (QUEUED, RUNNING)
@@ -24,8 +22,6 @@ TYPICAL_IMAGES_PER_S = {
 }
 OTHER_IMAGES_PER_S = 8000
 START_SECONDS = 15.0
-
-OWNER_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-")
 
 
 @dataclass(frozen=True)
@@ -165,18 +161,6 @@ class QueueView:
     def owned_by(self, owner: str) -> list[Job]:
         """`owner`'s jobs, newest first."""
         return [job for job in reversed(self.jobs) if job.owner == owner]
-
-
-def check_owner(owner: str) -> str:
-    """An owner id is 8-64 lowercase letters, digits or '-' (a random token)."""
-    if not isinstance(owner, str) or not 8 <= len(owner) <= 64 or set(owner) - OWNER_CHARS:
-        raise JobError(f"invalid owner id {owner!r}")
-    return owner
-
-
-def new_owner_id() -> str:
-    """A fresh random owner id for a browser session."""
-    return uuid.uuid4().hex
 
 
 def measured_rates(records: list[dict]) -> dict[str, float]:

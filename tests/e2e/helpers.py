@@ -171,3 +171,37 @@ def screenshot(page: Page, path: Path) -> None:
         page.screenshot(path=str(path), full_page=True, animations="disabled")
     finally:
         page.set_viewport_size(size)
+
+
+def choose(page: Page, label: str, option: str) -> None:
+    """Pick `option` in the selectbox labelled `label`."""
+    page.get_by_role("combobox", name=label).click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def slide_to_start(page: Page, label: str, expected: str) -> None:
+    """Move a slider to its lowest value with the keyboard, as a person could."""
+    slider = page.get_by_role("slider", name=label)
+    slider.focus()
+    page.keyboard.press("Home")
+    expect(slider).to_have_attribute("aria-valuetext", expected)
+    app_idle(page)
+
+
+def queue_quick_run(page: Page, app_url: str, name: str, longest: bool = False) -> None:
+    """Open Train and fill in a small MLP run named `name` (1 epoch, or the most:
+    50), ready to start."""
+    open_page(page, f"{app_url}/Train", page.get_by_role("button", name="Start training"))
+    choose(page, "Architecture", "mlp-16-16-relu")
+    app_idle(page)
+    slider = page.get_by_role("slider", name="Epochs")
+    slider.focus()
+    page.keyboard.press("End" if longest else "Home")
+    expect(slider).to_have_attribute("aria-valuetext", "50" if longest else "1")
+    app_idle(page)
+    slide_to_start(page, "Training images", "500")
+    name_box = page.get_by_role("textbox", name="New model name")
+    name_box.fill(name)
+    name_box.press("Enter")
+    app_idle(page)
+    expect(page.get_by_role("button", name="Start training")).to_be_enabled()

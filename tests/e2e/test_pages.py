@@ -6,7 +6,7 @@ import re
 import uuid
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from mnist_core import registry
 
@@ -15,11 +15,14 @@ from .helpers import (
     ONE,
     PREDICTION_TIMEOUT,
     app_idle,
+    choose,
     draw_with_mouse,
     open_page,
     pad,
+    queue_quick_run,
     reading,
     screenshot,
+    slide_to_start,
 )
 
 pytestmark = pytest.mark.e2e
@@ -29,21 +32,6 @@ SHIPPED = [
     "cnn", "fast-cnn", "mlp-16-16-relu", "mlp-16-16-sigmoid", "mlp-64-64-relu", "mlp-64-64-sigmoid",
     "mlp-784-784-256-128-relu", "seed-cnn",
 ]
-
-
-def choose(page: Page, label: str, option: str) -> None:
-    """Pick `option` in the selectbox labelled `label`."""
-    page.get_by_role("combobox", name=label).click()
-    page.get_by_role("option", name=option, exact=True).click()
-
-
-def slide_to_start(page: Page, label: str, expected: str) -> None:
-    """Move a slider to its lowest value with the keyboard, as a person could."""
-    slider = page.get_by_role("slider", name=label)
-    slider.focus()
-    page.keyboard.press("Home")
-    expect(slider).to_have_attribute("aria-valuetext", expected)
-    app_idle(page)
 
 
 def test_train_a_model_then_draw_with_it(page, app_url, screenshots):
@@ -139,25 +127,6 @@ def test_models_page_lists_the_store(page, app_url, models_store, screenshots):
            ).to_be_visible()
     expect(page.get_by_role("button", name="Delete")).to_have_count(0)
     screenshot(page, screenshots / "models-desktop.png")
-
-
-def queue_quick_run(page: Page, app_url: str, name: str, longest: bool = False) -> None:
-    """Open Train and fill in a small MLP run named `name` (1 epoch, or the most:
-    50), ready to start."""
-    open_page(page, f"{app_url}/Train", page.get_by_role("button", name="Start training"))
-    choose(page, "Architecture", "mlp-16-16-relu")
-    app_idle(page)
-    slider = page.get_by_role("slider", name="Epochs")
-    slider.focus()
-    page.keyboard.press("End" if longest else "Home")
-    expect(slider).to_have_attribute("aria-valuetext", "50" if longest else "1")
-    app_idle(page)
-    slide_to_start(page, "Training images", "500")
-    name_box = page.get_by_role("textbox", name="New model name")
-    name_box.fill(name)
-    name_box.press("Enter")
-    app_idle(page)
-    expect(page.get_by_role("button", name="Start training")).to_be_enabled()
 
 
 def test_two_visitors_train_at_once_each_with_their_own_runs(browser, app_url, screenshots):

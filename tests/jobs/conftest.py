@@ -13,7 +13,7 @@ from mnist_core.jobs.records import Job
 
 from ..conftest import SUBSET_DIR
 
-ALICE, BOB = "alice-0001", "bob-00002"
+ALICE, BOB = "o_alice-" + "0" * 26, "o_bob-" + "0" * 28  # owner ids as the app makes
 TINY = TrainConfig("mlp-16-16-relu", epochs=2, batch_size=64, train_size=300, seed=2)
 # Long enough to still be running when a test asks it to stop or kills its worker.
 LONG = TrainConfig("mlp-16-16-relu", epochs=200, batch_size=16, train_size=1000, seed=2)

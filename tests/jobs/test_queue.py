@@ -10,7 +10,7 @@ import pytest
 
 from mnist_core import registry
 from mnist_core.config import TrainConfig
-from mnist_core.errors import JobError, ModelProtectedError
+from mnist_core.errors import JobError, ModelProtectedError, OwnerError
 from mnist_core.jobs.queue import JobQueue
 from mnist_core.jobs.records import (
     FAILED,
@@ -50,8 +50,9 @@ def test_bad_settings_and_limits_are_refused_with_a_message_and_nothing_queued(s
     for config, name, message in cases:
         with pytest.raises((JobError, ValueError), match=message):
             queue.submit(config, name, ALICE)
-    with pytest.raises(JobError, match="invalid owner"):
-        queue.submit(TINY, "fine", "x")
+    for owner in ("x", "5f0c8a3e9b1d4c2aa6e7f8091b2c3d4e"):  # hand-made, from an old address
+        with pytest.raises(OwnerError, match="invalid owner"):
+            queue.submit(TINY, "fine", owner)
     assert queue.view().jobs == []
 
 

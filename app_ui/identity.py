@@ -1,0 +1,63 @@
+"""The Models page's "Your identity" section: the visitor's personal code, renewing it,
+and entering one from another browser to take that identity (`mnist_core.owners`)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app_ui import ui
+from mnist_core.errors import CodeError
+
+
+def section(owner: str) -> None:
+    """A collapsed expander: the code to use elsewhere, and the box to enter one."""
+    if ui.account_owner_id():
+        return  # signed in: the account carries the identity to every device
+    with st.expander("Your identity: your runs and models in another browser",
+                     icon=":material/key:"):
+        st.caption(
+            "Your runs and models belong to this browser. To have them in another one "
+            "(a phone, a computer at home), open this page there and enter your personal "
+            "code. Keep it to yourself: whoever has it has your runs and models."
+        )
+        with st.container(horizontal=True, vertical_alignment="center"):
+            st.code(ui.owner_book().code(owner), language=None, width="content")
+            st.button("Renew code", key="identity_renew", on_click=_renew, args=(owner,),
+                      icon=":material/autorenew:",
+                      help="A new code; the current one stops working.")
+        st.text_input("A personal code from your other browser", key="identity_code",
+                      placeholder="XXXX-XXXX-XXXX-XXXX")
+        st.button("Take this identity", key="identity_claim", on_click=_claim)
+        kind, message = st.session_state.pop("identity_message", (None, None))
+        if kind == "success":
+            st.success(message)
+        elif kind == "error":
+            st.error(message)
+
+
+def _renew(owner: str) -> None:
+    ui.owner_book().renew(owner)
+    st.session_state.identity_message = ("success", "Your new code is above; the old one "
+                                         "no longer works.")
+
+
+def _claim() -> None:
+    text = st.session_state.get("identity_code", "")
+    browser = ui.browser_id() or ui.owner_id()
+    try:
+        owner = ui.owner_book().claim(text, browser, _client_address())
+    except CodeError as err:
+        st.session_state.identity_message = ("error", f"That code was refused: {err}.")
+        return
+    st.session_state.owner_id = owner
+    st.session_state.identity_code = ""
+    st.session_state.identity_message = (
+        "success", "This browser now has the runs and models of that identity. What "
+        "this browser had before stays with its old identity."
+    )
+
+
+def _client_address() -> str | None:
+    """The client's IP address, where the server knows one (not under `AppTest`)."""
+    address = st.context.ip_address
+    return address if isinstance(address, str) else None

@@ -1,0 +1,253 @@
+"""Draw page, the app's landing page: draw a digit, write a number or upload a photo of
+a digit, and watch the model read it.
+
+    streamlit run app.py
+
+The reading updates whenever a stroke ends. Train, Evaluate and Models are the other
+pages (`pages/`); the model store is `models/` (or `MNIST_MODELS_DIR`).
+"""
+
+import time
+
+import streamlit as st
+from streamlit.errors import StreamlitAPIException
+
+from app_ui import charts, messages, ui
+from mnist_core import registry
+from mnist_core.errors import EmptyDrawingError, InvalidModelError, ModelNotFoundError
+from mnist_core.images import EXTENSIONS as IMAGE_EXTENSIONS
+from mnist_core.images import ImageReadError, read_image
+from mnist_core.inference import UNREAD, read_drawing, read_number, read_upload
+from mnist_core.preprocess import PreprocessSteps
+from mnist_core.segment import NUMBER_PAD
+
+try:
+    from streamlit_drawable_canvas import st_canvas
+except (ImportError, StreamlitAPIException) as err:  # the component needs a running app
+    st_canvas, CANVAS_ERROR = None, err
+
+CANVAS_PX = 280
+DRAW, NUMBER, UPLOAD = "Draw a digit", "Write a number", "Upload a photo"
+
+ui.setup_page("Draw")
+ui.remember("draw_model", "draw_stroke")
+
+if "draw_canvas_id" not in st.session_state:
+    st.session_state.draw_canvas_id = 0  # a new id gives a new, empty canvas
+
+
+def clear_canvas():
+    st.session_state.draw_canvas_id += 1
+
+
+def choose_model(infos) -> object | None:
+    """The model picker with the chosen model's card; the loaded model, or None (with
+    a message) when it cannot be used."""
+    st.subheader("Model")
+    names = [info.name for info in infos]
+    if st.session_state.get("draw_model") not in names:
+        st.session_state.draw_model = registry.default_model_name()
+    cards = {info.name: info for info in infos}
+    name = st.selectbox(
+        "Model", names, key="draw_model", label_visibility="collapsed",
+        format_func=lambda n: f"{n} (card unreadable)" if cards[n].card_error else n,
+    )
+    info = cards[name]
+    if info.card_error:
+        st.warning(f"The model card cannot be read: {info.card_error}")
+    else:
+        st.markdown(ui.card_markdown(info.card))
+    try:
+        return ui.load_model(name)
+    except (ModelNotFoundError, InvalidModelError) as err:
+        st.error(f"Model {name!r} cannot be used: {str(err).rstrip('.')}. Choose another model.")
+        return None
+
+
+def pen_and_clear(width: int) -> int:
+    """The pen width slider and the Clear button under a pad; returns the pen width."""
+    with st.container(horizontal=True, vertical_alignment="bottom", width=width):
+        stroke = st.slider("Pen width", 6, 40, 18, key="draw_stroke")
+        st.button(
+            "Clear", key="draw_clear", on_click=clear_canvas, icon=":material/ink_eraser:"
+        )
+    return stroke
+
+
+def write_a_number(infos) -> None:
+    """Number mode: a wide pad, the number read, a box over each digit and its bars."""
+    if st_canvas is None:
+        st.error(f"The drawing pad cannot start: {CANVAS_ERROR}. Upload a photo instead.")
+        st.stop()
+    height, width = NUMBER_PAD
+    st.space("xxsmall")  # room for the pad's toolbar
+    pad = st.container()
+    stroke = pen_and_clear(min(width, CANVAS_PX + 80))
+    with pad:
+        canvas = st_canvas(
+            stroke_width=stroke, stroke_color="#FFFFFF", background_color="#000000",
+            width=width, height=height, drawing_mode="freedraw", return_image_data=True,
+            key=f"number_canvas_{st.session_state.draw_canvas_id}",
+        )
+    result_area, model_area = st.columns([1.6, 1], gap="medium")
+    with model_area:
+        model = choose_model(infos)
+    with result_area:
+        st.session_state.pop("draw_read_ms", None)
+        if canvas.image_data is None:
+            st.info("Write a number, digit after digit, in the wide black box.")
+            st.stop()
+        if model is None:
+            st.stop()
+        started = time.perf_counter()
+        try:
+            reading = read_number(model, canvas.image_data)
+        except EmptyDrawingError as err:
+            st.info(f"Nothing to read yet: {err}.")
+            st.stop()
+        st.session_state.draw_read_ms = read_ms = (time.perf_counter() - started) * 1000
+        labels = [UNREAD if d.digit < 0 else d.digit for d in reading.digits]
+        st.metric("Number", reading.text, help="The digits read, left to right; ? marks "
+                  "a digit the model is not sure of.")
+        if UNREAD in reading.text:
+            st.warning("Not sure of the digits marked ?: write them larger and clearer, "
+                       "with a little space between digits.")
+        st.image(charts.number_preview(canvas.image_data, [d.box for d in reading.digits],
+                                       labels),
+                 caption="Where the number was cut into digits", width="stretch")
+        st.plotly_chart(
+            charts.number_figure([d.probabilities for d in reading.digits], labels),
+            key="number_probabilities", config={"displayModeBar": False},
+        )
+        st.caption(f"Read in {read_ms:,.0f} ms")
+        with st.expander("What the model sees"), st.container(horizontal=True):
+            for digit, label in zip(reading.digits, labels):
+                st.image(charts.enlarge(digit.image, 84), caption=str(label), width=84)
+
+
+source = st.session_state.get("draw_source", DRAW)
+st.title("Write a number" if source == NUMBER else "Draw a digit")
+st.caption(
+    "Write a number, digit after digit, with the mouse or a finger (on a phone, turn "
+    "it sideways and close the sidebar). The model reads it every time you lift the pen."
+    if source == NUMBER
+    else "Draw one digit, 0 to 9, with the mouse or a finger. The model reads it every "
+    "time you lift the pen."
+)
+
+infos = registry.list_models()
+if not infos:
+    st.info(
+        f"There are no trained models in {registry.models_dir()} yet. Train one on the "
+        "Train page, or run `python -m mnist_core train`."
+    )
+    st.page_link("pages/2_Train.py", label="Go to the Train page", icon=":material/model_training:")
+    st.stop()
+
+source = st.radio(
+    "Input", [DRAW, NUMBER, UPLOAD], horizontal=True, key="draw_source",
+    label_visibility="collapsed", on_change=clear_canvas,
+)
+if source == NUMBER:
+    write_a_number(infos)
+    st.stop()
+
+left, right = st.columns([1, 1.25], gap="medium")
+
+with left:
+    image, unreadable = None, False
+    if source == DRAW:
+        if st_canvas is None:
+            st.error(f"The drawing pad cannot start: {CANVAS_ERROR}. Upload a photo instead.")
+            st.stop()
+        st.space("xxsmall")  # room for the pad's toolbar, shown above it on hover
+        pad = st.container()
+        stroke = pen_and_clear(CANVAS_PX + 80)
+        with pad:
+            canvas = st_canvas(
+                stroke_width=stroke, stroke_color="#FFFFFF", background_color="#000000",
+                width=CANVAS_PX, height=CANVAS_PX, drawing_mode="freedraw",
+                return_image_data=True, key=f"draw_canvas_{st.session_state.draw_canvas_id}",
+            )
+        image = canvas.image_data
+    else:
+        upload = st.file_uploader(
+            "Photo or scan of one digit", type=list(IMAGE_EXTENSIONS),
+            key="draw_upload",
+            help="Dark ink on light paper or light on dark both work, in a shadow too; crop it "
+            "to one digit.",
+        )
+        if upload is not None:
+            try:
+                image = read_image(upload.getvalue())
+            except ImageReadError as err:
+                st.error(f"Cannot read {upload.name}: {err}.")
+                unreadable = True
+            else:
+                st.image(image, caption=upload.name, width=200)
+
+with right:
+    result_area, model_area = st.container(), st.container()
+
+with model_area:
+    model = choose_model(infos)
+
+with result_area:
+    steps = PreprocessSteps()
+    st.session_state.pop("draw_read_ms", None)  # the figure belongs to the drawing shown
+    if image is None:
+        if not unreadable:
+            st.info(
+                "Draw a digit in the black box to see what the model thinks it is."
+                if source == DRAW else "Upload a photo or scan of a single digit."
+            )
+        st.stop()
+    if model is None:
+        st.stop()
+    started = time.perf_counter()  # the server's part: preprocessing and inference
+    try:
+        if source == DRAW:
+            x, readings = read_drawing(model, image, steps)
+        else:  # a scan may have been stretched to fill its frame: read_upload checks
+            x, readings = read_upload(model, image, steps)
+    except EmptyDrawingError as err:
+        st.info(f"Nothing to read yet: {err}.")
+        st.stop()
+    st.session_state.draw_read_ms = read_ms = (time.perf_counter() - started) * 1000
+    probabilities = readings.probabilities[0]
+    verdict = readings.verdict(0)
+    # A row that stays a row on a phone: the verdict beside what the model sees.
+    with st.container(horizontal=True, gap="medium", wrap=False):
+        with st.container():
+            warning = messages.verdict_warning(verdict, uploaded=source == UPLOAD)
+            if warning is None:
+                st.metric(
+                    messages.PREDICTION_LABEL, str(verdict.digit),
+                    delta=f"{verdict.probabilities[0]:.1%} probability",
+                    delta_color="off", delta_arrow="off",
+                    help="The digit with the highest probability, and how much of it.",
+                )
+            else:
+                st.warning(warning)
+        with st.container(width=140):
+            st.image(charts.enlarge(x, 140), caption="What the model sees", width=140)
+    st.plotly_chart(
+        charts.probability_figure(probabilities, verdict.digit), key="draw_probabilities",
+        config={"displayModeBar": False},
+    )
+    st.caption(
+        f"Read in {read_ms:,.0f} ms", help="The server's time for this drawing, from the "
+        "image arriving to the probabilities: preparing it (see below), then the model."
+    )
+    with st.expander("How the image was prepared"):
+        st.caption(
+            "Cropped to the ink, scaled so the longer side is 20 px, then placed in "
+            "28×28 with its centre of mass in the middle — the way MNIST was made."
+        )
+        crop, boxed, centred = st.columns(3)
+        crop.image(charts.enlarge(steps.crop, 112), caption="Cropped ink")
+        boxed.image(charts.enlarge(steps.boxed, 112), caption="Scaled to 20 px")
+        centred.image(
+            charts.enlarge(steps.centred, 112),
+            caption=f"Centred (shift {steps.shift[0]:+d}, {steps.shift[1]:+d} px)",
+        )
