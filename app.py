@@ -2,10 +2,10 @@
 
     streamlit run app.py
 
-`streamlit run` finds `app` below and serves it: Streamlit's own ASGI app running the
-Draw page (`draw.py`, the landing page) and `pages/`, with a middleware in front that
-keeps each visitor's owner id in a cookie of their browser (`app_ui/owner_cookie.py`).
-Streamlit runs the page files; it only imports this one.
+`streamlit run` finds `app` below and serves it: Streamlit's own ASGI app running
+`navigation.py`, the list of pages (`app_ui/pages/`, Draw first), with a middleware in front
+that keeps each visitor's owner id in a cookie of their browser
+(`app_ui/owner_cookie.py`). Streamlit runs the scripts; it only imports this one.
 """
 
 import streamlit as st
@@ -13,4 +13,4 @@ from starlette.middleware import Middleware
 
 from app_ui.owner_cookie import OwnerCookieMiddleware
 
-app = st.App("draw.py", middleware=[Middleware(OwnerCookieMiddleware)])
+app = st.App("navigation.py", middleware=[Middleware(OwnerCookieMiddleware)])

@@ -28,30 +28,14 @@ from mnist_core.preprocess import prepare_mnist
 from mnist_core.state import STATE_DIR_ENV
 from mnist_core.verdict import ReadingPolicy
 
-# The app's pages in the sidebar, with names a person reads (the entry file would be
-# listed as "app"); `.streamlit/config.toml` hides Streamlit's own list.
-PAGES = (
-    ("draw.py", "Draw", ":material/draw:"),
-    ("pages/2_Train.py", "Train", ":material/model_training:"),
-    ("pages/3_Evaluate.py", "Evaluate", ":material/monitoring:"),
-    ("pages/4_Models.py", "Models", ":material/inventory_2:"),
-)
 
+def settle_visitor() -> None:
+    """Settle who this visitor is before a page runs (`navigation.py` calls it).
 
-def setup_page(label: str) -> None:
-    """Page title and icon for the browser tab, wide layout, and the sidebar links.
-
-    `label` is the page's name in `PAGES`; call this first on every page. It also
-    settles the visitor's owner id, drops an `?owner=` an old address carries (no
-    longer trusted) and says so when this browser keeps no cookie.
+    It drops an `?owner=` an old address carries (no longer trusted), reads the owner
+    id, shows the sign-in box where the deployment has sign-in, and says so when this
+    browser keeps no cookie.
     """
-    icons = {name: icon for _, name, icon in PAGES}
-    st.set_page_config(
-        page_title=f"{label} · Digit recogniser", page_icon=icons[label], layout="wide"
-    )
-    with st.sidebar:
-        for path, name, icon in PAGES:
-            st.page_link(path, label=name, icon=icon)
     if "owner" in st.query_params:
         del st.query_params["owner"]
     owner_id()

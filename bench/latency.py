@@ -7,7 +7,7 @@ them (pendigits rendered white on black, alpha 255), it measures:
   split into preprocessing and inference;
 - the same drawing through `canvas_to_mnist` + `model.predict(x, verbose=0)`,
   interleaved in the same run (`--predict-calls` calls), and the ratio of medians;
-- the server-side time of one rerun of the Draw page (`draw.py`) with a new drawing,
+- the server-side time of one rerun of the Draw page (`app_ui/pages/draw.py`) with a new drawing,
   driven by `streamlit.testing.v1.AppTest` (`--reruns` reruns), checking that the
   "Prediction" metric (or the page's "not sure" warning) shows what the core reads.
   This includes AppTest's own overhead (the script runs in a thread and the element
@@ -51,7 +51,7 @@ from mnist_core.pendigits import load_pendigits, render_dataset
 from mnist_core.preprocess import canvas_to_mnist
 
 NAME = "latency"
-APP = common.ROOT / "draw.py"
+APP = common.ROOT / "navigation.py"
 # flag -> (default, value under --quick, help); a flag given explicitly wins over both
 COUNTS = {
     "calls": (300, 50, "timed canvas_to_mnist + predict_proba calls"),

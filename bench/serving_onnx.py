@@ -57,7 +57,7 @@ WEB_PROCESS = """
 import json, sys, time
 started = time.perf_counter()
 from streamlit.testing.v1 import AppTest
-at = AppTest.from_file("draw.py", default_timeout=300)
+at = AppTest.from_file("navigation.py", default_timeout=300)
 at.run()
 at.radio(key="draw_source").set_value("Upload a photo").run()
 with open(sys.argv[1], "rb") as f:

@@ -39,8 +39,9 @@ from .conftest import SUBSET_DIR
 from .drawing import enlarge_mnist
 
 ROOT = Path(__file__).resolve().parent.parent
+NAVIGATION = "navigation.py"  # the script `app.py` serves: every page runs inside it
 DRAW, TRAIN, EVALUATE, MODELS = (
-    "draw.py", "pages/2_Train.py", "pages/3_Evaluate.py", "pages/4_Models.py"
+    f"app_ui/pages/{page}.py" for page in ("draw", "train", "evaluate", "models")
 )
 TIMEOUT = 90  # s: a slow first run of a page on a busy machine
 
@@ -128,11 +129,11 @@ def app(page: str, owner: str = ALICE) -> AppTest:
     """Run one page the way `streamlit run app.py` serves it (links between pages work),
     for visitor `owner`: AppTest sends no cookies, so the session holds the id, as the
     app keeps it once read from the browser's cookie."""
-    at = AppTest.from_file(str(ROOT / DRAW), default_timeout=TIMEOUT)
+    at = AppTest.from_file(str(ROOT / NAVIGATION), default_timeout=TIMEOUT)
     at.session_state["owner_id"] = owner
+    at.run()  # the first run registers the pages; later switches run through them
     if page != DRAW:
-        at.switch_page(page)
-    at.run()
+        at.switch_page(page).run()
     assert not at.exception, [e.value for e in at.exception]
     return at
 
@@ -186,13 +187,13 @@ WEB_PROCESS = """
 import json, sys
 from streamlit.testing.v1 import AppTest
 import app_ui.charts, app_ui.ui
-at = AppTest.from_file("draw.py", default_timeout=90)
+at = AppTest.from_file("navigation.py", default_timeout=90)
 at.run()
 at.radio(key="draw_source").set_value("Upload a photo").run()
 with open(sys.argv[1], "rb") as f:
     at.file_uploader(key="draw_upload").upload("digit.png", f.read(), "image/png").run()
 shown = [m.value for m in at.metric]
-for page in ("pages/3_Evaluate.py", "pages/4_Models.py", "pages/2_Train.py"):
+for page in ("app_ui/pages/evaluate.py", "app_ui/pages/models.py", "app_ui/pages/train.py"):
     at.switch_page(page).run()
     assert not at.exception, [e.value for e in at.exception]
 print(json.dumps({"shown": shown,
@@ -662,10 +663,10 @@ def own_model(store: Path, name: str, owner: str) -> None:
 
 def test_an_owner_in_an_old_address_is_dropped_from_it_and_not_trusted(store):
     own_model(store, "alices", ALICE)
-    at = AppTest.from_file(str(ROOT / DRAW), default_timeout=TIMEOUT)
+    at = AppTest.from_file(str(ROOT / NAVIGATION), default_timeout=TIMEOUT)
     at.query_params["owner"] = ALICE  # a link shared before owners moved to a cookie
-    at.switch_page(MODELS)
     at.run()
+    at.switch_page(MODELS).run()
     assert not at.exception
     assert "owner" not in at.query_params
     assert at.session_state["owner_id"] not in (ALICE, None)
@@ -709,12 +710,12 @@ def test_a_personal_code_moves_an_identity_and_a_wrong_one_is_refused(store):
 
 
 def test_where_the_deployment_has_sign_in_the_owner_is_the_signed_in_account(store):
-    at = AppTest.from_file(str(ROOT / DRAW), default_timeout=TIMEOUT)
+    at = AppTest.from_file(str(ROOT / NAVIGATION), default_timeout=TIMEOUT)
     at.secrets["auth"] = {"cookie_secret": "s3cret"}
     at.user = {"is_logged_in": True, "iss": "https://accounts.example", "sub": "alice-1",
                "email": "alice@school.example"}
-    at.switch_page(MODELS)
     at.run()
+    at.switch_page(MODELS).run()
     assert not at.exception
     alice = account_owner("https://accounts.example", "alice-1", "s3cret")
     assert at.session_state["owner_id"] == alice

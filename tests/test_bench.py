@@ -235,8 +235,8 @@ def test_latency_times_both_paths_and_the_draw_page(store, tmp_path):
 
     app = result["app"]
     if not latency.APP.is_file():
-        assert "draw.py" in app["skipped"] and code == 0
-        pytest.skip("draw.py is missing: the Draw-page part was skipped")
+        assert "navigation.py" in app["skipped"] and code == 0
+        pytest.skip("navigation.py is missing: the Draw-page part was skipped")
     assert code == 0 and "error" not in app, app.get("error")
     assert app["canvas_key"].startswith("draw_canvas")
     check_stats(app["rerun"], 3)

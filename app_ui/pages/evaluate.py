@@ -14,7 +14,6 @@ from mnist_core.errors import DatasetError, InvalidModelError, ModelNotFoundErro
 
 MAX_EXAMPLES = 40
 
-ui.setup_page("Evaluate")
 ui.remember("eval_models", "eval_splits", "eval_model", "eval_normalise", "eval_true", "eval_pred")
 st.title("Evaluate and compare")
 

@@ -4,7 +4,7 @@ a digit, and watch the model read it.
     streamlit run app.py
 
 The reading updates whenever a stroke ends. Train, Evaluate and Models are the other
-pages (`pages/`); the model store is `models/` (or `MNIST_MODELS_DIR`).
+pages (`app_ui/pages/`); the model store is `models/` (or `MNIST_MODELS_DIR`).
 """
 
 import time
@@ -29,7 +29,6 @@ except (ImportError, StreamlitAPIException) as err:  # the component needs a run
 CANVAS_PX = 280
 DRAW, NUMBER, UPLOAD = "Draw a digit", "Write a number", "Upload a photo"
 
-ui.setup_page("Draw")
 ui.remember("draw_model", "draw_stroke")
 
 if "draw_canvas_id" not in st.session_state:
@@ -141,7 +140,8 @@ if not infos:
         f"There are no trained models in {registry.models_dir()} yet. Train one on the "
         "Train page, or run `python -m mnist_core train`."
     )
-    st.page_link("pages/2_Train.py", label="Go to the Train page", icon=":material/model_training:")
+    st.page_link("app_ui/pages/train.py", label="Go to the Train page",
+                 icon=":material/model_training:")
     st.stop()
 
 source = st.radio(

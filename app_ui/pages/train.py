@@ -25,7 +25,6 @@ BATCH_SIZES = [16, 32, 64, 128, 256, 512, 1024]
 TRAIN_SIZES = [500, 1000, 2000, 5000, 10000, 20000, 30000, 0]  # 0: every image
 RECENT_RUNS = 5  # ended runs listed under the active ones
 
-ui.setup_page("Train")
 owner = ui.owner_id()
 queue = ui.job_queue()
 ui.remember(
@@ -161,7 +160,8 @@ with settings:
 
 
 def try_it(name: str):
-    st.page_link("draw.py", label=f"Try {name} on the Draw page", icon=":material/draw:")
+    st.page_link("app_ui/pages/draw.py", label=f"Try {name} on the Draw page",
+                 icon=":material/draw:")
 
 
 def stop_run(job_id: str):

@@ -11,7 +11,6 @@ from app_ui import charts, identity, ui
 from mnist_core import registry
 from mnist_core.errors import ModelNotFoundError, ModelProtectedError
 
-ui.setup_page("Models")
 owner = ui.owner_id()
 ui.remember("models_name")
 st.title("Models")
