@@ -35,8 +35,10 @@ from mnist_core.jobs.records import (
     Job,
     Limits,
     QueueView,
+    address_key,
     check_owner,
     estimate,
+    fair_order,
     measured_rates,
 )
 from mnist_core.jobs.store import JobStore, RedisJobStore, SqliteJobStore
@@ -51,8 +53,10 @@ def train(supervisor, job_id: str) -> None:
     """The Huey task: train queued job `job_id`.
 
     It runs where the queue is consumed, and the consumer's `worker.Supervisor` (Huey's
-    context, see `declare_train`) claims the job and trains it."""
-    supervisor.run_job(job_id)
+    context, see `declare_train`) trains the run that is next in the fair order: each
+    message wakes a worker for one run, and the records (not Huey's first-in,
+    first-out) say which. `job_id` is the run the message was sent for."""
+    supervisor.run_next(job_id)
 
 
 def make_huey(url: str | None, state: Path, name: str, *, immediate: bool = False) -> Huey:
@@ -127,12 +131,15 @@ class JobQueue:
         return os.environ | {QUEUE_URL_ENV: self.url or "", STATE_DIR_ENV: str(self.state)}
 
     def submit(self, config: TrainConfig, name: str, owner: str, *,
-               overwrite: bool = False) -> Job:
-        """Queue a run that trains `config` and saves the model as `name` for `owner`.
+               overwrite: bool = False, address: str | None = None) -> Job:
+        """Queue a run that trains `config` and saves the model as `name` for `owner`,
+        asked for from client `address` (None: not counted per address).
 
         Raises `JobError` (bad settings, a limit reached, a name taken or in use) or
         `ModelProtectedError` (a shipped model's name, another owner's model), each
-        with a message for the person; nothing is queued then. Starts no worker.
+        with a message for the person; nothing is queued then. The limits are checked
+        and the run recorded in one atomic step, so racing submits cannot pass them.
+        Starts no worker.
         """
         check_owner(owner)
         cfg = _checked(config)
@@ -145,7 +152,20 @@ class JobQueue:
                 f"{cfg.fit_images:,} images); runs here are limited to "
                 f"{self.limits.image_epochs:,}: use fewer epochs or training images"
             )
-        active = [r for r in self._records() if r["status"] in ACTIVE]
+        self._records()  # first fail runs whose worker died: they hold no place
+        record = {
+            "id": uuid.uuid4().hex[:12], "owner": owner, "name": name,
+            "config": cfg.to_dict(), "overwrite": overwrite, "status": QUEUED,
+            "created": time.time(), "address": address_key(address),
+        }
+        self.store.transact(lambda records: [self._admit(record, records)])
+        self._train(record["id"])  # immediate mode: runs to the end right here
+        return self.job(record["id"])
+
+    def _admit(self, record: dict, records: list[dict]) -> dict:
+        """`record` if the limits leave room for it beside `records`, else `JobError`."""
+        active = [r for r in records if r["status"] in ACTIVE]
+        name, owner, address = record["name"], record["owner"], record["address"]
         if any(r["name"] == name for r in active):
             raise JobError(f"a run is already training a model named {name!r}; choose another name")
         mine = sum(r["owner"] == owner for r in active)
@@ -154,17 +174,33 @@ class JobQueue:
                 f"you already have {mine} runs queued or training (the limit is "
                 f"{self.limits.runs_per_owner}); wait for one to finish or stop one"
             )
+        ours = sum(address is not None and r.get("address") == address for r in active)
+        if ours >= self.limits.runs_per_address:
+            raise JobError(
+                f"{ours} runs from your network address are already queued or training, "
+                f"from this and other tabs or people (the limit is "
+                f"{self.limits.runs_per_address}); wait for one to finish or stop one"
+            )
         if len(active) >= self.limits.queue_length:
             raise JobError(
                 f"the queue is full ({len(active)} runs queued or training); try again later"
             )
-        job_id = uuid.uuid4().hex[:12]
-        self.store.create({
-            "id": job_id, "owner": owner, "name": name, "config": cfg.to_dict(),
-            "overwrite": overwrite, "status": QUEUED, "created": time.time(),
-        })
-        self._train(job_id)  # immediate mode: runs to the end right here
-        return self.job(job_id)
+        return record
+
+    def claim(self, worker: str) -> str | None:
+        """Mark the next queued run in the fair order as `worker`'s and return its id
+        (None when nothing waits); one atomic step, so no run is claimed twice."""
+        now = time.time()
+
+        def take(records: list[dict]) -> list[dict]:
+            waiting = fair_order(records)
+            if not waiting:
+                return []
+            return [waiting[0] | {"status": RUNNING, "started": now, "heartbeat": now,
+                                  "worker": worker}]
+
+        taken = self.store.transact(take)
+        return taken[0]["id"] if taken else None
 
     def free_name(self, wanted: str) -> str:
         """`wanted` if no model has it and no active run will save one under it, else
@@ -217,13 +253,12 @@ class JobQueue:
         # when each worker slot is next free, soonest first
         free_in = sorted(job.eta or 0.0 for job in jobs if job.status == RUNNING)[:slots]
         free_in += [0.0] * (slots - len(free_in))
-        position = 0
-        for i, job in enumerate(jobs):
-            if job.status == QUEUED:
-                position += 1
-                slot = min(range(slots), key=free_in.__getitem__)
-                jobs[i] = replace(job, position=position, starts_in=free_in[slot])
-                free_in[slot] += job.estimate
+        index = {job.id: i for i, job in enumerate(jobs)}
+        for position, record in enumerate(fair_order(records), start=1):
+            i = index[record["id"]]
+            slot = min(range(slots), key=free_in.__getitem__)
+            jobs[i] = replace(jobs[i], position=position, starts_in=free_in[slot])
+            free_in[slot] += jobs[i].estimate
         return QueueView(jobs, workers)
 
     def _records(self) -> list[dict]:

@@ -1,12 +1,15 @@
 """What a training job is, as plain data: its record read as a `Job`, the statuses it
 goes through, the queue as the pages see it, the limits of a shared deployment and
-how long a run should take. No Huey and no process handling here."""
+how long a run should take, and the fair order in which queued runs start. No Huey
+and no process handling here."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 import uuid
+from collections import Counter
 from dataclasses import asdict, dataclass, field, fields
 
 from mnist_core.card import ModelCard
@@ -31,9 +34,13 @@ OWNER_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-")
 @dataclass(frozen=True)
 class Limits:
     """What one visitor may ask of a shared deployment; each set by an environment
-    variable (`MNIST_MAX_RUNS_PER_OWNER`, `MNIST_MAX_IMAGE_EPOCHS`, `MNIST_MAX_QUEUE`)."""
+    variable (`MNIST_MAX_RUNS_PER_OWNER`, `MNIST_MAX_RUNS_PER_ADDRESS`,
+    `MNIST_MAX_IMAGE_EPOCHS`, `MNIST_MAX_QUEUE`)."""
 
     runs_per_owner: int = 2  # queued or training at once
+    # queued or training at once from one client address, whatever owner ids it uses
+    # (each new browser tab gets a new owner id)
+    runs_per_address: int = 4
     image_epochs: int = 1_000_000  # images fitted per epoch x epochs; the full `cnn` fits
     queue_length: int = 60  # queued or training, all visitors together
 
@@ -53,6 +60,7 @@ class Limits:
 
         return cls(
             runs_per_owner=number("MNIST_MAX_RUNS_PER_OWNER", cls.runs_per_owner),
+            runs_per_address=number("MNIST_MAX_RUNS_PER_ADDRESS", cls.runs_per_address),
             image_epochs=number("MNIST_MAX_IMAGE_EPOCHS", cls.image_epochs),
             queue_length=number("MNIST_MAX_QUEUE", cls.queue_length),
         )
@@ -165,6 +173,28 @@ class QueueView:
     def owned_by(self, owner: str) -> list[Job]:
         """`owner`'s jobs, newest first."""
         return [job for job in reversed(self.jobs) if job.owner == owner]
+
+
+def fair_order(records: list[dict]) -> list[dict]:
+    """The queued records in the order workers start them: round-robin by owner.
+
+    A run's turn is how many of its owner's runs are training or queued before it, so
+    no owner's second run starts before every waiting owner's first; within a turn the
+    older run goes first."""
+    turns = Counter(r["owner"] for r in records if r["status"] == RUNNING)
+    keyed = []
+    for record in records:  # oldest first
+        if record["status"] == QUEUED:
+            keyed.append((turns[record["owner"]], record["created"], record["id"], record))
+            turns[record["owner"]] += 1
+    return [k[-1] for k in sorted(keyed, key=lambda k: k[:3])]
+
+
+def address_key(address: str | None) -> str | None:
+    """What a record keeps of a client address: enough to count its runs, not the address."""
+    if not address:
+        return None
+    return hashlib.sha256(f"mnist-jobs:{address}".encode()).hexdigest()[:16]
 
 
 def check_owner(owner: str) -> str:

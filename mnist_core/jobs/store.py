@@ -8,8 +8,10 @@ A record is a flat JSON object keyed by job id. Two backends with one interface:
 
 Writers change only the fields they own (the training process its progress, the page
 its stop request), and `update` can be made conditional on the current status, so a
-stop that races a job's start cannot be lost or undone. Workers also register here with
-a heartbeat, so pages can tell how many are alive.
+stop that races a job's start cannot be lost or undone. Whatever must look at many
+records before it writes (checking the limits before a run is added, choosing the next
+run to start) goes through `transact`, one atomic step against every other writer.
+Workers also register here with a heartbeat, so pages can tell how many are alive.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 WORKER_TTL = 15.0  # s without a heartbeat after which a worker counts as gone
@@ -32,6 +34,13 @@ class JobStore:
         raise NotImplementedError
 
     def get(self, job_id: str) -> dict | None:
+        raise NotImplementedError
+
+    def transact(self, decide: Callable[[list[dict]], list[dict]]) -> list[dict]:
+        """One atomic step over the records: `decide` gets every record (oldest first)
+        and returns the records to write, whole (new ones are added); no other writer
+        gets in between. `decide` raises to write nothing; it may be called again if
+        another writer got in first. Returns what was written."""
         raise NotImplementedError
 
     def update(self, job_id: str, fields: dict, *, if_status: Iterable[str] | None = None
@@ -94,6 +103,16 @@ class SqliteJobStore(JobStore):
                 "insert into jobs (id, created, data) values (?, ?, ?)",
                 (record["id"], record["created"], json.dumps(record)),
             )
+
+    def transact(self, decide):
+        with self._connection() as db:  # `begin immediate`: the write lock first
+            rows = db.execute("select data from jobs order by created, id").fetchall()
+            writes = decide([json.loads(row[0]) for row in rows])
+            db.executemany(
+                "insert or replace into jobs (id, created, data) values (?, ?, ?)",
+                [(r["id"], r["created"], json.dumps(r)) for r in writes],
+            )
+        return writes
 
     def get(self, job_id: str) -> dict | None:
         with self._connection(write=False) as db:
@@ -175,6 +194,32 @@ class RedisJobStore(JobStore):
         pipe.zadd(self._index, {record["id"]: record["created"]})
         pipe.execute()
 
+    def transact(self, decide):
+        from redis import WatchError
+
+        while True:
+            with self.client.pipeline() as pipe:
+                try:
+                    # Watch the index (a record added or removed) and every record read:
+                    # if any changes before EXEC, nothing is written and we read again.
+                    pipe.watch(self._index)
+                    ids = [_text(i) for i in pipe.zrange(self._index, 0, -1)]
+                    keys = [self._key(i) for i in ids]
+                    if keys:
+                        pipe.watch(*keys)
+                    records = [json.loads(d) for d in (pipe.mget(keys) if keys else []) if d]
+                    writes = decide(records)
+                    known = set(ids)
+                    pipe.multi()
+                    for record in writes:
+                        pipe.set(self._key(record["id"]), json.dumps(record))
+                        if record["id"] not in known:
+                            pipe.zadd(self._index, {record["id"]: record["created"]})
+                    pipe.execute()
+                    return writes
+                except WatchError:
+                    continue
+
     def get(self, job_id: str) -> dict | None:
         data = self.client.get(self._key(job_id))
         return json.loads(data) if data else None
@@ -202,8 +247,7 @@ class RedisJobStore(JobStore):
         return changed
 
     def all(self) -> list[dict]:
-        ids = [i.decode() if isinstance(i, bytes) else i
-               for i in self.client.zrange(self._index, 0, -1)]
+        ids = [_text(i) for i in self.client.zrange(self._index, 0, -1)]
         if not ids:
             return []
         records = []
@@ -234,6 +278,9 @@ class RedisJobStore(JobStore):
         found = []
         for key, data in zip(keys, self.client.mget(keys) if keys else []):
             if data:
-                name = key.decode() if isinstance(key, bytes) else key
-                found.append(json.loads(data) | {"id": name.rsplit(":", 1)[-1]})
+                found.append(json.loads(data) | {"id": _text(key).rsplit(":", 1)[-1]})
         return found
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

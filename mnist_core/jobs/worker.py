@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from mnist_core.jobs.queue import JobQueue, declare_train, make_huey
-from mnist_core.jobs.records import FAILED, QUEUED, RUNNING, STOPPED
+from mnist_core.jobs.records import FAILED, RUNNING, STOPPED
 
 log = logging.getLogger(__name__)
 
@@ -58,15 +58,15 @@ class Supervisor:
         self._children: dict[str, subprocess.Popen] = {}
         self._shutting_down = threading.Event()
 
-    def run_job(self, job_id: str) -> None:
-        """Claim a queued job and train it; a stopped one is skipped."""
-        now = time.time()
-        claimed = self.store.update(
-            job_id, {"status": RUNNING, "started": now, "heartbeat": now, "worker": self.id},
-            if_status=[QUEUED],
-        )
-        if not claimed:
-            return  # stopped while queued, or already taken
+    def run_next(self, sent_for: str | None = None) -> None:
+        """Claim the run next in the fair order and train it (none: all were stopped or
+        taken). `sent_for`, the run the waking message was sent for, is only logged."""
+        job_id = self.queue.claim(self.id)
+        if job_id is None:
+            return
+        if job_id != sent_for:
+            log.info("woken for run %s, took run %s (next in the fair order)",
+                     sent_for, job_id)
         if self.in_subprocess:
             self._train_in_child(job_id)
         else:

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
+import socket
+import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -63,3 +67,63 @@ def alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+class RedisServer:
+    """A real `redis-server` (Debian's) on a free local port, persisting as deployments
+    should (append-only file, fsync every second), which a test may restart."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> RedisServer:
+        self.process = subprocess.Popen(
+            [shutil.which("redis-server"), "--port", str(self.port), "--bind", "127.0.0.1",
+             "--save", "", "--appendonly", "yes", "--appendfsync", "everysec",
+             "--dir", str(self.folder)],
+            stdout=subprocess.DEVNULL,
+        )
+        import redis
+
+        client = redis.Redis(port=self.port)
+        wait_for(lambda: _pings(client), 20, "redis-server")
+        return self
+
+    def stop(self, kill: bool = False) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill() if kill else self.process.terminate()
+            self.process.wait(10)
+
+
+def _pings(client) -> bool:
+    import redis
+
+    try:
+        return client.ping()
+    except (redis.ConnectionError, redis.BusyLoadingError):
+        return False
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    """A started `RedisServer`, stopped at the end; skipped (failed in CI) without one."""
+    if shutil.which("redis-server") is None:
+        message = "redis-server is missing: apt-get install redis-server"
+        if os.environ.get("CI") == "true" or os.environ.get("E2E_REQUIRED") == "1":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    folder = tmp_path / "redis"
+    folder.mkdir()
+    server = RedisServer(folder).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server):
+    return redis_server.url

@@ -92,11 +92,12 @@ def test_queue_limits_per_owner_and_names_in_use(stores):
         queue.submit(TINY, "one", BOB)
     bobs = queue.submit(TINY, "three", BOB)  # another visitor is not held back
     view = queue.view()
+    # oldest first; Bob's first run comes before Alice's second (the fair order)
     assert [(j.name, j.status, j.position) for j in view.jobs] == [
-        ("one", QUEUED, 1), ("two", QUEUED, 2), ("three", QUEUED, 3)
+        ("one", QUEUED, 1), ("two", QUEUED, 3), ("three", QUEUED, 2)
     ]
-    starts = [j.starts_in for j in view.jobs]
-    assert starts[0] == 0 and starts[0] < starts[1] < starts[2]
+    one, two, three = (j.starts_in for j in view.jobs)
+    assert one == 0 and one < three < two
     assert view.waiting == 3 and view.training == 0 and view.workers == []
     # stopping one frees a place; nobody stops someone else's
     with pytest.raises(ModelProtectedError, match="someone else"):

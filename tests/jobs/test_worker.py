@@ -8,9 +8,7 @@ own process (`python -m mnist_core.jobs.run`) on the committed MNIST subset.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -208,41 +206,6 @@ def test_a_worker_started_for_a_process_exits_when_that_process_does(stores):
 
 
 # Real workers on Redis ------------------------------------------------------------------
-
-
-@pytest.fixture
-def redis_url(tmp_path):
-    """A real `redis-server` (Debian's) on a free local port, stopped at the end."""
-    server = shutil.which("redis-server")
-    if server is None:
-        message = "redis-server is missing: apt-get install redis-server"
-        if os.environ.get("CI") == "true" or os.environ.get("E2E_REQUIRED") == "1":
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    process = subprocess.Popen(
-        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--dir", str(tmp_path)],
-        stdout=subprocess.DEVNULL,
-    )
-    import redis
-
-    client = redis.Redis(port=port)
-    wait_for(lambda: _pings(client), 20, "redis-server")
-    yield f"redis://127.0.0.1:{port}/0"
-    process.terminate()
-    process.wait(10)
-
-
-def _pings(client) -> bool:
-    import redis
-
-    try:
-        return client.ping()
-    except redis.ConnectionError:
-        return False
 
 
 def test_two_workers_on_redis_drain_four_jobs_concurrently(stores, workers, redis_url):
