@@ -125,6 +125,28 @@ def owner_id() -> str:
     return owner
 
 
+CLIENT_ADDRESS_HEADER_ENV = "MNIST_CLIENT_ADDRESS_HEADER"  # e.g. X-Forwarded-For
+
+
+def client_address() -> str | None:
+    """The visitor's network address, which the per-address run limit counts.
+
+    Behind a reverse proxy every visitor comes from the proxy's address, so a
+    deployment names the header its proxy sets (`MNIST_CLIENT_ADDRESS_HEADER`)."""
+    return address_from(
+        st.context.ip_address, st.context.headers, os.environ.get(CLIENT_ADDRESS_HEADER_ENV)
+    )
+
+
+def address_from(ip: str | None, headers, header: str | None) -> str | None:
+    """`header`'s last entry if it is named and sent, else `ip`. The last entry is the
+    one the proxy itself appended; those before it are whatever the client claimed."""
+    sent = headers.get(header) if header else None
+    if sent and sent.split(",")[-1].strip():
+        return sent.split(",")[-1].strip()
+    return ip
+
+
 def job_queue() -> JobQueue:
     """The deployment's training queue (SQLite in the state folder, or Redis), one
     connection per server process."""

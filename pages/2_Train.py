@@ -61,7 +61,8 @@ def start_run():
     )
     try:
         job = queue.submit(
-            config, name, owner, overwrite=state.get(f"train_overwrite_{name}", False)
+            config, name, owner, overwrite=state.get(f"train_overwrite_{name}", False),
+            address=ui.client_address(),
         )
     except (JobError, ModelProtectedError, InvalidModelNameError) as err:
         state.train_flash = ("error", f"Not started: {err}.")

@@ -40,6 +40,7 @@ from mnist_core.jobs.records import (
     estimate,
     fair_order,
     measured_rates,
+    next_turn,
 )
 from mnist_core.jobs.store import JobStore, RedisJobStore, SqliteJobStore
 from mnist_core.state import STATE_DIR_ENV, state_dir
@@ -185,7 +186,7 @@ class JobQueue:
             raise JobError(
                 f"the queue is full ({len(active)} runs queued or training); try again later"
             )
-        return record
+        return record | {"turn": next_turn(records, owner)}
 
     def claim(self, worker: str) -> str | None:
         """Mark the next queued run in the fair order as `worker`'s and return its id

@@ -9,7 +9,6 @@ import hashlib
 import os
 import time
 import uuid
-from collections import Counter
 from dataclasses import asdict, dataclass, field, fields
 
 from mnist_core.card import ModelCard
@@ -175,19 +174,24 @@ class QueueView:
         return [job for job in reversed(self.jobs) if job.owner == owner]
 
 
-def fair_order(records: list[dict]) -> list[dict]:
-    """The queued records in the order workers start them: round-robin by owner.
+def next_turn(records: list[dict], owner: str) -> int:
+    """The turn a new run of `owner`'s takes in the fair order (round-robin by owner).
 
-    A run's turn is how many of its owner's runs are training or queued before it, so
-    no owner's second run starts before every waiting owner's first; within a turn the
-    older run goes first."""
-    turns = Counter(r["owner"] for r in records if r["status"] == RUNNING)
-    keyed = []
-    for record in records:  # oldest first
-        if record["status"] == QUEUED:
-            keyed.append((turns[record["owner"]], record["created"], record["id"], record))
-            turns[record["owner"]] += 1
-    return [k[-1] for k in sorted(keyed, key=lambda k: k[:3])]
+    One after the owner's latest queued or started run, and never before the turn now
+    being served (the latest of any started run): so nobody's second run starts before
+    every waiting owner's first, and someone who queues one run at a time still
+    alternates with someone who queued several."""
+    serving = max((r.get("turn", 0) for r in records if r.get("started")), default=0)
+    own = [r.get("turn", 0) for r in records
+           if r["owner"] == owner and (r["status"] == QUEUED or r.get("started"))]
+    return max([serving] + [turn + 1 for turn in own])
+
+
+def fair_order(records: list[dict]) -> list[dict]:
+    """The queued records in the order workers start them: by turn (`next_turn`), then
+    oldest first."""
+    queued = [r for r in records if r["status"] == QUEUED]
+    return sorted(queued, key=lambda r: (r.get("turn", 0), r["created"], r["id"]))
 
 
 def address_key(address: str | None) -> str | None:

@@ -81,6 +81,17 @@ def test_worker_process_trains_a_job_in_its_own_process(stores, workers):
     assert registry.read_card("queued-tiny").owner == ALICE
 
 
+def test_a_worker_takes_runs_round_robin_by_owner_not_first_come(stores, workers):
+    queue = JobQueue()
+    a1, a2 = (queue.submit(TINY, name, ALICE) for name in ("a1", "a2"))
+    b1 = queue.submit(TINY, "b1", BOB)  # last in, but Bob's first
+    workers.start()
+    done = [ended(queue, job.id) for job in (a1, a2, b1)]
+    assert [job.status for job in done] == [FINISHED] * 3, [j.message for j in done]
+    order = [job.name for job in sorted(done, key=lambda job: job.started)]
+    assert order == ["a1", "b1", "a2"]
+
+
 def test_stop_while_queued_never_starts_and_stop_while_running_keeps_the_best_epoch(
     stores, workers
 ):
