@@ -35,3 +35,8 @@ class ModelProtectedError(MnistCoreError, PermissionError):
 
 class JobError(MnistCoreError, ValueError):
     """A training job that cannot be queued: a limit reached or a settings problem."""
+
+
+class QueueUnavailableError(MnistCoreError):
+    """The training queue cannot be opened, written or reached; the message says why in
+    words for a visitor (the detail is in the server log)."""

@@ -12,7 +12,12 @@ from mnist_core import registry
 from mnist_core.architectures import ARCHITECTURES, DEFAULT_ARCHITECTURE
 from mnist_core.config import TAUGHT_NON_DIGITS, TrainConfig
 from mnist_core.data import mnist_available
-from mnist_core.errors import InvalidModelNameError, JobError, ModelProtectedError
+from mnist_core.errors import (
+    InvalidModelNameError,
+    JobError,
+    ModelProtectedError,
+    QueueUnavailableError,
+)
 from mnist_core.jobs.records import FAILED, FINISHED, QUEUED, RUNNING
 from mnist_core.pendigits import (
     N_DIGITS,
@@ -27,7 +32,13 @@ RECENT_RUNS = 5  # ended runs listed under the active ones
 
 ui.setup_page("Train")
 owner = ui.owner_id()
-queue = ui.job_queue()
+try:
+    queue = ui.job_queue()
+except QueueUnavailableError as err:
+    st.title("Train a model")
+    st.error(f"Training is unavailable: {err}. Drawing, evaluating and the models work "
+             "as usual.")
+    st.stop()
 ui.remember(
     "train_arch", "train_epochs", "train_batch_size", "train_val_split", "train_size",
     "train_augment", "train_non_digits", "train_pen", "train_seed", "train_name",
@@ -92,6 +103,7 @@ st.caption(
 )
 if not mnist_available():
     st.warning(ui.mnist_missing_message())
+ui.tell_if_records_set_aside(queue)
 
 settings, run_area = st.columns([1, 1.4], gap="large")
 

@@ -1,11 +1,15 @@
 """Models page: the model store — inspect a model's card, download it, or delete one
 you trained. Shipped models are read-only; other visitors' models are theirs to delete."""
 
+import logging
+
 import streamlit as st
 
 from app_ui import charts, ui
 from mnist_core import registry
 from mnist_core.errors import ModelNotFoundError, ModelProtectedError
+
+log = logging.getLogger(__name__)
 
 ui.setup_page("Models")
 owner = ui.owner_id()
@@ -73,8 +77,12 @@ with actions:
         if st.button("Delete", key="models_delete", type="primary", disabled=not confirmed):
             try:
                 registry.delete_model(name, owner=owner)
-            except (ModelNotFoundError, ModelProtectedError, OSError) as err:
+            except (ModelNotFoundError, ModelProtectedError) as err:
                 st.error(f"Could not delete {name!r}: {err}")
+            except OSError as err:
+                log.warning("deleting model %r failed: %s", name, err)
+                problem = registry.store_problem(err) or "the model store could not be changed"
+                st.error(f"Could not delete {name!r}: {problem}.")
             else:
                 st.session_state.models_flash = f"Deleted model {name!r}."
                 st.rerun()

@@ -9,12 +9,18 @@ With nothing configured the queue is a `SqliteHuey` in the state folder (`var/`)
 `MNIST_QUEUE_URL=redis://host:6379/0` switches to `RedisHuey`, so any number of workers
 on any hosts consume it and every web replica reads the same records (`store`).
 Submitting only queues: workers (`worker`) train, and whoever runs the app starts one.
+
+Opening a SQLite queue moves a damaged `queue.db` or `jobs.db` aside and starts afresh
+(`set_aside` lists what moved); a state folder that cannot be written, or a Redis that
+cannot be reached, is a `QueueUnavailableError` in plain words.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import sqlite3
 import time
 import uuid
 from dataclasses import replace
@@ -24,7 +30,7 @@ from huey import Huey, RedisHuey, SqliteHuey
 
 from mnist_core import registry
 from mnist_core.config import TrainConfig
-from mnist_core.errors import JobError, ModelProtectedError
+from mnist_core.errors import JobError, ModelProtectedError, QueueUnavailableError
 from mnist_core.jobs.records import (
     ACTIVE,
     ENDED,
@@ -42,8 +48,16 @@ from mnist_core.jobs.records import (
     measured_rates,
     next_turn,
 )
-from mnist_core.jobs.store import JobStore, RedisJobStore, SqliteJobStore
+from mnist_core.jobs.store import (
+    JobStore,
+    RedisJobStore,
+    SqliteJobStore,
+    is_damage,
+    set_aside_if_damaged,
+)
 from mnist_core.state import STATE_DIR_ENV, state_dir
+
+log = logging.getLogger(__name__)
 
 QUEUE_URL_ENV = "MNIST_QUEUE_URL"
 STALE_AFTER = 30.0  # s without a heartbeat after which a running job has lost its worker
@@ -63,6 +77,7 @@ def train(supervisor, job_id: str) -> None:
 def make_huey(url: str | None, state: Path, name: str, *, immediate: bool = False) -> Huey:
     """The Huey carrying the queue: SQLite in `state` when `url` is None, else Redis."""
     if url is None:
+        set_aside_if_damaged(state / "queue.db")
         return SqliteHuey(name, filename=str(state / "queue.db"), immediate=immediate)
     return RedisHuey(name, url=url, immediate=immediate)
 
@@ -98,9 +113,20 @@ class JobQueue:
         self.name = name
         self.limits = limits or Limits.from_env()
         self.stale_after = stale_after
+        self.set_aside: list[Path] = []  # damaged files moved aside on opening
         if self.url is None:
-            self.state.mkdir(parents=True, exist_ok=True)
-            self.store: JobStore = SqliteJobStore(self.state / "jobs.db")
+            queue_file = self.state / "queue.db"
+            try:
+                self.state.mkdir(parents=True, exist_ok=True)
+                self.store: JobStore = SqliteJobStore(self.state / "jobs.db")
+                for aside in (self.store.set_aside, set_aside_if_damaged(queue_file)):
+                    if aside is not None:
+                        self.set_aside.append(aside)
+            except (OSError, sqlite3.Error) as err:
+                log.error("cannot open the training queue in %s: %s", self.state, err)
+                raise QueueUnavailableError(
+                    "the server's state folder cannot be written"
+                ) from err
         elif self.url.startswith(("redis://", "rediss://", "unix://")):
             import redis
 
@@ -110,7 +136,11 @@ class JobQueue:
                 f"{QUEUE_URL_ENV} must be empty (SQLite in the state folder) or a redis:// "
                 f"URL, got {self.url!r}"
             )
-        self.huey = make_huey(self.url, self.state, name, immediate=immediate)
+        try:
+            self.huey = make_huey(self.url, self.state, name, immediate=immediate)
+        except (OSError, sqlite3.Error) as err:
+            log.error("cannot open the training queue in %s: %s", self.state, err)
+            raise QueueUnavailableError("the server's state folder cannot be written") from err
         supervisor = None
         if immediate:  # this queue consumes its own jobs, so it needs a worker's side
             from mnist_core.jobs.worker import Supervisor
@@ -122,6 +152,24 @@ class JobQueue:
     def from_env(cls) -> JobQueue:
         """The queue this deployment is configured for (`MNIST_QUEUE_URL`, state folder)."""
         return cls(os.environ.get(QUEUE_URL_ENV))
+
+    def sound(self) -> bool:
+        """Whether the queue can be read now. False when its SQLite files were damaged
+        since it was opened (open a new `JobQueue` to set them aside); a queue that
+        cannot be reached or read at all raises `QueueUnavailableError`."""
+        try:
+            self.store.all()
+            self.huey.pending_count()
+        except sqlite3.DatabaseError as err:
+            if is_damage(err):
+                log.error("the training queue in %s is damaged: %s", self.state, err)
+                return False
+            log.error("cannot read the training queue in %s: %s", self.state, err)
+            raise QueueUnavailableError("the server's state folder cannot be read") from err
+        except self.store.transient as err:
+            log.error("cannot reach the training queue at %s: %s", self.url, err)
+            raise QueueUnavailableError("the queue server cannot be reached") from err
+        return True
 
     @property
     def backend(self) -> str:
@@ -262,6 +310,17 @@ class JobQueue:
             free_in[slot] += jobs[i].estimate
         return QueueView(jobs, workers)
 
+    def requeue_lost(self) -> int:
+        """Send a message again for each queued run that has none (the records are the
+        truth; Huey's messages only wake workers): a Redis that restarted without its
+        data, a flushed queue key, a SQLite queue file set aside. Returns how many were
+        sent; a spare message wakes a worker that then finds nothing, which is harmless."""
+        waiting = fair_order(self._records())
+        missing = len(waiting) - self.huey.pending_count()
+        for record in waiting[len(waiting) - missing:] if missing > 0 else []:
+            self._train(record["id"])
+        return max(0, missing)
+
     def _records(self) -> list[dict]:
         """All records, after failing running jobs whose worker died and dropping old ones.
 
@@ -269,13 +328,19 @@ class JobQueue:
         whoever reads it next; models are never touched by that."""
         now = time.time()
         records = []
+        # Just after a Redis restart every heartbeat looks old: give workers time to beat.
+        restarted = None
         for record in self.store.all():
             status = record["status"]
-            if status == RUNNING and now - record.get("heartbeat", now) > self.stale_after:
+            stale = status == RUNNING and now - record.get("heartbeat", now) > self.stale_after
+            if stale and restarted is None:
+                restarted = self.store.just_started(self.stale_after)
+            if stale and not restarted:
                 message = (
-                    f"The worker training it stopped (no sign of life for "
-                    f"{self.stale_after:.0f} s), so the run was lost; nothing was saved and "
-                    "every existing model is unchanged."
+                    f"There was no sign of life from the worker training it for "
+                    f"{self.stale_after:.0f} s (it stopped, or lost contact with the queue), "
+                    "so the run was given up; nothing was saved and every existing model "
+                    "is unchanged."
                 )
                 if self.store.update(
                     record["id"], {"status": FAILED, "ended": now, "message": message},

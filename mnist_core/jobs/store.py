@@ -16,7 +16,10 @@ Workers also register here with a heartbeat, so pages can tell how many are aliv
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -25,9 +28,20 @@ from pathlib import Path
 
 WORKER_TTL = 15.0  # s without a heartbeat after which a worker counts as gone
 
+log = logging.getLogger(__name__)
+
 
 class JobStore:
     """The interface both backends implement."""
+
+    # What a store raises while it cannot be reached for a while (Redis restarting, a
+    # SQLite file locked past its timeout): worth trying again, not a bug.
+    transient: tuple[type[Exception], ...] = (sqlite3.OperationalError,)
+
+    def just_started(self, within: float) -> bool:
+        """Whether the store came back (a restart) less than `within` seconds ago, so a
+        heartbeat that looks old may only be one that could not be written."""
+        return False
 
     def create(self, record: dict) -> None:
         """Add a new record (`record["id"]` and `record["created"]` are required)."""
@@ -70,11 +84,13 @@ class JobStore:
 
 
 class SqliteJobStore(JobStore):
-    """Records in a SQLite file; safe across threads and processes (WAL, busy timeout)."""
+    """Records in a SQLite file; safe across threads and processes (WAL, busy timeout).
+    A damaged file is moved aside and a fresh one started (`set_aside` names where)."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.set_aside = set_aside_if_damaged(self.path)
         self._local = threading.local()
         with self._connection() as db:
             db.execute(
@@ -178,9 +194,15 @@ class RedisJobStore(JobStore):
     """Records as JSON strings under `<prefix>:job:<id>`, indexed by a sorted set."""
 
     def __init__(self, client, prefix: str = "mnist"):
+        import redis
+
         self.client = client
         self.prefix = prefix
         self._index = f"{prefix}:jobs"
+        self.transient = (redis.ConnectionError, redis.TimeoutError)
+
+    def just_started(self, within: float) -> bool:
+        return self.client.info("server")["uptime_in_seconds"] < within
 
     def _key(self, job_id: str) -> str:
         return f"{self.prefix}:job:{job_id}"
@@ -284,3 +306,73 @@ class RedisJobStore(JobStore):
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+def patiently(store: JobStore, call, what: str, patience: float, first_delay: float = 0.2):
+    """`call()`, tried again with growing pauses (up to 5 s) while `store` cannot be
+    reached, for at most `patience` seconds; then the last error is raised."""
+    deadline = time.monotonic() + patience
+    delay = first_delay
+    warned = False
+    while True:
+        try:
+            return call()
+        except store.transient as err:
+            if time.monotonic() + delay > deadline:
+                raise
+            if not warned:
+                log.warning("cannot reach the queue to %s (%s); trying again", what, err)
+                warned = True
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+DAMAGED = {"SQLITE_CORRUPT", "SQLITE_NOTADB"}  # SQLite's words for a damaged file
+
+
+def is_damage(err: BaseException) -> bool:
+    """Whether a SQLite error says the file itself is damaged (not locked, not read-only)."""
+    return isinstance(err, sqlite3.DatabaseError) and (
+        getattr(err, "sqlite_errorname", None) in DAMAGED
+        or "malformed" in str(err) or "not a database" in str(err)
+    )
+
+
+def set_aside_if_damaged(path: Path) -> Path | None:
+    """If `path` is a damaged SQLite file (random bytes, cut short), move it aside as
+    `<name>.damaged-<UTC time>` (never deleted), with its -wal and -shm files, so a fresh
+    one starts in its place; returns where it went, or None when it is sound or absent.
+    Processes opening it at once take turns (a lock file), so one moves it, once."""
+    if not path.exists():
+        return None
+    lock = path.with_name(f".{path.name}.check-lock")
+    with open(lock, "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        problem = _damage(path)
+        if problem is None:
+            return None
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        aside = path.with_name(f"{path.name}.damaged-{stamp}")
+        n = 1
+        while aside.exists():
+            n += 1
+            aside = path.with_name(f"{path.name}.damaged-{stamp}-{n}")
+        for suffix in ("-wal", "-shm", ""):
+            part = path.with_name(path.name + suffix)
+            if part.exists():
+                part.rename(aside.with_name(aside.name + suffix))
+    log.error("%s is damaged (%s): moved it to %s and started a fresh one", path, problem,
+              aside)
+    return aside
+
+
+def _damage(path: Path) -> str | None:
+    """What is wrong with the SQLite file at `path`, or None if SQLite finds it sound."""
+    try:
+        with contextlib.closing(sqlite3.connect(path, timeout=30)) as db:
+            rows = db.execute("pragma quick_check").fetchall()
+    except sqlite3.DatabaseError as err:
+        if is_damage(err):
+            return str(err)
+        raise
+    return None if rows == [("ok",)] else "; ".join(str(row[0]) for row in rows[:3])

@@ -6,6 +6,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from mnist_core.config import TrainConfig
 from mnist_core.jobs.queue import JobQueue
 from mnist_core.jobs.records import Job
 
-from ..conftest import SUBSET_DIR
+from ..conftest import ROOT, SUBSET_DIR
 
 ALICE, BOB = "alice-0001", "bob-00002"
 TINY = TrainConfig("mlp-16-16-relu", epochs=2, batch_size=64, train_size=300, seed=2)
@@ -127,3 +128,38 @@ def redis_server(tmp_path):
 @pytest.fixture
 def redis_url(redis_server):
     return redis_server.url
+
+
+class Workers:
+    """Worker processes started with the command line; all killed at the end."""
+
+    def __init__(self, log_dir: Path):
+        self.log_dir = log_dir
+        self.processes: list[subprocess.Popen] = []
+
+    def start(self, env: dict | None = None, *options: str) -> subprocess.Popen:
+        log = (self.log_dir / f"worker-{len(self.processes)}.log").open("wb")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "mnist_core", "worker", *options], cwd=ROOT,
+            env=(env or os.environ) | {"TF_CPP_MIN_LOG_LEVEL": "2"},
+            stdout=log, stderr=subprocess.STDOUT,
+        )
+        self.processes.append(process)
+        return process
+
+    def stop_all(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+@pytest.fixture
+def workers(tmp_path):
+    started = Workers(tmp_path)
+    yield started
+    started.stop_all()

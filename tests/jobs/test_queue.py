@@ -3,7 +3,9 @@ trains inside `submit`, in this process) or with no worker at all."""
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import shutil
 import time
 
@@ -113,7 +115,8 @@ def test_a_running_job_whose_worker_went_silent_is_marked_failed(stores):
     queue.store.update(job.id, {"status": RUNNING, "started": time.time() - 60,
                                 "heartbeat": time.time() - 6})
     lost = queue.job(job.id)
-    assert lost.status == FAILED and "no sign of life for 5 s" in lost.message
+    assert lost.status == FAILED
+    assert "no sign of life from the worker training it for 5 s" in lost.message
     assert not registry.model_exists("ghost")
 
 
@@ -181,3 +184,25 @@ def test_an_address_may_hold_only_a_few_runs_whatever_owner_ids_it_uses(stores):
     queue.stop(first.id, tabs[0])  # a place is free again
     assert queue.submit(TINY, "t4", tabs[0], address="192.0.2.1").status == QUEUED
     assert "192.0.2" not in json.dumps(queue.store.all())  # records keep no address
+
+
+@pytest.mark.parametrize("code, said", [
+    (errno.ENOSPC, "the model store is full"),
+    (errno.EACCES, "the model store cannot be written"),
+])
+def test_a_model_store_that_refuses_the_save_fails_the_run_in_plain_words(
+    inline, stores, monkeypatch, code, said
+):
+    assert inline.submit(TINY, "kept", ALICE).status == FINISHED
+    kept = (stores / "trained" / "kept.keras").read_bytes()
+    temp = stores / "trained" / ".kept.x1y2z3.keras"
+
+    def refuse(*files):
+        raise OSError(code, os.strerror(code), str(temp))
+
+    monkeypatch.setattr(registry, "_atomic_write", refuse)
+    job = inline.submit(TINY, "kept", ALICE, overwrite=True)
+    assert job.status == FAILED
+    assert job.message == (f"The model could not be saved: {said}. Every existing model "
+                           "is unchanged.")
+    assert (stores / "trained" / "kept.keras").read_bytes() == kept
