@@ -77,7 +77,6 @@ def train(supervisor, job_id: str) -> None:
 def make_huey(url: str | None, state: Path, name: str, *, immediate: bool = False) -> Huey:
     """The Huey carrying the queue: SQLite in `state` when `url` is None, else Redis."""
     if url is None:
-        set_aside_if_damaged(state / "queue.db")
         return SqliteHuey(name, filename=str(state / "queue.db"), immediate=immediate)
     return RedisHuey(name, url=url, immediate=immediate)
 
@@ -113,34 +112,30 @@ class JobQueue:
         self.name = name
         self.limits = limits or Limits.from_env()
         self.stale_after = stale_after
-        self.set_aside: list[Path] = []  # damaged files moved aside on opening
         if self.url is None:
-            queue_file = self.state / "queue.db"
             try:
                 self.state.mkdir(parents=True, exist_ok=True)
                 self.store: JobStore = SqliteJobStore(self.state / "jobs.db")
-                for aside in (self.store.set_aside, set_aside_if_damaged(queue_file)):
-                    if aside is not None:
-                        self.set_aside.append(aside)
+                queue_aside = set_aside_if_damaged(self.state / "queue.db")
+                self.huey = make_huey(None, self.state, name, immediate=immediate)
             except (OSError, sqlite3.Error) as err:
                 log.error("cannot open the training queue in %s: %s", self.state, err)
                 raise QueueUnavailableError(
                     "the server's state folder cannot be written"
                 ) from err
+            # damaged files moved aside on opening
+            self.set_aside = [p for p in (self.store.set_aside, queue_aside) if p]
         elif self.url.startswith(("redis://", "rediss://", "unix://")):
             import redis
 
             self.store = RedisJobStore(redis.Redis.from_url(self.url), prefix=name)
+            self.huey = make_huey(self.url, self.state, name, immediate=immediate)
+            self.set_aside = []
         else:
             raise ValueError(
                 f"{QUEUE_URL_ENV} must be empty (SQLite in the state folder) or a redis:// "
                 f"URL, got {self.url!r}"
             )
-        try:
-            self.huey = make_huey(self.url, self.state, name, immediate=immediate)
-        except (OSError, sqlite3.Error) as err:
-            log.error("cannot open the training queue in %s: %s", self.state, err)
-            raise QueueUnavailableError("the server's state folder cannot be written") from err
         supervisor = None
         if immediate:  # this queue consumes its own jobs, so it needs a worker's side
             from mnist_core.jobs.worker import Supervisor

@@ -60,11 +60,21 @@ def train_job(store: JobStore, job_id: str) -> None:
         return
     name, owner = record["name"], record["owner"]
 
+    unwritten = []  # the progress writes that failed in a row: logged once
+
     def report(progress) -> None:
         try:
             write_progress(progress)
         except store.transient as err:  # the next write carries it all
-            log.warning("progress of job %s not written: %s", job_id, err)
+            if not unwritten:
+                log.warning("cannot write the progress of job %s (%s); it trains on",
+                            job_id, err)
+            unwritten.append(err)
+            return
+        if unwritten:
+            log.info("progress of job %s written again after %d tries", job_id,
+                     len(unwritten))
+            unwritten.clear()
 
     def write_progress(progress) -> None:
         store.update(job_id, {
