@@ -273,7 +273,12 @@ watching = any(job.active for job in queue.view().owned_by(owner))
 @st.fragment(run_every=1 if watching else None)
 def show_runs(polling: bool):
     """The visitor's runs and the queue, refreshed every second while one is active."""
-    view = queue.view()
+    try:
+        view = queue.view()
+    except QueueUnavailableError as err:
+        st.warning(f"Your runs cannot be shown just now: {err}. Runs already training "
+                   "go on; reload the page in a moment.")
+        return
     mine = view.owned_by(owner)
     active = [job for job in mine if job.active]
     if polling and not active:

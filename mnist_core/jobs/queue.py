@@ -288,9 +288,14 @@ class JobQueue:
         raise JobError(f"there is no run {job_id!r}")
 
     def view(self) -> QueueView:
-        """Every job with queue positions and start estimates, and the live workers."""
-        records = self._records()
-        workers = self.store.workers()
+        """Every job with queue positions and start estimates, and the live workers
+        (`QueueUnavailableError` while the queue server cannot be reached)."""
+        try:
+            records = self._records()
+            workers = self.store.workers()
+        except self.store.transient as err:
+            log.warning("cannot reach the training queue: %s", err)
+            raise QueueUnavailableError("the queue server cannot be reached") from err
         slots = max(1, sum(int(w.get("threads", 1)) for w in workers))
         rates = measured_rates(records)
         jobs = [Job.from_record(r, estimate=estimate(r, rates)) for r in records]

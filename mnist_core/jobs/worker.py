@@ -30,6 +30,7 @@ import threading
 import time
 from pathlib import Path
 
+from mnist_core.errors import QueueUnavailableError
 from mnist_core.jobs.queue import JobQueue, declare_train, make_huey
 from mnist_core.jobs.records import FAILED, RUNNING, STOPPED
 from mnist_core.jobs.store import patiently
@@ -216,7 +217,7 @@ def run_worker(queue: JobQueue, threads: int = 1, exit_with: int | None = None,
                 if out_of_touch:
                     log.info("the queue answers again")
                 out_of_touch = False
-            except store.transient as err:
+            except (*store.transient, QueueUnavailableError) as err:
                 if not out_of_touch:
                     log.warning("cannot reach the queue (%s); trying again", err)
                 out_of_touch = True

@@ -1,7 +1,7 @@
 """Damaged or unwritable state: the SQLite queue (`queue.db`) and records (`jobs.db`)
 with random bytes or cut to half are moved aside (never deleted) and started afresh,
 by the app's queue and by a worker; a state folder that cannot be written is a plain
-`QueueUnavailableError`."""
+`QueueUnavailableError`, and so is a Redis that cannot be reached."""
 
 from __future__ import annotations
 
@@ -92,3 +92,12 @@ def test_a_state_folder_that_cannot_be_written_is_a_plain_error(stores, monkeypa
     with pytest.raises(QueueUnavailableError, match="^the server's state folder cannot be "
                        "written$"):
         JobQueue()
+
+
+def test_a_redis_that_cannot_be_reached_is_a_plain_error(stores, redis_server):
+    queue = JobQueue(redis_server.url)
+    assert queue.sound() and queue.view().jobs == []
+    redis_server.stop()
+    for read in (queue.sound, queue.view):
+        with pytest.raises(QueueUnavailableError, match="^the queue server cannot be reached$"):
+            read()
