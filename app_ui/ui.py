@@ -135,10 +135,49 @@ def _owner_book(url: str, state: str) -> owners.OwnerBook:
     return owners.OwnerBook(url or None, state or None)
 
 
+CLIENT_ADDRESS_HEADER_ENV = "MNIST_CLIENT_ADDRESS_HEADER"  # e.g. X-Forwarded-For
+
+
+def client_address() -> str | None:
+    """The visitor's network address, which the per-address run limit counts.
+
+    Behind a reverse proxy every visitor comes from the proxy's address, so a
+    deployment names the header its proxy sets (`MNIST_CLIENT_ADDRESS_HEADER`)."""
+    return address_from(
+        st.context.ip_address, st.context.headers, os.environ.get(CLIENT_ADDRESS_HEADER_ENV)
+    )
+
+
+def address_from(ip: str | None, headers, header: str | None) -> str | None:
+    """`header`'s last entry if it is named and sent, else `ip`. The last entry is the
+    one the proxy itself appended; those before it are whatever the client claimed."""
+    sent = headers.get(header) if header else None
+    if sent and sent.split(",")[-1].strip():
+        return sent.split(",")[-1].strip()
+    return ip
+
+
 def job_queue() -> JobQueue:
     """The deployment's training queue (SQLite in the state folder, or Redis), one
-    connection per server process."""
-    return _job_queue(os.environ.get(QUEUE_URL_ENV, ""), os.environ.get(STATE_DIR_ENV, ""))
+    connection per server process, opened again if its files were damaged meanwhile
+    (which sets them aside). Raises `QueueUnavailableError` when it cannot be used."""
+    where = os.environ.get(QUEUE_URL_ENV, ""), os.environ.get(STATE_DIR_ENV, "")
+    queue = _job_queue(*where)
+    if not queue.sound():
+        _job_queue.clear()
+        queue = _job_queue(*where)
+    return queue
+
+
+def tell_if_records_set_aside(queue: JobQueue) -> None:
+    """Say once per visit that damaged run records were set aside (the queue reopened)."""
+    if queue.set_aside and not st.session_state.get("ui_told_set_aside"):
+        st.session_state.ui_told_set_aside = True
+        st.warning(
+            "The server found its training records damaged and set them aside, so runs "
+            "queued or trained before that are no longer listed here. Trained models are "
+            "unaffected, and new runs work as usual."
+        )
 
 
 @st.cache_resource(show_spinner=False)

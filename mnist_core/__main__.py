@@ -140,6 +140,12 @@ def _parser() -> argparse.ArgumentParser:
     worker.add_argument("--stop-grace", type=float, default=60.0, metavar="SECONDS",
                         help="kill a run that has not stopped this long after a stop "
                         "request (default 60)")
+    worker.add_argument("--requeue-every", type=float, default=30.0, metavar="SECONDS",
+                        help="how often to queue again a waiting run whose message was "
+                        "lost, e.g. by a Redis restart (default 30)")
+    worker.add_argument("--lost-contact-after", type=float, default=120.0, metavar="SECONDS",
+                        help="give a run up after this long without reaching the queue "
+                        "(default 120)")
     worker.add_argument("--exit-with", type=int, metavar="PID", help=argparse.SUPPRESS)
     worker.set_defaults(run=_worker)
     return parser
@@ -377,8 +383,13 @@ def _worker(args) -> int:
     where = queue.url or queue.state / "queue.db"
     print(f"worker {worker_id()}: {args.threads} thread(s) on the {queue.backend} queue "
           f"{where}", flush=True)
+    for option in ("requeue_every", "lost_contact_after"):
+        if not getattr(args, option) > 0:
+            flag = "--" + option.replace("_", "-")
+            raise ValueError(f"{flag} must be positive, got {getattr(args, option)}")
     run_worker(queue, threads=args.threads, exit_with=args.exit_with,
-               stop_grace=args.stop_grace)
+               stop_grace=args.stop_grace, requeue_every=args.requeue_every,
+               lost_contact_after=args.lost_contact_after)
     return 0
 
 

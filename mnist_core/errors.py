@@ -52,3 +52,8 @@ class CodeError(OwnerError):
 
 class TooManyTriesError(CodeError):
     """Too many wrong personal codes from one client address: it must wait."""
+
+
+class QueueUnavailableError(MnistCoreError):
+    """The training queue cannot be opened, written or reached; the message says why in
+    words for a visitor (the detail is in the server log)."""

@@ -23,6 +23,7 @@ tests); None means the whole store, shipped and trained.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -352,7 +353,7 @@ def save_model(
         )
     target = models_dir(directory) / f"{validate_name(name)}.keras"
     if target.exists() and not overwrite:
-        raise FileExistsError(f"a model named {name!r} already exists in {target.parent}")
+        raise FileExistsError(f"a model named {name!r} already exists")
     target.parent.mkdir(parents=True, exist_ok=True)
     network = _strip_optimizer(model)
     graph = _onnx_bytes(network)
@@ -434,6 +435,21 @@ def delete_model(name: str, directory=None, *, owner: str | None = None) -> None
     path.unlink()
     path.with_suffix(".onnx").unlink(missing_ok=True)
     path.with_suffix(".json").unlink(missing_ok=True)
+
+
+def store_problem(err: OSError, directory=None) -> str | None:
+    """What an `OSError` means if it is the model store refusing a write, in words for
+    a visitor with no path, temp file or errno (those are for the server log); None if
+    it is something else (a file elsewhere, a download)."""
+    if err.filename is not None and not Path(err.filename).resolve().is_relative_to(
+        models_dir(directory).resolve()
+    ):
+        return None
+    if err.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "the model store is full"
+    if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return "the model store cannot be written"
+    return None
 
 
 def _strip_optimizer(model: keras.Model) -> keras.Model:

@@ -12,9 +12,12 @@ a person.
 from __future__ import annotations
 
 import base64
+import errno
 import hashlib
 import json
+import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -554,6 +557,38 @@ def test_train_page_explains_missing_mnist(store, tmp_path, monkeypatch):
     assert [info.name for info in list_models(store)] == ["seed-cnn"]
 
 
+def test_train_page_says_once_that_damaged_run_records_were_set_aside(store, tmp_path):
+    at = app(TRAIN)  # the server has the queue open
+    assert "set them aside" not in texts(at.warning)
+    state = tmp_path / "state"
+    with sqlite3.connect(state / "jobs.db") as db:  # every write in the main file
+        db.execute("pragma wal_checkpoint(truncate)")
+    (state / "jobs.db").write_bytes(os.urandom((state / "jobs.db").stat().st_size))
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "found its training records damaged and set them aside" in texts(at.warning)
+    assert len(list(state.glob("jobs.db.damaged-*Z"))) == 1
+    at.run()
+    assert "set them aside" not in texts(at.warning)  # said once
+    at = quick_settings(at, "fresh", epochs=1)
+    at.button(key="train_start").click().run()
+    assert "Queued 'fresh'" in texts(at.success)
+
+
+def test_without_a_writable_state_folder_training_is_unavailable_and_the_rest_works(
+    store, tmp_path, monkeypatch
+):
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the state folder should be")
+    monkeypatch.setenv("MNIST_STATE_DIR", str(blocked / "state"))
+    at = app(TRAIN)  # no exception
+    shown = texts(at.error)
+    assert "Training is unavailable: the server's state folder cannot be written" in shown
+    assert str(tmp_path) not in shown
+    for page in (DRAW, EVALUATE, MODELS):
+        app(page)  # each runs without an exception
+
+
 # Evaluate page -------------------------------------------------------------------
 
 
@@ -625,6 +660,24 @@ def test_models_page_shows_card_and_download(store):
         "Download seed-cnn.keras", "Download seed-cnn.onnx", "Download seed-cnn.json (the card)"]
     assert "someone else" in texts(at.info)  # seed-cnn has no owner here
     assert not [b for b in at.button if b.key == "models_delete"]
+
+
+def test_a_delete_the_store_refuses_is_told_without_server_paths(store, monkeypatch):
+    shutil.copy(store / "seed-cnn.keras", store / "alices.keras")
+    (store / "alices.json").write_text(json.dumps({"owner": ALICE}), encoding="utf-8")
+
+    def refused(name, directory=None, *, owner=None):
+        raise PermissionError(errno.EROFS, "Read-only file system", str(store / "alices.keras"))
+
+    monkeypatch.setattr("mnist_core.registry.delete_model", refused)
+    at = app(MODELS, ALICE)
+    at.selectbox(key="models_name").set_value("alices").run()
+    at.checkbox(key="models_confirm_alices").check().run()
+    at.button(key="models_delete").click().run()
+    assert not at.exception
+    shown = texts(at.error)
+    assert "Could not delete 'alices': the model store cannot be written." in shown
+    assert str(store) not in shown and "Errno" not in shown
 
 
 def test_shipped_models_cannot_be_deleted_and_owners_delete_their_own(store):

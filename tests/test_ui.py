@@ -1,4 +1,5 @@
-"""`app_ui.ui`: the one-line summary of a model card."""
+"""`app_ui.ui`: a model card as labelled facts; the visitor's address, direct or behind a
+proxy."""
 
 from __future__ import annotations
 
@@ -24,3 +25,12 @@ def test_a_card_is_shown_as_a_few_labelled_facts():
     assert facts["Network"] == "3 `cnn` networks, their probabilities averaged"
     assert facts["Epochs"] == "15 each"
     assert app_ui.ui.card_markdown(ModelCard(name="bare")).startswith("No model card")
+
+
+def test_the_client_address_is_the_socket_peer_or_what_the_named_proxy_header_appended():
+    address_from = app_ui.ui.address_from
+    headers = {"X-Forwarded-For": "1.2.3.4, 203.0.113.9"}
+    assert address_from("10.0.0.1", headers, None) == "10.0.0.1"  # no proxy configured
+    assert address_from("10.0.0.1", headers, "X-Forwarded-For") == "203.0.113.9"
+    assert address_from("10.0.0.1", {}, "X-Forwarded-For") == "10.0.0.1"  # header missing
+    assert address_from(None, {"X-Real-IP": " 198.51.100.2 "}, "X-Real-IP") == "198.51.100.2"

@@ -4,12 +4,15 @@ read-only; other visitors' models are theirs to delete. "Your identity" moves a
 visitor's runs and models to another browser."""
 
 import json
+import logging
 
 import streamlit as st
 
 from app_ui import charts, identity, ui
 from mnist_core import registry
 from mnist_core.errors import ModelNotFoundError, ModelProtectedError
+
+log = logging.getLogger(__name__)
 
 owner = ui.owner_id()
 ui.remember("models_name")
@@ -96,8 +99,12 @@ with actions:
         if st.button("Delete", key="models_delete", type="primary", disabled=not confirmed):
             try:
                 registry.delete_model(name, owner=owner)
-            except (ModelNotFoundError, ModelProtectedError, OSError) as err:
+            except (ModelNotFoundError, ModelProtectedError) as err:
                 st.error(f"Could not delete {name!r}: {err}")
+            except OSError as err:
+                log.warning("deleting model %r failed: %s", name, err)
+                problem = registry.store_problem(err) or "the model store could not be changed"
+                st.error(f"Could not delete {name!r}: {problem}.")
             else:
                 st.session_state.models_flash = f"Deleted model {name!r}."
                 st.rerun()

@@ -12,7 +12,12 @@ from mnist_core import registry
 from mnist_core.architectures import ARCHITECTURES, DEFAULT_ARCHITECTURE
 from mnist_core.config import TAUGHT_NON_DIGITS, TrainConfig
 from mnist_core.data import mnist_available
-from mnist_core.errors import InvalidModelNameError, JobError, ModelProtectedError
+from mnist_core.errors import (
+    InvalidModelNameError,
+    JobError,
+    ModelProtectedError,
+    QueueUnavailableError,
+)
 from mnist_core.jobs.records import FAILED, FINISHED, QUEUED, RUNNING
 from mnist_core.pendigits import (
     N_DIGITS,
@@ -26,7 +31,13 @@ TRAIN_SIZES = [500, 1000, 2000, 5000, 10000, 20000, 30000, 0]  # 0: every image
 RECENT_RUNS = 5  # ended runs listed under the active ones
 
 owner = ui.owner_id()
-queue = ui.job_queue()
+try:
+    queue = ui.job_queue()
+except QueueUnavailableError as err:
+    st.title("Train a model")
+    st.error(f"Training is unavailable: {err}. Drawing, evaluating and the models work "
+             "as usual.")
+    st.stop()
 ui.remember(
     "train_arch", "train_epochs", "train_batch_size", "train_val_split", "train_size",
     "train_augment", "train_non_digits", "train_pen", "train_seed", "train_name",
@@ -60,7 +71,8 @@ def start_run():
     )
     try:
         job = queue.submit(
-            config, name, owner, overwrite=state.get(f"train_overwrite_{name}", False)
+            config, name, owner, overwrite=state.get(f"train_overwrite_{name}", False),
+            address=ui.client_address(),
         )
     except (JobError, ModelProtectedError, InvalidModelNameError) as err:
         state.train_flash = ("error", f"Not started: {err}.")
@@ -90,6 +102,7 @@ st.caption(
 )
 if not mnist_available():
     st.warning(ui.mnist_missing_message())
+ui.tell_if_records_set_aside(queue)
 
 settings, run_area = st.columns([1, 1.4], gap="large")
 
@@ -260,7 +273,12 @@ watching = any(job.active for job in queue.view().owned_by(owner))
 @st.fragment(run_every=1 if watching else None)
 def show_runs(polling: bool):
     """The visitor's runs and the queue, refreshed every second while one is active."""
-    view = queue.view()
+    try:
+        view = queue.view()
+    except QueueUnavailableError as err:
+        st.warning(f"Your runs cannot be shown just now: {err}. Runs already training "
+                   "go on; reload the page in a moment.")
+        return
     mine = view.owned_by(owner)
     active = [job for job in mine if job.active]
     if polling and not active:

@@ -9,12 +9,18 @@ With nothing configured the queue is a `SqliteHuey` in the state folder (`var/`)
 `MNIST_QUEUE_URL=redis://host:6379/0` switches to `RedisHuey`, so any number of workers
 on any hosts consume it and every web replica reads the same records (`store`).
 Submitting only queues: workers (`worker`) train, and whoever runs the app starts one.
+
+Opening a SQLite queue moves a damaged `queue.db` or `jobs.db` aside and starts afresh
+(`set_aside` lists what moved); a state folder that cannot be written, or a Redis that
+cannot be reached, is a `QueueUnavailableError` in plain words.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import sqlite3
 import time
 import uuid
 from dataclasses import replace
@@ -24,7 +30,7 @@ from huey import Huey, RedisHuey, SqliteHuey
 
 from mnist_core import registry
 from mnist_core.config import TrainConfig
-from mnist_core.errors import JobError, ModelProtectedError
+from mnist_core.errors import JobError, ModelProtectedError, QueueUnavailableError
 from mnist_core.jobs.records import (
     ACTIVE,
     ENDED,
@@ -35,12 +41,23 @@ from mnist_core.jobs.records import (
     Job,
     Limits,
     QueueView,
+    address_key,
     estimate,
+    fair_order,
     measured_rates,
+    next_turn,
 )
-from mnist_core.jobs.store import JobStore, RedisJobStore, SqliteJobStore
+from mnist_core.jobs.store import (
+    JobStore,
+    RedisJobStore,
+    SqliteJobStore,
+    is_damage,
+    set_aside_if_damaged,
+)
 from mnist_core.owners import check_owner
 from mnist_core.state import STATE_DIR_ENV, state_dir
+
+log = logging.getLogger(__name__)
 
 QUEUE_URL_ENV = "MNIST_QUEUE_URL"
 STALE_AFTER = 30.0  # s without a heartbeat after which a running job has lost its worker
@@ -51,8 +68,10 @@ def train(supervisor, job_id: str) -> None:
     """The Huey task: train queued job `job_id`.
 
     It runs where the queue is consumed, and the consumer's `worker.Supervisor` (Huey's
-    context, see `declare_train`) claims the job and trains it."""
-    supervisor.run_job(job_id)
+    context, see `declare_train`) trains the run that is next in the fair order: each
+    message wakes a worker for one run, and the records (not Huey's first-in,
+    first-out) say which. `job_id` is the run the message was sent for."""
+    supervisor.run_next(job_id)
 
 
 def make_huey(url: str | None, state: Path, name: str, *, immediate: bool = False) -> Huey:
@@ -94,18 +113,29 @@ class JobQueue:
         self.limits = limits or Limits.from_env()
         self.stale_after = stale_after
         if self.url is None:
-            self.state.mkdir(parents=True, exist_ok=True)
-            self.store: JobStore = SqliteJobStore(self.state / "jobs.db")
+            try:
+                self.state.mkdir(parents=True, exist_ok=True)
+                self.store: JobStore = SqliteJobStore(self.state / "jobs.db")
+                queue_aside = set_aside_if_damaged(self.state / "queue.db")
+                self.huey = make_huey(None, self.state, name, immediate=immediate)
+            except (OSError, sqlite3.Error) as err:
+                log.error("cannot open the training queue in %s: %s", self.state, err)
+                raise QueueUnavailableError(
+                    "the server's state folder cannot be written"
+                ) from err
+            # damaged files moved aside on opening
+            self.set_aside = [p for p in (self.store.set_aside, queue_aside) if p]
         elif self.url.startswith(("redis://", "rediss://", "unix://")):
             import redis
 
             self.store = RedisJobStore(redis.Redis.from_url(self.url), prefix=name)
+            self.huey = make_huey(self.url, self.state, name, immediate=immediate)
+            self.set_aside = []
         else:
             raise ValueError(
                 f"{QUEUE_URL_ENV} must be empty (SQLite in the state folder) or a redis:// "
                 f"URL, got {self.url!r}"
             )
-        self.huey = make_huey(self.url, self.state, name, immediate=immediate)
         supervisor = None
         if immediate:  # this queue consumes its own jobs, so it needs a worker's side
             from mnist_core.jobs.worker import Supervisor
@@ -118,6 +148,24 @@ class JobQueue:
         """The queue this deployment is configured for (`MNIST_QUEUE_URL`, state folder)."""
         return cls(os.environ.get(QUEUE_URL_ENV))
 
+    def sound(self) -> bool:
+        """Whether the queue can be read now. False when its SQLite files were damaged
+        since it was opened (open a new `JobQueue` to set them aside); a queue that
+        cannot be reached or read at all raises `QueueUnavailableError`."""
+        try:
+            self.store.all()
+            self.huey.pending_count()
+        except sqlite3.DatabaseError as err:
+            if is_damage(err):
+                log.error("the training queue in %s is damaged: %s", self.state, err)
+                return False
+            log.error("cannot read the training queue in %s: %s", self.state, err)
+            raise QueueUnavailableError("the server's state folder cannot be read") from err
+        except self.store.transient as err:
+            log.error("cannot reach the training queue at %s: %s", self.url, err)
+            raise QueueUnavailableError("the queue server cannot be reached") from err
+        return True
+
     @property
     def backend(self) -> str:
         return "SQLite" if self.url is None else "Redis"
@@ -127,13 +175,15 @@ class JobQueue:
         return os.environ | {QUEUE_URL_ENV: self.url or "", STATE_DIR_ENV: str(self.state)}
 
     def submit(self, config: TrainConfig, name: str, owner: str, *,
-               overwrite: bool = False) -> Job:
-        """Queue a run that trains `config` and saves the model as `name` for `owner`.
+               overwrite: bool = False, address: str | None = None) -> Job:
+        """Queue a run that trains `config` and saves the model as `name` for `owner`,
+        asked for from client `address` (None: not counted per address).
 
         Raises `OwnerError` (an owner id the app did not make), `JobError` (bad
         settings, a limit reached, a name taken or in use) or `ModelProtectedError` (a
         shipped model's name, another owner's model), each with a message for the
-        person; nothing is queued then. Starts no worker.
+        person; nothing is queued then. The limits are checked and the run recorded in
+        one atomic step, so racing submits cannot pass them. Starts no worker.
         """
         check_owner(owner)
         cfg = _checked(config)
@@ -146,7 +196,20 @@ class JobQueue:
                 f"{cfg.fit_images:,} images); runs here are limited to "
                 f"{self.limits.image_epochs:,}: use fewer epochs or training images"
             )
-        active = [r for r in self._records() if r["status"] in ACTIVE]
+        self._records()  # first fail runs whose worker died: they hold no place
+        record = {
+            "id": uuid.uuid4().hex[:12], "owner": owner, "name": name,
+            "config": cfg.to_dict(), "overwrite": overwrite, "status": QUEUED,
+            "created": time.time(), "address": address_key(address),
+        }
+        self.store.transact(lambda records: [self._admit(record, records)])
+        self._train(record["id"])  # immediate mode: runs to the end right here
+        return self.job(record["id"])
+
+    def _admit(self, record: dict, records: list[dict]) -> dict:
+        """`record` if the limits leave room for it beside `records`, else `JobError`."""
+        active = [r for r in records if r["status"] in ACTIVE]
+        name, owner, address = record["name"], record["owner"], record["address"]
         if any(r["name"] == name for r in active):
             raise JobError(f"a run is already training a model named {name!r}; choose another name")
         mine = sum(r["owner"] == owner for r in active)
@@ -155,17 +218,33 @@ class JobQueue:
                 f"you already have {mine} runs queued or training (the limit is "
                 f"{self.limits.runs_per_owner}); wait for one to finish or stop one"
             )
+        ours = sum(address is not None and r.get("address") == address for r in active)
+        if ours >= self.limits.runs_per_address:
+            raise JobError(
+                f"{ours} runs from your network address are already queued or training, "
+                f"from this and other tabs or people (the limit is "
+                f"{self.limits.runs_per_address}); wait for one to finish or stop one"
+            )
         if len(active) >= self.limits.queue_length:
             raise JobError(
                 f"the queue is full ({len(active)} runs queued or training); try again later"
             )
-        job_id = uuid.uuid4().hex[:12]
-        self.store.create({
-            "id": job_id, "owner": owner, "name": name, "config": cfg.to_dict(),
-            "overwrite": overwrite, "status": QUEUED, "created": time.time(),
-        })
-        self._train(job_id)  # immediate mode: runs to the end right here
-        return self.job(job_id)
+        return record | {"turn": next_turn(records, owner)}
+
+    def claim(self, worker: str) -> str | None:
+        """Mark the next queued run in the fair order as `worker`'s and return its id
+        (None when nothing waits); one atomic step, so no run is claimed twice."""
+        now = time.time()
+
+        def take(records: list[dict]) -> list[dict]:
+            waiting = fair_order(records)
+            if not waiting:
+                return []
+            return [waiting[0] | {"status": RUNNING, "started": now, "heartbeat": now,
+                                  "worker": worker}]
+
+        taken = self.store.transact(take)
+        return taken[0]["id"] if taken else None
 
     def free_name(self, wanted: str) -> str:
         """`wanted` if no model has it and no active run will save one under it, else
@@ -209,23 +288,38 @@ class JobQueue:
         raise JobError(f"there is no run {job_id!r}")
 
     def view(self) -> QueueView:
-        """Every job with queue positions and start estimates, and the live workers."""
-        records = self._records()
-        workers = self.store.workers()
+        """Every job with queue positions and start estimates, and the live workers
+        (`QueueUnavailableError` while the queue server cannot be reached)."""
+        try:
+            records = self._records()
+            workers = self.store.workers()
+        except self.store.transient as err:
+            log.warning("cannot reach the training queue: %s", err)
+            raise QueueUnavailableError("the queue server cannot be reached") from err
         slots = max(1, sum(int(w.get("threads", 1)) for w in workers))
         rates = measured_rates(records)
         jobs = [Job.from_record(r, estimate=estimate(r, rates)) for r in records]
         # when each worker slot is next free, soonest first
         free_in = sorted(job.eta or 0.0 for job in jobs if job.status == RUNNING)[:slots]
         free_in += [0.0] * (slots - len(free_in))
-        position = 0
-        for i, job in enumerate(jobs):
-            if job.status == QUEUED:
-                position += 1
-                slot = min(range(slots), key=free_in.__getitem__)
-                jobs[i] = replace(job, position=position, starts_in=free_in[slot])
-                free_in[slot] += job.estimate
+        index = {job.id: i for i, job in enumerate(jobs)}
+        for position, record in enumerate(fair_order(records), start=1):
+            i = index[record["id"]]
+            slot = min(range(slots), key=free_in.__getitem__)
+            jobs[i] = replace(jobs[i], position=position, starts_in=free_in[slot])
+            free_in[slot] += jobs[i].estimate
         return QueueView(jobs, workers)
+
+    def requeue_lost(self) -> int:
+        """Send a message again for each queued run that has none (the records are the
+        truth; Huey's messages only wake workers): a Redis that restarted without its
+        data, a flushed queue key, a SQLite queue file set aside. Returns how many were
+        sent; a spare message wakes a worker that then finds nothing, which is harmless."""
+        waiting = fair_order(self._records())
+        missing = len(waiting) - self.huey.pending_count()
+        for record in waiting[len(waiting) - missing:] if missing > 0 else []:
+            self._train(record["id"])
+        return max(0, missing)
 
     def _records(self) -> list[dict]:
         """All records, after failing running jobs whose worker died and dropping old ones.
@@ -234,13 +328,19 @@ class JobQueue:
         whoever reads it next; models are never touched by that."""
         now = time.time()
         records = []
+        # Just after a Redis restart every heartbeat looks old: give workers time to beat.
+        restarted = None
         for record in self.store.all():
             status = record["status"]
-            if status == RUNNING and now - record.get("heartbeat", now) > self.stale_after:
+            stale = status == RUNNING and now - record.get("heartbeat", now) > self.stale_after
+            if stale and restarted is None:
+                restarted = self.store.just_started(self.stale_after)
+            if stale and not restarted:
                 message = (
-                    f"The worker training it stopped (no sign of life for "
-                    f"{self.stale_after:.0f} s), so the run was lost; nothing was saved and "
-                    "every existing model is unchanged."
+                    f"There was no sign of life from the worker training it for "
+                    f"{self.stale_after:.0f} s (it stopped, or lost contact with the queue), "
+                    "so the run was given up; nothing was saved and every existing model "
+                    "is unchanged."
                 )
                 if self.store.update(
                     record["id"], {"status": FAILED, "ended": now, "message": message},

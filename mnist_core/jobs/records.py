@@ -1,9 +1,11 @@
 """What a training job is, as plain data: its record read as a `Job`, the statuses it
 goes through, the queue as the pages see it, the limits of a shared deployment and
-how long a run should take. No Huey and no process handling here."""
+how long a run should take, and the fair order in which queued runs start. No Huey
+and no process handling here."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from dataclasses import asdict, dataclass, field, fields
@@ -27,9 +29,13 @@ START_SECONDS = 15.0
 @dataclass(frozen=True)
 class Limits:
     """What one visitor may ask of a shared deployment; each set by an environment
-    variable (`MNIST_MAX_RUNS_PER_OWNER`, `MNIST_MAX_IMAGE_EPOCHS`, `MNIST_MAX_QUEUE`)."""
+    variable (`MNIST_MAX_RUNS_PER_OWNER`, `MNIST_MAX_RUNS_PER_ADDRESS`,
+    `MNIST_MAX_IMAGE_EPOCHS`, `MNIST_MAX_QUEUE`)."""
 
     runs_per_owner: int = 2  # queued or training at once
+    # queued or training at once from one client address, whatever owner ids it uses
+    # (each new browser tab gets a new owner id)
+    runs_per_address: int = 4
     image_epochs: int = 1_000_000  # images fitted per epoch x epochs; the full `cnn` fits
     queue_length: int = 60  # queued or training, all visitors together
 
@@ -49,6 +55,7 @@ class Limits:
 
         return cls(
             runs_per_owner=number("MNIST_MAX_RUNS_PER_OWNER", cls.runs_per_owner),
+            runs_per_address=number("MNIST_MAX_RUNS_PER_ADDRESS", cls.runs_per_address),
             image_epochs=number("MNIST_MAX_IMAGE_EPOCHS", cls.image_epochs),
             queue_length=number("MNIST_MAX_QUEUE", cls.queue_length),
         )
@@ -161,6 +168,33 @@ class QueueView:
     def owned_by(self, owner: str) -> list[Job]:
         """`owner`'s jobs, newest first."""
         return [job for job in reversed(self.jobs) if job.owner == owner]
+
+
+def next_turn(records: list[dict], owner: str) -> int:
+    """The turn a new run of `owner`'s takes in the fair order (round-robin by owner).
+
+    One after the owner's latest queued or started run, and never before the turn now
+    being served (the latest of any started run): so nobody's second run starts before
+    every waiting owner's first, and someone who queues one run at a time still
+    alternates with someone who queued several."""
+    serving = max((r.get("turn", 0) for r in records if r.get("started")), default=0)
+    own = [r.get("turn", 0) for r in records
+           if r["owner"] == owner and (r["status"] == QUEUED or r.get("started"))]
+    return max([serving] + [turn + 1 for turn in own])
+
+
+def fair_order(records: list[dict]) -> list[dict]:
+    """The queued records in the order workers start them: by turn (`next_turn`), then
+    oldest first."""
+    queued = [r for r in records if r["status"] == QUEUED]
+    return sorted(queued, key=lambda r: (r.get("turn", 0), r["created"], r["id"]))
+
+
+def address_key(address: str | None) -> str | None:
+    """What a record keeps of a client address: enough to count its runs, not the address."""
+    if not address:
+        return None
+    return hashlib.sha256(f"mnist-jobs:{address}".encode()).hexdigest()[:16]
 
 
 def measured_rates(records: list[dict]) -> dict[str, float]:

@@ -3,7 +3,9 @@
     python -m mnist_core.jobs.run JOB_ID   # started by a worker (`worker.Supervisor`)
 
 It imports TensorFlow (only once it trains), writes progress to the job's record,
-saves through the model store (atomically) and exits, returning its memory.
+saves through the model store (atomically) and exits, returning its memory. While the
+queue cannot be reached (Redis restarting) it trains on: a progress write is skipped,
+a stop request read as not made, and the final record written once the queue is back.
 """
 
 from __future__ import annotations
@@ -12,14 +14,16 @@ import logging
 import sys
 import time
 
+from mnist_core import registry
 from mnist_core.config import TrainConfig
 from mnist_core.errors import MnistCoreError
 from mnist_core.jobs.records import FAILED, FINISHED, RUNNING, STOPPED, Progress
-from mnist_core.jobs.store import JobStore
+from mnist_core.jobs.store import JobStore, patiently
 
 log = logging.getLogger(__name__)
 
 PROGRESS_EVERY = 1.0  # s between progress writes
+END_PATIENCE = 600.0  # s to keep trying to record how the run ended
 
 
 class _StopFlag:
@@ -33,7 +37,10 @@ class _StopFlag:
         now = time.monotonic()
         if not self._set and now - self._checked >= self.every:
             self._checked = now
-            record = self.store.get(self.job_id) or {}
+            try:
+                record = self.store.get(self.job_id) or {}
+            except self.store.transient:
+                return False  # asked again in a moment
             self._set = record.get("stop_requested") is not None
         return self._set
 
@@ -56,7 +63,23 @@ def train_job(store: JobStore, job_id: str) -> None:
         return
     name, owner = record["name"], record["owner"]
 
+    unwritten = []  # the progress writes that failed in a row: logged once
+
     def report(progress) -> None:
+        try:
+            write_progress(progress)
+        except store.transient as err:  # the next write carries it all
+            if not unwritten:
+                log.warning("cannot write the progress of job %s (%s); it trains on",
+                            job_id, err)
+            unwritten.append(err)
+            return
+        if unwritten:
+            log.info("progress of job %s written again after %d tries", job_id,
+                     len(unwritten))
+            unwritten.clear()
+
+    def write_progress(progress) -> None:
         store.update(job_id, {
             "progress": Progress(
                 epoch=progress.epoch, epochs=progress.epochs, step=progress.step,
@@ -67,8 +90,9 @@ def train_job(store: JobStore, job_id: str) -> None:
         }, if_status=[RUNNING])
 
     def end(status: str, message: str, card: dict | None = None) -> None:
-        store.update(job_id, {"status": status, "ended": time.time(), "message": message,
-                              "card": card}, if_status=[RUNNING])
+        fields = {"status": status, "ended": time.time(), "message": message, "card": card}
+        patiently(store, lambda: store.update(job_id, fields, if_status=[RUNNING]),
+                  f"record how job {job_id} ended", END_PATIENCE)
 
     try:
         config = TrainConfig.from_dict(record["config"])
@@ -79,9 +103,15 @@ def train_job(store: JobStore, job_id: str) -> None:
         )
     except TrainingStopped:
         end(STOPPED, "Stopped before the first epoch finished; nothing was saved.")
-    except (MnistCoreError, ValueError, FileExistsError, OSError) as err:
+    except (MnistCoreError, ValueError, FileExistsError) as err:
         log.warning("training job %s (%r) failed: %s", job_id, name, err, exc_info=True)
         end(FAILED, str(err))
+    except OSError as err:  # the detail (paths, errno) is for the server log only
+        log.warning("training job %s (%r) failed: %s", job_id, name, err, exc_info=True)
+        problem = registry.store_problem(err)
+        end(FAILED, f"The model could not be saved: {problem}. Every existing model is "
+            "unchanged." if problem else "A file or download the run needed could not be "
+            "read or written (the server log has the detail); nothing was saved.")
     except Exception as err:  # noqa: BLE001 - the record is the only place to report to
         log.exception("training job %s (%r) failed", job_id, name)
         end(FAILED, f"training failed unexpectedly: {type(err).__name__}: {err}")

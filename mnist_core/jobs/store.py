@@ -8,30 +8,53 @@ A record is a flat JSON object keyed by job id. Two backends with one interface:
 
 Writers change only the fields they own (the training process its progress, the page
 its stop request), and `update` can be made conditional on the current status, so a
-stop that races a job's start cannot be lost or undone. Workers also register here with
-a heartbeat, so pages can tell how many are alive.
+stop that races a job's start cannot be lost or undone. Whatever must look at many
+records before it writes (checking the limits before a run is added, choosing the next
+run to start) goes through `transact`, one atomic step against every other writer.
+Workers also register here with a heartbeat, so pages can tell how many are alive.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
+import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 WORKER_TTL = 15.0  # s without a heartbeat after which a worker counts as gone
 
+log = logging.getLogger(__name__)
+
 
 class JobStore:
     """The interface both backends implement."""
+
+    # What a store raises while it cannot be reached for a while (Redis restarting, a
+    # SQLite file locked past its timeout): worth trying again, not a bug.
+    transient: tuple[type[Exception], ...] = (sqlite3.OperationalError,)
+
+    def just_started(self, within: float) -> bool:
+        """Whether the store came back (a restart) less than `within` seconds ago, so a
+        heartbeat that looks old may only be one that could not be written."""
+        return False
 
     def create(self, record: dict) -> None:
         """Add a new record (`record["id"]` and `record["created"]` are required)."""
         raise NotImplementedError
 
     def get(self, job_id: str) -> dict | None:
+        raise NotImplementedError
+
+    def transact(self, decide: Callable[[list[dict]], list[dict]]) -> list[dict]:
+        """One atomic step over the records: `decide` gets every record (oldest first)
+        and returns the records to write, whole (new ones are added); no other writer
+        gets in between. `decide` raises to write nothing; it may be called again if
+        another writer got in first. Returns what was written."""
         raise NotImplementedError
 
     def update(self, job_id: str, fields: dict, *, if_status: Iterable[str] | None = None
@@ -61,11 +84,13 @@ class JobStore:
 
 
 class SqliteJobStore(JobStore):
-    """Records in a SQLite file; safe across threads and processes (WAL, busy timeout)."""
+    """Records in a SQLite file; safe across threads and processes (WAL, busy timeout).
+    A damaged file is moved aside and a fresh one started (`set_aside` names where)."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.set_aside = set_aside_if_damaged(self.path)
         self._local = threading.local()
         with self._connection() as db:
             db.execute(
@@ -94,6 +119,16 @@ class SqliteJobStore(JobStore):
                 "insert into jobs (id, created, data) values (?, ?, ?)",
                 (record["id"], record["created"], json.dumps(record)),
             )
+
+    def transact(self, decide):
+        with self._connection() as db:  # `begin immediate`: the write lock first
+            rows = db.execute("select data from jobs order by created, id").fetchall()
+            writes = decide([json.loads(row[0]) for row in rows])
+            db.executemany(
+                "insert or replace into jobs (id, created, data) values (?, ?, ?)",
+                [(r["id"], r["created"], json.dumps(r)) for r in writes],
+            )
+        return writes
 
     def get(self, job_id: str) -> dict | None:
         with self._connection(write=False) as db:
@@ -159,9 +194,15 @@ class RedisJobStore(JobStore):
     """Records as JSON strings under `<prefix>:job:<id>`, indexed by a sorted set."""
 
     def __init__(self, client, prefix: str = "mnist"):
+        import redis
+
         self.client = client
         self.prefix = prefix
         self._index = f"{prefix}:jobs"
+        self.transient = (redis.ConnectionError, redis.TimeoutError)
+
+    def just_started(self, within: float) -> bool:
+        return self.client.info("server")["uptime_in_seconds"] < within
 
     def _key(self, job_id: str) -> str:
         return f"{self.prefix}:job:{job_id}"
@@ -174,6 +215,32 @@ class RedisJobStore(JobStore):
         pipe.set(self._key(record["id"]), json.dumps(record))
         pipe.zadd(self._index, {record["id"]: record["created"]})
         pipe.execute()
+
+    def transact(self, decide):
+        from redis import WatchError
+
+        while True:
+            with self.client.pipeline() as pipe:
+                try:
+                    # Watch the index (a record added or removed) and every record read:
+                    # if any changes before EXEC, nothing is written and we read again.
+                    pipe.watch(self._index)
+                    ids = [_text(i) for i in pipe.zrange(self._index, 0, -1)]
+                    keys = [self._key(i) for i in ids]
+                    if keys:
+                        pipe.watch(*keys)
+                    records = [json.loads(d) for d in (pipe.mget(keys) if keys else []) if d]
+                    writes = decide(records)
+                    known = set(ids)
+                    pipe.multi()
+                    for record in writes:
+                        pipe.set(self._key(record["id"]), json.dumps(record))
+                        if record["id"] not in known:
+                            pipe.zadd(self._index, {record["id"]: record["created"]})
+                    pipe.execute()
+                    return writes
+                except WatchError:
+                    continue
 
     def get(self, job_id: str) -> dict | None:
         data = self.client.get(self._key(job_id))
@@ -202,8 +269,7 @@ class RedisJobStore(JobStore):
         return changed
 
     def all(self) -> list[dict]:
-        ids = [i.decode() if isinstance(i, bytes) else i
-               for i in self.client.zrange(self._index, 0, -1)]
+        ids = [_text(i) for i in self.client.zrange(self._index, 0, -1)]
         if not ids:
             return []
         records = []
@@ -234,6 +300,79 @@ class RedisJobStore(JobStore):
         found = []
         for key, data in zip(keys, self.client.mget(keys) if keys else []):
             if data:
-                name = key.decode() if isinstance(key, bytes) else key
-                found.append(json.loads(data) | {"id": name.rsplit(":", 1)[-1]})
+                found.append(json.loads(data) | {"id": _text(key).rsplit(":", 1)[-1]})
         return found
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def patiently(store: JobStore, call, what: str, patience: float, first_delay: float = 0.2):
+    """`call()`, tried again with growing pauses (up to 5 s) while `store` cannot be
+    reached, for at most `patience` seconds; then the last error is raised."""
+    deadline = time.monotonic() + patience
+    delay = first_delay
+    warned = False
+    while True:
+        try:
+            return call()
+        except store.transient as err:
+            if time.monotonic() + delay > deadline:
+                raise
+            if not warned:
+                log.warning("cannot reach the queue to %s (%s); trying again", what, err)
+                warned = True
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+DAMAGED = {"SQLITE_CORRUPT", "SQLITE_NOTADB"}  # SQLite's words for a damaged file
+
+
+def is_damage(err: BaseException) -> bool:
+    """Whether a SQLite error says the file itself is damaged (not locked, not read-only)."""
+    return isinstance(err, sqlite3.DatabaseError) and (
+        getattr(err, "sqlite_errorname", None) in DAMAGED
+        or "malformed" in str(err) or "not a database" in str(err)
+    )
+
+
+def set_aside_if_damaged(path: Path) -> Path | None:
+    """If `path` is a damaged SQLite file (random bytes, cut short), move it aside as
+    `<name>.damaged-<UTC time>` (never deleted), with its -wal and -shm files, so a fresh
+    one starts in its place; returns where it went, or None when it is sound or absent.
+    Processes opening it at once take turns (a lock file), so one moves it, once."""
+    if not path.exists():
+        return None
+    lock = path.with_name(f".{path.name}.check-lock")
+    with open(lock, "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        problem = _damage(path)
+        if problem is None:
+            return None
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        aside = path.with_name(f"{path.name}.damaged-{stamp}")
+        n = 1
+        while aside.exists():
+            n += 1
+            aside = path.with_name(f"{path.name}.damaged-{stamp}-{n}")
+        for suffix in ("-wal", "-shm", ""):
+            part = path.with_name(path.name + suffix)
+            if part.exists():
+                part.rename(aside.with_name(aside.name + suffix))
+    log.error("%s is damaged (%s): moved it to %s and started a fresh one", path, problem,
+              aside)
+    return aside
+
+
+def _damage(path: Path) -> str | None:
+    """What is wrong with the SQLite file at `path`, or None if SQLite finds it sound."""
+    try:
+        with contextlib.closing(sqlite3.connect(path, timeout=30)) as db:
+            rows = db.execute("pragma quick_check").fetchall()
+    except sqlite3.DatabaseError as err:
+        if is_damage(err):
+            return str(err)
+        raise
+    return None if rows == [("ok",)] else "; ".join(str(row[0]) for row in rows[:3])

@@ -8,6 +8,12 @@ which exits when done and so returns its memory. The worker's thread waits for i
 keeps the record's heartbeat fresh and kills it if it ignores a stop for `stop_grace`
 seconds. `ensure_worker` starts a local worker for an app on one machine; the queue's
 client never starts one. Imports neither TensorFlow nor Keras, so a worker stays light.
+
+The job records are the truth, Huey's messages only wake workers: a worker sends a
+message again for each queued run that lost its own (`JobQueue.requeue_lost`) when it
+starts and every `REQUEUE_EVERY` seconds. While the queue cannot be reached (Redis
+restarting) training goes on and the writes are tried again; a run is given up only
+after `LOST_CONTACT_AFTER` seconds without contact, and its record then says so.
 """
 
 from __future__ import annotations
@@ -24,8 +30,10 @@ import threading
 import time
 from pathlib import Path
 
+from mnist_core.errors import QueueUnavailableError
 from mnist_core.jobs.queue import JobQueue, declare_train, make_huey
-from mnist_core.jobs.records import FAILED, QUEUED, RUNNING, STOPPED
+from mnist_core.jobs.records import FAILED, RUNNING, STOPPED
+from mnist_core.jobs.store import patiently
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +41,9 @@ AUTOSTART_ENV = "MNIST_AUTOSTART_WORKER"  # "0": the app never starts a worker i
 HEARTBEAT_EVERY = 2.0  # s between heartbeats of a running job
 STOP_GRACE = 60.0  # s a running job may take to honour a stop before it is killed
 TRAINING_NICENESS = 10  # training processes yield the CPU to the web server
+REQUEUE_EVERY = 30.0  # s between checks for queued runs whose message was lost
+LOST_CONTACT_AFTER = 120.0  # s without reaching the queue before a run is given up
+END_PATIENCE = 600.0  # s to keep trying to record how a run ended
 ROOT = Path(__file__).resolve().parents[2]  # where `python -m mnist_core...` imports from
 
 _started_workers: list[subprocess.Popen] = []  # kept so they are reaped, not zombies
@@ -50,23 +61,24 @@ class Supervisor:
     immediate mode, for tests)."""
 
     def __init__(self, queue: JobQueue, *, stop_grace: float = STOP_GRACE,
-                 in_subprocess: bool = True):
+                 in_subprocess: bool = True, lost_contact_after: float = LOST_CONTACT_AFTER):
         self.queue, self.store = queue, queue.store
         self.stop_grace = stop_grace
+        self.lost_contact_after = lost_contact_after
         self.in_subprocess = in_subprocess
         self.id = worker_id()
         self._children: dict[str, subprocess.Popen] = {}
         self._shutting_down = threading.Event()
 
-    def run_job(self, job_id: str) -> None:
-        """Claim a queued job and train it; a stopped one is skipped."""
-        now = time.time()
-        claimed = self.store.update(
-            job_id, {"status": RUNNING, "started": now, "heartbeat": now, "worker": self.id},
-            if_status=[QUEUED],
-        )
-        if not claimed:
-            return  # stopped while queued, or already taken
+    def run_next(self, sent_for: str | None = None) -> None:
+        """Claim the run next in the fair order and train it (none: all were stopped or
+        taken). `sent_for`, the run the waking message was sent for, is only logged."""
+        job_id = self.queue.claim(self.id)
+        if job_id is None:
+            return
+        if job_id != sent_for:
+            log.info("woken for run %s, took run %s (next in the fair order)",
+                     sent_for, job_id)
         if self.in_subprocess:
             self._train_in_child(job_id)
         else:
@@ -82,21 +94,44 @@ class Supervisor:
             cwd=ROOT,
         )
         self._children[job_id] = process
-        self.store.update(job_id, {"pid": process.pid}, if_status=[RUNNING])
+        store = self.store
         killed_for = None
+        lost_since = None  # time.monotonic() when the queue stopped answering
         try:
+            fields = {"pid": process.pid}
+            with contextlib.suppress(*store.transient):  # else with the next heartbeat
+                store.update(job_id, fields, if_status=[RUNNING])
+                fields = {}
             while True:
                 try:
                     process.wait(timeout=HEARTBEAT_EVERY)
                     break
                 except subprocess.TimeoutExpired:
                     pass
-                self.store.update(job_id, {"heartbeat": time.time()}, if_status=[RUNNING])
+                try:
+                    ours = store.update(job_id, fields | {"heartbeat": time.time()},
+                                        if_status=[RUNNING])
+                    record = store.get(job_id) or {}
+                except store.transient as err:
+                    if lost_since is None:
+                        lost_since = time.monotonic()
+                        log.warning("lost contact with the queue while job %s trains (%s); "
+                                    "it trains on", job_id, err)
+                    lost_for = time.monotonic() - lost_since
+                    if killed_for is None and lost_for > self.lost_contact_after:
+                        killed_for = "lost contact"
+                        process.kill()
+                    continue
+                if lost_since is not None:
+                    log.info("the queue answers again; job %s trained on", job_id)
+                    lost_since = None
+                fields = {}
                 if killed_for is None:
-                    record = self.store.get(job_id) or {}
                     asked = record.get("stop_requested")
                     if self._shutting_down.is_set():
                         killed_for = "shutdown"
+                    elif not ours and record.get("status") == FAILED:
+                        killed_for = "given up"  # a reader found no heartbeat for too long
                     elif asked is not None and time.time() - asked > self.stop_grace:
                         killed_for = "stop"
                     if killed_for is not None:
@@ -113,16 +148,24 @@ class Supervisor:
             status, message = FAILED, (
                 "The worker was shut down while this run trained; nothing was saved."
             )
+        elif killed_for == "lost contact":
+            status, message = FAILED, (
+                f"The worker training it lost contact with the queue for more than "
+                f"{self.lost_contact_after:.0f} s, so the run was ended; nothing was saved "
+                "and every existing model is unchanged."
+            )
         else:
             status, message = FAILED, (
                 f"The training process ended unexpectedly ({_describe_exit(code)}); "
                 "nothing was saved and every existing model is unchanged."
             )
         # Only if the process did not record its own ending (it normally does).
-        self.store.update(
-            job_id, {"status": status, "ended": time.time(), "message": message},
-            if_status=[RUNNING],
-        )
+        ending = {"status": status, "ended": time.time(), "message": message}
+        try:
+            patiently(store, lambda: store.update(job_id, ending, if_status=[RUNNING]),
+                      f"record how job {job_id} ended", END_PATIENCE)
+        except store.transient:
+            log.error("job %s ended (%s) but the queue could not be told", job_id, status)
 
     def shutdown(self) -> None:
         """End this worker's training processes; their jobs are marked failed."""
@@ -133,29 +176,51 @@ class Supervisor:
 
 
 def run_worker(queue: JobQueue, threads: int = 1, exit_with: int | None = None,
-               stop_grace: float = STOP_GRACE) -> None:
+               stop_grace: float = STOP_GRACE, requeue_every: float = REQUEUE_EVERY,
+               lost_contact_after: float = LOST_CONTACT_AFTER) -> None:
     """Consume the queue until SIGINT/SIGTERM (or until process `exit_with` is gone).
 
     `threads` jobs train at once, each in its own process. The worker announces itself
-    with a heartbeat, so pages count it and estimate queue times.
+    with a heartbeat, so pages count it and estimate queue times, and every
+    `requeue_every` seconds sends a message again for queued runs that lost theirs.
     """
-    supervisor = Supervisor(queue, stop_grace=stop_grace)
+    supervisor = Supervisor(queue, stop_grace=stop_grace,
+                            lost_contact_after=lost_contact_after)
     huey = make_huey(queue.url, queue.state, queue.name)
     declare_train(huey, supervisor)
     consumer = huey.create_consumer(
         workers=threads, worker_type="thread", periodic=False, initial_delay=0.1,
         backoff=1.3, max_delay=1.0,
     )
+    quiet = _OneLineOutages(queue.store.transient)
+    for handler in logging.getLogger().handlers:  # Huey logs from several loggers
+        handler.addFilter(quiet)
     store = queue.store
     done = threading.Event()
     info = {"host": socket.gethostname(), "pid": os.getpid(), "threads": threads,
             "started": time.time()}
 
+    def requeue() -> None:
+        if sent := queue.requeue_lost():
+            log.info("queued %d waiting run(s) again: their messages were lost", sent)
+
     def beat() -> None:
+        out_of_touch = False
+        last_requeue = time.monotonic()
         while not done.wait(3.0):
             try:
                 store.beat(supervisor.id, info)
                 queue.view()  # fails jobs whose worker died; drops old records
+                if time.monotonic() - last_requeue >= requeue_every:
+                    last_requeue = time.monotonic()
+                    requeue()
+                if out_of_touch:
+                    log.info("the queue answers again")
+                out_of_touch = False
+            except (*store.transient, QueueUnavailableError) as err:
+                if not out_of_touch:
+                    log.warning("cannot reach the queue (%s); trying again", err)
+                out_of_touch = True
             except Exception:  # noqa: BLE001 - a store hiccup must not stop the worker
                 log.exception("worker heartbeat failed")
             if exit_with is not None and not _alive(exit_with):
@@ -164,7 +229,8 @@ def run_worker(queue: JobQueue, threads: int = 1, exit_with: int | None = None,
                 os.kill(os.getpid(), signal.SIGTERM)
                 return
 
-    store.beat(supervisor.id, info)
+    patiently(store, lambda: store.beat(supervisor.id, info), "announce the worker", 60.0)
+    requeue()
     heart = threading.Thread(target=beat, name="worker-heartbeat", daemon=True)
     heart.start()
     try:
@@ -172,14 +238,36 @@ def run_worker(queue: JobQueue, threads: int = 1, exit_with: int | None = None,
     finally:
         done.set()
         supervisor.shutdown()
-        store.leave(supervisor.id)
-        for record in store.all():  # what its threads had no time to record
-            if record["status"] == RUNNING and record.get("worker") == supervisor.id:
-                store.update(record["id"], {
-                    "status": FAILED, "ended": time.time(),
-                    "message": "The worker was shut down while this run trained; nothing "
-                    "was saved.",
-                }, if_status=[RUNNING])
+        with contextlib.suppress(*store.transient):
+            store.leave(supervisor.id)
+            for record in store.all():  # what its threads had no time to record
+                if record["status"] == RUNNING and record.get("worker") == supervisor.id:
+                    store.update(record["id"], {
+                        "status": FAILED, "ended": time.time(),
+                        "message": "The worker was shut down while this run trained; "
+                        "nothing was saved.",
+                    }, if_status=[RUNNING])
+
+
+class _OneLineOutages(logging.Filter):
+    """Huey logs a traceback each time it cannot read the queue, about once a second
+    while Redis restarts; one line every 30 s says as much."""
+
+    def __init__(self, transient: tuple[type[Exception], ...]):
+        super().__init__()
+        self.transient = transient
+        self.last = 0.0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if not isinstance(error, self.transient):
+            return True
+        if time.monotonic() - self.last < 30.0:
+            return False
+        self.last = time.monotonic()
+        record.msg, record.args = f"cannot read the queue ({error}); trying again", None
+        record.exc_info = record.exc_text = None
+        return True
 
 
 def wants_local_worker(queue: JobQueue) -> bool:

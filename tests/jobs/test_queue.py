@@ -3,6 +3,9 @@ trains inside `submit`, in this process) or with no worker at all."""
 
 from __future__ import annotations
 
+import errno
+import json
+import os
 import shutil
 import time
 
@@ -93,11 +96,12 @@ def test_queue_limits_per_owner_and_names_in_use(stores):
         queue.submit(TINY, "one", BOB)
     bobs = queue.submit(TINY, "three", BOB)  # another visitor is not held back
     view = queue.view()
+    # oldest first; Bob's first run comes before Alice's second (the fair order)
     assert [(j.name, j.status, j.position) for j in view.jobs] == [
-        ("one", QUEUED, 1), ("two", QUEUED, 2), ("three", QUEUED, 3)
+        ("one", QUEUED, 1), ("two", QUEUED, 3), ("three", QUEUED, 2)
     ]
-    starts = [j.starts_in for j in view.jobs]
-    assert starts[0] == 0 and starts[0] < starts[1] < starts[2]
+    one, two, three = (j.starts_in for j in view.jobs)
+    assert one == 0 and one < three < two
     assert view.waiting == 3 and view.training == 0 and view.workers == []
     # stopping one frees a place; nobody stops someone else's
     with pytest.raises(ModelProtectedError, match="someone else"):
@@ -112,7 +116,8 @@ def test_a_running_job_whose_worker_went_silent_is_marked_failed(stores):
     queue.store.update(job.id, {"status": RUNNING, "started": time.time() - 60,
                                 "heartbeat": time.time() - 6})
     lost = queue.job(job.id)
-    assert lost.status == FAILED and "no sign of life for 5 s" in lost.message
+    assert lost.status == FAILED
+    assert "no sign of life from the worker training it for 5 s" in lost.message
     assert not registry.model_exists("ghost")
 
 
@@ -133,3 +138,72 @@ def test_progress_round_trips_and_gives_the_time_left():
               progress=progress)
     assert job.fraction == 0.375
     assert job.eta == pytest.approx(45.0, abs=1.0)  # the pace written 5 s ago, less those 5 s
+
+
+def test_runs_start_round_robin_by_owner_and_positions_follow_that_order(stores):
+    queue = JobQueue(limits=Limits(runs_per_owner=3))  # no worker: claims by hand
+    carol = "carol-0003"
+    for owner, names in ((ALICE, "a1 a2 a3"), (BOB, "b1 b2"), (carol, "c1 c2 c3")):
+        for name in names.split():
+            queue.submit(TINY, name, owner)
+    fair = ["a1", "b1", "c1", "a2", "b2", "c2", "a3", "c3"]
+    view = queue.view()
+    assert sorted((j.position, j.name) for j in view.jobs) == list(enumerate(fair, start=1))
+    starts = [j.starts_in for j in sorted(view.jobs, key=lambda j: j.position)]
+    assert starts == sorted(starts) and starts[0] == 0
+    taken = [queue.job(queue.claim("worker-1")).name for _ in range(3)]
+    assert taken == ["a1", "b1", "c1"]
+    dave = queue.submit(TINY, "d1", "dave-0004")  # a newcomer's first run goes next
+    assert dave.position == 1
+    taken += [queue.job(queue.claim("worker-1")).name for _ in range(6)]
+    assert taken == ["a1", "b1", "c1", "d1", "a2", "b2", "c2", "a3", "c3"]
+    assert queue.claim("worker-1") is None
+    assert {j.status for j in queue.view().jobs} == {RUNNING}
+
+
+def test_one_run_at_a_time_still_alternates_with_a_deep_queue(stores):
+    queue = JobQueue(limits=Limits(runs_per_owner=3))
+    for name in ("a1", "a2", "a3"):
+        queue.submit(TINY, name, ALICE)
+    b1 = queue.submit(TINY, "b1", BOB)
+    assert [queue.job(queue.claim("w")).name for _ in range(2)] == ["a1", "b1"]
+    queue.store.update(b1.id, {"status": FINISHED, "ended": time.time()})
+    queue.submit(TINY, "b2", BOB)  # Bob's next, queued after his last one ended
+    order = sorted((j.position, j.name) for j in queue.view().jobs if j.position)
+    assert order == [(1, "a2"), (2, "b2"), (3, "a3")]
+
+
+def test_an_address_may_hold_only_a_few_runs_whatever_owner_ids_it_uses(stores):
+    queue = JobQueue(limits=Limits(runs_per_owner=2, runs_per_address=3))
+    tabs = [f"tab-{i:05d}" for i in range(4)]
+    for i, tab in enumerate(tabs[:3]):
+        queue.submit(TINY, f"t{i}", tab, address="192.0.2.1")
+    with pytest.raises(JobError, match=r"3 runs from your network address .* limit is 3"):
+        queue.submit(TINY, "t3", tabs[3], address="192.0.2.1")
+    assert queue.submit(TINY, "t3", tabs[3], address="192.0.2.2").status == QUEUED
+    first = queue.view().owned_by(tabs[0])[0]
+    queue.stop(first.id, tabs[0])  # a place is free again
+    assert queue.submit(TINY, "t4", tabs[0], address="192.0.2.1").status == QUEUED
+    assert "192.0.2" not in json.dumps(queue.store.all())  # records keep no address
+
+
+@pytest.mark.parametrize("code, said", [
+    (errno.ENOSPC, "the model store is full"),
+    (errno.EACCES, "the model store cannot be written"),
+])
+def test_a_model_store_that_refuses_the_save_fails_the_run_in_plain_words(
+    inline, stores, monkeypatch, code, said
+):
+    assert inline.submit(TINY, "kept", ALICE).status == FINISHED
+    kept = (stores / "trained" / "kept.keras").read_bytes()
+    temp = stores / "trained" / ".kept.x1y2z3.keras"
+
+    def refuse(*files):
+        raise OSError(code, os.strerror(code), str(temp))
+
+    monkeypatch.setattr(registry, "_atomic_write", refuse)
+    job = inline.submit(TINY, "kept", ALICE, overwrite=True)
+    assert job.status == FAILED
+    assert job.message == (f"The model could not be saved: {said}. Every existing model "
+                           "is unchanged.")
+    assert (stores / "trained" / "kept.keras").read_bytes() == kept

@@ -14,8 +14,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from mnist_core import registry
 from mnist_core.config import TrainConfig
 from mnist_core.jobs import worker as worker_module
@@ -25,43 +23,6 @@ from mnist_core.jobs.worker import ensure_worker, wants_local_worker
 
 from ..conftest import ROOT
 from .conftest import ALICE, BOB, LONG, TINY, alive, ended, wait_for
-
-
-class Workers:
-    """Worker processes started with the command line; all killed at the end."""
-
-    def __init__(self, log_dir: Path):
-        self.log_dir = log_dir
-        self.processes: list[subprocess.Popen] = []
-
-    def start(self, env: dict | None = None, *options: str) -> subprocess.Popen:
-        log = (self.log_dir / f"worker-{len(self.processes)}.log").open("wb")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "mnist_core", "worker", *options], cwd=ROOT,
-            env=(env or os.environ) | {"TF_CPP_MIN_LOG_LEVEL": "2"},
-            stdout=log, stderr=subprocess.STDOUT,
-        )
-        self.processes.append(process)
-        return process
-
-    def stop_all(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                process.terminate()
-        for process in self.processes:
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-
-
-@pytest.fixture
-def workers(tmp_path):
-    started = Workers(tmp_path)
-    yield started
-    started.stop_all()
-
-
 
 # Real workers on SQLite ------------------------------------------------------------------
 
@@ -79,6 +40,17 @@ def test_worker_process_trains_a_job_in_its_own_process(stores, workers):
     assert record["pid"] != worker.pid  # trained in a process of its own, which has exited
     wait_for(lambda: not alive(record["pid"]), 30, "the training process to exit")
     assert registry.read_card("queued-tiny").owner == ALICE
+
+
+def test_a_worker_takes_runs_round_robin_by_owner_not_first_come(stores, workers):
+    queue = JobQueue()
+    a1, a2 = (queue.submit(TINY, name, ALICE) for name in ("a1", "a2"))
+    b1 = queue.submit(TINY, "b1", BOB)  # last in, but Bob's first
+    workers.start()
+    done = [ended(queue, job.id) for job in (a1, a2, b1)]
+    assert [job.status for job in done] == [FINISHED] * 3, [j.message for j in done]
+    order = [job.name for job in sorted(done, key=lambda job: job.started)]
+    assert order == ["a1", "b1", "a2"]
 
 
 def test_stop_while_queued_never_starts_and_stop_while_running_keeps_the_best_epoch(
@@ -226,3 +198,68 @@ def test_two_workers_on_redis_drain_four_jobs_concurrently(stores, workers, redi
         "no two jobs ran at the same time"
     )
     assert sorted(i.name for i in registry.list_models()) == ["r0", "r1", "r2", "r3"]
+
+
+def _redis_env(url: str) -> dict:
+    return os.environ | {"MNIST_QUEUE_URL": url}
+
+
+def test_a_queued_run_whose_message_vanished_still_runs(stores, workers, redis_server):
+    import redis
+
+    queue = JobQueue(redis_server.url)
+    first = queue.submit(TINY, "lost-at-start", ALICE)
+    client = redis.Redis.from_url(redis_server.url)
+    client.delete(*client.keys("huey.redis.*"))  # the queue's messages; the records stay
+    assert queue.huey.pending_count() == 0 and queue.job(first.id).status == QUEUED
+    workers.start(_redis_env(redis_server.url), "--requeue-every", "2")
+    assert ended(queue, first.id).status == FINISHED  # sent again as the worker started
+    # a run whose message vanishes while the worker waits: the regular check sends it
+    queue.store.create({
+        "id": "orphan00001", "owner": BOB, "name": "lost-later", "config": TINY.to_dict(),
+        "overwrite": False, "status": QUEUED, "created": time.time(), "turn": 1,
+    })
+    assert ended(queue, "orphan00001").status == FINISHED
+
+
+def test_redis_restarted_while_a_worker_waits_and_while_a_run_trains(
+    stores, workers, redis_server, tmp_path
+):
+    queue = JobQueue(redis_server.url)
+    worker = workers.start(_redis_env(redis_server.url), "--requeue-every", "2")
+    wait_for(lambda: queue.view().workers, 30, "the worker's heartbeat")
+    redis_server.stop()  # while the worker waits
+    time.sleep(2)
+    redis_server.start()
+    long = queue.submit(LONG, "through", ALICE)
+    behind = queue.submit(TINY, "behind", BOB)  # waits through the next restart
+    epochs = lambda: len(queue.job(long.id).history.get("loss", []))  # noqa: E731
+    wait_for(lambda: epochs() >= 1, what="an epoch")
+    redis_server.stop(kill=True)  # a crash while it trains: 3 s without Redis
+    time.sleep(3)
+    redis_server.start()
+    before = epochs()
+    wait_for(lambda: epochs() >= before + 2, 120, "two more epochs after the restart")
+    assert queue.job(long.id).status == RUNNING
+    queue.stop(long.id, ALICE)
+    done = ended(queue, long.id, 60)
+    assert done.status == STOPPED and "saved model 'through'" in done.message, done.message
+    assert ended(queue, behind.id).status == FINISHED
+    assert worker.poll() is None
+    log = (tmp_path / "worker-0.log").read_text()
+    assert "lost contact with the queue" in log and "Traceback" not in log
+
+
+def test_a_run_that_loses_the_queue_too_long_fails_saying_so(stores, workers, redis_server):
+    queue = JobQueue(redis_server.url)
+    workers.start(_redis_env(redis_server.url), "--lost-contact-after", "4")
+    job = queue.submit(LONG, "cut-off", ALICE)
+    wait_for(lambda: queue.job(job.id).progress, what="progress")
+    redis_server.stop()
+    time.sleep(10)
+    redis_server.start()
+    failed = ended(queue, job.id, 60)
+    assert failed.status == FAILED
+    assert "lost contact with the queue for more than 4 s" in failed.message
+    assert not registry.model_exists("cut-off")
+    assert ended(queue, queue.submit(TINY, "after", ALICE).id).status == FINISHED
