@@ -11,8 +11,6 @@ write goes to a temporary folder, so `var/` is not touched and no worker starts.
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -22,13 +20,7 @@ sys.path.insert(0, str(ROOT))
 
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-from tests.e2e.conftest import (  # noqa: E402
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    _free_port,
-    _stop,
-    _wait_healthy,
-)
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, served_app  # noqa: E402
 from tests.e2e.helpers import (  # noqa: E402
     SEVEN,
     app_idle,
@@ -42,45 +34,27 @@ VIEWPORT = {"width": 1200, "height": 800}
 
 
 def main(out: Path) -> None:
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory() as tmp:
-        log = Path(tmp) / "streamlit.log"
-        env = os.environ | {
+        settings = {
             "MNIST_STATE_DIR": tmp,
             "MNIST_MODELS_DIR": str(Path(tmp) / "models"),
             "MNIST_AUTOSTART_WORKER": "0",
-            "TF_CPP_MIN_LOG_LEVEL": "2",
         }
-        command = [
-            sys.executable, "-m", "streamlit", "run", "app.py",
-            "--server.headless", "true", "--server.port", str(port),
-            "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-            "--server.fileWatcherType", "none",
-        ]
-        with log.open("wb") as server_log:
-            server = subprocess.Popen(
-                command, cwd=ROOT, env=env, stdout=server_log, stderr=subprocess.STDOUT,
-                start_new_session=True,
+        with (served_app(settings, Path(tmp) / "streamlit.log") as url,
+              sync_playwright() as playwright):
+            browser = playwright.chromium.launch(
+                executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
             )
-        try:
-            _wait_healthy(url, server, log)
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(
-                    executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
-                )
-                page = browser.new_page(viewport=VIEWPORT)
-                page.set_default_timeout(30_000)
-                open_page(page, url, pad(page))
-                draw_with_mouse(page, SEVEN)
-                expect_prediction(page, 7)
-                app_idle(page)
-                page.mouse.move(5, VIEWPORT["height"] - 5)  # no hover toolbar in the shot
-                page.wait_for_timeout(1000)  # the bars' transition
-                page.screenshot(path=str(out), animations="disabled")
-                browser.close()
-        finally:
-            _stop(server)
+            page = browser.new_page(viewport=VIEWPORT)
+            page.set_default_timeout(30_000)
+            open_page(page, url, pad(page))
+            draw_with_mouse(page, SEVEN)
+            expect_prediction(page, 7)
+            app_idle(page)
+            page.mouse.move(5, VIEWPORT["height"] - 5)  # no hover toolbar in the shot
+            page.wait_for_timeout(1000)  # the bars' transition
+            page.screenshot(path=str(out), animations="disabled")
+            browser.close()
     print(f"wrote {out}")
 
 

@@ -14,6 +14,7 @@ missing browser is an error.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -105,17 +106,23 @@ def trained_store(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def app_url(sync_playwright_or_skip, models_store, trained_store, tmp_path_factory):
     """The app served by `streamlit run app.py` on a free port; stopped at the end."""
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = tmp_path_factory.mktemp("e2e-server") / "streamlit.log"
-    env = os.environ | {
+    settings = {
         "MNIST_SHIPPED_MODELS_DIR": str(models_store),
         "MNIST_MODELS_DIR": str(trained_store),
         "MNIST_STATE_DIR": str(tmp_path_factory.mktemp("e2e-state")),
         "MNIST_DATA_DIR": str(SUBSET_DIR),
-        "TF_CPP_MIN_LOG_LEVEL": "2",
-        "PYTHONUNBUFFERED": "1",
     }
+    with served_app(settings, tmp_path_factory.mktemp("e2e-server") / "streamlit.log") as url:
+        yield url
+
+
+@contextlib.contextmanager
+def served_app(settings: dict[str, str], log: Path):
+    """The app as `streamlit run app.py` serves it, on a free local port, with these
+    environment settings; its URL, and the server stopped on leaving."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = os.environ | {"TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"} | settings
     command = [
         sys.executable, "-m", "streamlit", "run", "app.py",
         "--server.headless", "true", "--server.port", str(port),
