@@ -8,6 +8,9 @@ import streamlit as st
 from app_ui import ui
 from mnist_core.errors import CodeError
 
+UNAVAILABLE = ("Personal codes are unavailable just now: the server cannot keep them. Your "
+               "runs and models stay with this browser.")
+
 
 def section(owner: str) -> None:
     """A collapsed expander: the code to use elsewhere, and the box to enter one."""
@@ -20,8 +23,13 @@ def section(owner: str) -> None:
             "(a phone, a computer at home), open this page there and enter your personal "
             "code. Keep it to yourself: whoever has it has your runs and models."
         )
+        try:
+            code = ui.owner_book().code(owner)
+        except ui.OWNER_BOOK_FAULTS:
+            st.info(UNAVAILABLE)
+            return
         with st.container(horizontal=True, vertical_alignment="center"):
-            st.code(ui.owner_book().code(owner), language=None, width="content")
+            st.code(code, language=None, width="content")
             st.button("Renew code", key="identity_renew", on_click=_renew, args=(owner,),
                       icon=":material/autorenew:",
                       help="A new code; the current one stops working.")
@@ -36,7 +44,11 @@ def section(owner: str) -> None:
 
 
 def _renew(owner: str) -> None:
-    ui.owner_book().renew(owner)
+    try:
+        ui.owner_book().renew(owner)
+    except ui.OWNER_BOOK_FAULTS:
+        st.session_state.identity_message = ("error", UNAVAILABLE)
+        return
     st.session_state.identity_message = ("success", "Your new code is above; the old one "
                                          "no longer works.")
 
@@ -45,9 +57,12 @@ def _claim() -> None:
     text = st.session_state.get("identity_code", "")
     browser = ui.browser_id() or ui.owner_id()
     try:
-        owner = ui.owner_book().claim(text, browser, _client_address())
+        owner = ui.owner_book().claim(text, browser, ui.client_address())
     except CodeError as err:
         st.session_state.identity_message = ("error", f"That code was refused: {err}.")
+        return
+    except ui.OWNER_BOOK_FAULTS:
+        st.session_state.identity_message = ("error", UNAVAILABLE)
         return
     st.session_state.owner_id = owner
     st.session_state.identity_code = ""
@@ -56,8 +71,3 @@ def _claim() -> None:
         "this browser had before stays with its old identity."
     )
 
-
-def _client_address() -> str | None:
-    """The client's IP address, where the server knows one (not under `AppTest`)."""
-    address = st.context.ip_address
-    return address if isinstance(address, str) else None

@@ -9,10 +9,13 @@ model's score on it are computed once per server process.
 
 from __future__ import annotations
 
+import logging
 import os
+import sqlite3
 from pathlib import Path
 
 import streamlit as st
+from redis.exceptions import RedisError
 
 from app_ui import charts, owner_cookie
 from mnist_core import calibration, owners, registry
@@ -27,6 +30,8 @@ from mnist_core.jobs.queue import QUEUE_URL_ENV, JobQueue
 from mnist_core.preprocess import prepare_mnist
 from mnist_core.state import STATE_DIR_ENV
 from mnist_core.verdict import ReadingPolicy
+
+log = logging.getLogger(__name__)
 
 
 def settle_visitor() -> None:
@@ -73,7 +78,7 @@ def owner_id() -> str:
         owner = account_owner_id()
         if owner is None:
             browser = browser_id()
-            owner = owner_book().owner_of(browser) if browser else owners.new_owner_id()
+            owner = linked_owner(browser) if browser else owners.new_owner_id()
         st.session_state.owner_id = owner
     return owner
 
@@ -125,9 +130,25 @@ def session_only_note() -> str:
     )
 
 
+# What keeping personal codes can meet: a state folder that cannot be written, a damaged
+# file, Redis out of reach. The pages then work on, without codes.
+OWNER_BOOK_FAULTS = (OSError, sqlite3.Error, RedisError)
+
+
 def owner_book() -> owners.OwnerBook:
-    """The deployment's personal codes, where the job records are (SQLite or Redis)."""
+    """The deployment's personal codes, where the job records are (SQLite or Redis).
+    Raises one of `OWNER_BOOK_FAULTS` when they cannot be kept."""
     return _owner_book(os.environ.get(QUEUE_URL_ENV, ""), os.environ.get(STATE_DIR_ENV, ""))
+
+
+def linked_owner(browser: str) -> str:
+    """The owner the browser's cookie stands for: the identity it took with a personal
+    code, else its own; its own where the codes cannot be read just now."""
+    try:
+        return owner_book().owner_of(browser)
+    except OWNER_BOOK_FAULTS as err:
+        log.warning("personal codes cannot be read (%s); the browser's own id is used", err)
+        return browser
 
 
 @st.cache_resource(show_spinner=False)
@@ -143,9 +164,9 @@ def client_address() -> str | None:
 
     Behind a reverse proxy every visitor comes from the proxy's address, so a
     deployment names the header its proxy sets (`MNIST_CLIENT_ADDRESS_HEADER`)."""
-    return address_from(
-        st.context.ip_address, st.context.headers, os.environ.get(CLIENT_ADDRESS_HEADER_ENV)
-    )
+    ip = st.context.ip_address  # None where the server knows none (and under AppTest)
+    return address_from(ip if isinstance(ip, str) else None, st.context.headers,
+                        os.environ.get(CLIENT_ADDRESS_HEADER_ENV))
 
 
 def address_from(ip: str | None, headers, header: str | None) -> str | None:

@@ -39,7 +39,7 @@ def run(args) -> dict:
 
     tiny = TrainConfig("mlp-16-16-relu", epochs=2, batch_size=64, train_size=300, seed=2)
     by_address = "address" in inspect.signature(JobQueue.submit).parameters
-    owners = [f"owner-{i:04d}" for i in range(args.threads)]
+    owners = [f"o_owner-{i:026d}" for i in range(args.threads)]
 
     def race(limits, who, prefill=0, address=None) -> tuple[int, int]:
         name = f"race{time.time_ns()}"
@@ -71,7 +71,7 @@ def run(args) -> dict:
 
     cases = [
         ("one owner, limit 2 per owner", 2, lambda: race(Limits(runs_per_owner=2),
-                                                         ["alice-0001"] * args.threads)),
+                                                         ["o_alice-" + "1" * 26] * args.threads)),
         ("20 owners, queue of 60 holding 55", 60, lambda: race(Limits(queue_length=60),
                                                                owners, prefill=55)),
         ("20 owners, queue limit 12", 12, lambda: race(Limits(queue_length=12), owners)),

@@ -4,6 +4,7 @@ the ASGI server drives it (the browser tests cover it under `streamlit run`)."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 
 import pytest
 
@@ -36,7 +37,10 @@ def set_cookies(path="/", cookie: str | None = None, content_type=b"text/html; c
     async def receive():
         return {"type": "http.request"}
 
-    asyncio.run(OwnerCookieMiddleware(respond(content_type))(scope, receive, send))
+    # in a thread of its own: the browser tests leave Playwright's event loop in this one
+    middleware = OwnerCookieMiddleware(respond(content_type))
+    with concurrent.futures.ThreadPoolExecutor(1) as thread:
+        thread.submit(asyncio.run, middleware(scope, receive, send)).result()
     start = next(m for m in sent if m["type"] == "http.response.start")
     return [v.decode() for k, v in start["headers"] if k.lower() == b"set-cookie"]
 

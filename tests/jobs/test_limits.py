@@ -51,12 +51,12 @@ def race(url: str, limits: Limits, owners: list[str], addresses: list[str | None
 
 
 def owners(n: int) -> list[str]:
-    return [f"owner-{i:04d}" for i in range(n)]
+    return [f"o_owner-{i:026d}" for i in range(n)]
 
 
 def test_one_owner_racing_gets_only_its_limit(backend):
     limits = Limits(runs_per_owner=2, queue_length=60)
-    accepted, refused, active = race(backend, limits, ["alice-0001"] * THREADS,
+    accepted, refused, active = race(backend, limits, ["o_alice-" + "1" * 26] * THREADS,
                                      [None] * THREADS)
     assert len(accepted) == 2 and len(active) == 2
     assert all("already have 2 runs" in message for message in refused)
@@ -89,6 +89,6 @@ def test_one_address_with_many_owner_ids_gets_only_the_address_limit(backend):
     assert all("from your network address" in message for message in refused)
     assert all(r["address"] and "10.0.0.7" not in r["address"] for r in active)
     # another address is not held back by it
-    other = JobQueue(backend, limits=limits).submit(TINY, "elsewhere", "owner-9999",
+    other = JobQueue(backend, limits=limits).submit(TINY, "elsewhere", "o_owner-" + "9" * 26,
                                                      address="10.0.0.8")
     assert other.status == QUEUED

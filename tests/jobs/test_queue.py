@@ -142,7 +142,7 @@ def test_progress_round_trips_and_gives_the_time_left():
 
 def test_runs_start_round_robin_by_owner_and_positions_follow_that_order(stores):
     queue = JobQueue(limits=Limits(runs_per_owner=3))  # no worker: claims by hand
-    carol = "carol-0003"
+    carol = "o_carol-" + "3" * 26
     for owner, names in ((ALICE, "a1 a2 a3"), (BOB, "b1 b2"), (carol, "c1 c2 c3")):
         for name in names.split():
             queue.submit(TINY, name, owner)
@@ -153,7 +153,7 @@ def test_runs_start_round_robin_by_owner_and_positions_follow_that_order(stores)
     assert starts == sorted(starts) and starts[0] == 0
     taken = [queue.job(queue.claim("worker-1")).name for _ in range(3)]
     assert taken == ["a1", "b1", "c1"]
-    dave = queue.submit(TINY, "d1", "dave-0004")  # a newcomer's first run goes next
+    dave = queue.submit(TINY, "d1", "o_dave-" + "4" * 27)  # a newcomer's first run goes next
     assert dave.position == 1
     taken += [queue.job(queue.claim("worker-1")).name for _ in range(6)]
     assert taken == ["a1", "b1", "c1", "d1", "a2", "b2", "c2", "a3", "c3"]
