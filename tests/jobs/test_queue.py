@@ -175,7 +175,7 @@ def test_one_run_at_a_time_still_alternates_with_a_deep_queue(stores):
 
 def test_an_address_may_hold_only_a_few_runs_whatever_owner_ids_it_uses(stores):
     queue = JobQueue(limits=Limits(runs_per_owner=2, runs_per_address=3))
-    tabs = [f"tab-{i:05d}" for i in range(4)]
+    tabs = [f"o_tab-{i:028d}" for i in range(4)]
     for i, tab in enumerate(tabs[:3]):
         queue.submit(TINY, f"t{i}", tab, address="192.0.2.1")
     with pytest.raises(JobError, match=r"3 runs from your network address .* limit is 3"):
