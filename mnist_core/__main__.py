@@ -114,6 +114,13 @@ def _parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("list", help="list the models in the store")
     listing.set_defaults(run=_list)
 
+    delete = commands.add_parser(
+        "delete", help="remove models from the writable store, whoever trained them (the "
+        "operator's way to clear one a visitor cannot, e.g. one saved without its card)",
+    )
+    delete.add_argument("names", nargs="+", metavar="NAME", help="the models to remove")
+    delete.set_defaults(run=_delete)
+
     calibrate = commands.add_parser(
         "calibrate", help="fit a model's temperature and 'not sure' threshold on "
         "held-out data and store them on its card",
@@ -251,6 +258,15 @@ def _list(args) -> int:
         print(f"{info.name:28} {info.card.architecture or '?':26} "
               f"{'-' if accuracy is None else f'{accuracy:.4f}':>7}  "
               f"{info.card_error or ''}")
+    return 0
+
+
+def _delete(args) -> int:
+    from mnist_core.registry import delete_model
+
+    for name in args.names:
+        delete_model(name, args.models_dir)  # shipped models are refused
+        print(f"{name}: deleted")
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import json
+import shutil
 from pathlib import Path
 
 import keras
@@ -11,8 +12,14 @@ import numpy as np
 import pytest
 
 from mnist_core import registry
+from mnist_core.__main__ import main
 from mnist_core.card import ModelCard
-from mnist_core.errors import InvalidModelError, InvalidModelNameError, ModelNotFoundError
+from mnist_core.errors import (
+    InvalidModelError,
+    InvalidModelNameError,
+    ModelNotFoundError,
+    ModelProtectedError,
+)
 from mnist_core.inference import predict_proba
 from mnist_core.models import build_model
 
@@ -143,3 +150,24 @@ def test_saved_file_has_no_optimizer_state(store):
     folder, model = store
     weights_bytes = sum(w.nbytes for w in model.get_weights())
     assert (folder / "small.keras").stat().st_size < 1.5 * weights_bytes + 50_000
+
+
+def test_a_model_left_without_its_card_is_listed_as_such_and_the_command_line_removes_it(
+    store, tmp_path, monkeypatch, capsys
+):
+    folder, _ = store
+    shipped = tmp_path / "shipped-models"
+    shipped.mkdir()
+    shutil.copy(folder / "small.keras", shipped / "cnn.keras")
+    monkeypatch.setenv("MNIST_MODELS_DIR", str(folder))
+    monkeypatch.setenv("MNIST_SHIPPED_MODELS_DIR", str(shipped))
+    (folder / "small.json").unlink()  # as an older version could leave it
+    info = {i.name: i for i in registry.list_models()}["small"]
+    assert info.card == ModelCard() and info.card_error is None and info.owner is None
+    with pytest.raises(ModelProtectedError, match="someone else"):
+        registry.delete_model("small", owner="o_" + "a" * 32)
+    assert main(["delete", "cnn"]) == 2  # shipped: refused, and said so
+    assert "shipped model" in capsys.readouterr().err
+    assert main(["delete", "small"]) == 0
+    assert not (folder / "small.keras").exists() and not (folder / "small.onnx").exists()
+    assert [i.name for i in registry.list_models()] == ["cnn"]
