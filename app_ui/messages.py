@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from mnist_core.verdict import Kind, Verdict
 
 PREDICTION_LABEL = "Prediction"
@@ -21,3 +23,15 @@ def verdict_warning(verdict: Verdict, uploaded: bool = False) -> str | None:
     if uploaded:
         return "This doesn't look like a digit. Upload a photo or scan of one digit, 0 to 9."
     return "This doesn't look like a digit. Draw one digit, 0 to 9, to fill the box."
+
+
+# A server path in an error's text: what follows it (a quote, a colon, a space) ends it.
+_SERVER_PATH = re.compile(r"(?:/[^/\s'\":()]+)+/?")
+
+
+def for_visitor(error: Exception | str) -> str:
+    """An error's text with every server path cut to its last part ("no model named 'x'
+    in /srv/app/var/models" reads "... in models"): a visitor learns what went wrong,
+    never where the server keeps its files. The server's log keeps the whole text."""
+    return _SERVER_PATH.sub(lambda m: m.group(0).rstrip("/").rsplit("/", 1)[-1] or "/",
+                            str(error))

@@ -17,7 +17,7 @@ from pathlib import Path
 import streamlit as st
 from redis.exceptions import RedisError
 
-from app_ui import charts, owner_cookie
+from app_ui import charts, messages, owner_cookie
 from mnist_core import calibration, owners, registry
 from mnist_core.calibration import CalibrationReport
 from mnist_core.card import ModelCard
@@ -227,11 +227,12 @@ def load_model(name: str) -> registry.LoadedModel:
 def model_problem(info: registry.ModelInfo) -> str | None:
     """Why a model of the store cannot be used, or None if its card and file load."""
     if info.card_error:
-        return info.card_error
+        return messages.for_visitor(info.card_error)
     try:
-        return _model_problem(*_file_version(info.name))
+        problem = _model_problem(*_file_version(info.name))
     except (ModelNotFoundError, InvalidModelError) as err:
-        return str(err)
+        problem = str(err)
+    return None if problem is None else messages.for_visitor(problem)
 
 
 def test_set():

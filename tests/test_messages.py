@@ -25,3 +25,15 @@ def test_not_a_digit_tells_a_drawer_to_draw_and_an_uploader_to_upload():
     assert "Draw one digit" in verdict_warning(NONE)
     upload_words = verdict_warning(NONE, uploaded=True)
     assert "doesn't look like a digit" in upload_words and "Draw" not in upload_words
+
+
+def test_an_error_shown_to_a_visitor_names_no_server_path():
+    from app_ui.messages import for_visitor
+
+    assert for_visitor("no model named 'x' in /srv/app/var/models (have: a, b)") == (
+        "no model named 'x' in models (have: a, b)")
+    assert for_visitor("model file /srv/models/x.keras cannot be loaded: bad zip") == (
+        "model file x.keras cannot be loaded: bad zip")
+    assert for_visitor(OSError(13, "Permission denied", "/srv/models/.x.tmp.keras")) == (
+        "[Errno 13] Permission denied: '.x.tmp.keras'")
+    assert for_visitor("the model store is full") == "the model store is full"

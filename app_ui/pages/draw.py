@@ -53,13 +53,14 @@ def choose_model(infos) -> object | None:
     )
     info = cards[name]
     if info.card_error:
-        st.warning(f"The model card cannot be read: {info.card_error}")
+        st.warning(f"The model card cannot be read: {messages.for_visitor(info.card_error)}")
     else:
         st.markdown(ui.card_markdown(info.card))
     try:
         return ui.load_model(name)
     except (ModelNotFoundError, InvalidModelError) as err:
-        st.error(f"Model {name!r} cannot be used: {str(err).rstrip('.')}. Choose another model.")
+        st.error(f"Model {name!r} cannot be used: {messages.for_visitor(err).rstrip('.')}. "
+                 "Choose another model.")
         return None
 
 
@@ -137,7 +138,7 @@ st.caption(
 infos = registry.list_models()
 if not infos:
     st.info(
-        f"There are no trained models in {registry.models_dir()} yet. Train one on the "
+        "There are no trained models here yet. Train one on the "
         "Train page, or run `python -m mnist_core train`."
     )
     st.page_link("app_ui/pages/train.py", label="Go to the Train page",

@@ -7,7 +7,7 @@ model file, cached).
 
 import streamlit as st
 
-from app_ui import charts, ui
+from app_ui import charts, messages, ui
 from mnist_core import compare, registry
 from mnist_core.data import mnist_available
 from mnist_core.errors import DatasetError, InvalidModelError, ModelNotFoundError
@@ -19,7 +19,7 @@ st.title("Evaluate and compare")
 
 infos = registry.list_models()
 if not infos:
-    st.info(f"There are no models in {registry.models_dir()} yet: train one on the Train page.")
+    st.info("There are no models here yet: train one on the Train page.")
     st.stop()
 names = [info.name for info in infos]
 # per-epoch histories by label: a model's own, or each run of an ensemble
@@ -89,7 +89,7 @@ try:
     result = ui.evaluation(name)
     images, _ = ui.test_set()
 except (DatasetError, ModelNotFoundError, InvalidModelError) as err:
-    st.error(f"Cannot score {name!r} on the MNIST test set: {err}")
+    st.error(f"Cannot score {name!r} on the MNIST test set: {messages.for_visitor(err)}")
     st.stop()
 
 total, wrong = len(result.labels), len(result.misclassified)

@@ -8,7 +8,7 @@ import logging
 
 import streamlit as st
 
-from app_ui import charts, identity, ui
+from app_ui import charts, identity, messages, ui
 from mnist_core import registry
 from mnist_core.errors import ModelNotFoundError, ModelProtectedError
 
@@ -18,9 +18,9 @@ owner = ui.owner_id()
 ui.remember("models_name")
 st.title("Models")
 st.caption(
-    f"Each model is a `.keras` file, its ONNX graph (what the app reads with) and a JSON "
-    f"card. Shipped models ({registry.shipped_dir()}) are read-only; models trained here "
-    f"are saved in {registry.trained_dir()}."
+    "Each model is a `.keras` file, its ONNX graph (what the app reads with) and a JSON "
+    "card. Shipped models are read-only; models trained here are saved in the server's "
+    "model store."
 )
 identity.section(owner)
 
@@ -100,7 +100,7 @@ with actions:
             try:
                 registry.delete_model(name, owner=owner)
             except (ModelNotFoundError, ModelProtectedError) as err:
-                st.error(f"Could not delete {name!r}: {err}")
+                st.error(f"Could not delete {name!r}: {messages.for_visitor(err)}")
             except OSError as err:
                 log.warning("deleting model %r failed: %s", name, err)
                 problem = registry.store_problem(err) or "the model store could not be changed"
