@@ -513,7 +513,7 @@ def test_training_from_the_page_saves_a_model_the_draw_page_offers(store):
     assert card.owner == ALICE
     assert card.hyperparameters["non_digits"] == 10_000
     assert "10,000 synthetic non-digits" in card.trained_on
-    assert "quick" in app(DRAW).selectbox(key="draw_model").options
+    assert "quick (yours)" in app(DRAW).selectbox(key="draw_model").options
 
     # the same name again: the owner may replace their own model
     at.text_input(key="train_name").input("quick").run()
@@ -775,3 +775,18 @@ def test_where_the_deployment_has_sign_in_the_owner_is_the_signed_in_account(sto
     assert "Signed in as alice@school.example" in texts(at.sidebar.caption)
     assert not at.sidebar.info  # no note about cookies: the account carries the identity
     assert not at.code and not [b for b in at.button if b.key.startswith("identity_")]
+
+
+def test_try_it_opens_the_draw_page_on_that_model_and_the_list_marks_default_and_yours(store):
+    own_model(store, "alices", ALICE)
+    own_model(store, "bobs", BOB)
+    at = AppTest.from_file(str(ROOT / NAVIGATION), default_timeout=TIMEOUT)
+    at.session_state["owner_id"] = ALICE
+    at.query_params["model"] = "alices"  # the Train page's "Try alices on the Draw page"
+    at.run()
+    picker = at.selectbox(key="draw_model")
+    assert picker.value == "alices"
+    assert "model" not in at.query_params  # taken once; the visitor's later pick holds
+    assert picker.options == ["seed-cnn (default)", "alices (yours)", "bobs"]
+    picker.set_value("seed-cnn").run()
+    assert at.selectbox(key="draw_model").value == "seed-cnn"

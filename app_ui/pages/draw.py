@@ -43,13 +43,25 @@ def choose_model(infos) -> object | None:
     """The model picker with the chosen model's card; the loaded model, or None (with
     a message) when it cannot be used."""
     st.subheader("Model")
-    names = [info.name for info in infos]
-    if st.session_state.get("draw_model") not in names:
-        st.session_state.draw_model = registry.default_model_name()
+    default = registry.default_model_name()
+    owner = ui.owner_id()
     cards = {info.name: info for info in infos}
+    # the default first, then the visitor's own, the shipped ones, the others trained here
+    names = sorted(cards, key=lambda n: (n != default, cards[n].owner != owner,
+                                         not cards[n].shipped, n))
+    asked = st.query_params.pop("model", None)  # "Try it" on the Train page names one
+    if asked in cards:
+        st.session_state.draw_model = asked
+    if st.session_state.get("draw_model") not in cards:
+        st.session_state.draw_model = default
+
+    def label(n: str) -> str:
+        marks = ["default"] * (n == default) + ["yours"] * (cards[n].owner == owner)
+        marks += ["card unreadable"] * bool(cards[n].card_error)
+        return f"{n} ({', '.join(marks)})" if marks else n
+
     name = st.selectbox(
-        "Model", names, key="draw_model", label_visibility="collapsed",
-        format_func=lambda n: f"{n} (card unreadable)" if cards[n].card_error else n,
+        "Model", names, key="draw_model", label_visibility="collapsed", format_func=label,
     )
     info = cards[name]
     if info.card_error:

@@ -174,7 +174,7 @@ with settings:
 
 def try_it(name: str):
     st.page_link("app_ui/pages/draw.py", label=f"Try {name} on the Draw page",
-                 icon=":material/draw:")
+                 icon=":material/draw:", query_params={"model": name})
 
 
 def stop_run(job_id: str):

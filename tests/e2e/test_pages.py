@@ -75,7 +75,7 @@ def test_train_a_model_then_draw_with_it(page, app_url, screenshots):
     models.click()
     expect(page.get_by_role("option", name="cnn", exact=True)).to_be_visible()
     models.press_sequentially(name[:8])  # the list scrolls; typing filters it
-    page.get_by_role("option", name=name, exact=True).click()
+    page.get_by_role("option", name=f"{name} (yours)", exact=True).click()
     expect(page.get_by_text("Parameters: 13,002")).to_be_visible(
         timeout=PREDICTION_TIMEOUT
     )
@@ -165,7 +165,8 @@ def test_two_visitors_train_at_once_each_with_their_own_runs(browser, app_url, s
         for name in names:
             models.click()
             models.press_sequentially(name[:9])
-            expect(second.get_by_role("option", name=name, exact=True)).to_be_visible()
+            listed = re.compile(rf"^{re.escape(name)}( \(yours\))?$")  # marked if theirs
+            expect(second.get_by_role("option", name=listed)).to_be_visible()
             second.keyboard.press("Escape")
     finally:
         first_context.close()
