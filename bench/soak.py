@@ -135,11 +135,15 @@ class Soak:
         self.runs: list[dict] = []  # session, name, stopped
         self.crossed: list[dict] = []
         self.train_looks = 0
+        # sessions open their first page two at a time, as a class arrives: 30 page
+        # loads at once on a small machine time out before any visitor does anything
+        self.opening = asyncio.Semaphore(2)
 
     async def session(self, index: int) -> None:
         rng = random.Random(f"{self.args.seed}-{index}")
         prefix = f"soak{self.args.seed}-s{index}-"
-        context, page = await open_draw(self.browser, self.app.url)
+        async with self.opening:
+            context, page = await open_draw(self.browser, self.app.url)
         context.set_default_timeout(STEP_TIMEOUT_MS)
         try:
             # the first --max-runs sessions each submit one run, early on
