@@ -34,6 +34,7 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mnist_core import export
 from mnist_core.card import CardError, ModelCard
 from mnist_core.errors import (
     InvalidModelError,
@@ -355,15 +356,9 @@ def save_model(
     if target.exists() and not overwrite:
         raise FileExistsError(f"a model named {name!r} already exists")
     target.parent.mkdir(parents=True, exist_ok=True)
-    network = _strip_optimizer(model)
-    graph = _onnx_bytes(network)
-    card = card.replace(name=name, onnx_sha256=hashlib.sha256(graph).hexdigest())
-    text = json.dumps(card.to_json(), indent=1)
-    _atomic_write(
-        (target.with_suffix(".json"), lambda tmp: Path(tmp).write_text(text, "utf-8")),
-        (target.with_suffix(".onnx"), lambda tmp: Path(tmp).write_bytes(graph)),
-        (target, network.save),
-    )
+    network = export.without_optimizer(model)
+    _atomic_write(*_card_and_graph(target, card.replace(name=name), network),
+                  (target, network.save))
     return target
 
 
@@ -377,34 +372,19 @@ def export_onnx(name: str, directory=None) -> Path:
     path = models_dir(directory) / f"{validate_name(name)}.keras"
     if not path.is_file():
         raise ModelNotFoundError(f"no model named {name!r} in {path.parent}")
-    graph = _onnx_bytes(load_model(name, path.parent).network)
-    card = _read_card_file(path.with_suffix(".json")).replace(
-        name=name, onnx_sha256=hashlib.sha256(graph).hexdigest())
-    text = json.dumps(card.to_json(), indent=1)
-    _atomic_write(
-        (path.with_suffix(".json"), lambda tmp: Path(tmp).write_text(text, "utf-8")),
-        (path.with_suffix(".onnx"), lambda tmp: Path(tmp).write_bytes(graph)),
-    )
+    card = _read_card_file(path.with_suffix(".json")).replace(name=name)
+    _atomic_write(*_card_and_graph(path, card, load_model(name, path.parent).network))
     return path.with_suffix(".onnx")
 
 
-def _onnx_bytes(network: keras.Model) -> bytes:
-    """The network's inference pass as an ONNX graph (Keras' exporter, through tf2onnx):
-    one graph for any model, an ensemble's average included, taking `(N, 28, 28)`-like
-    float32 images named `images` and giving `(N, 10)` probabilities."""
-    import warnings
-
-    import keras
-
-    spec = keras.InputSpec(shape=(None, *network.input_shape[1:]), dtype="float32",
-                           name="images")
-    with tempfile.TemporaryDirectory(prefix="onnx-export-") as scratch:
-        path = Path(scratch) / "model.onnx"
-        with warnings.catch_warnings():
-            # Keras' tf2onnx patch touches numpy's removed `np.object` alias
-            warnings.simplefilter("ignore", FutureWarning)
-            network.export(path, format="onnx", verbose=False, input_signature=[spec])
-        return path.read_bytes()
+def _card_and_graph(target: Path, card: ModelCard, network: keras.Model) -> tuple:
+    """The `_atomic_write` pairs of a model's card (with its graph's SHA-256) and its
+    ONNX graph, card first."""
+    graph = export.onnx_graph(network)
+    text = json.dumps(card.replace(onnx_sha256=hashlib.sha256(graph).hexdigest()).to_json(),
+                      indent=1)
+    return ((target.with_suffix(".json"), lambda tmp: Path(tmp).write_text(text, "utf-8")),
+            (target.with_suffix(".onnx"), lambda tmp: Path(tmp).write_bytes(graph)))
 
 
 def write_card(name: str, card: ModelCard, directory=None) -> None:
@@ -450,13 +430,6 @@ def store_problem(err: OSError, directory=None) -> str | None:
     if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return "the model store cannot be written"
     return None
-
-
-def _strip_optimizer(model: keras.Model) -> keras.Model:
-    """A copy with the same weights and no optimizer state."""
-    copy = model.__class__.from_config(model.get_config())  # clone_model would compile
-    copy.set_weights(model.get_weights())
-    return copy
 
 
 def _atomic_write(*files: tuple[Path, object]) -> None:
