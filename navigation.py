@@ -21,5 +21,6 @@ PAGES = [
 page = st.navigation(PAGES)
 st.set_page_config(page_title=f"{page.title} · Digit recogniser", page_icon=page.icon,
                    layout="wide")
+ui.phone_style()
 ui.settle_visitor()
 page.run()

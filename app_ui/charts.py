@@ -1,8 +1,8 @@
-"""Plotly figures, image enlargements and table rows that the app's pages show.
+"""Plotly figures and table rows that the Evaluate, Models and Train pages show.
 
-Builders take plain arrays and cards and return a `plotly.graph_objects.Figure`, a
-uint8 image or a list of row dicts; the pages only hand them to `st.plotly_chart`,
-`st.image` and `st.dataframe`. Nothing here imports Streamlit or Keras.
+Builders take plain arrays and cards and return a `plotly.graph_objects.Figure` or a
+list of row dicts; the pages only hand them to `st.plotly_chart` and `st.dataframe`.
+Nothing here imports Streamlit or Keras; the Draw page's views are in `reading_views`.
 """
 
 from __future__ import annotations
@@ -12,9 +12,8 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 import plotly.graph_objects as go
 
-DIGITS = [str(d) for d in range(10)]
-HIGHLIGHT = "#FF4B4B"  # Streamlit's primary red: the digit the model picks
-MUTED = "#8A94A6"
+from app_ui.reading_views import DIGITS, MUTED
+
 # Tableau 10: distinguishable lines for up to ten overlaid models.
 PALETTE = (
     "#4E79A7", "#F28E2B", "#E15759", "#76B7B2", "#59A14F",
@@ -31,44 +30,6 @@ _FONT = dict(size=13)
 # of about this height; widths are guesses for a 13 px font under a ~300 px wide plot.
 _AXIS_PX, _LEGEND_ROW_PX = 56, 22
 _LEGEND_WIDTH_PX, _LEGEND_ITEM_PX, _CHAR_PX = 300, 44, 6
-
-
-def probability_figure(probabilities, named: int | None, height: int = 280) -> go.Figure:
-    """Ten bars, digits 0-9, on a fixed 0-100% axis, the digit `named` highlighted
-    (None: the app names none, so no bar stands out as its pick).
-
-    Axis ranges, categories and margins never depend on the values, so the bars grow
-    and shrink in place from one stroke to the next instead of the chart jumping.
-    """
-    p = _probability_vector(probabilities)
-    figure = go.Figure(
-        go.Bar(
-            x=DIGITS,
-            y=p.tolist(),
-            marker_color=[HIGHLIGHT if d == named else MUTED for d in range(10)],
-            text=[f"{v:.0%}" if v >= 0.005 else "" for v in p],
-            textposition="outside",
-            cliponaxis=False,
-            hovertemplate="digit %{x}: %{y:.1%}<extra></extra>",
-        )
-    )
-    figure.update_layout(
-        height=height,
-        margin=dict(l=8, r=8, t=24, b=8),
-        bargap=0.2,
-        showlegend=False,
-        font=_FONT,
-        uirevision="probabilities",
-        xaxis=dict(
-            title="Digit", type="category", categoryorder="array", categoryarray=DIGITS,
-            fixedrange=True,
-        ),
-        yaxis=dict(
-            title="Probability", range=[0, 1], tickformat=".0%",
-            tickvals=[0, 0.25, 0.5, 0.75, 1], fixedrange=True,
-        ),
-    )
-    return figure
 
 
 def history_figure(
@@ -223,78 +184,6 @@ def reliability_figure(report, height: int = 360) -> go.Figure:
     return figure
 
 
-def number_preview(image, boxes, labels) -> np.ndarray:
-    """The written number as an RGB uint8 image with a box over each digit found and
-    what the app reads there ("?" where it names none) above it: where the number was
-    cut. `image` is what the pad gives (RGBA, RGB or grayscale, white on black)."""
-    import cv2  # only this figure draws with OpenCV
-
-    pixels = np.asarray(image)
-    if pixels.ndim == 3:
-        pixels = pixels[..., :3].max(axis=2)  # the pad's ink, on its black ground
-    if pixels.dtype != np.uint8:
-        pixels = np.round(np.clip(pixels.astype(np.float32), 0, 1) * 255).astype(np.uint8)
-    rgb = np.ascontiguousarray(np.repeat((pixels * 0.6).astype(np.uint8)[..., None], 3, axis=2))
-    colour = tuple(int(HIGHLIGHT[i : i + 2], 16) for i in (1, 3, 5))
-    for (top, bottom, left, right), label in zip(boxes, labels):
-        cv2.rectangle(rgb, (left, top), (right - 1, bottom - 1), colour, 2)
-        cv2.putText(rgb, str(label), (left + 2, max(top - 6, 18)), cv2.FONT_HERSHEY_SIMPLEX,
-                    0.7, colour, 2, cv2.LINE_AA)
-    return rgb
-
-
-def number_figure(probabilities, labels, height: int = 200) -> go.Figure:
-    """One small bar chart per digit of a number, left to right, on the same fixed
-    0-100% axis: each digit's ten probabilities, its top class highlighted, titled with
-    what the app reads there."""
-    from plotly.subplots import make_subplots
-
-    rows = [_probability_vector(p) for p in probabilities]
-    if not rows:
-        raise ValueError("a number needs at least one digit")
-    figure = make_subplots(
-        rows=1, cols=len(rows), shared_yaxes=True, horizontal_spacing=0.02,
-        subplot_titles=[str(label) for label in labels],
-    )
-    for col, p in enumerate(rows, start=1):
-        top = int(p.argmax())
-        figure.add_trace(
-            go.Bar(
-                x=DIGITS, y=p.tolist(),
-                marker_color=[HIGHLIGHT if d == top else MUTED for d in range(10)],
-                hovertemplate="digit %{x}: %{y:.1%}<extra></extra>",
-            ),
-            row=1, col=col,
-        )
-        figure.update_xaxes(type="category", categoryorder="array", categoryarray=DIGITS,
-                            fixedrange=True, tickfont=dict(size=9), row=1, col=col)
-    figure.update_yaxes(range=[0, 1], tickformat=".0%", tickvals=[0, 0.5, 1],
-                        fixedrange=True)
-    figure.update_layout(height=height, margin=dict(l=8, r=8, t=28, b=8), bargap=0.15,
-                         showlegend=False, font=_FONT, uirevision="number")
-    return figure
-
-
-def enlarge(image, size: int = 140) -> np.ndarray:
-    """A grayscale image as uint8, scaled by whole pixels to fit in `size` px.
-
-    Nearest-neighbour repetition keeps every pixel a crisp square, so a 28x28 input
-    looks like what the model gets rather than a blur; an image larger than `size` is
-    thinned by a whole step instead. Floats are taken as 0-1.
-    """
-    pixels = np.asarray(image)
-    if pixels.ndim != 2 or 0 in pixels.shape:
-        raise ValueError(f"expected a 2-D grayscale image, got shape {pixels.shape}")
-    if pixels.dtype != np.uint8:
-        pixels = np.round(np.clip(pixels.astype(np.float32), 0, 1) * 255).astype(np.uint8)
-    longest = max(pixels.shape)
-    if longest > size:
-        step = -(-longest // size)
-        return pixels[::step, ::step]
-    scale = max(1, size // longest)
-    return np.repeat(np.repeat(pixels, scale, axis=0), scale, axis=1)
-
-
 TABLE_ROW_PX = 35  # Streamlit's data grid: every row, the header too
 
 
@@ -368,15 +257,6 @@ def class_report_rows(evaluation) -> list[dict]:
 
 def _percent(fraction) -> float | None:
     return None if fraction is None else round(float(fraction) * 100, 2)
-
-
-def _probability_vector(probabilities) -> np.ndarray:
-    p = np.asarray(probabilities, dtype=np.float64).reshape(-1)
-    if p.shape != (10,):
-        raise ValueError(f"expected 10 class probabilities, got shape {np.shape(probabilities)}")
-    if not np.isfinite(p).all():
-        raise ValueError("class probabilities must be finite")
-    return p
 
 
 def _legend_rows(labels: list[str]) -> int:

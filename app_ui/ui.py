@@ -17,7 +17,7 @@ from pathlib import Path
 import streamlit as st
 from redis.exceptions import RedisError
 
-from app_ui import charts, messages, owner_cookie
+from app_ui import messages, owner_cookie
 from mnist_core import calibration, owners, registry
 from mnist_core.calibration import CalibrationReport
 from mnist_core.card import ModelCard
@@ -48,6 +48,27 @@ def settle_visitor() -> None:
         account_box()
     elif browser_id() is None:
         st.sidebar.info(session_only_note(), icon=":material/cookie_off:")
+
+
+# On a phone (Streamlit stacks columns below 640 px) the page's top padding and title
+# take a fifth of the screen: less of both keeps the Draw page's bars in view under the pad.
+PHONE_STYLE = """<style>
+@media (max-width: 640px) {
+  [data-testid="stMainBlockContainer"] { padding-top: 3.75rem; }
+  [data-testid="stMainBlockContainer"] h1 { font-size: 1.9rem; padding: 0.25rem 0 0.75rem; }
+}
+</style>"""
+
+
+def on_a_phone() -> bool:
+    """Whether the browser says it is a phone ("Mobi" in its user agent, as phones'
+    browsers send and tablets' do not): the pages start phones on layouts that fit."""
+    return "Mobi" in (st.context.headers.get("User-Agent") or "")
+
+
+def phone_style() -> None:
+    """Tighten the page's top on narrow screens (`navigation.py` calls it for every page)."""
+    st.html(PHONE_STYLE)
 
 
 def remember(*keys: str) -> None:
@@ -355,6 +376,8 @@ def run_curves(job_id: str, name: str, history: dict, metric: str):
 
 @st.cache_resource(max_entries=256, show_spinner=False)
 def _run_curves(job_id: str, name: str, epochs: int, metric: str, _history: dict):
+    from app_ui import charts  # Plotly loads only once a page draws a figure, never on Draw
+
     return charts.history_figure({name: _history}, metric, height=300)
 
 

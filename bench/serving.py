@@ -273,7 +273,7 @@ async def draw_once(page, stroke) -> dict:
         steps = max(1, math.ceil(math.dist(start, end) / STEP_PX))
         path += [(start[0] + (end[0] - start[0]) * k / steps,
                   start[1] + (end[1] - start[1]) * k / steps) for k in range(1, steps + 1)]
-    bars = page.get_by_test_id("stPlotlyChart").first.locator(".barlayer .point")
+    bars = page.locator(".digit-bars .digit-bar")
     prompt = page.get_by_text("Draw a digit in the black box")
     lost = 0
     while True:

@@ -19,8 +19,10 @@ With the default model (or `--model`), in one run:
    imported;
 4. unless `--no-browser` (or Chromium is missing): a real `streamlit run app.py`
    (with a worker, as `bench.serving` starts it), headless Chromium drawing one digit:
-   seconds from launching the server to the first bars on screen, and the server
-   process's resident memory after that first read.
+   seconds from launching the server to the first bars on screen, the server
+   process's resident memory after that first read, and pen-up to bars for the tab's
+   first drawing against the next five (the first must not wait for anything the later
+   ones have).
 
 Warm-up calls are excluded from the timings. Writes bench/results/serving_onnx.json.
 """
@@ -52,6 +54,7 @@ CALLS = (300, 50)
 PREDICT_CALLS = (50, 10)
 NUMBER_CALLS = (100, 20)
 WARMUP = 10
+LATER_DRAWINGS = 5  # drawn in the same tab after the first, for pen-up to bars
 # The web process, as AppTest serves the Draw page: one upload read, then its figures.
 WEB_PROCESS = """
 import json, sys, time
@@ -175,12 +178,17 @@ async def real_server(folder: Path) -> dict:
             bars = time.perf_counter()
             memory = vm_status(app.server.pid)
             maps = Path(f"/proc/{app.server.pid}/maps").read_text()
+            # the same tab again: what a drawing costs once the page has everything
+            later = [await serving.draw_once(page, serving.STROKES[i % len(serving.STROKES)])
+                     for i in range(LATER_DRAWINGS)]
             await context.close()
         await browser.close()
     return {
         "seconds_launch_to_healthy": healthy - launched,
         "seconds_launch_to_first_bars": bars - launched,
         "first_read_ms": first["read_s"] * 1000,
+        "pen_up_to_bars_first_ms": first["stroke_to_bars_s"] * 1000,
+        "pen_up_to_bars_later_ms": common.stats([d["stroke_to_bars_s"] for d in later]),
         "server": memory,
         "tensorflow_libraries_mapped": len({line.split()[-1] for line in maps.splitlines()
                                             if "tensorflow" in line.split()[-1]}),
@@ -260,6 +268,10 @@ def report(result: dict) -> None:
               f"{real['first_read_ms']:.0f} ms); server resident {real['server']['rss_mb']:.0f}"
               f" MB (peak {real['server']['peak_rss_mb']:.0f} MB), TensorFlow libraries "
               f"mapped: {real['tensorflow_libraries_mapped']}")
+        later = real["pen_up_to_bars_later_ms"]
+        print(f"pen-up to bars in Chromium: the tab's first drawing "
+              f"{real['pen_up_to_bars_first_ms']:.0f} ms, the next {later['n']} p50 "
+              f"{later['p50_ms']:.0f} ms, p95 {later['p95_ms']:.0f} ms")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -216,7 +216,7 @@ class Soak:
             {"name": name, "mimeType": mime, "buffer": data})
         sent = time.perf_counter()
         if kind == "digit":
-            bars = page.get_by_test_id("stPlotlyChart").first.locator(".barlayer .point")
+            bars = page.locator(".digit-bars .digit-bar")
             await expect(bars).to_have_count(10, timeout=STEP_TIMEOUT_MS)
         else:
             error = page.get_by_test_id("stAlertContentError").filter(
@@ -231,7 +231,7 @@ class Soak:
         from playwright.async_api import expect
 
         await self.choose_source(page, "Write a number",
-                                 "Write a number, digit after digit, in the wide black box.")
+                                 "Write a number, digit after digit, in the black box.")
         canvas = page.locator('[data-testid="stBidiComponentIsolated"] canvas.upper-canvas')
         await expect(canvas).to_have_count(1, timeout=STEP_TIMEOUT_MS)
         box = await canvas.bounding_box()
@@ -247,7 +247,7 @@ class Soak:
             await page.mouse.up()
             lifted = time.perf_counter()
             await idle(page)
-        bars = page.get_by_test_id("stPlotlyChart").first.locator(".barlayer .point")
+        bars = page.locator(".digit-bars .digit-bar")
         await expect(bars).to_have_count(20, timeout=STEP_TIMEOUT_MS)
         answered = time.perf_counter() - lifted
         await self.choose_source(page, "Draw a digit", "Draw a digit in the black box")

@@ -24,6 +24,7 @@ from mnist_core.errors import EmptyDrawingError
 from mnist_core.preprocess import INK_LEVEL, MIN_EXTENT_PX, MIN_INK_SHARE, is_dot
 
 NUMBER_PAD = (240, 720)  # height, width in px of the app's pad for writing a number
+NARROW_NUMBER_PAD = (200, 350)  # the same pad on a phone held upright
 
 # A piece is a speck (dropped) when neither side reaches this share of the number's
 # height: a tap of the pen, not a digit or part of one (a 5's flag is longer).
@@ -292,4 +293,4 @@ def _trimmed(ink: np.ndarray, top: int, left: int) -> Segment | None:
     return Segment(box, np.ascontiguousarray(ink[r0:r1, c0:c1]))
 
 
-__all__ = ["NUMBER_PAD", "Piece", "Segment", "segment_number"]
+__all__ = ["NARROW_NUMBER_PAD", "NUMBER_PAD", "Piece", "Segment", "segment_number"]

@@ -37,6 +37,7 @@ from mnist_core.owners import account_owner, new_owner_id
 from mnist_core.photos import image_file, stretch_to_frame
 from mnist_core.preprocess import canvas_to_mnist, photo_to_mnist
 from mnist_core.registry import list_models, load_model, model_exists, read_card
+from tests.bars import read_strips
 
 from .conftest import SUBSET_DIR
 from .drawing import enlarge_mnist
@@ -148,9 +149,14 @@ def upload(at: AppTest, name: str, data: bytes, mime="image/png") -> AppTest:
     return at
 
 
+def strips(at: AppTest) -> list:
+    """The strips of probability bars the page shows (tests/bars.py reads them)."""
+    return [strip for html in at.get("html") for strip in read_strips(html.value)]
+
+
 def bars(at: AppTest) -> list[float]:
-    (chart,) = at.get("plotly_chart")
-    return json.loads(chart.proto.spec)["data"][0]["y"]
+    (strip,) = strips(at)
+    return strip.probabilities
 
 
 def texts(elements) -> str:
@@ -163,7 +169,7 @@ def texts(elements) -> str:
 def test_draw_page_starts_blank_with_a_prompt_and_the_default_model(store):
     at = app(DRAW)
     assert "Draw a digit" in texts(at.info)
-    assert not at.metric and not at.get("plotly_chart")
+    assert not at.metric and not strips(at)
     assert at.selectbox(key="draw_model").value == "seed-cnn"
     assert "seed-cnn" in texts(at.markdown) and "test accuracy" in texts(at.markdown)
 
@@ -312,8 +318,7 @@ def test_a_number_written_on_the_wide_pad_is_read_digit_by_digit(store, model, m
         int(y_test[i]) for i in clear_digits[:3]
     ]
     assert ("?" in expected.text) == any("Not sure" in w.value for w in at.warning)
-    (chart,) = at.get("plotly_chart")
-    bars_per_digit = [trace["y"] for trace in json.loads(chart.proto.spec)["data"]]
+    bars_per_digit = [strip.probabilities for strip in strips(at)]
     np.testing.assert_allclose(bars_per_digit, [d.probabilities for d in expected.digits],
                                atol=1e-5)
     assert at.get("image"), "the preview with a box over each digit is shown"
@@ -324,7 +329,7 @@ def test_a_number_written_on_the_wide_pad_is_read_digit_by_digit(store, model, m
 
 def test_blank_or_flat_upload_shows_no_prediction(store):
     at = upload(app(DRAW), "white.png", png(np.full((280, 280), 255, np.uint8)))
-    assert not at.metric and not at.get("plotly_chart")
+    assert not at.metric and not strips(at)
     assert "Nothing to read" in texts(at.info)
 
 

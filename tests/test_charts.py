@@ -1,4 +1,4 @@
-"""`mnist_core.charts`: figures, enlargements and table rows from known arrays."""
+"""`app_ui.charts`: figures and table rows from known arrays."""
 
 from __future__ import annotations
 
@@ -9,39 +9,6 @@ from app_ui import charts
 from mnist_core.card import ModelCard
 from mnist_core.evaluate import evaluation_from_probabilities
 from mnist_core.registry import ModelInfo
-
-
-def one_hot_ish(top: int, p: float) -> np.ndarray:
-    probabilities = np.full(10, (1 - p) / 9)
-    probabilities[top] = p
-    return probabilities
-
-
-def test_probability_bars_are_ten_on_a_fixed_axis_with_the_named_one_highlighted():
-    figure = charts.probability_figure(one_hot_ish(7, 0.9), named=7)
-    (bar,) = figure.data
-    assert list(bar.x) == [str(d) for d in range(10)]
-    assert bar.y[7] == pytest.approx(0.9)
-    assert bar.marker.color[7] == charts.HIGHLIGHT
-    assert {c for i, c in enumerate(bar.marker.color) if i != 7} == {charts.MUTED}
-    assert tuple(figure.layout.yaxis.range) == (0, 1)
-    assert figure.layout.xaxis.title.text == "Digit"
-    assert figure.layout.yaxis.title.text == "Probability"
-    # where the app names no digit, no bar looks like its pick
-    unsure = charts.probability_figure(one_hot_ish(7, 0.5), named=None)
-    assert set(unsure.data[0].marker.color) == {charts.MUTED}
-
-
-def test_probability_layout_does_not_depend_on_the_values():
-    first = charts.probability_figure(one_hot_ish(1, 0.99), named=1).layout
-    second = charts.probability_figure(one_hot_ish(8, 0.2), named=None).layout
-    assert first.to_plotly_json() == second.to_plotly_json()
-
-
-@pytest.mark.parametrize("bad", [np.ones(9) / 9, np.full(10, np.nan), np.ones((2, 10))])
-def test_probability_figure_rejects_anything_but_ten_finite_values(bad):
-    with pytest.raises(ValueError):
-        charts.probability_figure(bad, named=None)
 
 
 def history(n, start=0.5):
@@ -103,17 +70,6 @@ def test_confusion_heatmap_survives_an_empty_row():
     assert z[2].sum() == 0 and np.isfinite(z).all()
 
 
-def test_enlarge_repeats_pixels_into_crisp_squares():
-    image = np.zeros((28, 28), dtype=np.float32)
-    image[3, 5] = 1.0
-    big = charts.enlarge(image, 140)
-    assert big.shape == (140, 140) and big.dtype == np.uint8
-    assert (big[15:20, 25:30] == 255).all() and big.sum() == 255 * 25
-    assert charts.enlarge(np.zeros((400, 100)), 140).shape == (134, 34)
-    with pytest.raises(ValueError):
-        charts.enlarge(np.zeros((3, 3, 3)))
-
-
 def test_comparison_rows_come_from_the_cards_and_flag_broken_models(tmp_path):
     card = ModelCard(
         architecture="seed-cnn", activation="relu", params=1000,
@@ -141,28 +97,6 @@ def test_class_report_rows_give_precision_recall_and_counts():
     assert rows[0] == {"Digit": 0, "Precision": 100.0, "Recall": 50.0, "Images": 2, "Missed": 1}
     assert rows[1]["Precision"] == 66.67 and rows[1]["Recall"] == 100.0
     assert rows[5]["Precision"] is None and rows[5]["Images"] == 0
-
-
-def test_number_figure_has_ten_bars_per_digit_titled_with_what_is_read():
-    figure = charts.number_figure([one_hot_ish(1, 0.95), one_hot_ish(7, 0.5)], [1, "?"])
-    assert len(figure.data) == 2
-    for bar, top in zip(figure.data, (1, 7)):
-        assert list(bar.x) == [str(d) for d in range(10)]
-        assert bar.marker.color[top] == charts.HIGHLIGHT
-    assert [a.text for a in figure.layout.annotations] == ["1", "?"]
-    assert tuple(figure.layout.yaxis.range) == (0, 1)
-
-
-def test_number_preview_boxes_each_digit_on_the_drawing():
-    drawing = np.zeros((60, 120, 4), np.uint8)
-    drawing[10:50, 20:30, :3] = 255
-    drawing[..., 3] = 255
-    preview = charts.number_preview(drawing, [(8, 52, 18, 32)], [1])
-    assert preview.shape == (60, 120, 3) and preview.dtype == np.uint8
-    red = tuple(int(charts.HIGHLIGHT[i : i + 2], 16) for i in (1, 3, 5))
-    assert tuple(preview[30, 18]) == red  # the box's left edge
-    assert preview[30, 25].tolist() == [153, 153, 153]  # the ink, dimmed under the box
-    assert preview[30, 100].tolist() == [0, 0, 0]
 
 
 def test_a_table_is_as_tall_as_its_rows_up_to_a_limit():

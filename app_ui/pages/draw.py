@@ -12,14 +12,14 @@ import time
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from app_ui import charts, messages, ui
+from app_ui import messages, reading_views, ui
 from mnist_core import registry
 from mnist_core.errors import EmptyDrawingError, InvalidModelError, ModelNotFoundError
 from mnist_core.images import EXTENSIONS as IMAGE_EXTENSIONS
 from mnist_core.images import ImageReadError, read_image
 from mnist_core.inference import UNREAD, read_drawing, read_number, read_upload
 from mnist_core.preprocess import PreprocessSteps
-from mnist_core.segment import NUMBER_PAD
+from mnist_core.segment import NARROW_NUMBER_PAD, NUMBER_PAD
 
 try:
     from streamlit_drawable_canvas import st_canvas
@@ -29,7 +29,7 @@ except (ImportError, StreamlitAPIException) as err:  # the component needs a run
 CANVAS_PX = 280
 DRAW, NUMBER, UPLOAD = "Draw a digit", "Write a number", "Upload a photo"
 
-ui.remember("draw_model", "draw_stroke")
+ui.remember("draw_model", "draw_stroke", "draw_narrow_pad")
 
 if "draw_canvas_id" not in st.session_state:
     st.session_state.draw_canvas_id = 0  # a new id gives a new, empty canvas
@@ -91,10 +91,16 @@ def write_a_number(infos) -> None:
     if st_canvas is None:
         st.error(f"The drawing pad cannot start: {CANVAS_ERROR}. Upload a photo instead.")
         st.stop()
-    height, width = NUMBER_PAD
+    if "draw_narrow_pad" not in st.session_state:  # a phone starts with a pad that fits it
+        st.session_state.draw_narrow_pad = ui.on_a_phone()
+    narrow = st.session_state.draw_narrow_pad
+    height, width = NARROW_NUMBER_PAD if narrow else NUMBER_PAD
     st.space("xxsmall")  # room for the pad's toolbar
     pad = st.container()
     stroke = pen_and_clear(min(width, CANVAS_PX + 80))
+    st.toggle("Narrow pad", key="draw_narrow_pad", on_change=clear_canvas,
+              help="A pad that fits a phone held upright. The wide one has room for "
+              "more digits: turn the phone sideways and switch this off.")
     with pad:
         canvas = st_canvas(
             stroke_width=stroke, stroke_color="#FFFFFF", background_color="#000000",
@@ -107,7 +113,7 @@ def write_a_number(infos) -> None:
     with result_area:
         st.session_state.pop("draw_read_ms", None)
         if canvas.image_data is None:
-            st.info("Write a number, digit after digit, in the wide black box.")
+            st.info("Write a number, digit after digit, in the black box.")
             st.stop()
         if model is None:
             st.stop()
@@ -124,24 +130,22 @@ def write_a_number(infos) -> None:
         if UNREAD in reading.text:
             st.warning("Not sure of the digits marked ?: write them larger and clearer, "
                        "with a little space between digits.")
-        st.image(charts.number_preview(canvas.image_data, [d.box for d in reading.digits],
+        st.image(reading_views.number_preview(canvas.image_data, [d.box for d in reading.digits],
                                        labels),
                  caption="Where the number was cut into digits", width="stretch")
-        st.plotly_chart(
-            charts.number_figure([d.probabilities for d in reading.digits], labels),
-            key="number_probabilities", config={"displayModeBar": False},
-        )
+        st.html(reading_views.number_bars_html([d.probabilities for d in reading.digits],
+                                               labels))
         st.caption(f"Read in {read_ms:,.0f} ms")
         with st.expander("What the model sees"), st.container(horizontal=True):
             for digit, label in zip(reading.digits, labels):
-                st.image(charts.enlarge(digit.image, 84), caption=str(label), width=84)
+                st.image(reading_views.enlarge(digit.image, 84), caption=str(label), width=84)
 
 
 source = st.session_state.get("draw_source", DRAW)
 st.title("Write a number" if source == NUMBER else "Draw a digit")
 st.caption(
-    "Write a number, digit after digit, with the mouse or a finger (on a phone, turn "
-    "it sideways and close the sidebar). The model reads it every time you lift the pen."
+    "Write a number, digit after digit, with the mouse or a finger. The model reads it "
+    "every time you lift the pen."
     if source == NUMBER
     else "Draw one digit, 0 to 9, with the mouse or a finger. The model reads it every "
     "time you lift the pen."
@@ -229,7 +233,9 @@ with result_area:
     st.session_state.draw_read_ms = read_ms = (time.perf_counter() - started) * 1000
     probabilities = readings.probabilities[0]
     verdict = readings.verdict(0)
-    # A row that stays a row on a phone: the verdict beside what the model sees.
+    # The bars first, right beside the pad (or, on a phone, right under it), so that they
+    # stay in view while drawing; then the verdict beside what the model sees.
+    st.html(reading_views.probability_bars_html(probabilities, verdict.digit))
     with st.container(horizontal=True, gap="medium", wrap=False):
         with st.container():
             warning = messages.verdict_warning(verdict, uploaded=source == UPLOAD)
@@ -243,11 +249,7 @@ with result_area:
             else:
                 st.warning(warning)
         with st.container(width=140):
-            st.image(charts.enlarge(x, 140), caption="What the model sees", width=140)
-    st.plotly_chart(
-        charts.probability_figure(probabilities, verdict.digit), key="draw_probabilities",
-        config={"displayModeBar": False},
-    )
+            st.image(reading_views.enlarge(x, 140), caption="What the model sees", width=140)
     st.caption(
         f"Read in {read_ms:,.0f} ms", help="The server's time for this drawing, from the "
         "image arriving to the probabilities: preparing it (see below), then the model."
@@ -258,9 +260,9 @@ with result_area:
             "28×28 with its centre of mass in the middle — the way MNIST was made."
         )
         crop, boxed, centred = st.columns(3)
-        crop.image(charts.enlarge(steps.crop, 112), caption="Cropped ink")
-        boxed.image(charts.enlarge(steps.boxed, 112), caption="Scaled to 20 px")
+        crop.image(reading_views.enlarge(steps.crop, 112), caption="Cropped ink")
+        boxed.image(reading_views.enlarge(steps.boxed, 112), caption="Scaled to 20 px")
         centred.image(
-            charts.enlarge(steps.centred, 112),
+            reading_views.enlarge(steps.centred, 112),
             caption=f"Centred (shift {steps.shift[0]:+d}, {steps.shift[1]:+d} px)",
         )

@@ -7,7 +7,7 @@ model file, cached).
 
 import streamlit as st
 
-from app_ui import charts, messages, ui
+from app_ui import charts, messages, reading_views, ui
 from mnist_core import compare, registry
 from mnist_core.data import mnist_available
 from mnist_core.errors import DatasetError, InvalidModelError, ModelNotFoundError
@@ -161,7 +161,7 @@ else:
         + f". Under each: the model's probability for {predicted}, then for {true}."
     )
     st.image(
-        [charts.enlarge(images[i], 112) for i in shown],
+        [reading_views.enlarge(images[i], 112) for i in shown],
         caption=[
             f"{predicted}: {result.probabilities[i, predicted]:.0%} · "
             f"{true}: {result.probabilities[i, true]:.0%}"

@@ -41,6 +41,8 @@ DESKTOP = dict(viewport={"width": 1280, "height": 800})
 PHONE = dict(
     viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True,
     has_touch=True,
+    user_agent="Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like "
+    "Gecko) Chrome/131.0.0.0 Mobile Safari/537.36",
 )
 
 

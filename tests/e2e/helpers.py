@@ -94,9 +94,10 @@ def draw_with_mouse(page: Page, stroke, pad_size=(PAD, PAD)) -> None:
     page.mouse.up()
 
 
-def draw_with_finger(page: Page, stroke) -> None:
-    """One stroke with a finger, as raw touch events (`touchscreen.tap` cannot drag)."""
-    path = _page_points(page, stroke)
+def draw_with_finger(page: Page, stroke, pad_size=(PAD, PAD)) -> None:
+    """One stroke with a finger, as raw touch events (`touchscreen.tap` cannot drag), in
+    the coordinates of a pad of `pad_size` (height, width) px."""
+    path = _page_points(page, stroke, pad_size)
     cdp = page.context.new_cdp_session(page)
     try:
         for kind, (x, y) in zip(["touchStart"] + ["touchMove"] * (len(path) - 1), path):
@@ -122,14 +123,35 @@ def expect_prediction(page: Page, digit: int) -> None:
     expect_probability_bars(page)
 
 
+BARS = ".digit-bars"  # app_ui.reading_views.BARS_CLASS: one strip of ten bars
+BAR = ".digit-bar"
+
+
 def expect_probability_bars(page: Page) -> None:
-    """Ten bars labelled 0 to 9 on a fixed 0-100% axis, so they never jump between draws."""
-    chart = page.get_by_test_id("stPlotlyChart").first
-    expect(chart.locator(".barlayer .point")).to_have_count(10, timeout=PREDICTION_TIMEOUT)
-    expect(chart.locator(".xtick text")).to_have_text([str(d) for d in range(10)])
-    expect(chart.locator(".ytick text")).to_have_text(["0%", "25%", "50%", "75%", "100%"])
-    expect(chart.locator(".xtitle")).to_have_text("Digit")
-    expect(chart.locator(".ytitle")).to_have_text("Probability")
+    """Ten bars labelled 0 to 9, in columns of a fixed height that stand for 0-100%, so
+    they never jump between draws; each bar's height is its probability."""
+    strip = page.locator(BARS).first
+    bars = strip.locator(BAR)
+    expect(bars).to_have_count(10, timeout=PREDICTION_TIMEOUT)
+    expect(bars.locator("> span:last-child")).to_have_text([str(d) for d in range(10)])
+    shares = bars.evaluate_all(
+        """bars => bars.map(bar => {
+            const fill = bar.querySelector(':scope > div > div'), track = fill.parentElement;
+            return [Number(bar.dataset.probability),
+                    fill.getBoundingClientRect().height / track.getBoundingClientRect().height,
+                    track.getBoundingClientRect().height];
+        })"""
+    )
+    assert len({round(track) for _, _, track in shares}) == 1, "the columns differ in height"
+    for probability, share, _ in shares:
+        assert abs(probability - share) < 0.02, f"a bar of {share:.0%} shows {probability:.0%}"
+
+
+def bar_probabilities(page: Page) -> list[float]:
+    """The ten probabilities the first strip of bars shows, digit 0 first."""
+    return page.locator(BARS).first.locator(BAR).evaluate_all(
+        "bars => bars.map(bar => Number(bar.dataset.probability))"
+    )
 
 
 def reading(page: Page) -> str:

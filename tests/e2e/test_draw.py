@@ -6,6 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from .helpers import (
+    BARS,
     ONE,
     PAD,
     PREDICTION_TIMEOUT,
@@ -52,7 +53,7 @@ def test_clear_empties_the_pad(draw_page):
 
     expect(draw_page.get_by_test_id("stMetric")).to_have_count(0, timeout=PREDICTION_TIMEOUT)
     expect(draw_page.get_by_text(PROMPT)).to_be_visible(timeout=PREDICTION_TIMEOUT)
-    expect(draw_page.get_by_test_id("stPlotlyChart")).to_have_count(0)
+    expect(draw_page.locator(BARS)).to_have_count(0)
     app_idle(draw_page)
 
     # the new pad takes a new drawing, read on the same fixed 0-100% axis

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
-from mnist_core.segment import NUMBER_PAD
+from mnist_core.segment import NARROW_NUMBER_PAD, NUMBER_PAD
 
 from .helpers import (
+    BAR,
+    BARS,
     ONE,
     PREDICTION_TIMEOUT,
     SEVEN,
     ZERO,
     app_idle,
+    draw_with_finger,
     draw_with_mouse,
     horizontal_overflow,
     open_page,
@@ -28,7 +33,7 @@ pytestmark = pytest.mark.e2e
 def test_write_a_three_digit_number_with_the_mouse(page, app_url, screenshots):
     open_page(page, app_url, pad(page))
     page.get_by_text("Write a number").click()
-    expect(page.get_by_text("Write a number, digit after digit, in the wide black box.")
+    expect(page.get_by_text("Write a number, digit after digit, in the black box.")
            ).to_be_visible()
     height, width = NUMBER_PAD
     box = pad(page).bounding_box()
@@ -51,8 +56,10 @@ def test_write_a_three_digit_number_with_the_mouse(page, app_url, screenshots):
         )
     except AssertionError as err:
         raise AssertionError(f"expected 170; the page says: {reading(page)}") from err
-    chart = page.get_by_test_id("stPlotlyChart").first
-    expect(chart.locator(".barlayer .point")).to_have_count(30)  # ten bars per digit
+    strips = page.locator(BARS)
+    expect(strips).to_have_count(3)  # one strip of ten bars per digit, titled as read
+    expect(strips.locator(BAR)).to_have_count(30)
+    expect(strips).to_have_text([re.compile(rf"^{d}") for d in "170"])
     expect(page.get_by_test_id("stImage").first).to_be_visible()
     screenshot(page, screenshots / "number-desktop-170.png")
 
@@ -68,8 +75,11 @@ def test_the_number_pad_fits_a_phone_turned_sideways(browser, app_url, screensho
     try:
         open_page(phone, app_url, pad(phone))
         phone.get_by_text("Write a number").click()
-        expect(phone.get_by_text("Write a number, digit after digit, in the wide black box.")
+        expect(phone.get_by_text("Write a number, digit after digit, in the black box.")
                ).to_be_visible()
+        app_idle(phone)
+        # a phone starts on the narrow pad: turned sideways, a person switches to the wide
+        phone.get_by_text("Narrow pad").click()
         app_idle(phone)
         # the sidebar stays open at this width: a person closes it to write
         phone.get_by_test_id("stSidebar").hover()
@@ -85,3 +95,31 @@ def test_the_number_pad_fits_a_phone_turned_sideways(browser, app_url, screensho
         screenshot(phone, screenshots / "number-phone-landscape.png")
     finally:
         context.close()
+
+
+def test_write_a_number_with_a_finger_on_a_phone_held_upright(phone_page, screenshots, app_url):
+    phone = phone_page
+    open_page(phone, app_url, pad(phone))
+    phone.get_by_text("Write a number").click()
+    expect(phone.get_by_text("Write a number, digit after digit, in the black box.")
+           ).to_be_visible()
+    app_idle(phone)
+    height, width = NARROW_NUMBER_PAD
+    box = pad(phone).bounding_box()
+    assert box["width"] == pytest.approx(width, abs=1), "a phone starts on the narrow pad"
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 390, "the pad sticks out"
+    assert horizontal_overflow(phone) == 0
+
+    for stroke, left in ((ONE, 80), (SEVEN, 190)):
+        draw_with_finger(phone, scaled(stroke, 140, (left, 30)), NARROW_NUMBER_PAD)
+        app_idle(phone)
+    metric = phone.get_by_test_id("stMetric")
+    try:
+        expect(metric.get_by_test_id("stMetricValue")).to_have_text(
+            "17", timeout=PREDICTION_TIMEOUT
+        )
+    except AssertionError as err:
+        raise AssertionError(f"expected 17; the page says: {reading(phone)}") from err
+    expect(phone.locator(BARS)).to_have_count(2)
+    assert horizontal_overflow(phone) == 0
+    screenshot(phone, screenshots / "number-phone-17.png")

@@ -6,6 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from .helpers import (
+    BARS,
     PAD,
     SEVEN,
     draw_with_finger,
@@ -48,6 +49,13 @@ def test_draw_with_a_finger(phone_page, app_url, screenshots):
     draw_with_finger(phone_page, SEVEN)
 
     expect_prediction(phone_page, 7)
+    # the bars are on the first screen, under the pad, while drawing: no scrolling
+    bars = phone_page.locator(BARS).first.bounding_box()
+    height = phone_page.viewport_size["height"]
+    assert bars["y"] > box["y"] + box["height"], "the bars should follow the pad"
+    assert bars["y"] + bars["height"] <= height, (
+        f"the bars end {bars['y'] + bars['height']:.0f} px down a {height} px screen"
+    )
     expect(phone_page.get_by_test_id("stImage").first).to_be_visible()
     assert horizontal_overflow(phone_page) == 0
     screenshot(phone_page, screenshots / "draw-phone-7.png")
