@@ -235,6 +235,19 @@ def ensure_local_worker(queue: JobQueue) -> None:
         worker.ensure_worker(queue)
 
 
+def warm_start() -> None:
+    """Import what the Draw page reads with and open the default model once, so that the
+    first visitor's first page waits for neither (`app.py` runs this in a thread while
+    the server starts; the page's own cached copy then opens from warm files and a
+    started ONNX Runtime). A failure here is only logged: the page shows it."""
+    try:
+        from mnist_core import images, segment  # noqa: F401 (the Draw page's)
+
+        warm_up(registry.open_model(registry.default_model_name()))
+    except Exception:  # noqa: BLE001 (the page meets the same problem and explains it)
+        logging.getLogger(__name__).warning("warm start failed", exc_info=True)
+
+
 def load_model(name: str) -> registry.LoadedModel:
     """The named model from the store, its ONNX graph opened once per version of its
     file.

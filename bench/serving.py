@@ -240,13 +240,14 @@ async def idle(page) -> None:
                                          timeout=TIMEOUT_MS)
 
 
-async def draw_once(page, stroke) -> dict:
-    """Clear the pad, draw `stroke`, and time the bars' arrival; returns the figures."""
+async def draw_once(page, stroke, clear: bool = True) -> dict:
+    """Clear the pad (unless `clear` is False: a page just opened has an empty one), draw
+    `stroke`, and time the bars' arrival; returns the figures."""
     from playwright.async_api import Error as PlaywrightError
     from playwright.async_api import expect
 
-    clear = page.get_by_role("button", name="Clear")
-    await clear.click()
+    if clear:
+        await page.get_by_role("button", name="Clear").click()
     await expect(page.get_by_text("Draw a digit in the black box")).to_be_visible(
         timeout=TIMEOUT_MS
     )

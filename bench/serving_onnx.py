@@ -174,7 +174,7 @@ async def real_server(folder: Path) -> dict:
         with serving.App(str(common.SUBSET_DIR), folder) as app:
             healthy = time.perf_counter()
             context, page = await serving.open_draw(browser, app.url)
-            first = await serving.draw_once(page, serving.STROKES[1])
+            first = await serving.draw_once(page, serving.STROKES[1], clear=False)
             bars = time.perf_counter()
             memory = vm_status(app.server.pid)
             maps = Path(f"/proc/{app.server.pid}/maps").read_text()
