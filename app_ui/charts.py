@@ -193,6 +193,37 @@ def table_height(rows: int, most: int = 25) -> int:
     return (min(rows, most) + 1) * TABLE_ROW_PX + 3
 
 
+# How the comparison table shows its numbers (Streamlit's printf-style formats); a missing
+# value shows as MISSING, never as "None".
+MISSING = "—"
+TABLE_NUMBER_FORMATS = {
+    "Train acc. %": "%.2f", "Val. acc. %": "%.2f", "Test acc. %": "%.2f",
+    "Params": "localized", "Epochs": "%d", "Batch size": "%d",
+    "Training time (s)": "localized", "Size (MB)": "%.2f",
+}
+_CHAR_PX_TABLE, _CELL_PAD_PX, _HEADER_PAD_PX = 7.5, 22, 34  # 14 px font; sort arrow
+
+
+def table_text(column: str, value) -> str:
+    """About what a cell of the comparison table shows: for measuring its width."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return MISSING
+    if isinstance(value, float) and column in TABLE_NUMBER_FORMATS:
+        return f"{value:,.2f}"
+    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
+
+
+def column_widths(rows: list[dict], columns: Iterable[str]) -> dict[str, int]:
+    """Pixels that show each column's name and its longest cell whole, so that no model
+    name or heading is cut ("mlp-784-784-256-128-re…", "Bat…")."""
+    widths = {}
+    for column in columns:
+        longest_cell = max((len(table_text(column, row.get(column))) for row in rows), default=0)
+        widths[column] = int(max(len(column) * _CHAR_PX_TABLE + _HEADER_PAD_PX,
+                                 longest_cell * _CHAR_PX_TABLE + _CELL_PAD_PX))
+    return widths
+
+
 def comparison_rows(
     infos, problems: Mapping[str, str] | None = None, owner: str | None = None
 ) -> list[dict]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 
 import streamlit as st
@@ -233,6 +234,24 @@ def ensure_local_worker(queue: JobQueue) -> None:
     starts one, so the page calls this after a submit and while runs wait unserved."""
     if worker.wants_local_worker(queue):
         worker.ensure_worker(queue)
+
+
+def model_table(rows: list[dict], columns: Sequence[str]) -> None:
+    """The store's models as a table (`charts.comparison_rows`), these columns in this
+    order: numbers formatted, a dash where a card has no value (never "None"), every
+    column as wide as its name and its longest cell, so no name is cut."""
+    from app_ui import charts
+
+    widths = charts.column_widths(rows, columns)
+    formats = {column: st.column_config.NumberColumn(format=charts.TABLE_NUMBER_FORMATS[column],
+                                                     width=widths[column])
+               for column in columns if column in charts.TABLE_NUMBER_FORMATS}
+    st.dataframe(
+        [{column: row.get(column) for column in columns} for row in rows],
+        hide_index=True, height=charts.table_height(len(rows)), placeholder=charts.MISSING,
+        column_config={column: formats.get(column) or st.column_config.Column(width=widths[column])
+                       for column in columns},
+    )
 
 
 def warm_start() -> None:

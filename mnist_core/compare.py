@@ -21,12 +21,17 @@ class Curve:
     label: str
     model: str
     history: dict
+    # Its training loss also counts synthetic non-digits pulled towards uniform (about
+    # 0.5 where a digit's is 0.02): only its validation and test losses, which count
+    # digits alone, compare with other models'.
+    training_loss_counts_non_digits: bool = False
 
 
 def learning_curves(infos: Sequence[ModelInfo]) -> list[Curve]:
     """Every curve the store's cards hold, models in store order."""
     return [
-        Curve(label, info.name, history)
+        Curve(label, info.name, history,
+              bool((info.card.hyperparameters or {}).get("non_digits")))
         for info in infos
         for label, history in member_histories(info.name, info.card).items()
     ]

@@ -610,14 +610,19 @@ def test_evaluate_page_shows_curves_table_confusion_and_mistakes(store):
         "perfectly calibrated", "as trained", "calibrated (what the bars show)"
     ]
     assert "Calibration error (ECE), as shown" in [m.label for m in at.metric]
+    # one split at a time, validation first: a line per model
     curves = json.loads(at.get("plotly_chart")[0].proto.spec)["data"]
-    assert sorted((c["name"], c["meta"]) for c in curves if "meta" in c) == sorted(
-        (m, s) for m in ("seed-cnn", "twin") for s in ("train", "validation", "test")
-    )
+    assert sorted((c["name"], c["meta"]) for c in curves if "meta" in c) == [
+        ("seed-cnn", "validation"), ("twin", "validation")]
+    at.segmented_control(key="eval_split").set_value("train").run()
+    curves = json.loads(at.get("plotly_chart")[0].proto.spec)["data"]
+    assert {c["meta"] for c in curves if "meta" in c} == {"train"}
     table = at.dataframe[0].value
     assert list(table["Model"]) == ["seed-cnn", "twin"]
     accuracy = read_card("seed-cnn", store).test_accuracy
     assert table["Test acc. %"].iloc[0] == pytest.approx(100 * accuracy, abs=0.01)
+    assert "Status" not in table  # no model is broken
+    assert at.dataframe[0].proto.placeholder == "—"  # a missing value is a dash, not "None"
     assert "Test accuracy" in [m.label for m in at.metric]
     assert len(at.dataframe[1].value) == 10  # precision and recall per digit
     assert at.get("image"), "the misclassified digits of the top confusion are shown"
@@ -644,6 +649,33 @@ def test_evaluate_page_draws_each_run_of_an_ensemble(store):
     curves = json.loads(at.get("plotly_chart")[0].proto.spec)["data"]
     assert {c["name"] for c in curves if "meta" in c} == set(picker.value)
     assert "ensemble" in list(at.dataframe[0].value["Architecture"])
+
+
+def test_evaluate_leaves_out_training_losses_that_count_non_digits(store):
+    card = read_card("seed-cnn", store).to_json()
+    copy_model(store, "with-non-digits", card=card | {
+        "hyperparameters": card["hyperparameters"] | {"non_digits": 500}})
+    at = app(EVALUATE)
+    at.segmented_control(key="eval_split").set_value("train").run()
+    accuracy, loss = (json.loads(chart.proto.spec)["data"] for chart in
+                      at.get("plotly_chart")[:2])
+    assert {c["name"] for c in accuracy if "meta" in c} == {"seed-cnn", "with-non-digits"}
+    assert {c["name"] for c in loss if "meta" in c} == {"seed-cnn"}
+    assert "Training loss not drawn for with-non-digits" in texts(at.caption)
+    at.segmented_control(key="eval_split").set_value("validation").run()
+    loss = json.loads(at.get("plotly_chart")[1].proto.spec)["data"]
+    assert {c["name"] for c in loss if "meta" in c} == {"seed-cnn", "with-non-digits"}
+
+
+def test_an_ensemble_without_a_training_accuracy_gets_a_dash_not_none(store):
+    card = read_card("seed-cnn", store).to_json()
+    copy_model(store, "pair", card={k: v for k, v in card.items() if k != "history"} | {
+        "architecture": "ensemble", "train_accuracy": None,
+        "members": [{"name": "a", "history": card["history"]}]})
+    (table, *_) = app(EVALUATE).dataframe
+    assert table.proto.placeholder == "—"
+    values = table.value.set_index("Model")["Train acc. %"]
+    assert np.isnan(values["pair"]) and values["seed-cnn"] > 0
 
 
 def test_evaluate_page_without_mnist_still_compares_the_cards(store, tmp_path, monkeypatch):

@@ -120,3 +120,14 @@ def test_the_reliability_diagram_weighs_each_bin_by_its_digits(rng):
     assert sum(counts) == 2000 and list(calibrated.text) == [f"{n:,}" for n in counts]
     sizes = list(calibrated.marker.size)
     assert sizes[counts.index(max(counts))] == max(sizes) > 3 * min(sizes)
+
+
+def test_every_column_is_wide_enough_for_its_name_and_longest_cell():
+    rows = [{"Model": "mlp-784-784-256-128-relu", "Batch size": 128, "Train acc. %": None},
+            {"Model": "cnn", "Batch size": 32, "Train acc. %": 99.5}]
+    widths = charts.column_widths(rows, ["Model", "Batch size", "Train acc. %"])
+    assert widths["Model"] > charts.column_widths(rows[1:], ["Model"])["Model"]
+    assert widths["Model"] >= 7 * len("mlp-784-784-256-128-relu")  # the name whole
+    assert widths["Batch size"] >= 7 * len("Batch size") + 24  # the heading and its arrow
+    assert charts.table_text("Train acc. %", None) == charts.MISSING
+    assert charts.table_text("Params", 1156264) == "1,156,264"

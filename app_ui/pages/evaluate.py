@@ -13,8 +13,9 @@ from mnist_core.data import mnist_available
 from mnist_core.errors import DatasetError, InvalidModelError, ModelNotFoundError
 
 MAX_EXAMPLES = 40
+PERCENT = st.column_config.NumberColumn(format="%.2f %%")
 
-ui.remember("eval_models", "eval_splits", "eval_model", "eval_normalise", "eval_true", "eval_pred")
+ui.remember("eval_models", "eval_split", "eval_model", "eval_normalise", "eval_true", "eval_pred")
 st.title("Evaluate and compare")
 
 infos = registry.list_models()
@@ -31,28 +32,44 @@ st.header("Learning curves")
 if "eval_models" not in st.session_state:
     st.session_state.eval_models = compare.shown_first(
         stored_curves, infos, registry.default_model_name())
-    st.session_state.eval_splits = list(charts.SPLITS)
 # a model deleted since the last visit drops out of the choice
 st.session_state.eval_models = [n for n in st.session_state.eval_models if n in with_history]
-chosen = st.multiselect(
+pick, show = st.columns([2, 1], gap="medium", vertical_alignment="bottom")
+chosen = pick.multiselect(
     "Models", with_history, key="eval_models",
     help="Curves come from each model's card: the history recorded while it trained "
     "(for an ensemble, each of its runs').",
 )
-splits = st.pills("Show", list(charts.SPLITS), selection_mode="multi", key="eval_splits")
-if chosen and splits:
+split = show.segmented_control(
+    "Split", list(charts.SPLITS), key="eval_split", default="validation",
+    help="One split at a time: validation (held out while training) compares models "
+    "best; train shows how well each fits what it learns from.",
+)
+if chosen and split:
     histories = {label: curves[label] for label in chosen}
+    # a training loss that also counts non-digits is no match for the others': left out
+    apart = [curve.label for curve in stored_curves if curve.label in histories
+             and split == "train" and curve.training_loss_counts_non_digits]
     accuracy, loss = st.columns(2)
     accuracy.plotly_chart(
-        charts.history_figure(histories, "accuracy", splits), key="eval_curve_accuracy",
+        charts.history_figure(histories, "accuracy", [split]), key="eval_curve_accuracy",
         config={"displayModeBar": False},
     )
-    loss.plotly_chart(
-        charts.history_figure(histories, "loss", splits), key="eval_curve_loss",
-        config={"displayModeBar": False},
-    )
+    compared = {label: h for label, h in histories.items() if label not in apart}
+    if compared:
+        loss.plotly_chart(
+            charts.history_figure(compared, "loss", [split]), key="eval_curve_loss",
+            config={"displayModeBar": False},
+        )
+    if apart:
+        loss.caption(
+            f"Training loss not drawn for {', '.join(apart)}: it also counts synthetic "
+            "non-digits, pulled towards ten equal probabilities, so it sits near 0.5 and "
+            "says nothing next to the others'. Their validation and test losses count "
+            "digits only: choose one of those splits to compare."
+        )
 else:
-    st.info("Choose at least one model and one split to draw the curves.")
+    st.info("Choose at least one model and a split to draw the curves.")
 
 st.header("All models")
 with st.spinner("Checking the model files…"):
@@ -60,18 +77,10 @@ with st.spinner("Checking the model files…"):
 for name, problem in problems.items():
     if problem:
         st.warning(f"Model {name!r} cannot be used: {problem}")
-percent = st.column_config.NumberColumn(format="%.2f %%")
+rows = charts.comparison_rows(infos, problems)
 # Status and Problem only when a model is broken; otherwise the scores get the room.
-hidden = {} if any(problems.values()) else {"Status": None, "Problem": None}
-st.dataframe(
-    charts.comparison_rows(infos, problems),
-    hide_index=True,
-    height=charts.table_height(len(infos)),
-    column_config={
-        "Train acc. %": percent, "Val. acc. %": percent, "Test acc. %": percent,
-        "Params": st.column_config.NumberColumn(format="localized"), **hidden,
-    },
-)
+ui.model_table(rows, [column for column in rows[0]
+                      if any(problems.values()) or column not in ("Status", "Problem")])
 
 st.header("Where a model goes wrong")
 usable = [n for n in names if problems[n] is None]
@@ -108,7 +117,7 @@ with matrix:
 with report:
     st.dataframe(
         charts.class_report_rows(result), hide_index=True,
-        column_config={"Precision": percent, "Recall": percent},
+        column_config={"Precision": PERCENT, "Recall": PERCENT},
     )
 
 st.subheader("Does its confidence mean what it says?")

@@ -39,16 +39,7 @@ with st.spinner("Checking the model files…"):
 columns = (
     "Model", "Test acc. %", "Source", "Status", "Architecture", "Params", "Size (MB)", "Created"
 )
-st.dataframe(
-    charts.comparison_rows(infos, problems, owner),
-    hide_index=True,
-    height=charts.table_height(len(infos)),
-    column_order=columns,
-    column_config={
-        "Test acc. %": st.column_config.NumberColumn(format="%.2f %%"),
-        "Params": st.column_config.NumberColumn(format="localized"),
-    },
-)
+ui.model_table(charts.comparison_rows(infos, problems, owner), columns)
 
 if st.session_state.get("models_name") not in names:
     st.session_state.models_name = registry.default_model_name()
