@@ -19,7 +19,7 @@ import streamlit as st
 from redis.exceptions import RedisError
 
 from app_ui import messages, owner_cookie
-from mnist_core import calibration, owners, registry
+from mnist_core import calibration, data, owners, registry
 from mnist_core.calibration import CalibrationReport
 from mnist_core.card import ModelCard
 from mnist_core.data import DATA_DIR_ENV, load_mnist, mnist_source_description
@@ -336,6 +336,12 @@ def card_markdown(card: ModelCard) -> str:
     if not card.to_json().keys() - {"name", "onnx_sha256"}:
         return "No model card: architecture and scores unknown."
     return "  \n".join(f"**{label}:** {value}" for label, value in card_facts(card))
+
+
+@st.cache_data(ttl=600, show_spinner=False)
+def mnist_downloadable() -> bool:
+    """Whether this server could download MNIST now (asked again every ten minutes)."""
+    return data.mnist_downloadable()
 
 
 def mnist_missing_message() -> str:

@@ -59,6 +59,27 @@ def mnist_available(data_dir: str | os.PathLike | None = None) -> bool:
     return (KERAS_CACHE / "mnist.npz").is_file()
 
 
+# Where keras.datasets.mnist.load_data downloads MNIST from (Keras 3).
+KERAS_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
+
+
+def mnist_downloadable(timeout: float = 3.0) -> bool:
+    """Whether Keras could download MNIST from here now: its file answers a HEAD request
+    within `timeout` seconds. Only asked when `mnist_available` is False and no
+    `MNIST_DATA_DIR` is set (a set folder is never bypassed by a download)."""
+    import urllib.error
+    import urllib.request
+
+    if os.environ.get(DATA_DIR_ENV):
+        return False
+    request = urllib.request.Request(KERAS_ORIGIN, method="HEAD")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
 def load_mnist_folder(folder: Path) -> MnistSplits:
     """Read the four IDX files (or `mnist.npz`) from `folder`, checking every shape."""
     if not folder.is_dir():

@@ -237,6 +237,15 @@ def default_model_name(directory=None) -> str:
     return max(infos, key=lambda info: info.test_accuracy or 0.0).name
 
 
+def holds_run(name: str, job_id: str, directory=None) -> bool:
+    """Whether the store's model `name` is still the one the queued run `job_id` saved:
+    False once it is deleted, or replaced by a later run of that name."""
+    try:
+        return read_card(name, directory).job == job_id and model_exists(name, directory)
+    except InvalidModelError:
+        return False
+
+
 def read_card(name: str, directory=None) -> ModelCard:
     """A model's card; an empty one if it has none, `InvalidModelError` if unreadable."""
     return _read_card_file(card_path(name, directory))

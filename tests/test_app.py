@@ -28,6 +28,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from mnist_core.config import TrainConfig
 from mnist_core.images import read_image
 from mnist_core.inference import read_digits, read_number, read_upload
 from mnist_core.jobs import worker
@@ -478,7 +479,7 @@ def test_a_run_can_also_learn_from_the_pen_drawn_digits_in_other_hands(store):
     assert at.toggle(key="train_pen").value is False
     at.toggle(key="train_pen").set_value(True).run()
     at.button(key="train_start").click().run()
-    assert "Queued 'pen'" in texts(at.success)
+    assert "Queued 'pen'" in texts(at.toast)
     queue = JobQueue.from_env()
     (job,) = [j for j in queue.view().jobs if j.name == "pen"]
     assert job.config.pen_writers == tuple(range(1, 31))
@@ -505,12 +506,13 @@ def test_training_from_the_page_saves_a_model_the_draw_page_offers(store):
     at = quick_settings(app(TRAIN), "quick", epochs=1, non_digits=True)
     at.button(key="train_start").click().run()
     assert not at.exception
-    assert "Queued 'quick'" in texts(at.success)
+    assert "Queued 'quick'" in texts(at.toast)
     assert at.text_input(key="train_name").value == "quick-2"  # a free name for the next run
     job = wait_until_ended("quick")
     assert job.status == FINISHED, job.message
     at.run()
     assert "Saved model 'quick'" in texts(at.success)
+    assert "from Start to saved" in texts(at.success)
     assert len(at.get("plotly_chart")) == 2  # accuracy and loss curves
     card = read_card("quick", store)
     assert card.epochs_run == 1 and card.hyperparameters["batch_size"] == 64
@@ -528,12 +530,35 @@ def test_training_from_the_page_saves_a_model_the_draw_page_offers(store):
     assert not at.button(key="train_start").disabled
 
 
+def test_the_run_list_and_the_next_name_follow_the_store(store):
+    from mnist_core.registry import delete_model
+
+    at = quick_settings(app(TRAIN), "quick", epochs=1)
+    at.button(key="train_start").click().run()
+    assert at.text_input(key="train_name").value == "quick-2"  # while 'quick' trains
+    assert wait_until_ended("quick").status == FINISHED
+    at.run()
+    assert "Saved model 'quick'" in texts(at.success)
+    assert at.text_input(key="train_name").value == "quick-2"
+
+    delete_model("quick", owner=ALICE)
+    at.run()
+    assert "Saved model 'quick'" not in texts(at.success)  # no longer a model to try
+    assert "has since been deleted, or replaced" in texts(at.info)
+    assert not at.get("page_link")
+    assert at.text_input(key="train_name").value == "quick"  # free again: offered again
+
+    at.text_input(key="train_name").input("my-own").run()  # typed: left alone
+    at.run()
+    assert at.text_input(key="train_name").value == "my-own"
+
+
 def test_each_visitor_sees_and_stops_only_their_own_runs(store):
     alice = quick_settings(app(TRAIN, ALICE), "alices", epochs=50, batch_size=16)
     bob = quick_settings(app(TRAIN, BOB), "bobs", epochs=1)
     alice.button(key="train_start").click().run()
     bob.button(key="train_start").click().run()  # never disabled by someone else's run
-    assert "Queued 'bobs'" in texts(bob.success)
+    assert "Queued 'bobs'" in texts(bob.toast)
 
     queue = JobQueue.from_env()
     alices, bobs = (next(j for j in queue.view().jobs if j.name == n) for n in ("alices", "bobs"))
@@ -550,15 +575,29 @@ def test_each_visitor_sees_and_stops_only_their_own_runs(store):
     assert not alice.exception and "Stopped" in texts(alice.warning)
 
 
-def test_train_page_explains_missing_mnist(store, tmp_path, monkeypatch):
+def test_without_mnist_start_is_off_and_says_why(store, tmp_path, monkeypatch):
     monkeypatch.setenv("MNIST_DATA_DIR", str(tmp_path / "nothing-here"))
-    at = app(TRAIN)
+    at = quick_settings(app(TRAIN), "nodata", epochs=1)
     assert "MNIST_DATA_DIR" in texts(at.warning)
-    at = quick_settings(at, "nodata", epochs=1)
-    at.button(key="train_start").click().run()
+    start = at.button(key="train_start")
+    assert start.disabled and "MNIST" in start.help
+    assert "Start is off until the server has MNIST" in texts(at.caption)
+    assert not JobQueue.from_env().view().jobs
+
+
+def test_a_run_that_cannot_find_mnist_fails_with_the_reason_and_saves_nothing(
+    store, tmp_path, monkeypatch
+):
+    # a worker on a host without MNIST (this page's host has it)
+    queue = JobQueue.from_env()
+    config = TrainConfig(architecture="mlp-16-16-relu", epochs=1, train_size=500)
+    queue.submit(config, "nodata", ALICE)
+    monkeypatch.setenv("MNIST_DATA_DIR", "/nothing-here")
+    worker.ensure_worker(queue)
     assert wait_until_ended("nodata").status == FAILED
-    at.run()
-    assert "Training failed" in texts(at.error)
+    monkeypatch.setenv("MNIST_DATA_DIR", str(SUBSET_DIR))
+    at = app(TRAIN)
+    assert "Training failed" in texts(at.error) and "/nothing-here" in texts(at.error)
     assert [info.name for info in list_models(store)] == ["seed-cnn"]
 
 
@@ -577,7 +616,7 @@ def test_train_page_says_once_that_damaged_run_records_were_set_aside(store, tmp
     assert "set them aside" not in texts(at.warning)  # said once
     at = quick_settings(at, "fresh", epochs=1)
     at.button(key="train_start").click().run()
-    assert "Queued 'fresh'" in texts(at.success)
+    assert "Queued 'fresh'" in texts(at.toast)
 
 
 def test_without_a_writable_state_folder_training_is_unavailable_and_the_rest_works(

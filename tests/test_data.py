@@ -122,3 +122,36 @@ def test_full_mnist_matches_published_counts():
         5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949
     ]
     assert abs(x_train.mean() / 255 - 0.1307) < 1e-3
+
+
+def test_a_download_is_offered_only_where_the_keras_origin_answers(monkeypatch):
+    import http.server
+    import threading
+
+    from mnist_core import data
+
+    class Origin(http.server.BaseHTTPRequestHandler):
+        def do_HEAD(self):  # noqa: N802 (the handler's name)
+            self.send_response(200 if self.path.endswith("/mnist.npz") else 404)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Origin)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        host = f"http://127.0.0.1:{server.server_port}"
+        monkeypatch.delenv(DATA_DIR_ENV, raising=False)
+        monkeypatch.setattr(data, "KERAS_ORIGIN", f"{host}/mnist.npz")
+        assert data.mnist_downloadable()
+        monkeypatch.setattr(data, "KERAS_ORIGIN", f"{host}/gone.npz")
+        assert not data.mnist_downloadable()
+        monkeypatch.setattr(data, "KERAS_ORIGIN", f"{host}/mnist.npz")
+        monkeypatch.setenv(DATA_DIR_ENV, "/a/folder/set/by/hand")  # never bypassed
+        assert not data.mnist_downloadable()
+    finally:
+        server.shutdown()
+    monkeypatch.delenv(DATA_DIR_ENV, raising=False)
+    monkeypatch.setattr(data, "KERAS_ORIGIN", "http://127.0.0.1:9/mnist.npz")  # nobody there
+    assert not data.mnist_downloadable(timeout=1.0)

@@ -171,3 +171,15 @@ def test_a_model_left_without_its_card_is_listed_as_such_and_the_command_line_re
     assert main(["delete", "small"]) == 0
     assert not (folder / "small.keras").exists() and not (folder / "small.onnx").exists()
     assert [i.name for i in registry.list_models()] == ["cnn"]
+
+
+def test_a_run_holds_its_model_until_it_is_deleted_or_saved_again(store):
+    folder, model = store
+    registry.save_model(model, "mine", ModelCard(job="job-1"), directory=folder)
+    assert registry.holds_run("mine", "job-1", folder)
+    assert not registry.holds_run("mine", "job-2", folder)
+    registry.save_model(model, "mine", ModelCard(job="job-2"), directory=folder, overwrite=True)
+    assert not registry.holds_run("mine", "job-1", folder)  # replaced by a later run
+    registry.delete_model("mine", folder)
+    assert not registry.holds_run("mine", "job-2", folder)
+    assert not registry.holds_run("never-saved", "job-3", folder)

@@ -41,7 +41,17 @@ except QueueUnavailableError as err:
 ui.remember(
     "train_arch", "train_epochs", "train_batch_size", "train_val_split", "train_size",
     "train_augment", "train_non_digits", "train_pen", "train_seed", "train_name",
+    "train_suggested", "train_name_base",
 )
+
+
+def suggest_name(wanted: str) -> None:
+    """Put the first free name from `wanted` (`wanted`, `wanted-2`, ...) in the name box,
+    remembered as a suggestion so that it follows the store until the person types their
+    own: a name a stopped run never saved is offered again."""
+    state = st.session_state
+    state.train_name_base = wanted
+    state.train_name = state.train_suggested = queue.free_name(wanted)
 
 
 def use_architecture_defaults():
@@ -50,7 +60,7 @@ def use_architecture_defaults():
     st.session_state.train_epochs = arch.epochs
     st.session_state.train_batch_size = arch.batch_size
     st.session_state.train_augment = arch.augment
-    st.session_state.train_name = queue.free_name(f"my-{arch.name}")
+    suggest_name(f"my-{arch.name}")
 
 
 def start_run():
@@ -75,14 +85,13 @@ def start_run():
             address=ui.client_address(),
         )
     except (JobError, ModelProtectedError, InvalidModelNameError) as err:
-        state.train_flash = ("error", f"Not started: {err}.")
+        state.train_flash = f"Not started: {err}."
         return
     ui.ensure_local_worker(queue)
-    state.train_name = queue.free_name(name)
-    state.train_flash = (
-        "success",
-        f"Queued {name!r}." if job.status == QUEUED else f"{name!r}: {job.status}.",
-    )
+    suggest_name(name)
+    # the run's own box, on the right, says how it goes from here: this only confirms
+    st.toast(f"Queued {name!r}." if job.status == QUEUED else f"{name!r}: {job.status}.",
+             icon=":material/schedule:")
 
 
 if "train_arch" not in st.session_state:
@@ -93,6 +102,10 @@ if "train_arch" not in st.session_state:
     st.session_state.train_non_digits = False
     st.session_state.train_pen = False
     use_architecture_defaults()
+elif (st.session_state.get("train_name") == st.session_state.get("train_suggested")
+      and "train_name_base" in st.session_state):
+    # not typed over: follow the store (a stopped run's name is free again, say)
+    suggest_name(st.session_state.train_name_base)
 
 st.title("Train a model")
 st.caption(
@@ -100,8 +113,14 @@ st.caption(
     "can leave this page and come back (keep the address: it names your runs). Each "
     "model is saved when its run finishes, or when you stop it."
 )
+data_problem = None
 if not mnist_available():
-    st.warning(ui.mnist_missing_message())
+    if ui.mnist_downloadable():
+        st.info("MNIST is not on this server yet: the first run downloads it (about "
+                "11 MB) into the Keras cache.", icon=":material/download:")
+    else:
+        data_problem = ui.mnist_missing_message()
+        st.warning(data_problem)
 ui.tell_if_records_set_aside(queue)
 
 settings, run_area = st.columns([1, 1.4], gap="large")
@@ -165,11 +184,13 @@ with settings:
 
     st.button(
         "Start training", type="primary", key="train_start",
-        disabled=name_problem is not None, on_click=start_run,
+        disabled=name_problem is not None or data_problem is not None, on_click=start_run,
+        help="A run needs the MNIST data set: see the note above." if data_problem else None,
     )
+    if data_problem is not None:
+        st.caption("Start is off until the server has MNIST (see above).")
     if "train_flash" in st.session_state:
-        kind, text = st.session_state.pop("train_flash")
-        (st.success if kind == "success" else st.error)(text)
+        st.error(st.session_state.pop("train_flash"))
 
 
 def try_it(name: str):
@@ -181,7 +202,7 @@ def stop_run(job_id: str):
     try:
         queue.stop(job_id, owner)
     except (JobError, ModelProtectedError) as err:
-        st.session_state.train_flash = ("error", f"Not stopped: {err}.")
+        st.session_state.train_flash = f"Not stopped: {err}."
 
 
 def settings_line(config: TrainConfig) -> str:
@@ -241,7 +262,7 @@ def show_job(job, newest: bool):
             )
         with st.container(horizontal=True, vertical_alignment="center", gap="medium"):
             st.markdown(
-                f"**Elapsed** {ui.format_seconds(job.elapsed)} · **Time left** "
+                f"**Since Start** {ui.format_seconds(job.since_submitted)} · **Time left** "
                 f"{ui.format_seconds(job.eta)}"
             )
             st.button(
@@ -251,8 +272,17 @@ def show_job(job, newest: bool):
             )
         if job.stopping:
             st.info("Stopping after the current batch…")
+    elif job.card is not None and not registry.holds_run(job.name, job.id):
+        # the history follows the store: this run's model is gone
+        st.info(f"{job.message} That model has since been deleted, or replaced by a "
+                "later run of the same name.", icon=":material/history:")
+        return
     elif job.status == FINISHED:
-        st.success(job.message)
+        training = job.card.training_seconds if job.card else None
+        st.success(
+            f"{job.message} {ui.format_seconds(job.since_submitted)} from Start to saved"
+            + (f", {ui.format_seconds(training)} of it training." if training else ".")
+        )
         if newest:
             try_it(job.name)
     elif job.status == FAILED:

@@ -133,6 +133,11 @@ class Job:
         return (self.ended or time.time()) - self.started
 
     @property
+    def since_submitted(self) -> float:
+        """Seconds from Start (the submit) to the end, or to now: what the person waited."""
+        return (self.ended or time.time()) - self.created
+
+    @property
     def fraction(self) -> float:
         return float(self.progress.fraction) if self.progress else 0.0
 

@@ -126,7 +126,7 @@ def train_job(store: JobStore, job_id: str) -> None:
         else:
             end(FINISHED, (
                 f"Saved model {name!r}: test accuracy {accuracy:.2%} (best epoch "
-                f"{card['best_epoch']} of {epochs}, {card['training_seconds']:.0f} s)."
+                f"{card['best_epoch']} of {epochs})."
             ), card)
 
 
