@@ -863,6 +863,8 @@ def test_try_it_opens_the_draw_page_on_that_model_and_the_list_marks_default_and
     picker = at.selectbox(key="draw_model")
     assert picker.value == "alices"
     assert "model" not in at.query_params  # taken once; the visitor's later pick holds
-    assert picker.options == ["seed-cnn (default)", "alices (yours)", "bobs"]
+    # seed-cnn: this store ships nothing, so it counts as trained here
+    assert picker.options == [
+        "seed-cnn (default, trained here)", "alices (yours)", "bobs (trained here)"]
     picker.set_value("seed-cnn").run()
     assert at.selectbox(key="draw_model").value == "seed-cnn"

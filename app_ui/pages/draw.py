@@ -56,7 +56,9 @@ def choose_model(infos) -> object | None:
         st.session_state.draw_model = default
 
     def label(n: str) -> str:
-        marks = ["default"] * (n == default) + ["yours"] * (cards[n].owner == owner)
+        mine = cards[n].owner == owner
+        marks = ["default"] * (n == default) + ["yours"] * mine
+        marks += ["trained here"] * (not mine and not cards[n].shipped)  # by someone else
         marks += ["card unreadable"] * bool(cards[n].card_error)
         return f"{n} ({', '.join(marks)})" if marks else n
 
