@@ -52,6 +52,7 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
 PAD = 280
+PAD_CANVAS = '[data-testid="stBidiComponentIsolated"] canvas.upper-canvas'
 STEP_PX = 6
 # Strokes on the 280 px pad (a 1, a 7 and a 0), drawn in turn.
 STROKES = [
@@ -252,7 +253,7 @@ async def draw_once(page, stroke, clear: bool = True) -> dict:
         timeout=TIMEOUT_MS
     )
     await idle(page)
-    canvas = page.locator('[data-testid="stBidiComponentIsolated"] canvas.upper-canvas')
+    canvas = page.locator(PAD_CANVAS)
     box = None
     for _ in range(100):  # the new, empty pad may still be mounting after Clear
         try:

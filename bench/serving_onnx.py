@@ -22,7 +22,7 @@ With the default model (or `--model`), in one run:
    seconds from launching the server to the first bars on screen, the server
    process's resident memory after that first read, and pen-up to bars for the tab's
    first drawing against the next five (the first must not wait for anything the later
-   ones have).
+   ones have), and the seconds from clicking Evaluate to its charts drawn, first and warm.
 
 Warm-up calls are excluded from the timings. Writes bench/results/serving_onnx.json.
 """
@@ -55,6 +55,7 @@ PREDICT_CALLS = (50, 10)
 NUMBER_CALLS = (100, 20)
 WARMUP = 10
 LATER_DRAWINGS = 5  # drawn in the same tab after the first, for pen-up to bars
+EVALUATE_VISITS = 3  # from Draw to Evaluate in that tab: the first, then warm
 # The web process, as AppTest serves the Draw page: one upload read, then its figures.
 WEB_PROCESS = """
 import json, sys, time
@@ -163,6 +164,26 @@ def vm_status(pid: int) -> dict:
             "peak_rss_mb": int(fields["VmHWM"].split()[0]) / 1024}
 
 
+async def open_evaluate(page) -> float:
+    """Seconds from clicking Evaluate in the sidebar (coming from Draw) to its charts
+    and confusion matrix drawn and the page idle."""
+    from playwright.async_api import expect
+
+    sidebar = page.get_by_test_id("stSidebar")
+    if await page.locator(serving.PAD_CANVAS).count() == 0:
+        await sidebar.get_by_role("link", name="Draw").click()
+        await expect(page.locator(serving.PAD_CANVAS)).to_be_visible(timeout=serving.TIMEOUT_MS)
+        await serving.idle(page)
+    clicked = time.perf_counter()
+    await sidebar.get_by_role("link", name="Evaluate").click()
+    confusion = page.locator('[data-testid="stPlotlyChart"]:has(.heatmaplayer)')
+    await expect(confusion).to_be_visible(timeout=serving.TIMEOUT_MS)
+    await expect(page.locator('[data-testid="stPlotlyChart"] .main-svg')).not_to_have_count(
+        0, timeout=serving.TIMEOUT_MS)
+    await serving.idle(page)
+    return time.perf_counter() - clicked
+
+
 async def real_server(folder: Path) -> dict:
     """`streamlit run app.py` from launch to the first bars in headless Chromium."""
     from playwright.async_api import async_playwright
@@ -181,12 +202,14 @@ async def real_server(folder: Path) -> dict:
             # the same tab again: what a drawing costs once the page has everything
             later = [await serving.draw_once(page, serving.STROKES[i % len(serving.STROKES)])
                      for i in range(LATER_DRAWINGS)]
+            evaluate = [await open_evaluate(page) for _ in range(EVALUATE_VISITS)]
             await context.close()
         await browser.close()
     return {
         "seconds_launch_to_healthy": healthy - launched,
         "seconds_launch_to_first_bars": bars - launched,
         "first_read_ms": first["read_s"] * 1000,
+        "evaluate_open_s": {"first": evaluate[0], "warm": evaluate[1:]},
         "pen_up_to_bars_first_ms": first["stroke_to_bars_s"] * 1000,
         "pen_up_to_bars_later_ms": common.stats([d["stroke_to_bars_s"] for d in later]),
         "server": memory,
@@ -268,6 +291,9 @@ def report(result: dict) -> None:
               f"{real['first_read_ms']:.0f} ms); server resident {real['server']['rss_mb']:.0f}"
               f" MB (peak {real['server']['peak_rss_mb']:.0f} MB), TensorFlow libraries "
               f"mapped: {real['tensorflow_libraries_mapped']}")
+        visits = real["evaluate_open_s"]
+        print(f"Evaluate page from the sidebar: first {visits['first']:.1f} s, then "
+              + ", ".join(f"{s:.1f}" for s in visits["warm"]) + " s (caches warm)")
         later = real["pen_up_to_bars_later_ms"]
         print(f"pen-up to bars in Chromium: the tab's first drawing "
               f"{real['pen_up_to_bars_first_ms']:.0f} ms, the next {later['n']} p50 "

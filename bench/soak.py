@@ -234,8 +234,13 @@ class Soak:
                                  "Write a number, digit after digit, in the black box.")
         canvas = page.locator('[data-testid="stBidiComponentIsolated"] canvas.upper-canvas')
         await expect(canvas).to_have_count(1, timeout=STEP_TIMEOUT_MS)
-        box = await canvas.bounding_box()
         height, width = NUMBER_PAD
+        box = await canvas.bounding_box()
+        deadline = time.perf_counter() + STEP_TIMEOUT_MS / 1000
+        while box is None or abs(box["width"] - width) > 2:  # the digit pad is still going
+            assert time.perf_counter() < deadline, "the number pad did not appear"
+            await asyncio.sleep(0.1)
+            box = await canvas.bounding_box()
         for stroke, left in ((ONE, 150), (SEVEN, 380)):
             points = [(box["x"] + x * box["width"] / width, box["y"] + y * box["height"] / height)
                       for x, y in scaled(stroke, 170, (left, 35))]

@@ -21,3 +21,5 @@ def test_cold_start_and_pen_up_to_bars_first_and_later(sync_playwright_or_skip, 
     assert later["n"] == serving_onnx.LATER_DRAWINGS
     assert 0 < later["min_ms"] <= later["p50_ms"] <= later["p95_ms"]
     assert result["pen_up_to_bars_first_ms"] > 0
+    visits = result["evaluate_open_s"]
+    assert visits["first"] > 0 and len(visits["warm"]) == serving_onnx.EVALUATE_VISITS - 1
