@@ -1,0 +1,44 @@
+"""What the web server does once, as `streamlit run app.py` starts it (`app.py` calls
+these): tell malloc to keep the visitors' threads in a few arenas, and warm the Draw
+page's reading in the background.
+
+Kept apart from `ui`, whose imports would hold up the server's start.
+"""
+
+from __future__ import annotations
+
+import threading
+
+# glibc gives each thread that allocates at once its own malloc arena (up to 8 per core)
+# and keeps what it frees there: with every visitor's script run on its own thread, the
+# server's memory grew with the visitors drawing at once, not with what they hold.
+MALLOC_ARENAS = 2
+_M_ARENA_MAX = -8  # mallopt's parameter number (malloc.h)
+
+
+def limit_malloc_arenas() -> bool:
+    """Have glibc's malloc share at most `MALLOC_ARENAS` arenas among the server's
+    threads, as `MALLOC_ARENA_MAX` would; True if it took. Elsewhere than glibc (macOS,
+    musl) nothing changes."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return bool(libc.mallopt(_M_ARENA_MAX, MALLOC_ARENAS))
+    except (OSError, AttributeError):
+        return False
+
+
+def warm_in_background() -> threading.Thread:
+    """Import the pages' modules and open the default model on a thread (`ui.warm_start`)
+    while the server starts, so the first visitor's first drawing waits for neither."""
+
+    def warm() -> None:
+        from app_ui import ui
+
+        ui.warm_start()
+
+    thread = threading.Thread(target=warm, name="warm-start", daemon=True)
+    thread.start()
+    return thread
