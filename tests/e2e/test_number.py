@@ -30,6 +30,21 @@ from .helpers import (
 pytestmark = pytest.mark.e2e
 
 
+def expect_number(page, number: str):
+    """The page reads `number`; returns its metric."""
+    metric = page.get_by_test_id("stMetric")
+    try:
+        expect(metric.get_by_test_id("stMetricLabel")).to_contain_text(
+            "Number", timeout=PREDICTION_TIMEOUT
+        )
+        expect(metric.get_by_test_id("stMetricValue")).to_have_text(
+            number, timeout=PREDICTION_TIMEOUT
+        )
+    except AssertionError as err:
+        raise AssertionError(f"expected {number}; the page says: {reading(page)}") from err
+    return metric
+
+
 def test_write_a_three_digit_number_with_the_mouse(page, app_url, screenshots):
     open_page(page, app_url, pad(page))
     page.get_by_text("Write a number").click()
@@ -46,16 +61,7 @@ def test_write_a_three_digit_number_with_the_mouse(page, app_url, screenshots):
         draw_with_mouse(page, scaled(stroke, 170, (left, 35)), NUMBER_PAD)
         app_idle(page)
 
-    metric = page.get_by_test_id("stMetric")
-    try:
-        expect(metric.get_by_test_id("stMetricLabel")).to_contain_text(
-            "Number", timeout=PREDICTION_TIMEOUT
-        )
-        expect(metric.get_by_test_id("stMetricValue")).to_have_text(
-            "170", timeout=PREDICTION_TIMEOUT
-        )
-    except AssertionError as err:
-        raise AssertionError(f"expected 170; the page says: {reading(page)}") from err
+    metric = expect_number(page, "170")
     strips = page.locator(BARS)
     expect(strips).to_have_count(3)  # one strip of ten bars per digit, titled as read
     expect(strips.locator(BAR)).to_have_count(30)
@@ -113,13 +119,7 @@ def test_write_a_number_with_a_finger_on_a_phone_held_upright(phone_page, screen
     for stroke, left in ((ONE, 80), (SEVEN, 190)):
         draw_with_finger(phone, scaled(stroke, 140, (left, 30)), NARROW_NUMBER_PAD)
         app_idle(phone)
-    metric = phone.get_by_test_id("stMetric")
-    try:
-        expect(metric.get_by_test_id("stMetricValue")).to_have_text(
-            "17", timeout=PREDICTION_TIMEOUT
-        )
-    except AssertionError as err:
-        raise AssertionError(f"expected 17; the page says: {reading(phone)}") from err
+    expect_number(phone, "17")
     expect(phone.locator(BARS)).to_have_count(2)
     assert horizontal_overflow(phone) == 0
     screenshot(phone, screenshots / "number-phone-17.png")
