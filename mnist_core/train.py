@@ -200,9 +200,9 @@ def train_model(
     `data` is `((x_train, y_train), (x_test, y_test))` as from `load_mnist`; None
     loads MNIST. `stop_event` is anything with `is_set()`. `card_extra` adds fields to
     the card (the owner and job of a queued run). `soft_targets` makes the run a
-    student of a teacher, scored against it on validation and test too; its model
-    selection and calibration still go by the validation labels. Raises
-    `TrainingStopped` if stopped before one epoch finished.
+    student of a teacher: its validation and test losses are its loss against the
+    teacher too, while accuracy, and so the epoch chosen, and its reading policy go by
+    the labels. Raises `TrainingStopped` if stopped before one epoch finished.
     """
     cfg = config.resolved()
     if save_as is not None:
