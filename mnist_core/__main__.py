@@ -1,5 +1,6 @@
 """Command line: train, evaluate and list models, predict the digit in an image file,
-export a model to ONNX, or run a worker that trains the app's queued jobs.
+distil a model into one network, export a model to ONNX, or run a worker that trains
+the app's queued jobs.
 
     python -m mnist_core train --arch fast-cnn --name my-fast-cnn
     python -m mnist_core evaluate [--name cnn]
@@ -7,6 +8,7 @@ export a model to ONNX, or run a worker that trains the app's queued jobs.
     python -m mnist_core list
     python -m mnist_core calibrate [--name cnn]
     python -m mnist_core ensemble --name cnn-x3 --members cnn cnn-2 cnn-3
+    python -m mnist_core distill --teacher cnn-x3 --name cnn-distilled
     python -m mnist_core export my-old-model
     python -m mnist_core worker [--threads 1]
 
@@ -25,6 +27,7 @@ import sys
 from pathlib import Path
 
 from mnist_core.config import TrainConfig
+from mnist_core.distill import DEFAULT_ALPHA, DEFAULT_TEMPERATURE
 from mnist_core.errors import MnistCoreError
 from mnist_core.tensorflow_setup import quiet_tensorflow
 
@@ -32,7 +35,7 @@ from mnist_core.tensorflow_setup import quiet_tensorflow
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    if args.run in (_train, _evaluate, _export, _calibrate, _ensemble):  # Keras's commands
+    if args.run in (_train, _evaluate, _export, _calibrate, _ensemble, _distill):  # Keras's
         quiet_tensorflow()
     try:
         return args.run(args)
@@ -140,6 +143,26 @@ def _parser() -> argparse.ArgumentParser:
     ensemble.add_argument("--overwrite", action="store_true",
                           help="replace a model of that name")
     ensemble.set_defaults(run=_ensemble)
+
+    distill = commands.add_parser(
+        "distill", help="train one network on a model's probabilities (and the labels) "
+        "with that model's own recipe, then calibrate it on the same validation split",
+    )
+    distill.add_argument("--teacher", required=True, help="the model to learn from (read "
+                         "through its ONNX graph)")
+    distill.add_argument("--name", required=True, help="name to save the student under")
+    distill.add_argument("--arch", help="the student's architecture (default: the one "
+                         "the teacher's recipe trained)")
+    distill.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE,
+                         metavar="T", help="soften both models' probabilities at T (default "
+                         f"{DEFAULT_TEMPERATURE:g})")
+    distill.add_argument("--alpha", type=float, default=DEFAULT_ALPHA, metavar="A",
+                         help="weight of the labels' loss; 1 - A goes to the teacher's "
+                         f"(default {DEFAULT_ALPHA:g})")
+    distill.add_argument("--epochs", type=int, help="default: the teacher recipe's")
+    distill.add_argument("--overwrite", action="store_true",
+                         help="replace a model of that name")
+    distill.set_defaults(run=_distill)
 
     worker = commands.add_parser("worker", help="train the app's queued jobs")
     worker.add_argument("--threads", type=int, default=1,
@@ -292,10 +315,7 @@ def _calibrate(args) -> int:
     model = registry.load_model(name, args.models_dir)
     card = model.card
     (x_train, y_train), (x_test, y_test) = load_mnist(args.data_dir)
-    cfg = TrainConfig.from_dict(
-        {k: v for k, v in (card.hyperparameters or {}).items()
-         if k in TrainConfig.__dataclass_fields__}
-    )
+    cfg = TrainConfig.from_card(card.hyperparameters or {})
     n_mnist = min(cfg.train_size or len(x_train), len(x_train))
     digits = load_pendigits()
     trained_writers = set(card.pen_writers or [])
@@ -382,6 +402,28 @@ def _ensemble(args) -> int:
     return _calibrate(argparse.Namespace(
         name=args.name, models_dir=args.models_dir, data_dir=args.data_dir
     ))
+
+
+def _distill(args) -> int:
+    from mnist_core.data import load_mnist
+    from mnist_core.distill import distill
+
+    changes = {key: value for key, value in
+               (("architecture", args.arch), ("epochs", args.epochs)) if value is not None}
+
+    def report(progress):
+        if progress.epoch_finished:
+            print(progress.epoch_line(), flush=True)
+
+    card = distill(
+        args.teacher, args.name, data=load_mnist(args.data_dir),
+        temperature=args.temperature, alpha=args.alpha, changes=changes,
+        models_dir=args.models_dir, overwrite=args.overwrite, progress=report,
+    ).card
+    print(f"saved {card.name}: validation {card.val_accuracy:.4f}, test "
+          f"{card.test_accuracy:.4f} (epoch {card.best_epoch}), "
+          f"{card.training_seconds:.0f} s")
+    return 0
 
 
 def _worker(args) -> int:

@@ -1,6 +1,7 @@
 """A model's card: what it is, how it was trained and how it scored, stored as JSON
-beside its `.keras` and `.onnx` files. Training and ensembling write one, everything else reads it,
-always through `ModelCard`, so a field has one name and one type everywhere."""
+beside its `.keras` and `.onnx` files. Training, ensembling and distilling write one,
+everything else reads it, always through `ModelCard`, so a field has one name and one
+type everywhere."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "test_images": (int,), "trained_on": (str,), "pen_writers": (list,),
     "preprocess_version": (str,), "versions": (dict,), "created": (str,), "name": (str,),
     "owner": (str,), "job": (str,), "reading": (dict,), "onnx_sha256": (str,),
+    "distillation": (dict,),
 }
 
 
@@ -62,6 +64,8 @@ class ModelCard:
     job: str | None = None  # the queued run that trained it
     reading: dict | None = None  # its ReadingPolicy, the target and data it was fitted on
     onnx_sha256: str | None = None  # the SHA-256 of `<name>.onnx`, its graph for serving
+    # a student's teacher and how it learnt from it: teacher, temperature, alpha
+    distillation: dict | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod

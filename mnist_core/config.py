@@ -129,6 +129,13 @@ class TrainConfig:
         return asdict(self)
 
     @classmethod
+    def from_card(cls, hyperparameters: dict) -> TrainConfig:
+        """The settings a card's `hyperparameters` hold, the architecture's schedule
+        (stored beside them) left out."""
+        known = {k: v for k, v in hyperparameters.items() if k in cls.__dataclass_fields__}
+        return cls.from_dict(known)
+
+    @classmethod
     def from_dict(cls, values: dict) -> TrainConfig:
         """Rebuild a config stored as JSON (tuples come back as lists); unknown keys
         are an error, so a record from another version never trains the wrong thing."""

@@ -60,8 +60,7 @@ def member_config(card: ModelCard) -> TrainConfig:
     if card.architecture == ENSEMBLE or "architecture" not in stored:
         raise ValueError(f"{card.name or 'a model'!r} is not one training run with "
                          "recorded settings, so it cannot be an ensemble's member")
-    known = {k: v for k, v in stored.items() if k in TrainConfig.__dataclass_fields__}
-    return TrainConfig.from_dict(known).resolved()
+    return TrainConfig.from_card(stored).resolved()
 
 
 def shared_recipe(cards: Sequence[ModelCard]) -> TrainConfig:

@@ -7,7 +7,8 @@
 It records train/validation/test accuracy and loss after every epoch, reports progress
 through a callback (throttled, so the UI never slows training down), stops after the
 current batch when `stop_event` is set (keeping the best weights so far) and saves
-through the model store, atomically.
+through the model store, atomically. With `soft_targets` it trains a student on a
+teacher's probabilities beside the labels (`mnist_core.distill`).
 """
 
 from __future__ import annotations
@@ -74,6 +75,27 @@ class Progress:
         return (f"epoch {self.epoch}/{self.epochs}  loss {h['loss'][-1]:.4f}  "
                 f"acc {h['accuracy'][-1]:.4f}  val {'-' if val is None else f'{val:.4f}'}  "
                 f"test {h['test_accuracy'][-1]:.4f}  ({h['epoch_seconds'][-1]:.0f} s)")
+
+
+@dataclass(frozen=True)
+class SoftTargets:
+    """A teacher's probabilities fitted beside the labels (knowledge distillation).
+
+    Every image a run fits, validates or tests on is read by `teacher` once, before
+    training and without augmentation, so the targets become `(N, 11)`: the label, then
+    the teacher's ten probabilities; `loss` reads both (`objective.distillation_loss`).
+    """
+
+    teacher: Callable[[np.ndarray], np.ndarray]  # (N, 28, 28) images -> (N, 10)
+    loss: Callable
+
+    def targets(self, images: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        """`(N, 11)` float32: each image's label, then the teacher's probabilities."""
+        probabilities = np.asarray(self.teacher(images), dtype=np.float32)
+        if probabilities.shape != (len(images), 10):
+            raise ValueError(f"the teacher gave probabilities shaped {probabilities.shape} "
+                             f"for {len(images)} images, expected ({len(images)}, 10)")
+        return np.concatenate([labels.astype(np.float32)[:, None], probabilities], axis=1)
 
 
 @dataclass
@@ -171,13 +193,16 @@ def train_model(
     progress_interval: float = 0.5,
     overwrite: bool = False,
     card_extra: dict | None = None,
+    soft_targets: SoftTargets | None = None,
 ) -> TrainResult:
     """Run one training and, if `save_as` is given, save the model and its card.
 
     `data` is `((x_train, y_train), (x_test, y_test))` as from `load_mnist`; None
     loads MNIST. `stop_event` is anything with `is_set()`. `card_extra` adds fields to
-    the card (the owner and job of a queued run). Raises `TrainingStopped` if stopped
-    before one epoch finished.
+    the card (the owner and job of a queued run). `soft_targets` makes the run a
+    student of a teacher: its validation and test losses are its loss against the
+    teacher too, while accuracy, and so the epoch chosen, and its reading policy go by
+    the labels. Raises `TrainingStopped` if stopped before one epoch finished.
     """
     cfg = config.resolved()
     if save_as is not None:
@@ -185,14 +210,19 @@ def train_model(
         if not overwrite and registry.model_exists(save_as, models_dir):
             raise FileExistsError(f"a model named {save_as!r} already exists")
     (x_train, y_train), (x_test, y_test) = data if data is not None else load_mnist()
-    run = prepare_run(cfg, (x_train, y_train))
+    run = prepare_run(cfg, (x_train, y_train), soft_targets)
     if cfg.test_size is not None:
         x_test, y_test = x_test[: cfg.test_size], y_test[: cfg.test_size]
     x_test, y_test = prepare_mnist(x_test), y_test.astype(np.int32)
     model = run.model
+    val_targets, test_targets = run.val_data, (x_test, y_test)
+    if soft_targets is not None:
+        if run.val_data is not None:
+            val_targets = (run.val_data[0], soft_targets.targets(*run.val_data))
+        test_targets = (x_test, soft_targets.targets(x_test, y_test))
 
     monitor = _RunMonitor(
-        (x_test, y_test), run.steps, cfg.epochs, progress, stop_event, progress_interval
+        test_targets, run.steps, cfg.epochs, progress, stop_event, progress_interval
     )
     # With averaged weights, validation, the test score and the weights kept at each
     # epoch's end are the average's: the swap must come before the monitor.
@@ -200,7 +230,7 @@ def train_model(
                  if cfg.ema_momentum else [])
     started = time.perf_counter()
     model.fit(
-        run.train_ds, epochs=cfg.epochs, validation_data=run.val_data, verbose=0,
+        run.train_ds, epochs=cfg.epochs, validation_data=val_targets, verbose=0,
         shuffle=False, callbacks=[*averaging, monitor, *(callbacks or [])],
     )
     seconds = time.perf_counter() - started
@@ -233,12 +263,15 @@ class PreparedRun:
     n_val: int
 
 
-def prepare_run(cfg: TrainConfig, train_data: tuple[np.ndarray, np.ndarray]) -> PreparedRun:
+def prepare_run(cfg: TrainConfig, train_data: tuple[np.ndarray, np.ndarray],
+                soft_targets: SoftTargets | None = None) -> PreparedRun:
     """Split, prepare and batch the training data and build the compiled model.
 
     `cfg` must be resolved. The validation split is random with `cfg.seed` (Keras's own
     `validation_split` takes the last images unshuffled). Benchmarks call this to fit
-    exactly what `train_model` fits.
+    exactly what `train_model` fits. With `soft_targets` the fitted images' targets
+    carry the teacher's probabilities of the images as they are, augmentation aside,
+    and the model is compiled with its loss; `val_data` keeps the labels alone.
     """
     x_train, y_train, n_drawn = training_digits(cfg, train_data)
     init_seed = cfg.seed if cfg.init_seed is None else cfg.init_seed
@@ -268,9 +301,11 @@ def prepare_run(cfg: TrainConfig, train_data: tuple[np.ndarray, np.ndarray]) -> 
                 cfg.learning_rate, decay_steps=total, alpha=0.01
             )
     compile_model(model, learning_rate, non_digits=bool(cfg.non_digits),
-                  ema_momentum=cfg.ema_momentum)
+                  ema_momentum=cfg.ema_momentum,
+                  loss=None if soft_targets is None else soft_targets.loss)
+    targets = y_fit if soft_targets is None else soft_targets.targets(x_fit, y_fit)
 
-    train_ds = tf.data.Dataset.from_tensor_slices((x_fit, y_fit))
+    train_ds = tf.data.Dataset.from_tensor_slices((x_fit, targets))
     train_ds = train_ds.shuffle(len(x_fit), seed=init_seed, reshuffle_each_iteration=True)
     train_ds = train_ds.batch(cfg.batch_size)
     if cfg.augment:

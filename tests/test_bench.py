@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import accuracy, common, latency, number, scans, serving_onnx, training
+from bench import accuracy, common, distill, latency, number, scans, serving_onnx, training
 from mnist_core.card import ModelCard
 from mnist_core.data import load_mnist
 from mnist_core.inference import SQUEEZES, Readings
@@ -210,6 +210,35 @@ def test_serving_onnx_times_the_three_paths_and_the_web_process(store, tmp_path)
     assert web["imported"] == ["onnxruntime"] and web["rss_mb"] > 0
     assert len(web["shown"]) == 1
     assert "skipped" in result["web_process_streamlit"]
+
+
+def test_distill_compares_a_student_with_the_teacher_its_card_names(store, tmp_path):
+    card_file = store / "student.json"
+    for suffix in (".keras", ".onnx", ".json"):
+        shutil.copy(store / f"cnn{suffix}", store / f"student{suffix}")
+    card = json.loads(card_file.read_text())
+    card["distillation"] = {"teacher": "cnn", "temperature": 2.0, "alpha": 0.5}
+    card_file.write_text(json.dumps(card))
+    out = tmp_path / "results"
+    code = distill.main(["--models-dir", str(store), "--student", "student", "--quick",
+                         "--data-dir", str(SUBSET_DIR), "--pendigits", str(PENDIGITS),
+                         "--results-dir", str(out)])
+    result = read_result(out, "distill")
+    check_machine(result)
+    assert code == 0 and result["teacher"] == "cnn"
+    teacher, student = result["models"]["teacher"], result["models"]["student"]
+    assert teacher["validation"]["n"] == 100  # the recipe's 10% of the subset's 1,000
+    assert 0 <= teacher["validation"]["errors"] <= 100
+    check_stats(teacher["read_one_drawing"], 20)
+    check_stats(student["read_one_drawing"], 20)
+    for figures in (teacher, student):  # one network twice: every figure but time alike
+        del figures["read_one_drawing"]
+    assert teacher == student and 0 <= teacher["non_digits_refused"]["all"] <= 1
+
+    card["hyperparameters"]["seed"] = 9  # another split: nothing shared to judge on
+    card_file.write_text(json.dumps(card))
+    assert distill.main(["--models-dir", str(store), "--student", "student", "--quick",
+                         "--data-dir", str(SUBSET_DIR), "--results-dir", str(out)]) == 2
 
 
 def test_latency_times_both_paths_and_the_draw_page(store, tmp_path):
