@@ -291,7 +291,7 @@ async def draw_once(page, stroke, clear: bool = True) -> dict:
         except AssertionError:
             # still the empty pad's prompt and the app idle: the stroke never reached
             # the app (the pad was still mounting); draw it again and count it
-            if lost < 2 and await prompt.is_visible() and await _idle_now(page):
+            if lost < 2 and await prompt.is_visible() and await idle_now(page):
                 lost += 1
                 continue
         await expect(bars).to_have_count(10, timeout=TIMEOUT_MS - LOST_STROKE_MS)
@@ -303,7 +303,7 @@ async def draw_once(page, stroke, clear: bool = True) -> dict:
     return {"stroke_to_bars_s": arrived - lifted, "read_s": read_ms / 1000, "lost_strokes": lost}
 
 
-async def _idle_now(page) -> bool:
+async def idle_now(page) -> bool:
     """Whether the app is connected and no script run is going on right now."""
     app = page.locator('[data-testid="stApp"]')
     return (await app.get_attribute("data-test-connection-state") == "CONNECTED"

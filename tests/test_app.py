@@ -145,7 +145,7 @@ def app(page: str, owner: str = ALICE) -> AppTest:
 
 def upload(at: AppTest, name: str, data: bytes, mime="image/png") -> AppTest:
     at.radio(key="draw_source").set_value("Upload a photo").run()
-    at.file_uploader(key="draw_upload").upload(name, data, mime).run()
+    at.file_uploader[0].upload(name, data, mime).run()
     assert not at.exception, [e.value for e in at.exception]
     return at
 
@@ -201,7 +201,7 @@ at = AppTest.from_file("navigation.py", default_timeout=90)
 at.run()
 at.radio(key="draw_source").set_value("Upload a photo").run()
 with open(sys.argv[1], "rb") as f:
-    at.file_uploader(key="draw_upload").upload("digit.png", f.read(), "image/png").run()
+    at.file_uploader[0].upload("digit.png", f.read(), "image/png").run()
 shown = [m.value for m in at.metric]
 for page in ("app_ui/pages/evaluate.py", "app_ui/pages/models.py", "app_ui/pages/train.py"):
     at.switch_page(page).run()
@@ -328,6 +328,17 @@ def test_a_number_written_on_the_wide_pad_is_read_digit_by_digit(store, model, m
     assert not at.metric and "Write a number" in texts(at.info)
 
 
+def test_coming_back_to_upload_starts_with_an_empty_uploader(store):
+    at = upload(app(DRAW), "bomb.png", b"not an image at all")
+    assert "Cannot read bomb.png" in texts(at.error)
+    assert [t.value for t in at.title] == ["Read a photo"]
+    at.radio(key="draw_source").set_value("Draw a digit").run()
+    assert [t.value for t in at.title] == ["Draw a digit"]
+    at.radio(key="draw_source").set_value("Upload a photo").run()
+    assert not at.error and "Upload a photo or scan of a single digit." in texts(at.info)
+    assert not at.file_uploader[0].value
+
+
 def test_blank_or_flat_upload_shows_no_prediction(store):
     at = upload(app(DRAW), "white.png", png(np.full((280, 280), 255, np.uint8)))
     assert not at.metric and not strips(at)
@@ -447,6 +458,13 @@ def test_train_page_offers_the_settings(store):
     assert "You have no runs yet" in texts(at.info)
     assert "0 waiting" in texts(at.caption)
     assert at.toggle(key="train_non_digits").value is False
+    # the person's own settings hold over later runs of the page, until another pick
+    at.slider(key="train_epochs").set_value(1).run()
+    at.run()
+    at.run()
+    assert at.slider(key="train_epochs").value == 1
+    at.selectbox(key="train_arch").set_value("fast-cnn").run()
+    assert at.slider(key="train_epochs").value == 2
 
 
 def test_train_page_refuses_bad_taken_and_shipped_names(store):

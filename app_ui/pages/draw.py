@@ -28,6 +28,15 @@ except (ImportError, StreamlitAPIException) as err:  # the component needs a run
 
 CANVAS_PX = 280
 DRAW, NUMBER, UPLOAD = "Draw a digit", "Write a number", "Upload a photo"
+# each input's page title and how to use it
+TITLES = {
+    DRAW: ("Draw a digit", "Draw one digit, 0 to 9, with the mouse or a finger. The model "
+           "reads it every time you lift the pen."),
+    NUMBER: ("Write a number", "Write a number, digit after digit, with the mouse or a "
+             "finger. The model reads it every time you lift the pen."),
+    UPLOAD: ("Read a photo", "Upload a photo or a scan of one digit, 0 to 9. The model "
+             "reads it as soon as it arrives."),
+}
 
 ui.remember("draw_model", "draw_stroke", "draw_narrow_pad")
 
@@ -143,15 +152,9 @@ def write_a_number(infos) -> None:
                 st.image(reading_views.enlarge(digit.image, 84), caption=str(label), width=84)
 
 
-source = st.session_state.get("draw_source", DRAW)
-st.title("Write a number" if source == NUMBER else "Draw a digit")
-st.caption(
-    "Write a number, digit after digit, with the mouse or a finger. The model reads it "
-    "every time you lift the pen."
-    if source == NUMBER
-    else "Draw one digit, 0 to 9, with the mouse or a finger. The model reads it every "
-    "time you lift the pen."
-)
+title, caption = TITLES[st.session_state.get("draw_source", DRAW)]
+st.title(title)
+st.caption(caption)
 
 infos = registry.list_models()
 if not infos:
@@ -192,7 +195,8 @@ with left:
     else:
         upload = st.file_uploader(
             "Photo or scan of one digit", type=list(IMAGE_EXTENSIONS),
-            key="draw_upload",
+            # a new uploader each time this input is chosen: none shows a file from before
+            key=f"draw_upload_{st.session_state.draw_canvas_id}",
             help="Dark ink on light paper or light on dark both work, in a shadow too; crop it "
             "to one digit.",
         )

@@ -41,7 +41,7 @@ except QueueUnavailableError as err:
 ui.remember(
     "train_arch", "train_epochs", "train_batch_size", "train_val_split", "train_size",
     "train_augment", "train_non_digits", "train_pen", "train_seed", "train_name",
-    "train_suggested", "train_name_base",
+    "train_suggested", "train_name_base", "train_arch_applied",
 )
 
 
@@ -55,8 +55,13 @@ def suggest_name(wanted: str) -> None:
 
 
 def use_architecture_defaults():
-    """Set epochs, batch size, augmentation and the name to the chosen architecture's."""
+    """Set epochs, batch size, augmentation and the name to the chosen architecture's.
+
+    Called from the script when the chosen architecture differs from the one last applied,
+    not as the picker's on_change: Streamlit fired that callback again when the runs'
+    fragment reran the whole page, resetting what the person had set since."""
     arch = ARCHITECTURES[st.session_state.train_arch]
+    st.session_state.train_arch_applied = arch.name
     st.session_state.train_epochs = arch.epochs
     st.session_state.train_batch_size = arch.batch_size
     st.session_state.train_augment = arch.augment
@@ -103,8 +108,10 @@ if "train_arch" not in st.session_state:
     st.session_state.train_pen = False
     use_architecture_defaults()
 elif (st.session_state.get("train_name") == st.session_state.get("train_suggested")
-      and "train_name_base" in st.session_state):
-    # not typed over: follow the store (a stopped run's name is free again, say)
+      and "train_name_base" in st.session_state
+      and queue.free_name(st.session_state.train_name_base) != st.session_state.train_name):
+    # not typed over, and the store has changed: follow it (a stopped run's name is free
+    # again, say); the box is only written when its suggestion is out of date
     suggest_name(st.session_state.train_name_base)
 
 st.title("Train a model")
@@ -128,8 +135,9 @@ settings, run_area = st.columns([1, 1.4], gap="large")
 with settings:
     arch_name = st.selectbox(
         "Architecture", list(ARCHITECTURES), key="train_arch",
-        on_change=use_architecture_defaults,
     )
+    if st.session_state.get("train_arch_applied") != arch_name:  # a new choice
+        use_architecture_defaults()
     arch = ARCHITECTURES[arch_name]
     st.caption(
         arch.description
