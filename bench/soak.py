@@ -254,16 +254,11 @@ class Soak:
         canvas = page.locator('[data-testid="stBidiComponentIsolated"] canvas.upper-canvas')
         await expect(canvas).to_have_count(1, timeout=STEP_TIMEOUT_MS)
         height, width = NUMBER_PAD
-        box = await canvas.bounding_box()
-        deadline = time.perf_counter() + STEP_TIMEOUT_MS / 1000
-        while box is None or abs(box["width"] - width) > 2:  # the digit pad is still going
-            assert time.perf_counter() < deadline, "the number pad did not appear"
-            await asyncio.sleep(0.1)
-            box = await canvas.bounding_box()
         bars = page.locator(".digit-bars .digit-bar")
         prompt = page.get_by_text("Write a number, digit after digit, in the black box.")
         lost = 0
         while True:
+            box = await self.number_pad_box(canvas, width)
             for stroke, left in ((ONE, 150), (SEVEN, 380)):
                 points = [(box["x"] + x * box["width"] / width,
                            box["y"] + y * box["height"] / height)
@@ -290,6 +285,20 @@ class Soak:
         answered = time.perf_counter() - lifted
         await self.choose_source(page, "Draw a digit", "Draw a digit in the black box")
         return {"answer_s": answered, "lost_strokes": lost}
+
+    @staticmethod
+    async def number_pad_box(canvas, width: int) -> dict:
+        """The number pad's box on screen once it is the wide pad and holds still (the
+        digit pad it replaces, or the page settling, moves it at first)."""
+        deadline = time.perf_counter() + STEP_TIMEOUT_MS / 1000
+        box = None
+        while True:
+            await canvas.scroll_into_view_if_needed(timeout=STEP_TIMEOUT_MS)
+            before, box = box, await canvas.bounding_box()
+            if box is not None and abs(box["width"] - width) <= 2 and box == before:
+                return box
+            assert time.perf_counter() < deadline, "the number pad did not appear"
+            await asyncio.sleep(0.2)
 
     async def look(self, context, prefix: str) -> dict:
         """Open the Train page in another tab of this session; note others' runs."""
