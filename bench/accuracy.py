@@ -329,7 +329,7 @@ def _fold_run(cfg, first: int, last: int, data: _LazyMnist) -> tuple:
 def refit_reading(name: str, cfg, train_data) -> None:
     """Fit a stored leave-writers-out run's reading policy again, at today's target, on
     the validation digits of its own training (as `train_model` fitted it)."""
-    from mnist_core.train import validation_digits
+    from mnist_core.run_data import validation_digits
 
     print(f"{name}: fitting its reading again for {TARGET_SURE_ACCURACY:.2%} right when "
           "named on its validation digits", flush=True)

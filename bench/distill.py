@@ -50,7 +50,7 @@ from mnist_core.errors import MnistCoreError
 from mnist_core.inference import predict_proba, read_digits
 from mnist_core.negatives import UNTRAINED_KINDS
 from mnist_core.preprocess import canvas_to_mnist, prepare_mnist
-from mnist_core.train import validation_digits
+from mnist_core.run_data import validation_digits
 
 NAME = "distill"
 CALLS, QUICK_CALLS = 300, 20

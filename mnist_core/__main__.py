@@ -308,7 +308,7 @@ def _calibrate(args) -> int:
     from mnist_core.negatives import non_digits
     from mnist_core.pendigits import load_pendigits, render_dataset
     from mnist_core.preprocess import canvas_to_mnist, prepare_mnist
-    from mnist_core.train import split_indices
+    from mnist_core.run_data import split_indices
     from mnist_core.verdict import NOT_NAMED
 
     name = args.name or registry.default_model_name(args.models_dir)
@@ -340,7 +340,7 @@ def _calibrate(args) -> int:
             report_writers
         )
     else:  # it saw every writer: its own held-out drawings, as its training rendered them
-        from mnist_core.train import pen_drawn_digits
+        from mnist_core.run_data import pen_drawn_digits
 
         x_pen, y_pen = pen_drawn_digits(cfg)
         pen_val = np.sort(all_val[all_val >= n_mnist]) - n_mnist

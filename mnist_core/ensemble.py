@@ -97,7 +97,7 @@ def make_ensemble(member_names: Sequence[str], save_as: str, *, data,
     from mnist_core.calibration import card_entry, fit_policy, negative_log_likelihood
     from mnist_core.inference import predict_proba
     from mnist_core.preprocess import prepare_mnist
-    from mnist_core.train import validation_digits
+    from mnist_core.run_data import validation_digits
 
     if len(set(member_names)) != len(member_names):
         raise ValueError(f"a run is named twice: {', '.join(member_names)}")

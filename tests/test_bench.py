@@ -348,7 +348,8 @@ def test_a_reused_run_is_read_at_todays_target_fitted_on_its_own_validation(
     from mnist_core import registry
     from mnist_core.calibration import TARGET_SURE_ACCURACY, fit_policy
     from mnist_core.inference import predict_proba
-    from mnist_core.train import TrainConfig, train_model, validation_digits
+    from mnist_core.run_data import validation_digits
+    from mnist_core.train import TrainConfig, train_model
 
     monkeypatch.setattr(accuracy, "FOLDS_DIR", tmp_path)
     config = TrainConfig("mlp-16-16-relu", epochs=1, train_size=500, seed=2).resolved()

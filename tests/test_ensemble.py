@@ -14,7 +14,8 @@ from mnist_core.errors import ModelNotFoundError
 from mnist_core.inference import predict_proba
 from mnist_core.preprocess import prepare_mnist
 from mnist_core.registry import ModelInfo
-from mnist_core.train import TrainConfig, train_model, validation_digits
+from mnist_core.run_data import validation_digits
+from mnist_core.train import TrainConfig, train_model
 
 RECIPE = dict(architecture="mlp-16-16-relu", epochs=2, batch_size=64, train_size=600, seed=5)
 

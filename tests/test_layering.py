@@ -34,7 +34,8 @@ RULES = {
     "the pages' helpers import no training loop and no network library": (
         ["app_ui.ui", "app_ui.charts", "app_ui.messages", "mnist_core.models",
          "mnist_core.inference", "mnist_core.evaluate", "mnist_core.registry",
-         "mnist_core.ensemble", "mnist_core.runtime", "mnist_core.compare"],
+         "mnist_core.ensemble", "mnist_core.runtime", "mnist_core.compare",
+         "mnist_core.run_data"],
         ["mnist_core.train", "mnist_core.augment", "mnist_core.objective", *NETWORKS]),
     # A run's settings and a model's card and verdict are checked without Keras or OpenCV.
     "settings, cards and verdicts import no network library or OpenCV": (

@@ -16,13 +16,8 @@ from mnist_core.inference import predict_proba
 from mnist_core.negatives import ALL_KINDS, non_digits
 from mnist_core.preprocess import canvas_to_mnist, prepare_mnist
 from mnist_core.registry import list_models, load_model, read_card
-from mnist_core.train import (
-    HISTORY_KEYS,
-    TrainConfig,
-    split_indices,
-    train_model,
-    validation_digits,
-)
+from mnist_core.run_data import split_indices, validation_digits
+from mnist_core.train import HISTORY_KEYS, TrainConfig, train_model
 
 
 def test_run_records_every_epoch_and_saves(mnist_subset, tmp_path):
