@@ -395,7 +395,7 @@ def test_corrupt_model_files_are_reported_not_raised(store, mnist_subset, clear_
     at.selectbox(key="draw_model").set_value("old").run()
     assert "has no ONNX file" in texts(at.error)
     assert "python -m mnist_core export old" in texts(at.error)
-    assert "badcard (card unreadable)" in at.selectbox(key="draw_model").options
+    assert "badcard (trained here, card unreadable)" in at.selectbox(key="draw_model").options
     at.selectbox(key="draw_model").set_value("seed-cnn").run()
     _, (x_test, y_test) = mnist_subset
     at = upload(at, "digit.png", png(enlarge_mnist(x_test[clear_digits[0]])))

@@ -165,7 +165,7 @@ def test_two_visitors_train_at_once_each_with_their_own_runs(browser, app_url, s
         for name in names:
             models.click()
             models.press_sequentially(name[:9])
-            listed = re.compile(rf"^{re.escape(name)}( \(yours\))?$")  # marked if theirs
+            listed = re.compile(rf"^{re.escape(name)} \((yours|trained here)\)$")  # whose it is
             expect(second.get_by_role("option", name=listed)).to_be_visible()
             second.keyboard.press("Escape")
     finally:
