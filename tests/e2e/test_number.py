@@ -85,14 +85,17 @@ def test_the_number_pad_fits_a_phone_turned_sideways(browser, app_url, screensho
                ).to_be_visible()
         app_idle(phone)
         # a phone starts on the narrow pad: turned sideways, a person switches to the wide
+        narrow = phone.get_by_role("switch", name="Narrow pad")
+        expect(narrow).to_be_checked()
         phone.get_by_text("Narrow pad").click()
+        expect(narrow).not_to_be_checked()
         app_idle(phone)
         # the sidebar stays open at this width: a person closes it to write
         phone.get_by_test_id("stSidebar").hover()
         phone.get_by_test_id("stSidebarCollapseButton").get_by_role("button").click()
-        for _ in range(20):  # while the sidebar slides away
+        for _ in range(100):  # while the wide pad replaces the narrow and the sidebar goes
             box = pad(phone).bounding_box()
-            if box["x"] < 100:
+            if box is not None and box["x"] < 100 and box["width"] > NUMBER_PAD[1] - 2:
                 break
             phone.wait_for_timeout(100)
         assert box["width"] == pytest.approx(NUMBER_PAD[1], abs=1)
