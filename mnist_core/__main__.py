@@ -1,6 +1,6 @@
 """Command line: train, evaluate and list models, predict the digit in an image file,
-distil a model into one network, export a model to ONNX, or run a worker that trains
-the app's queued jobs.
+distil a model into one network, export a model to ONNX or make its int8 graph, or run
+a worker that trains the app's queued jobs.
 
     python -m mnist_core train --arch fast-cnn --name my-fast-cnn
     python -m mnist_core evaluate [--name cnn]
@@ -9,6 +9,7 @@ the app's queued jobs.
     python -m mnist_core calibrate [--name cnn]
     python -m mnist_core ensemble --name cnn-x3 --members cnn cnn-2 cnn-3
     python -m mnist_core distill --teacher cnn-x3 --name cnn-distilled
+    python -m mnist_core quantize [--name cnn-x3]
     python -m mnist_core export my-old-model
     python -m mnist_core worker [--threads 1]
 
@@ -163,6 +164,14 @@ def _parser() -> argparse.ArgumentParser:
     distill.add_argument("--overwrite", action="store_true",
                          help="replace a model of that name")
     distill.set_defaults(run=_distill)
+
+    quantize = commands.add_parser(
+        "quantize", help="make a model's int8 graph, which the app then reads with (about "
+        "twice as fast); kept only if it reads the validation digits as well as the float "
+        "graph, with its own reading policy fitted on them",
+    )
+    quantize.add_argument("--name", help="model name (default: the default model)")
+    quantize.set_defaults(run=_quantize)
 
     worker = commands.add_parser("worker", help="train the app's queued jobs")
     worker.add_argument("--threads", type=int, default=1,
@@ -423,6 +432,23 @@ def _distill(args) -> int:
     print(f"saved {card.name}: validation {card.val_accuracy:.4f}, test "
           f"{card.test_accuracy:.4f} (epoch {card.best_epoch}), "
           f"{card.training_seconds:.0f} s")
+    return 0
+
+
+def _quantize(args) -> int:
+    from mnist_core import registry
+    from mnist_core.data import load_mnist
+    from mnist_core.quantize import quantize_model
+
+    name = args.name or registry.default_model_name(args.models_dir)
+    entry = quantize_model(name, data=load_mnist(args.data_dir),
+                           directory=args.models_dir).int8
+    print(f"{name}: wrote {registry.int8_path(name, args.models_dir).name} "
+          f"in {entry['seconds']:.0f} s; {entry['val_errors']} of {entry['val_images']:,} "
+          f"validation digits read wrongly (float graph: {entry['float_val_errors']}), "
+          f"{entry['changed_readings']} read otherwise, probabilities within "
+          f"{entry['max_difference']:.3f}; names a digit at top probability >= "
+          f"{entry['reading']['min_probability']:.3f}")
     return 0
 
 

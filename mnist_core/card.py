@@ -22,7 +22,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "test_images": (int,), "trained_on": (str,), "pen_writers": (list,),
     "preprocess_version": (str,), "versions": (dict,), "created": (str,), "name": (str,),
     "owner": (str,), "job": (str,), "reading": (dict,), "onnx_sha256": (str,),
-    "distillation": (dict,),
+    "distillation": (dict,), "int8": (dict,),
 }
 
 
@@ -66,6 +66,8 @@ class ModelCard:
     onnx_sha256: str | None = None  # the SHA-256 of `<name>.onnx`, its graph for serving
     # a student's teacher and how it learnt from it: teacher, temperature, alpha
     distillation: dict | None = None
+    # its int8 graph for serving (`mnist_core.quantize`): checksum, reading policy, scores
+    int8: dict | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod

@@ -1,5 +1,6 @@
 """The model store: the shipped models plus the ones trained here, each a `.keras`
-file with a JSON card `<name>.json` and its ONNX graph `<name>.onnx` beside it.
+file with a JSON card `<name>.json` and its ONNX graph `<name>.onnx` beside it (and
+for some, the default among them, an int8 graph `<name>.int8.onnx` to serve with).
 
 Two folders make one store. The repository's `models/` holds the shipped models and is
 read-only to the app: nothing a visitor does can delete or replace them. Models trained
@@ -11,6 +12,8 @@ Two ways to read a model: `load_model` gives its Keras network (workers: trainin
 calibration, ensembling), `open_model` its ONNX graph in an onnxruntime session (the
 web server and `predict`, without TensorFlow). Every save writes both, and the card
 holds the ONNX file's SHA-256; `export_onnx` makes the graph for a model saved before.
+`open_model` reads through the int8 graph where the card names one
+(`mnist_core.quantize` makes it), with the reading policy fitted on that graph.
 
 Saves are atomic (write a temp file in the same folder, then rename), so a crash or
 a cut-off training run leaves the previous model whole. A damaged or incompatible file
@@ -57,6 +60,8 @@ DEFAULT_SHIPPED_DIR = Path(__file__).resolve().parent.parent / "models"
 # 15-epoch run of its recipe, else (a store without them) the MNIST-only CNN.
 DEFAULT_MODEL_NAMES = ("cnn-drawn-all-24ep-x4", "cnn-drawn-all", "cnn")
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+# `<name>.int8.onnx` is the int8 graph of `<name>`: no model may be called `<name>.int8`.
+INT8_SUFFIX = ".int8"
 
 
 @dataclass(frozen=True, eq=False)
@@ -136,6 +141,11 @@ def validate_name(name: str) -> str:
             f"invalid model name {name!r}: use 1-64 letters, digits, '.', '_' or '-', "
             "starting with a letter or digit, with no path separators or '..'"
         )
+    if name.lower().endswith(INT8_SUFFIX):
+        raise InvalidModelNameError(
+            f"invalid model name {name!r}: names ending in {INT8_SUFFIX!r} are kept for "
+            "int8 graphs"
+        )
     return name
 
 
@@ -156,6 +166,11 @@ def card_path(name: str, directory=None) -> Path:
 def onnx_path(name: str, directory=None) -> Path:
     """Where the model's ONNX graph is (beside its `.keras` file)."""
     return model_path(name, directory).with_suffix(".onnx")
+
+
+def int8_path(name: str, directory=None) -> Path:
+    """Where the model's int8 graph is, if it has one (beside its `.keras` file)."""
+    return model_path(name, directory).with_suffix(f"{INT8_SUFFIX}.onnx")
 
 
 def model_exists(name: str, directory=None) -> bool:
@@ -281,9 +296,14 @@ def load_model(name: str | None = None, directory=None) -> LoadedModel:
     return LoadedModel(name, network, card, policy)
 
 
-def open_model(name: str | None = None, directory=None) -> LoadedModel:
+def open_model(name: str | None = None, directory=None, *,
+               float_graph: bool = False) -> LoadedModel:
     """Open a model's ONNX graph from the store (None: the default model) in an
     onnxruntime session, without TensorFlow or Keras: how the web server reads.
+
+    Where the card names an int8 graph, that one is opened, with the reading policy
+    fitted on it; `float_graph=True` opens the float graph, which gives the Keras
+    network's own probabilities.
 
     Raises `ModelNotFoundError` if the model is absent, `OnnxMissingError` (an
     `InvalidModelError`) if it has no `.onnx` file or its card holds no checksum for
@@ -293,6 +313,8 @@ def open_model(name: str | None = None, directory=None) -> LoadedModel:
     """
     name, path = _existing(name, directory)
     card, policy = _card_and_policy(name, directory)
+    if card.int8 and not float_graph:
+        return _open_int8(name, path, card)
     graph = path.with_suffix(".onnx")
     if not graph.is_file() or not card.onnx_sha256:
         missing = "no ONNX file" if not graph.is_file() else "no ONNX checksum on its card"
@@ -301,6 +323,23 @@ def open_model(name: str | None = None, directory=None) -> LoadedModel:
             f"make one with `python -m mnist_core export {name}`"
         )
     return LoadedModel(name, OnnxNetwork(graph, sha256=card.onnx_sha256), card, policy)
+
+
+def _open_int8(name: str, path: Path, card: ModelCard) -> LoadedModel:
+    """The model read through the int8 graph its card names, with that graph's policy."""
+    graph = path.with_suffix(f"{INT8_SUFFIX}.onnx")
+    if not graph.is_file():
+        raise InvalidModelError(
+            f"model {name!r} has no int8 graph {graph.name}, though its card names one; "
+            f"make it again with `python -m mnist_core quantize {name}`"
+        )
+    try:
+        policy = ReadingPolicy.from_reading(card.int8.get("reading"))
+    except (ValueError, TypeError, AttributeError) as err:
+        raise InvalidModelError(f"model {name!r}: its card's int8 entry cannot be read: "
+                                f"{err}") from err
+    network = OnnxNetwork(graph, sha256=card.int8.get("onnx_sha256"))
+    return LoadedModel(name, network, card, policy)
 
 
 def _existing(name: str | None, directory) -> tuple[str, Path]:
@@ -366,8 +405,10 @@ def save_model(
         raise FileExistsError(f"a model named {name!r} already exists")
     target.parent.mkdir(parents=True, exist_ok=True)
     network = export.without_optimizer(model)
-    _atomic_write(*_card_and_graph(target, card.replace(name=name), network),
+    # an int8 graph belongs to the weights it was made from: the new ones have none
+    _atomic_write(*_card_and_graph(target, card.replace(name=name, int8=None), network),
                   (target, network.save))
+    target.with_suffix(f"{INT8_SUFFIX}.onnx").unlink(missing_ok=True)
     return target
 
 
@@ -376,11 +417,7 @@ def export_onnx(name: str, directory=None) -> Path:
     SHA-256 on its card, atomically (card first): for a model saved before every save
     exported one. Returns the graph's path. Without `directory`, a shipped model is
     refused like any change to it."""
-    if directory is None and is_shipped(name):
-        raise ModelProtectedError(f"{name!r} is a shipped model and cannot be changed")
-    path = models_dir(directory) / f"{validate_name(name)}.keras"
-    if not path.is_file():
-        raise ModelNotFoundError(f"no model named {name!r} in {path.parent}")
+    path = _changeable(name, directory)
     card = _read_card_file(path.with_suffix(".json")).replace(name=name)
     _atomic_write(*_card_and_graph(path, card, load_model(name, path.parent).network))
     return path.with_suffix(".onnx")
@@ -396,14 +433,35 @@ def _card_and_graph(target: Path, card: ModelCard, network: keras.Model) -> tupl
             (target.with_suffix(".onnx"), lambda tmp: Path(tmp).write_bytes(graph)))
 
 
-def write_card(name: str, card: ModelCard, directory=None) -> None:
-    """Replace a model's card atomically (the model file stays as it is). Without
-    `directory`, a shipped model's card is refused like the model itself."""
+def write_int8_graph(name: str, graph: bytes, entry: dict, directory=None) -> ModelCard:
+    """Store a model's int8 graph `<name>.int8.onnx` and its card's `int8` entry (the
+    graph's SHA-256 among it) atomically, graph first; returns the new card. Without
+    `directory`, a shipped model is refused like any change to it."""
+    path = _changeable(name, directory)
+    card = _read_card_file(path.with_suffix(".json")).replace(name=name, int8=entry)
+    text = json.dumps(card.to_json(), indent=1)
+    _atomic_write(
+        (path.with_suffix(f"{INT8_SUFFIX}.onnx"), lambda tmp: Path(tmp).write_bytes(graph)),
+        (path.with_suffix(".json"), lambda tmp: Path(tmp).write_text(text, "utf-8")),
+    )
+    return card
+
+
+def _changeable(name: str, directory) -> Path:
+    """The `.keras` path of a stored model that may be changed (shipped ones only
+    through their own folder)."""
     if directory is None and is_shipped(name):
         raise ModelProtectedError(f"{name!r} is a shipped model and cannot be changed")
     path = models_dir(directory) / f"{validate_name(name)}.keras"
     if not path.is_file():
         raise ModelNotFoundError(f"no model named {name!r} in {path.parent}")
+    return path
+
+
+def write_card(name: str, card: ModelCard, directory=None) -> None:
+    """Replace a model's card atomically (the model file stays as it is). Without
+    `directory`, a shipped model's card is refused like the model itself."""
+    path = _changeable(name, directory)
     text = json.dumps(card.replace(name=name).to_json(), indent=1)
     _atomic_write((path.with_suffix(".json"), lambda tmp: Path(tmp).write_text(text, "utf-8")))
 
@@ -423,6 +481,7 @@ def delete_model(name: str, directory=None, *, owner: str | None = None) -> None
         check_may_replace(name, owner, deleting=True, directory=directory)
     path.unlink()
     path.with_suffix(".onnx").unlink(missing_ok=True)
+    path.with_suffix(f"{INT8_SUFFIX}.onnx").unlink(missing_ok=True)
     path.with_suffix(".json").unlink(missing_ok=True)
 
 
