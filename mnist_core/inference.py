@@ -237,11 +237,13 @@ def predict_proba(model: LoadedModel | keras.Model | OnnxNetwork,
         x = x[np.newaxis]
     if x.ndim != 3 or x.shape[1:] != (28, 28):
         raise ValueError(f"expected images shaped (N, 28, 28), got {np.shape(images)}")
-    if len(x) and (not np.isfinite(x).all() or x.min() < 0.0 or x.max() > 1.0):
-        raise ValueError("image values must be finite and lie in [0, 1]")
     if not len(x):
         return np.zeros((0, 10), dtype=np.float32)
+    if not (x.min() >= 0.0 and x.max() <= 1.0):  # False for NaN too; inf is out of range
+        raise ValueError("image values must be finite and lie in [0, 1]")
     forward = network if isinstance(network, OnnxNetwork) else _keras_forward(network)
+    if len(x) <= BATCH:  # a drawing, a written number: no copy into a list and back
+        return forward(x).astype(np.float32, copy=False)
     chunks = [forward(x[start : start + BATCH]) for start in range(0, len(x), BATCH)]
     return np.concatenate(chunks).astype(np.float32, copy=False)
 
