@@ -203,13 +203,43 @@ def test_serving_onnx_times_the_three_paths_and_the_web_process(store, tmp_path)
     check_stats(drawing["onnx"], 50)
     check_stats(drawing["tf"], 50)
     check_stats(drawing["predict"], 10)
-    assert max(drawing["max_abs_difference_from_onnx"].values()) < 1e-4
+    assert result["served_graph"] == "cnn.onnx" and "onnx_float" not in drawing
+    assert max(drawing["max_abs_difference_from_float_onnx"].values()) < 1e-4
     check_stats(result["number"]["onnx"], 20)
     check_stats(result["number"]["tf"], 20)
     web = result["web_process_apptest"]
     assert web["imported"] == ["onnxruntime"] and web["rss_mb"] > 0
     assert len(web["shown"]) == 1
     assert "skipped" in result["web_process_streamlit"]
+
+
+def test_serving_onnx_times_an_int8_graph_beside_its_float_one(store):
+    from mnist_core import registry
+    from mnist_core.quantize import quantize_model
+
+    quantize_model("cnn", data=load_mnist(SUBSET_DIR), directory=store)
+    models = {"onnx": registry.open_model("cnn", store),
+              "onnx_float": registry.open_model("cnn", store, float_graph=True)}
+    keras_model = registry.load_model("cnn", store)
+    drawings, _ = latency.canvas_drawings(6, 0, PENDIGITS)
+    drawing = serving_onnx.time_drawing(models, keras_model, drawings, calls=6,
+                                        predict_calls=2)
+    for path, calls in (("onnx", 6), ("onnx_float", 6), ("tf", 6), ("predict", 2)):
+        check_stats(drawing[path], calls)
+    diff = drawing["max_abs_difference_from_float_onnx"]
+    assert set(diff) == {"onnx", "tf", "predict"}
+    assert diff["tf"] < 1e-4 and 0 < diff["onnx"] < 0.1  # int8: near, not the same
+    number = serving_onnx.time_number(models, keras_model, load_pendigits(PENDIGITS), 0, 3)
+    assert {"onnx", "onnx_float", "tf"} <= number.keys()
+
+    result = {"drawing": drawing, "number": number,
+              "web_process_apptest": {"imported": ["onnxruntime"], "rss_mb": 310.0},
+              "web_process_streamlit": {"skipped": "no browser"}}
+    rows = {row[0]: row[2] for row in serving_onnx.targets(result)}
+    assert rows["web process imports no TensorFlow or Keras"] == "yes"
+    assert rows["web process resident <= 300 MB after the first read (AppTest)"] == "NO"
+    assert rows["one drawing <= 1 ms p50"] == (
+        "yes" if drawing["onnx"]["p50_ms"] <= 1 else "NO")
 
 
 def test_distill_compares_a_student_with_the_teacher_its_card_names(store, tmp_path):
