@@ -1,4 +1,5 @@
-"""A distilled student against its teacher, on what neither of them trained on.
+"""A distilled student against its teacher, on what neither of them trained on; or,
+with `--int8`, a model's int8 graph (the student) against its float graph (the teacher).
 
 The student's card names its teacher (`distillation.teacher`); both are read through
 their ONNX graphs, as the app reads them, each with its own reading policy:
@@ -18,6 +19,7 @@ from the repository root:
 
     python -m bench.distill --models-dir var/distill --student cnn-drawn-all-distilled
     python -m bench.distill --quick --models-dir DIR --student NAME
+    python -m bench.distill --int8 --student cnn-drawn-all-24ep-x4
 
 MNIST comes from `--data-dir`, else `MNIST_DATA_DIR` (`--quick`: the committed subset
 where neither is there). Writes bench/results/distill.json.
@@ -66,6 +68,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     common.add_common_args(parser)
     parser.add_argument("--student", required=True, help="the distilled model")
     parser.add_argument("--teacher", help="default: the one the student's card names")
+    parser.add_argument("--int8", action="store_true", help="compare the student's int8 "
+                        "graph (`python -m mnist_core quantize`) with its float graph")
     parser.add_argument("--data-dir", help="MNIST folder (default: MNIST_DATA_DIR)")
     parser.add_argument("--calls", type=int, help=f"timed reads of one drawing per model "
                         f"(default {CALLS}; --quick: {QUICK_CALLS})")
@@ -136,10 +140,19 @@ def run(args: argparse.Namespace) -> dict:
     machine = common.machine_info()
     common.print_machine(machine)
     student = registry.open_model(args.student, args.models_dir)
-    teacher_name = args.teacher or (student.card.distillation or {}).get("teacher")
-    if teacher_name is None:
-        raise MnistCoreError(f"{args.student!r} names no teacher on its card: pass --teacher")
-    teacher = registry.open_model(teacher_name, args.models_dir)
+    student_name, teacher_name = args.student, args.teacher
+    if args.int8:
+        if not student.card.int8:
+            raise MnistCoreError(f"{args.student!r} has no int8 graph: make one with "
+                                 f"`python -m mnist_core quantize --name {args.student}`")
+        teacher = registry.open_model(args.student, args.models_dir, float_graph=True)
+        student_name, teacher_name = f"{args.student} int8", f"{args.student} float"
+    else:
+        teacher_name = teacher_name or (student.card.distillation or {}).get("teacher")
+        if teacher_name is None:
+            raise MnistCoreError(f"{args.student!r} names no teacher on its card: pass "
+                                 "--teacher")
+        teacher = registry.open_model(teacher_name, args.models_dir)
     recipe = shared_split(teacher.card, student.card)
 
     data_dir = common.mnist_dir(args.data_dir, args.quick)
@@ -156,7 +169,7 @@ def run(args: argparse.Namespace) -> dict:
         "benchmark": NAME, "machine": machine,
         "settings": {"models_dir": args.models_dir, "data_dir": data_dir, "calls": args.calls,
                      "seed": args.seed, "quick": args.quick},
-        "teacher": teacher_name, "student": args.student,
+        "teacher": teacher_name, "student": student_name,
         "distillation": student.card.distillation,
         "non_digits": {kind: len(images) for kind, (images, _) in non_digit_sets.items()},
         "models": {role: scores(model, validation, mnist_test, non_digit_sets)

@@ -271,6 +271,25 @@ def test_distill_compares_a_student_with_the_teacher_its_card_names(store, tmp_p
                          "--data-dir", str(SUBSET_DIR), "--results-dir", str(out)]) == 2
 
 
+def test_distill_with_int8_compares_a_models_int8_graph_with_its_float_one(store, tmp_path):
+    from mnist_core.quantize import quantize_model
+
+    out = tmp_path / "results"
+    args = ["--models-dir", str(store), "--student", "cnn", "--int8", "--quick",
+            "--data-dir", str(SUBSET_DIR), "--pendigits", str(PENDIGITS),
+            "--results-dir", str(out)]
+    assert distill.main(args) == 2  # no int8 graph yet: says how to make one
+    card = quantize_model("cnn", data=load_mnist(SUBSET_DIR), directory=store)
+    assert distill.main(args) == 0
+    result = read_result(out, "distill")
+    assert (result["teacher"], result["student"]) == ("cnn float", "cnn int8")
+    teacher, student = result["models"]["teacher"], result["models"]["student"]
+    assert student["validation"]["errors"] == card.int8["val_errors"]
+    assert teacher["validation"]["errors"] == card.int8["float_val_errors"]
+    assert student["validation"]["negative_log_likelihood"] != (
+        teacher["validation"]["negative_log_likelihood"])  # two graphs, not one read twice
+
+
 def test_latency_times_both_paths_and_the_draw_page(store, tmp_path):
     out = tmp_path / "results"
     code = latency.main([
