@@ -302,94 +302,27 @@ def _delete(args) -> int:
     return 0
 
 
-NON_DIGITS_CHECKED = 2000  # synthetic non-digits whose refusal `calibrate` reports
-
-
 def _calibrate(args) -> int:
-    import numpy as np
-
     from mnist_core import registry
-    from mnist_core.calibration import card_entry, fit_policy
-    from mnist_core.calibration import report as calibration_report
-    from mnist_core.config import TrainConfig
+    from mnist_core.calibration import calibrate_model
     from mnist_core.data import load_mnist
-    from mnist_core.inference import predict_proba
-    from mnist_core.negatives import non_digits
-    from mnist_core.pendigits import load_pendigits, render_dataset
-    from mnist_core.preprocess import canvas_to_mnist, prepare_mnist
-    from mnist_core.run_data import split_indices
-    from mnist_core.verdict import NOT_NAMED
 
     name = args.name or registry.default_model_name(args.models_dir)
-    model = registry.load_model(name, args.models_dir)
-    card = model.card
-    (x_train, y_train), (x_test, y_test) = load_mnist(args.data_dir)
-    cfg = TrainConfig.from_card(card.hyperparameters or {})
-    n_mnist = min(cfg.train_size or len(x_train), len(x_train))
-    digits = load_pendigits()
-    trained_writers = set(card.pen_writers or [])
-    n_pen = sum(d.writer in trained_writers for d in digits) * cfg.pen_renders
-    all_val, _ = split_indices(n_mnist + n_pen, cfg, n_pen)
-    val_idx = np.sort(all_val[all_val < n_mnist])  # its MNIST validation images
-    unseen = sorted({d.writer for d in digits} - trained_writers)
-    fit_writers, report_writers = unseen[: len(unseen) // 2], unseen[len(unseen) // 2:]
-
-    def drawn(writers):
-        chosen = [d for d in digits if d.writer in set(writers)]
-        images, labels = render_dataset(chosen, seed=1)
-        return np.stack([canvas_to_mnist(image) for image in images]), labels
-
-    held_out = {"MNIST test": (prepare_mnist(x_test), y_test)}
-    if fit_writers:
-        x_fit_pen, y_fit_pen = drawn(fit_writers)
-        drawn_source = (
-            f"pendigits writers {fit_writers[0]}-{fit_writers[-1]} drawn as the pad draws"
-        )
-        held_out[f"pendigits writers {report_writers[0]}-{report_writers[-1]}"] = drawn(
-            report_writers
-        )
-    else:  # it saw every writer: its own held-out drawings, as its training rendered them
-        from mnist_core.run_data import pen_drawn_digits
-
-        x_pen, y_pen = pen_drawn_digits(cfg)
-        pen_val = np.sort(all_val[all_val >= n_mnist]) - n_mnist
-        x_fit_pen, y_fit_pen = x_pen[pen_val], y_pen[pen_val]
-        drawn_source = "the drawn digits held out for validation in its training run"
-    x_fit = np.concatenate([prepare_mnist(x_train[val_idx]), x_fit_pen])
-    y_fit = np.concatenate([y_train[val_idx], y_fit_pen])
-    policy = fit_policy(predict_proba(model, x_fit), y_fit)
-    print(f"{name}: temperature {policy.temperature:.3f}, names a digit at top probability "
-          f">= {policy.min_probability:.3f} (fitted on {len(val_idx):,} MNIST validation "
-          f"images and {len(x_fit_pen):,} drawn digits: {drawn_source})")
-    report = {}
-    for label, (x, y) in held_out.items():
-        raw = predict_proba(model, x)
-        held = calibration_report(raw, y, policy)
-        report[label] = {
-            "ece_before": held.ece_raw,
-            "ece": held.ece,
-            "named_share": held.named_share,
-            "accuracy_named": held.accuracy_named,
-            "accuracy": float((raw.argmax(axis=1) == y).mean()),
-        }
-        r = report[label]
+    reading = calibrate_model(name, data=load_mnist(args.data_dir),
+                              directory=args.models_dir).reading
+    print(f"{name}: temperature {reading['temperature']:.3f}, names a digit at top "
+          f"probability >= {reading['min_probability']:.3f} (fitted on "
+          f"{reading['fitted_on']})")
+    *digit_sets, non_digits = reading["held_out"].items()
+    for label, r in digit_sets:
         right_named = ("none named" if r["accuracy_named"] is None
                        else f"right on {r['accuracy_named']:.2%} of those")
         print(f"  {label}: ECE {r['ece_before']:.2%} -> {r['ece']:.2%}; names "
               f"{r['named_share']:.2%} of digits, {right_named} "
               f"(accuracy on all {r['accuracy']:.2%})")
-    images, kinds = non_digits(NON_DIGITS_CHECKED, seed=7, digits=digits)
-    scaled = policy.calibrate(predict_proba(model, np.stack([canvas_to_mnist(i) for i in images])))
-    refused = policy.named_digits(scaled) == NOT_NAMED
-    by_kind = {kind: float(refused[np.array(kinds) == kind].mean()) for kind in sorted(set(kinds))}
-    report["synthetic non-digits"] = {"refused_share": float(refused.mean()), "by_kind": by_kind}
-    print(f"  {len(images):,} synthetic non-digits: refuses {refused.mean():.1%} ("
-          + ", ".join(f"{kind} {share:.0%}" for kind, share in by_kind.items()) + ")")
-    reading = card_entry(
-        policy, f"{len(val_idx):,} MNIST validation images of its training run and "
-        f"{len(x_fit_pen):,} drawn digits: {drawn_source}"
-    ) | {"held_out": report}
-    registry.write_card(name, card.replace(reading=reading), args.models_dir)
+    label, r = non_digits
+    print(f"  {r['count']:,} {label}: refuses {r['refused_share']:.1%} ("
+          + ", ".join(f"{kind} {share:.0%}" for kind, share in r["by_kind"].items()) + ")")
     return 0
 
 

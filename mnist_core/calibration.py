@@ -4,7 +4,8 @@ A network's softmax is often over-sure. Dividing its log-probabilities by a temp
 `T` fitted on held-out data (never the test set) makes the bars mean what they say;
 the threshold under which the app will not name a digit is then chosen on the same
 held-out data for a target accuracy on the digits it does name. Both travel on the
-model's card as `reading`; `mnist_core.verdict` applies them.
+model's card as `reading`; `mnist_core.verdict` applies them. `calibrate_model` fits
+and stores them for a stored model (`python -m mnist_core calibrate`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from mnist_core.verdict import NOT_NAMED, ReadingPolicy, temper
 # little worse than the writers of its validation data; a higher target leaves more
 # digits of written numbers unnamed (the measurements are in docs/results.md).
 TARGET_SURE_ACCURACY = 0.998
+NON_DIGITS_CHECKED = 2000  # synthetic non-digits whose refusal `calibrate_model` reports
 
 
 def card_entry(policy: ReadingPolicy, fitted_on: str,
@@ -131,3 +133,82 @@ def report(probabilities: np.ndarray, labels: np.ndarray, policy: ReadingPolicy,
         reliability_raw=reliability(probabilities, labels, bins),
         reliability=reliability(scaled, labels, bins),
     )
+
+
+def calibrate_model(name: str, *, data, directory=None):
+    """Fit a stored model's reading policy on digits it did not fit, report it on others
+    and store it on the card (`reading`, with `held_out`); returns the new card.
+
+    Fitted on its training run's MNIST validation images plus drawn digits: half of
+    the pendigits writers it never saw, drawn as the pad draws (the other half is
+    reported), or, where it saw every writer, the drawn digits its run held out.
+    Reported on the MNIST test set and 2,000 synthetic non-digits. `data` is
+    `load_mnist()`'s ((x_train, y_train), (x_test, y_test)). Reads with Keras.
+    """
+    from mnist_core import registry
+    from mnist_core.config import TrainConfig
+    from mnist_core.inference import predict_proba
+    from mnist_core.negatives import non_digits
+    from mnist_core.pendigits import load_pendigits, render_dataset
+    from mnist_core.preprocess import canvas_to_mnist, prepare_mnist
+    from mnist_core.run_data import pen_drawn_digits, split_indices
+
+    model = registry.load_model(name, directory)
+    card = model.card
+    (x_train, y_train), (x_test, y_test) = data
+    cfg = TrainConfig.from_card(card.hyperparameters or {})
+    n_mnist = min(cfg.train_size or len(x_train), len(x_train))
+    digits = load_pendigits()
+    trained_writers = set(card.pen_writers or [])
+    n_pen = sum(d.writer in trained_writers for d in digits) * cfg.pen_renders
+    all_val, _ = split_indices(n_mnist + n_pen, cfg, n_pen)
+    val_idx = np.sort(all_val[all_val < n_mnist])  # its MNIST validation images
+    unseen = sorted({d.writer for d in digits} - trained_writers)
+    fit_writers, report_writers = unseen[: len(unseen) // 2], unseen[len(unseen) // 2:]
+
+    def drawn(writers):
+        chosen = [d for d in digits if d.writer in set(writers)]
+        images, labels = render_dataset(chosen, seed=1)
+        return np.stack([canvas_to_mnist(image) for image in images]), labels
+
+    held_out = {"MNIST test": (prepare_mnist(x_test), y_test)}
+    if fit_writers:
+        x_fit_pen, y_fit_pen = drawn(fit_writers)
+        drawn_source = (
+            f"pendigits writers {fit_writers[0]}-{fit_writers[-1]} drawn as the pad draws"
+        )
+        held_out[f"pendigits writers {report_writers[0]}-{report_writers[-1]}"] = drawn(
+            report_writers
+        )
+    else:  # it saw every writer: its own held-out drawings, as its training rendered them
+        x_pen, y_pen = pen_drawn_digits(cfg)
+        pen_val = np.sort(all_val[all_val >= n_mnist]) - n_mnist
+        x_fit_pen, y_fit_pen = x_pen[pen_val], y_pen[pen_val]
+        drawn_source = "the drawn digits held out for validation in its training run"
+    x_fit = np.concatenate([prepare_mnist(x_train[val_idx]), x_fit_pen])
+    y_fit = np.concatenate([y_train[val_idx], y_fit_pen])
+    policy = fit_policy(predict_proba(model, x_fit), y_fit)
+    figures = {}
+    for label, (x, y) in held_out.items():
+        raw = predict_proba(model, x)
+        held = report(raw, y, policy)
+        figures[label] = {
+            "ece_before": held.ece_raw,
+            "ece": held.ece,
+            "named_share": held.named_share,
+            "accuracy_named": held.accuracy_named,
+            "accuracy": float((raw.argmax(axis=1) == y).mean()),
+        }
+    images, kinds = non_digits(NON_DIGITS_CHECKED, seed=7, digits=digits)
+    scaled = policy.calibrate(predict_proba(model, np.stack([canvas_to_mnist(i) for i in images])))
+    refused = policy.named_digits(scaled) == NOT_NAMED
+    by_kind = {kind: float(refused[np.array(kinds) == kind].mean()) for kind in sorted(set(kinds))}
+    figures["synthetic non-digits"] = {"refused_share": float(refused.mean()),
+                                       "by_kind": by_kind, "count": len(images)}
+    reading = card_entry(
+        policy, f"{len(val_idx):,} MNIST validation images of its training run and "
+        f"{len(x_fit_pen):,} drawn digits: {drawn_source}"
+    ) | {"held_out": figures}
+    card = card.replace(reading=reading)
+    registry.write_card(name, card, directory)
+    return card

@@ -103,6 +103,7 @@ def test_the_command_line_builds_and_calibrates_an_ensemble(runs, tmp_path, caps
     assert code == 0, capsys.readouterr().err
     out = capsys.readouterr().out
     assert "saved pair: validation" in out and "MNIST test: ECE" in out
+    assert "2,000 synthetic non-digits: refuses" in out
     held_out = registry.read_card("pair", tmp_path).reading["held_out"]
     assert 0 <= held_out["synthetic non-digits"]["refused_share"] <= 1
 
