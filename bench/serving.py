@@ -275,32 +275,46 @@ async def draw_once(page, stroke, clear: bool = True) -> dict:
         steps = max(1, math.ceil(math.dist(start, end) / STEP_PX))
         path += [(start[0] + (end[0] - start[0]) * k / steps,
                   start[1] + (end[1] - start[1]) * k / steps) for k in range(1, steps + 1)]
-    bars = page.locator(".digit-bars .digit-bar")
-    prompt = page.get_by_text("Draw a digit in the black box")
-    lost = 0
-    while True:
+    async def draw() -> float:
         await page.mouse.move(*path[0])
         await page.mouse.down()
         for x, y in path[1:]:
             await page.mouse.move(x, y)
         await page.mouse.up()
-        lifted = time.perf_counter()
-        try:
-            await expect(bars).to_have_count(10, timeout=LOST_STROKE_MS)
-            break
-        except AssertionError:
-            # still the empty pad's prompt and the app idle: the stroke never reached
-            # the app (the pad was still mounting); draw it again and count it
-            if lost < 2 and await prompt.is_visible() and await idle_now(page):
-                lost += 1
-                continue
-        await expect(bars).to_have_count(10, timeout=TIMEOUT_MS - LOST_STROKE_MS)
-        break
+        return time.perf_counter()
+
+    lifted, lost = await until_read(page, draw, 10, "Draw a digit in the black box",
+                                    lost_after_ms=LOST_STROKE_MS, timeout_ms=TIMEOUT_MS)
     arrived = time.perf_counter()
     read = page.get_by_text(READ_RE)
     await expect(read).to_be_visible(timeout=TIMEOUT_MS)
     read_ms = float(READ_RE.search(await read.inner_text()).group(1).replace(",", ""))
     return {"stroke_to_bars_s": arrived - lifted, "read_s": read_ms / 1000, "lost_strokes": lost}
+
+
+async def until_read(page, draw, bars: int, prompt: str, *, lost_after_ms: int,
+                     timeout_ms: int) -> tuple[float, int]:
+    """Call `draw()` (strokes on the pad; it returns when the pen lifted) until `bars`
+    probability bars are on the page. Strokes that never reached the app (the pad
+    still starting: no bars after `lost_after_ms`, the empty pad's `prompt` still shown,
+    the app idle) are drawn again, twice at most. Returns when the pen last lifted and
+    how many times the strokes were drawn again."""
+    from playwright.async_api import expect
+
+    found = page.locator(".digit-bars .digit-bar")
+    lost = 0
+    while True:
+        lifted = await draw()
+        try:
+            await expect(found).to_have_count(bars, timeout=lost_after_ms)
+            return lifted, lost
+        except AssertionError:
+            if (lost < 2 and await page.get_by_text(prompt).is_visible()
+                    and await idle_now(page)):
+                lost += 1
+                continue
+        await expect(found).to_have_count(bars, timeout=timeout_ms - lost_after_ms)
+        return lifted, lost
 
 
 async def idle_now(page) -> bool:

@@ -51,8 +51,8 @@ from bench.serving import (
     App,
     draw_once,
     idle,
-    idle_now,
     open_draw,
+    until_read,
 )
 from mnist_core.segment import NUMBER_PAD
 from tests import bombs
@@ -254,10 +254,8 @@ class Soak:
         canvas = page.locator('[data-testid="stBidiComponentIsolated"] canvas.upper-canvas')
         await expect(canvas).to_have_count(1, timeout=STEP_TIMEOUT_MS)
         height, width = NUMBER_PAD
-        bars = page.locator(".digit-bars .digit-bar")
-        prompt = page.get_by_text("Write a number, digit after digit, in the black box.")
-        lost = 0
-        while True:
+
+        async def write() -> float:
             box = await self.number_pad_box(canvas, width)
             for stroke, left in ((ONE, 150), (SEVEN, 380)):
                 points = [(box["x"] + x * box["width"] / width,
@@ -271,17 +269,11 @@ class Soak:
                 await page.mouse.up()
                 lifted = time.perf_counter()
                 await idle(page)
-            try:
-                await expect(bars).to_have_count(20, timeout=LOST_STROKES_MS)
-                break
-            except AssertionError:
-                # the pad still empty and the app idle: the strokes never reached the
-                # app (the new pad was still starting); write them again and count it
-                if lost < 2 and await prompt.is_visible() and await idle_now(page):
-                    lost += 1
-                    continue
-            await expect(bars).to_have_count(20, timeout=STEP_TIMEOUT_MS - LOST_STROKES_MS)
-            break
+            return lifted
+
+        lifted, lost = await until_read(
+            page, write, 20, "Write a number, digit after digit, in the black box.",
+            lost_after_ms=LOST_STROKES_MS, timeout_ms=STEP_TIMEOUT_MS)
         answered = time.perf_counter() - lifted
         await self.choose_source(page, "Draw a digit", "Draw a digit in the black box")
         return {"answer_s": answered, "lost_strokes": lost}
