@@ -756,6 +756,20 @@ def test_models_page_shows_card_and_download(store):
     assert not [b for b in at.button if b.key == "models_delete"]
 
 
+def test_a_model_quantized_while_the_app_runs_is_read_through_its_int8_graph(store):
+    from app_ui import ui
+    from mnist_core.data import load_mnist
+    from mnist_core.quantize import quantize_model
+
+    assert ui.load_model("seed-cnn").network.path.name == "seed-cnn.onnx"
+    quantize_model("seed-cnn", data=load_mnist(SUBSET_DIR), directory=store)
+    assert ui.load_model("seed-cnn").network.path.name == "seed-cnn.int8.onnx"  # no restart
+    at = app(MODELS)
+    assert "Download seed-cnn.int8.onnx" in [
+        button.proto.label for button in at.get("download_button")]
+    assert any("Read through:** its int8 graph" in md.value for md in at.markdown)
+
+
 def test_a_delete_the_store_refuses_is_told_without_server_paths(store, monkeypatch):
     shutil.copy(store / "seed-cnn.keras", store / "alices.keras")
     (store / "alices.json").write_text(json.dumps({"owner": ALICE}), encoding="utf-8")
