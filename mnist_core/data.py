@@ -184,7 +184,14 @@ def _load_from_keras() -> MnistSplits:
     cached = KERAS_CACHE / "mnist.npz"
     if cached.is_file():  # read without Keras, which the web server does not import
         return _load_npz(cached)
-    import keras
+    try:
+        import keras
+    except ModuleNotFoundError as err:  # the web set (requirements-web.txt) has no Keras
+        raise DatasetError(
+            "MNIST is not available: no data folder given, MNIST_DATA_DIR is not set, "
+            f"{cached} is missing, and Keras, which would download it, is not installed "
+            "here. Set MNIST_DATA_DIR to a folder with the four LeCun IDX files."
+        ) from err
 
     try:
         return keras.datasets.mnist.load_data()

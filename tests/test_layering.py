@@ -18,6 +18,24 @@ CORE_MODULES = sorted(
     if path.name != "__init__.py"
 )
 
+
+def _web_modules() -> list[str]:
+    """What a web replica imports as it serves: the app's helper modules, and every
+    `mnist_core` module its scripts (`app.py`, `navigation.py`, the pages) and helpers
+    import at their top level."""
+    scripts = [ROOT / "app.py", ROOT / "navigation.py", *sorted((ROOT / "app_ui").rglob("*.py"))]
+    helpers = {f"app_ui.{path.stem}" for path in (ROOT / "app_ui").glob("*.py")
+               if path.name != "__init__.py"}
+    found = set()
+    for path in scripts:
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                found |= {node.module, *(f"{node.module}.{a.name}" for a in node.names)}
+            elif isinstance(node, ast.Import):
+                found |= {alias.name for alias in node.names}
+    return sorted(helpers | (found & set(CORE_MODULES)))
+
+
 RULES = {
     # A training worker on another host needs neither Streamlit nor Plotly.
     "the core imports no UI": (CORE_MODULES, UI),
@@ -37,6 +55,10 @@ RULES = {
          "mnist_core.ensemble", "mnist_core.runtime", "mnist_core.compare",
          "mnist_core.run_data"],
         ["mnist_core.train", "mnist_core.augment", "mnist_core.objective", *NETWORKS]),
+    # A web replica may have only the web set (requirements-web.txt): nothing it imports
+    # as it serves may need what only the full install (training, exporting) has.
+    "the web server imports nothing only the full install has": (
+        _web_modules(), [*NETWORKS, "tf2onnx", "onnx"]),
     # A run's settings and a model's card and verdict are checked without Keras or OpenCV.
     "settings, cards and verdicts import no network library or OpenCV": (
         ["mnist_core.config", "mnist_core.architectures", "mnist_core.card",

@@ -19,6 +19,7 @@ from mnist_core.errors import (
     QueueUnavailableError,
 )
 from mnist_core.jobs.records import FAILED, FINISHED, QUEUED, RUNNING
+from mnist_core.jobs.worker import trains_here
 from mnist_core.pendigits import (
     N_DIGITS,
     N_WRITERS,
@@ -328,6 +329,11 @@ def show_runs(polling: bool):
         f"Queue ({queue.backend}): {view.waiting} waiting · {view.training} training · "
         + (f"{ui.plural(workers, 'worker')} online" if workers else "no worker online yet")
     )
+    if not workers and not trains_here():
+        st.info("This server has the web install only (no TensorFlow), so it starts no "
+                "worker itself: runs wait for a worker with the full install on this queue "
+                "(`pip install -r requirements.txt`, then `python -m mnist_core worker`).",
+                icon=":material/dns:")
     if not mine:
         st.info("You have no runs yet. Choose the settings and press **Start training**.")
         return

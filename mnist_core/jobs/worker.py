@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import importlib.util
 import logging
 import os
 import signal
@@ -270,11 +271,18 @@ class _OneLineOutages(logging.Filter):
         return True
 
 
+def trains_here() -> bool:
+    """Whether this Python has the full install (TensorFlow) a job's process trains with:
+    a web replica with only the web set (`requirements-web.txt`) has not."""
+    return importlib.util.find_spec("tensorflow") is not None
+
+
 def wants_local_worker(queue: JobQueue) -> bool:
     """Whether an app on this queue should start its own worker: on a SQLite queue (one
-    machine) unless `MNIST_AUTOSTART_WORKER=0`; never on Redis, whose workers are
-    started by whoever deploys them."""
-    return queue.url is None and os.environ.get(AUTOSTART_ENV) != "0"
+    machine) unless `MNIST_AUTOSTART_WORKER=0`, and only where it could train (a worker
+    of the web set's would fail every run); never on Redis, whose workers are started by
+    whoever deploys them."""
+    return queue.url is None and os.environ.get(AUTOSTART_ENV) != "0" and trains_here()
 
 
 def ensure_worker(queue: JobQueue) -> bool:
