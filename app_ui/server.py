@@ -20,14 +20,27 @@ def limit_malloc_arenas() -> bool:
     """Have glibc's malloc share at most `MALLOC_ARENAS` arenas among the server's
     threads, as `MALLOC_ARENA_MAX` would; True if it took. Elsewhere than glibc (macOS,
     musl) nothing changes."""
+    try:
+        return bool(_libc().mallopt(_M_ARENA_MAX, MALLOC_ARENAS))
+    except (OSError, AttributeError):
+        return False
+
+
+def return_freed_memory() -> bool:
+    """Hand what malloc holds freed back to the system (glibc's `malloc_trim`), after a
+    large read whose buffers would otherwise stay with the process; True if it did."""
+    try:
+        return bool(_libc().malloc_trim(0))
+    except (OSError, AttributeError):
+        return False
+
+
+def _libc():
+    """The C library, for malloc's knobs (`OSError` where there is none to load)."""
     import ctypes
     import ctypes.util
 
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return bool(libc.mallopt(_M_ARENA_MAX, MALLOC_ARENAS))
-    except (OSError, AttributeError):
-        return False
+    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
 
 
 def warm_in_background() -> threading.Thread:

@@ -3,8 +3,9 @@ job queue and its local worker, and a few small renderings.
 
 Models are read with ONNX Runtime (`registry.open_model`): the web server imports no
 TensorFlow or Keras. They are cached per file version (path, modification time, size),
-so a model retrained under the same name is opened afresh; the MNIST test set and each
-model's score on it are computed once per server process.
+so a model retrained under the same name is opened afresh. A model's readings of the
+MNIST test set are read from the file stored beside it (`mnist_core.scores`), never
+computed per visitor.
 """
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ from pathlib import Path
 import streamlit as st
 from redis.exceptions import RedisError
 
-from app_ui import messages, owner_cookie
-from mnist_core import calibration, data, owners, registry
+from app_ui import messages, owner_cookie, server
+from mnist_core import calibration, data, owners, registry, scores
 from mnist_core.calibration import CalibrationReport
 from mnist_core.card import ModelCard
 from mnist_core.data import DATA_DIR_ENV, load_mnist, mnist_source_description
-from mnist_core.errors import InvalidModelError, ModelNotFoundError
-from mnist_core.evaluate import Evaluation, evaluate_model
+from mnist_core.errors import InvalidModelError, ModelNotFoundError, ModelProtectedError
+from mnist_core.evaluate import Evaluation
 from mnist_core.inference import warm_up
 from mnist_core.jobs import worker
 from mnist_core.jobs.queue import QUEUE_URL_ENV, JobQueue
@@ -288,14 +289,15 @@ def model_problem(info: registry.ModelInfo) -> str | None:
     return None if problem is None else messages.for_visitor(problem)
 
 
-def test_set():
-    """The prepared MNIST test images `(N, 28, 28)` float32 and their labels, cached."""
-    return _test_set(os.environ.get(DATA_DIR_ENV, ""))
+def test_readings(name: str) -> tuple[scores.Scores, Evaluation]:
+    """The named model's readings of the MNIST test set and what they score, read once
+    per version of its files from those stored beside it. A model stored without them
+    (saved before they were) is read once here, in a session that gives its memory back,
+    and they are stored for the next time where its folder may be written.
 
-
-def evaluation(name: str) -> Evaluation:
-    """The named model scored on the whole MNIST test set, computed once per version."""
-    return _evaluation(*_file_version(name), os.environ.get(DATA_DIR_ENV, ""))
+    Raises `DatasetError` when they have to be made and MNIST is not here,
+    `ModelNotFoundError` or `InvalidModelError` as `load_model`."""
+    return _test_readings(*_file_version(name), os.environ.get(DATA_DIR_ENV, ""))
 
 
 def reading_policy(name: str) -> ReadingPolicy:
@@ -306,7 +308,7 @@ def reading_policy(name: str) -> ReadingPolicy:
 def calibration_report(name: str) -> CalibrationReport:
     """The named model's calibration on the MNIST test set, which it was never fitted
     on: reliability before and after, and how many digits it names."""
-    result = evaluation(name)
+    _, result = test_readings(name)
     return calibration.report(result.probabilities, result.labels, reading_policy(name))
 
 
@@ -372,7 +374,7 @@ def _file_version(name: str) -> tuple[str, int, int, int]:
     except FileNotFoundError:
         raise ModelNotFoundError(f"no model named {name!r} in {path.parent}") from None
     beside = (path.with_suffix(".json"), path.with_suffix(".onnx"),
-              registry.int8_path(name))
+              registry.int8_path(name), registry.scores_path(name))
     return str(path), stat.st_mtime_ns, stat.st_size, max(map(_mtime_ns, beside))
 
 
@@ -401,17 +403,29 @@ def _model_problem(path: str, mtime_ns: int, size: int, beside_mtime_ns: int) ->
     return None
 
 
-@st.cache_resource(max_entries=2, show_spinner="Loading the MNIST test set…")
-def _test_set(data_dir: str):
+@st.cache_resource(max_entries=64, show_spinner="Reading the model's MNIST test results…")
+def _test_readings(path: str, mtime_ns: int, size: int, beside_mtime_ns: int,
+                   data_dir: str) -> tuple[scores.Scores, Evaluation]:
+    name = Path(path).stem
+    stored = registry.read_scores(name)
+    if stored is None:
+        stored = _score_now(name, data_dir)
+    return stored, stored.evaluation()
+
+
+def _score_now(name: str, data_dir: str) -> scores.Scores:
+    """Read the test set with a model stored without its readings, and store them where
+    its folder may be written (a shipped model's come with it)."""
     _, (x_test, y_test) = load_mnist(data_dir or None)
-    return prepare_mnist(x_test), y_test
-
-
-@st.cache_resource(max_entries=16, show_spinner="Scoring the model on the MNIST test set…")
-def _evaluation(path: str, mtime_ns: int, size: int, beside_mtime_ns: int,
-                data_dir: str) -> Evaluation:
-    images, labels = _test_set(data_dir)
-    return evaluate_model(_load_model(path, mtime_ns, size, beside_mtime_ns), images, labels)
+    made = scores.score_model(name, (prepare_mnist(x_test), y_test))
+    del x_test
+    server.return_freed_memory()
+    try:
+        registry.write_scores(name, made)
+    except (OSError, ModelProtectedError) as err:
+        log.warning("test readings of %s not stored (%s): read again after a restart",
+                    name, err)
+    return made
 
 
 def run_curves(job_id: str, name: str, history: dict, metric: str):

@@ -11,6 +11,7 @@ a worker that trains the app's queued jobs.
     python -m mnist_core distill --teacher cnn-x3 --name cnn-distilled
     python -m mnist_core quantize [--name cnn-x3]
     python -m mnist_core export my-old-model
+    python -m mnist_core score [NAME ...]
     python -m mnist_core worker [--threads 1]
 
 MNIST is read from `MNIST_DATA_DIR` (or `--data-dir`), else the Keras cache. Trained
@@ -114,6 +115,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     export.add_argument("names", nargs="+", metavar="NAME", help="the models to export")
     export.set_defaults(run=_export)
+
+    score = commands.add_parser(
+        "score", help="store models' readings of the MNIST test set beside them, which the "
+        "Evaluate page shows (every save writes them now; this is for models saved before)",
+    )
+    score.add_argument("names", nargs="*", metavar="NAME",
+                       help="the models to score (default: every model of the folder or "
+                       "writable store that has none, or stale ones)")
+    score.add_argument("--again", action="store_true",
+                       help="score models whose readings are up to date too")
+    score.set_defaults(run=_score)
 
     listing = commands.add_parser("list", help="list the models in the store")
     listing.set_defaults(run=_list)
@@ -280,6 +292,41 @@ def _export(args) -> int:
     for name in args.names:
         print(f"{name}: wrote {export_onnx(name, args.models_dir)}")
     return 0
+
+
+def _score(args) -> int:
+    from mnist_core import registry
+    from mnist_core.data import load_mnist
+    from mnist_core.preprocess import prepare_mnist
+    from mnist_core.scores import score_model
+
+    folder = args.models_dir or registry.trained_dir()
+    names = args.names or [info.name for info in registry.list_models(folder)]
+    if not args.names and not args.again:
+        names = [name for name in names if _lacks_scores(name, folder)]
+    if not names:
+        print(f"every model in {folder} has its test readings")
+        return 0
+    _, (x_test, y_test) = load_mnist(args.data_dir)
+    test_set = prepare_mnist(x_test), y_test
+    for name in names:
+        scores = score_model(name, test_set, args.models_dir)
+        path = registry.write_scores(name, scores, args.models_dir)
+        result = scores.evaluation()
+        print(f"{name}: {result.accuracy:.2%} of {len(y_test):,} test digits read right "
+              f"({len(result.misclassified):,} wrong); wrote {path} "
+              f"({path.stat().st_size / 1024:.0f} KB)")
+    return 0
+
+
+def _lacks_scores(name: str, folder) -> bool:
+    """Whether a model has no test readings, stale ones or a damaged file of them."""
+    from mnist_core.registry import read_scores
+
+    try:
+        return read_scores(name, folder) is None
+    except MnistCoreError:
+        return True
 
 
 def _list(args) -> int:

@@ -112,7 +112,8 @@ def make_ensemble(member_names: Sequence[str], save_as: str, *, data,
     (x_train, y_train), (x_test, y_test) = data
     x_val, y_val = validation_digits(recipe.resolved(), (x_train, y_train))
     p_val = predict_proba(model, x_val)
-    p_test = predict_proba(model, prepare_mnist(x_test))
+    x_test = prepare_mnist(x_test)
+    p_test = predict_proba(model, x_test)
     policy = fit_policy(p_val, y_val)
     card = ensemble_card(cards, model, recipe).replace(
         val_accuracy=float((p_val.argmax(axis=1) == y_val).mean()),
@@ -126,7 +127,8 @@ def make_ensemble(member_names: Sequence[str], save_as: str, *, data,
         ),
         name=save_as,
     )
-    registry.save_model(model, save_as, card, directory=models_dir, overwrite=overwrite)
+    registry.save_model(model, save_as, card, directory=models_dir, overwrite=overwrite,
+                        test_set=(x_test, y_test))
     return card
 
 

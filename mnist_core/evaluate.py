@@ -63,10 +63,14 @@ def evaluate_model(model: LoadedModel, images: np.ndarray, labels: np.ndarray) -
     return evaluation_from_probabilities(probabilities, labels)
 
 
-def evaluation_from_probabilities(probabilities: np.ndarray, labels: np.ndarray) -> Evaluation:
-    """Build an `Evaluation` from already computed class probabilities."""
+def evaluation_from_probabilities(probabilities: np.ndarray, labels: np.ndarray,
+                                  predictions: np.ndarray | None = None) -> Evaluation:
+    """Build an `Evaluation` from already computed class probabilities; `predictions`,
+    where given, are the digits named (from probabilities kept at a lower precision,
+    the argmax of the full ones)."""
     labels = np.asarray(labels).astype(np.int64)
-    predictions = probabilities.argmax(axis=1)
+    if predictions is None:
+        predictions = probabilities.argmax(axis=1)
     confusion = np.bincount(
         labels * NUM_CLASSES + predictions, minlength=NUM_CLASSES * NUM_CLASSES
     ).reshape(NUM_CLASSES, NUM_CLASSES)

@@ -139,6 +139,7 @@ def quantize_model(name: str, *, data, directory=None) -> ModelCard:
     """
     from mnist_core.calibration import card_entry, fit_policy
     from mnist_core.inference import predict_proba
+    from mnist_core.preprocess import prepare_mnist
     from mnist_core.run_data import validation_digits
     from mnist_core.runtime import OnnxNetwork
 
@@ -178,4 +179,6 @@ def quantize_model(name: str, *, data, directory=None) -> ModelCard:
         "seconds": round(time.perf_counter() - started, 1),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    return registry.write_int8_graph(name, graph, entry, directory)
+    x_test, y_test = data[1]
+    return registry.write_int8_graph(name, graph, entry, directory,
+                                     test_set=(prepare_mnist(x_test), y_test))

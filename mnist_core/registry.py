@@ -15,6 +15,11 @@ holds the ONNX file's SHA-256; `export_onnx` makes the graph for a model saved b
 `open_model` reads through the int8 graph where the card names one
 (`mnist_core.quantize` makes it), with the reading policy fitted on that graph.
 
+Beside each model its readings of the MNIST test set, `<name>.scores.npz`
+(`mnist_core.scores`), made by the graph it is served through: a save given the test set
+writes them with the model, `write_scores` for one stored before, and `read_scores`
+gives them only while they belong to the graph served.
+
 Saves are atomic (write a temp file in the same folder, then rename), so a crash or
 a cut-off training run leaves the previous model whole. A damaged or incompatible file
 raises `InvalidModelError` for that model only; listing the others still works.
@@ -52,6 +57,9 @@ from mnist_core.verdict import ReadingPolicy
 
 if TYPE_CHECKING:
     import keras
+    import numpy as np
+
+    from mnist_core.scores import Scores
 
 MODELS_DIR_ENV = "MNIST_MODELS_DIR"
 SHIPPED_MODELS_DIR_ENV = "MNIST_SHIPPED_MODELS_DIR"
@@ -62,6 +70,8 @@ DEFAULT_MODEL_NAMES = ("cnn-drawn-all-24ep-x4", "cnn-drawn-all", "cnn")
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 # `<name>.int8.onnx` is the int8 graph of `<name>`: no model may be called `<name>.int8`.
 INT8_SUFFIX = ".int8"
+# `<name>.scores.npz`: the model's readings of the MNIST test set (`mnist_core.scores`)
+SCORES_SUFFIX = ".scores.npz"
 
 
 @dataclass(frozen=True, eq=False)
@@ -171,6 +181,11 @@ def onnx_path(name: str, directory=None) -> Path:
 def int8_path(name: str, directory=None) -> Path:
     """Where the model's int8 graph is, if it has one (beside its `.keras` file)."""
     return model_path(name, directory).with_suffix(f"{INT8_SUFFIX}.onnx")
+
+
+def scores_path(name: str, directory=None) -> Path:
+    """Where the model's readings of the MNIST test set are (beside its `.keras` file)."""
+    return model_path(name, directory).with_suffix(SCORES_SUFFIX)
 
 
 def model_exists(name: str, directory=None) -> bool:
@@ -297,13 +312,14 @@ def load_model(name: str | None = None, directory=None) -> LoadedModel:
 
 
 def open_model(name: str | None = None, directory=None, *,
-               float_graph: bool = False) -> LoadedModel:
+               float_graph: bool = False, memory_arena: bool = True) -> LoadedModel:
     """Open a model's ONNX graph from the store (None: the default model) in an
     onnxruntime session, without TensorFlow or Keras: how the web server reads.
 
     Where the card names an int8 graph, that one is opened, with the reading policy
     fitted on it; `float_graph=True` opens the float graph, which gives the Keras
-    network's own probabilities.
+    network's own probabilities. `memory_arena=False` gives a session that returns what
+    a batch needed (`OnnxNetwork`), for reading one large set.
 
     Raises `ModelNotFoundError` if the model is absent, `OnnxMissingError` (an
     `InvalidModelError`) if it has no `.onnx` file or its card holds no checksum for
@@ -314,7 +330,7 @@ def open_model(name: str | None = None, directory=None, *,
     name, path = _existing(name, directory)
     card, policy = _card_and_policy(name, directory)
     if card.int8 and not float_graph:
-        return _open_int8(name, path, card)
+        return _open_int8(name, path, card, memory_arena)
     graph = path.with_suffix(".onnx")
     if not graph.is_file() or not card.onnx_sha256:
         missing = "no ONNX file" if not graph.is_file() else "no ONNX checksum on its card"
@@ -322,10 +338,11 @@ def open_model(name: str | None = None, directory=None, *,
             f"model {name!r} has {missing} (it was saved before models were exported); "
             f"make one with `python -m mnist_core export {name}`"
         )
-    return LoadedModel(name, OnnxNetwork(graph, sha256=card.onnx_sha256), card, policy)
+    network = OnnxNetwork(graph, sha256=card.onnx_sha256, memory_arena=memory_arena)
+    return LoadedModel(name, network, card, policy)
 
 
-def _open_int8(name: str, path: Path, card: ModelCard) -> LoadedModel:
+def _open_int8(name: str, path: Path, card: ModelCard, memory_arena: bool) -> LoadedModel:
     """The model read through the int8 graph its card names, with that graph's policy."""
     graph = path.with_suffix(f"{INT8_SUFFIX}.onnx")
     if not graph.is_file():
@@ -338,7 +355,7 @@ def _open_int8(name: str, path: Path, card: ModelCard) -> LoadedModel:
     except (ValueError, TypeError, AttributeError) as err:
         raise InvalidModelError(f"model {name!r}: its card's int8 entry cannot be read: "
                                 f"{err}") from err
-    network = OnnxNetwork(graph, sha256=card.int8.get("onnx_sha256"))
+    network = OnnxNetwork(graph, sha256=card.int8.get("onnx_sha256"), memory_arena=memory_arena)
     return LoadedModel(name, network, card, policy)
 
 
@@ -381,10 +398,13 @@ def check_compatible(model: keras.Model, source: object = "model") -> None:
 
 
 def save_model(
-    model: keras.Model, name: str, card: ModelCard, *, directory=None, overwrite: bool = False
+    model: keras.Model, name: str, card: ModelCard, *, directory=None, overwrite: bool = False,
+    test_set: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Path:
     """Write `<name>.keras`, its ONNX graph `<name>.onnx` and its card `<name>.json`
-    (with the graph's SHA-256) atomically; returns the model's path.
+    (with the graph's SHA-256) atomically; returns the model's path. With `test_set`,
+    prepared `(images, labels)`, the graph's readings of it `<name>.scores.npz` are
+    written with them; without, the previous model's readings go.
 
     All three are written in full before any replaces anything, and the card lands
     first, then the graph: the store lists models by their `.keras` file, so a model is
@@ -406,9 +426,13 @@ def save_model(
     target.parent.mkdir(parents=True, exist_ok=True)
     network = export.without_optimizer(model)
     # an int8 graph belongs to the weights it was made from: the new ones have none
-    _atomic_write(*_card_and_graph(target, card.replace(name=name, int8=None), network),
-                  (target, network.save))
+    card_file, graph_file, graph = _card_and_graph(target, card.replace(name=name, int8=None),
+                                                   network)
+    scores = _scores_file(target, graph, test_set)
+    _atomic_write(card_file, graph_file, *scores, (target, network.save))
     target.with_suffix(f"{INT8_SUFFIX}.onnx").unlink(missing_ok=True)
+    if not scores:
+        target.with_suffix(SCORES_SUFFIX).unlink(missing_ok=True)
     return target
 
 
@@ -419,32 +443,84 @@ def export_onnx(name: str, directory=None) -> Path:
     refused like any change to it."""
     path = _changeable(name, directory)
     card = _read_card_file(path.with_suffix(".json")).replace(name=name)
-    _atomic_write(*_card_and_graph(path, card, load_model(name, path.parent).network))
+    card_file, graph_file, _ = _card_and_graph(path, card, load_model(name, path.parent).network)
+    _atomic_write(card_file, graph_file)
     return path.with_suffix(".onnx")
 
 
 def _card_and_graph(target: Path, card: ModelCard, network: keras.Model) -> tuple:
     """The `_atomic_write` pairs of a model's card (with its graph's SHA-256) and its
-    ONNX graph, card first."""
+    ONNX graph, card first, and the graph's bytes."""
     graph = export.onnx_graph(network)
     text = json.dumps(card.replace(onnx_sha256=hashlib.sha256(graph).hexdigest()).to_json(),
                       indent=1)
     return ((target.with_suffix(".json"), lambda tmp: Path(tmp).write_text(text, "utf-8")),
-            (target.with_suffix(".onnx"), lambda tmp: Path(tmp).write_bytes(graph)))
+            (target.with_suffix(".onnx"), lambda tmp: Path(tmp).write_bytes(graph)), graph)
 
 
-def write_int8_graph(name: str, graph: bytes, entry: dict, directory=None) -> ModelCard:
+def _scores_file(target: Path, graph: bytes, test_set) -> tuple:
+    """The `_atomic_write` pair of the readings of `test_set` by `graph` (the one the
+    model at `target` will be served through), or none without a test set."""
+    if test_set is None:
+        return ()
+    from mnist_core.scores import score_network  # it reads through `inference`, which imports this
+
+    sha256 = hashlib.sha256(graph).hexdigest()
+    data = score_network(OnnxNetwork(target.with_suffix(".onnx"), sha256=sha256, data=graph),
+                         *test_set, graph_sha256=sha256).to_bytes()
+    return ((target.with_suffix(SCORES_SUFFIX), lambda tmp: Path(tmp).write_bytes(data)),)
+
+
+def write_int8_graph(name: str, graph: bytes, entry: dict, directory=None, *,
+                     test_set: tuple[np.ndarray, np.ndarray] | None = None) -> ModelCard:
     """Store a model's int8 graph `<name>.int8.onnx` and its card's `int8` entry (the
-    graph's SHA-256 among it) atomically, graph first; returns the new card. Without
-    `directory`, a shipped model is refused like any change to it."""
+    graph's SHA-256 among it) atomically, graph first, with its readings of `test_set`
+    where given (the float graph's no longer describe what is served); returns the new
+    card. Without `directory`, a shipped model is refused like any change to it."""
     path = _changeable(name, directory)
     card = _read_card_file(path.with_suffix(".json")).replace(name=name, int8=entry)
     text = json.dumps(card.to_json(), indent=1)
     _atomic_write(
         (path.with_suffix(f"{INT8_SUFFIX}.onnx"), lambda tmp: Path(tmp).write_bytes(graph)),
+        *_scores_file(path, graph, test_set),
         (path.with_suffix(".json"), lambda tmp: Path(tmp).write_text(text, "utf-8")),
     )
     return card
+
+
+def served_graph_sha256(card: ModelCard) -> str | None:
+    """The SHA-256 of the graph `open_model` reads the model through."""
+    return (card.int8 or {}).get("onnx_sha256") if card.int8 else card.onnx_sha256
+
+
+def read_scores(name: str, directory=None) -> Scores | None:
+    """The model's stored readings of the MNIST test set, or None where it has none or
+    they were made by another graph than the one served (stale: `write_scores` remakes
+    them). Raises `InvalidModelError` for a damaged file."""
+    path = scores_path(name, directory)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as err:
+        raise InvalidModelError(f"test readings {path} cannot be read: {err}") from err
+    from mnist_core.scores import Scores, ScoresError
+
+    try:
+        scores = Scores.from_bytes(data)
+    except ScoresError as err:
+        raise InvalidModelError(f"test readings {path} cannot be read: {err}") from err
+    return scores if scores.graph_sha256 == served_graph_sha256(read_card(name, directory)) \
+        else None
+
+
+def write_scores(name: str, scores: Scores, directory=None) -> Path:
+    """Store readings of the MNIST test set for a model saved without them, atomically.
+    Without `directory`, a shipped model is refused like any change to it."""
+    path = _changeable(name, directory).with_suffix(SCORES_SUFFIX)
+    data = scores.to_bytes()
+    _atomic_write((path, lambda tmp: Path(tmp).write_bytes(data)))
+    return path
 
 
 def _changeable(name: str, directory) -> Path:
@@ -467,7 +543,7 @@ def write_card(name: str, card: ModelCard, directory=None) -> None:
 
 
 def delete_model(name: str, directory=None, *, owner: str | None = None) -> None:
-    """Remove a model, its ONNX graph and its card from the store.
+    """Remove a model, its ONNX graphs, its test readings and its card from the store.
 
     Shipped models are never deleted (`ModelProtectedError`). With `owner`, only a
     model whose card names that owner may go: a visitor deletes only their own.
@@ -482,6 +558,7 @@ def delete_model(name: str, directory=None, *, owner: str | None = None) -> None
     path.unlink()
     path.with_suffix(".onnx").unlink(missing_ok=True)
     path.with_suffix(f"{INT8_SUFFIX}.onnx").unlink(missing_ok=True)
+    path.with_suffix(SCORES_SUFFIX).unlink(missing_ok=True)
     path.with_suffix(".json").unlink(missing_ok=True)
 
 

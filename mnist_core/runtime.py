@@ -32,11 +32,15 @@ class OnnxNetwork:
     `(N, 28, 28)` float32 images in [0, 1] to the network's `(N, 10)` probabilities.
 
     `sha256`, the card's checksum, must match the file's (`InvalidModelError` if not),
-    so a graph left from another version of the model is never read with.
+    so a graph left from another version of the model is never read with. `data`, where
+    given, is the graph itself (one about to be saved at `path`). `memory_arena=False`
+    frees what a batch needed once it is read, for a session that reads one large set
+    and is then dropped.
     """
 
     def __init__(self, path: str | Path, *, sha256: str | None,
-                 intra_op_threads: int = INTRA_OP_THREADS) -> None:
+                 intra_op_threads: int = INTRA_OP_THREADS, data: bytes | None = None,
+                 memory_arena: bool = True) -> None:
         # imported here: training workers import this module's callers but never read
         # with ONNX Runtime
         import onnxruntime as ort
@@ -44,7 +48,7 @@ class OnnxNetwork:
 
         self.path = Path(path)
         try:
-            data = self.path.read_bytes()
+            data = self.path.read_bytes() if data is None else data
         except OSError as err:
             raise InvalidModelError(f"ONNX file {self.path} cannot be read: {err}") from err
         found = hashlib.sha256(data).hexdigest()
@@ -57,6 +61,7 @@ class OnnxNetwork:
         options.intra_op_num_threads = intra_op_threads
         options.inter_op_num_threads = INTER_OP_THREADS
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.enable_cpu_mem_arena = memory_arena
         options.log_severity_level = 3  # errors only; warnings would fill a server's log
         try:
             self.session = ort.InferenceSession(data, options,

@@ -248,7 +248,9 @@ def train_model(
     card = card.replace(**(card_extra or {}))
     if save_as is not None:
         card = card.replace(name=save_as)
-        registry.save_model(model, save_as, card, directory=models_dir, overwrite=overwrite)
+        # with its readings of the test set, which the Evaluate page shows
+        registry.save_model(model, save_as, card, directory=models_dir, overwrite=overwrite,
+                            test_set=(x_test, y_test))
     return TrainResult(model=model, card=card, stopped=monitor.stopped)
 
 

@@ -37,7 +37,14 @@ from mnist_core.jobs.records import FAILED, FINISHED, STOPPED, Job
 from mnist_core.owners import account_owner, new_owner_id
 from mnist_core.photos import image_file, stretch_to_frame
 from mnist_core.preprocess import canvas_to_mnist, photo_to_mnist
-from mnist_core.registry import list_models, load_model, model_exists, read_card
+from mnist_core.registry import (
+    list_models,
+    load_model,
+    model_exists,
+    read_card,
+    read_scores,
+    scores_path,
+)
 from tests.bars import read_strips
 
 from .conftest import SUBSET_DIR
@@ -735,12 +742,34 @@ def test_an_ensemble_without_a_training_accuracy_gets_a_dash_not_none(store):
     assert np.isnan(values["pair"]) and values["seed-cnn"] > 0
 
 
-def test_evaluate_page_without_mnist_still_compares_the_cards(store, tmp_path, monkeypatch):
+def test_evaluate_page_reads_stored_test_results_without_mnist(store, tmp_path, monkeypatch):
+    monkeypatch.setenv("MNIST_DATA_DIR", str(tmp_path / "nothing-here"))
+    at = app(EVALUATE)
+    assert not at.exception
+    assert len(at.get("plotly_chart")) == 4  # curves, confusion matrix, reliability
+    assert at.get("image"), "the misread digits come with the stored results"
+    stored = read_scores("seed-cnn", store).evaluation()
+    assert at.metric[1].value == f"{len(stored.misclassified):,} of 500"
+
+
+def test_evaluate_page_without_stored_results_or_mnist_compares_the_cards(
+        store, tmp_path, monkeypatch):
+    scores_path("seed-cnn", store).unlink()
     monkeypatch.setenv("MNIST_DATA_DIR", str(tmp_path / "nothing-here"))
     at = app(EVALUATE)
     assert len(at.get("plotly_chart")) == 2
     assert len(at.dataframe) == 1
+    assert "stored without its results" in texts(at.info)
     assert "MNIST_DATA_DIR" in texts(at.info)
+
+
+def test_a_model_stored_without_test_results_gets_them_once(store):
+    scores_path("seed-cnn", store).unlink()
+    at = app(EVALUATE)
+    assert not at.exception and len(at.get("plotly_chart")) == 4
+    made = read_scores("seed-cnn", store)
+    assert made is not None, "the results are kept for the next visitor"
+    assert at.metric[0].value == f"{made.evaluation().accuracy:.2%}"
 
 
 # Models page ---------------------------------------------------------------------

@@ -1,15 +1,14 @@
 """Evaluate page: compare the models' learning curves and scores, and see where one errs.
 
-Curves and the comparison table come from the model cards; the confusion matrix and
-the misclassified digits come from scoring one model on the MNIST test set (once per
-model file, cached).
+Curves and the comparison table come from the model cards; the confusion matrix, the
+reliability diagram and the misclassified digits from the model's readings of the MNIST
+test set, stored beside it when it was made (`mnist_core.scores`).
 """
 
 import streamlit as st
 
 from app_ui import charts, messages, reading_views, ui
 from mnist_core import compare, registry
-from mnist_core.data import mnist_available
 from mnist_core.errors import DatasetError, InvalidModelError, ModelNotFoundError
 
 MAX_EXAMPLES = 40
@@ -87,18 +86,18 @@ usable = [n for n in names if problems[n] is None]
 if not usable:
     st.error("None of the models can be loaded; see the Status column above.")
     st.stop()
-if not mnist_available():
-    st.info(ui.mnist_missing_message())
-    st.stop()
 default = registry.default_model_name()
 if st.session_state.get("eval_model") not in usable:
     st.session_state.eval_model = default if default in usable else usable[0]
 name = st.selectbox("Model", usable, key="eval_model")
 try:
-    result = ui.evaluation(name)
-    images, _ = ui.test_set()
-except (DatasetError, ModelNotFoundError, InvalidModelError) as err:
-    st.error(f"Cannot score {name!r} on the MNIST test set: {messages.for_visitor(err)}")
+    readings, result = ui.test_readings(name)
+except DatasetError:
+    st.info(f"{name!r} was stored without its results on the MNIST test set, and they "
+            f"cannot be made here. {ui.mnist_missing_message()}")
+    st.stop()
+except (ModelNotFoundError, InvalidModelError) as err:
+    st.error(f"Cannot show {name!r} on the MNIST test set: {messages.for_visitor(err)}")
     st.stop()
 
 total, wrong = len(result.labels), len(result.misclassified)
@@ -135,14 +134,13 @@ with right:
               "confidence bins weighted by the digits each holds (the numbers by the "
               "points); 0 is perfect.")
     st.caption(f"As trained: {calibration.ece_raw:.2%}. Temperature {policy.temperature:.2f}.")
-    named = (
-        f"right on {calibration.accuracy_named:.2%} of those"
-        if calibration.accuracy_named is not None else "none named"
-    )
-    st.metric("Digits it names", f"{calibration.named_share:.1%}",
+    named = round(calibration.named_share * total)
+    st.metric("Test digits it names", f"{named:,} of {total:,}",
               help=f"It names a digit when the top probability reaches "
               f"{policy.min_probability:.1%}; otherwise it says it is not sure.")
-    st.caption(f"Of the {total:,} test digits; {named}.")
+    if calibration.accuracy_named is not None:
+        st.caption(f"Right on {calibration.accuracy_named:.2%} of the digits it names; "
+                   f"for the other {ui.plural(total - named, 'digit')} it says “not sure”.")
 
 st.subheader("Misclassified test digits")
 top = result.top_confusions(1)
@@ -170,7 +168,7 @@ else:
         + f". Under each: the model's probability for {predicted}, then for {true}."
     )
     st.image(
-        [reading_views.enlarge(images[i], 112) for i in shown],
+        [reading_views.enlarge(readings.image(i), 112) for i in shown],
         caption=[
             f"{predicted}: {result.probabilities[i, predicted]:.0%} · "
             f"{true}: {result.probabilities[i, true]:.0%}"
