@@ -54,8 +54,14 @@ def vm_status(pid: int) -> dict:
             "peak_rss_mb": int(fields["VmHWM"].split()[0]) / 1024}
 
 
-async def pick(page, name: str) -> float:
-    """Choose `name` in the page's Model picker; seconds until it is shown."""
+def scores_shown(page):
+    """The Evaluate page's test accuracy metric, there once a picked model is shown."""
+    return page.get_by_test_id("stMetric").filter(has_text="Test accuracy")
+
+
+async def pick(page, name: str, shown=scores_shown) -> float:
+    """Choose `name` in the page's Model picker; seconds until the page's run has ended
+    with `shown(page)` on screen."""
     from playwright.async_api import Error as PlaywrightError
     from playwright.async_api import expect
 
@@ -70,8 +76,7 @@ async def pick(page, name: str) -> float:
         await expect(page.locator('[data-testid="stApp"]')).to_have_attribute(
             "data-test-script-state", "running", timeout=3000)
     await idle(page)
-    await expect(page.get_by_test_id("stMetric").filter(has_text="Test accuracy")).to_be_visible(
-        timeout=TIMEOUT_MS)
+    await expect(shown(page)).to_be_visible(timeout=TIMEOUT_MS)
     return time.perf_counter() - started
 
 

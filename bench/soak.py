@@ -14,6 +14,8 @@ own owner cookie), for `--seconds`. Each session does a random (`--seed`) mix of
   image bomb from `tests/bombs.py` (the page's "Cannot read" error expected);
 - write a two-digit number with "Write a number" (twenty bars expected);
 - look at the Train page: it must list only this session's runs;
+- open the Evaluate page and pick a random model (its confusion matrix, calibration and
+  misread digits), or the Models page and pick a random model (its card);
 - rarely (`--max-runs` in the whole soak: one each for the first sessions, early on)
   submit a tiny training run on the Train page, and stop about half of them.
 
@@ -44,6 +46,7 @@ import cv2
 import numpy as np
 
 from bench import common
+from bench.evaluate_page import pick, scores_shown
 from bench.serving import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -54,6 +57,7 @@ from bench.serving import (
     open_draw,
     until_read,
 )
+from mnist_core import registry
 from mnist_core.segment import NUMBER_PAD
 from tests import bombs
 from tests.e2e.helpers import ONE, SEVEN, scaled
@@ -62,8 +66,8 @@ NAME = "soak"
 STEP_TIMEOUT_MS = 60_000
 LOST_STROKES_MS = 15_000  # no bars this long, the pad empty and idle: strokes lost
 TARGET_PEAK_RATIO = 1.5
-ACTIONS = ("draw", "upload", "number", "look")
-WEIGHTS = (0.5, 0.25, 0.17, 0.08)
+ACTIONS = ("draw", "upload", "number", "look", "evaluate", "models")
+WEIGHTS = (0.42, 0.2, 0.14, 0.07, 0.1, 0.07)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -145,6 +149,7 @@ class Soak:
         self.runs: list[dict] = []  # session, name, stopped
         self.crossed: list[dict] = []
         self.train_looks = 0
+        self.models = [info.name for info in registry.list_models(registry.DEFAULT_SHIPPED_DIR)]
         # sessions open their first page two at a time, as a class arrives: 30 page
         # loads at once on a small machine time out before any visitor does anything
         self.opening = asyncio.Semaphore(2)
@@ -173,6 +178,8 @@ class Soak:
                     await self.guarded(page, f"upload_{kind}", self.upload(page, kind))
                 elif action == "number":
                     await self.guarded(page, "number", self.number(page))
+                elif action in ("evaluate", "models"):
+                    await self.guarded(page, action, self.browse(context, action, rng))
                 else:
                     await self.guarded(page, "look", self.look(context, prefix))
                 await asyncio.sleep(rng.uniform(0.2, 1.5))  # a person's pause
@@ -308,6 +315,23 @@ class Soak:
         self.note_seen(prefix, seen)
         return {"runs_seen": len(seen)}
 
+    async def browse(self, context, where: str, rng: random.Random) -> dict:
+        """Open the Evaluate or Models page in another tab of this session and pick a
+        random model there; seconds from the pick to the model shown."""
+        from playwright.async_api import expect
+
+        page = await context.new_page()
+        try:
+            await page.goto(f"{self.app.url}/{where.capitalize()}")
+            picker = page.get_by_role("combobox", name="Model", exact=True)
+            await expect(picker).to_be_visible(timeout=STEP_TIMEOUT_MS)
+            await idle(page)
+            name = rng.choice(self.models)
+            seconds = await pick(page, name, scores_shown if where == "evaluate" else card_shown)
+        finally:
+            await page.close()
+        return {"model": name, "answer_s": seconds}
+
     async def seen_runs(self, page) -> list[str]:
         titles = await page.locator('[data-testid="stHeading"] h3').all_inner_texts()
         return [t.strip() for t in titles if t.strip().startswith("soak")]
@@ -357,6 +381,11 @@ class Soak:
         finally:
             await page.close()
         return {}
+
+
+def card_shown(page):
+    """The Models page's card of the picked model."""
+    return page.get_by_test_id("stMarkdown").filter(has_text="Network:")
 
 
 def pct_stats(values: list[float]) -> dict | None:
@@ -441,6 +470,10 @@ def summarise(args, figures: dict) -> dict:
                                     if r["kind"].startswith("upload") and r["ok"]]),
         "number_answer": pct_stats([r["answer_s"] for r in reads
                                     if r["kind"] == "number" and r["ok"]]),
+        "evaluate_answer": pct_stats([r["answer_s"] for r in reads
+                                      if r["kind"] == "evaluate" and r["ok"]]),
+        "models_answer": pct_stats([r["answer_s"] for r in reads
+                                    if r["kind"] == "models" and r["ok"]]),
         "memory": {"idle_rss_mb": figures["idle_rss_mb"], "peak_rss_mb": peak,
                    "peak_over_idle": peak / figures["idle_rss_mb"],
                    "samples": len(figures["rss_samples_mb"])},
@@ -491,7 +524,9 @@ def report(result: dict) -> None:
                        + [["all", reads["answered"], reads["failed"]]])
     for label, key in (("stroke to bars", "stroke_to_bars"), ("server read", "server_read"),
                        ("upload to answer", "upload_answer"),
-                       ("number: last stroke to bars", "number_answer")):
+                       ("number: last stroke to bars", "number_answer"),
+                       ("Evaluate: pick to model shown", "evaluate_answer"),
+                       ("Models: pick to card shown", "models_answer")):
         if result[key]:
             print(f"{label}: p50 {result[key]['p50_ms']:.0f} ms, "
                   f"p95 {result[key]['p95_ms']:.0f} ms (n={result[key]['n']})")
