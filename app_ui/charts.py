@@ -142,6 +142,13 @@ def confusion_figure(confusion, normalise: bool = False, height: int = 460) -> g
     return figure
 
 
+# The reliability diagram's bubbles: diameters in px, for the emptiest and the fullest
+# bin; its axes reach past 0-100% by enough that the fullest bin, nearly always at (100%,
+# 100%), and its count stay inside the plot on a plot 300 px wide and 220 px tall.
+_BUBBLE_PX = (5, 26)
+_RELIABILITY_RANGE = {"x": (-0.03, 1.07), "y": (-0.04, 1.15)}
+
+
 def reliability_figure(report, height: int = 360) -> go.Figure:
     """Accuracy against confidence, per confidence bin, before and after calibration;
     a calibrated model's points lie on the diagonal. `report` is a
@@ -170,7 +177,9 @@ def reliability_figure(report, height: int = 360) -> go.Figure:
             mode="lines+markers+text" if labelled else "lines+markers",
             text=[f"{n:,}" for n in counts[used]] if labelled else None,
             textposition="top left", textfont=dict(size=11, color=colour),
-            marker=dict(size=(5 + 25 * np.sqrt(counts[used] / most)).tolist(), color=colour),
+            marker=dict(size=(_BUBBLE_PX[0] + (_BUBBLE_PX[1] - _BUBBLE_PX[0])
+                              * np.sqrt(counts[used] / most)).tolist(), color=colour),
+            cliponaxis=False,  # a bubble at 100% is drawn whole, not cut at the axis
             name=label, line=dict(color=colour, width=1),
             hovertemplate="confidence %{x:.1%}: right %{y:.1%} of %{customdata:,} digits"
             "<extra></extra>",
@@ -178,8 +187,10 @@ def reliability_figure(report, height: int = 360) -> go.Figure:
     figure.update_layout(
         height=height, margin=dict(l=10, r=10, t=10, b=10), font=_FONT,
         legend=dict(orientation="h", yanchor="top", y=-0.2, x=0),
-        xaxis=dict(title="Confidence (top probability)", range=[0, 1.01], tickformat=".0%"),
-        yaxis=dict(title="Share right", range=[0, 1.01], tickformat=".0%"),
+        # room past 0% and 100% for the largest bubble, and above it for its count
+        xaxis=dict(title="Confidence (top probability)", range=list(_RELIABILITY_RANGE["x"]),
+                   tickformat=".0%"),
+        yaxis=dict(title="Share right", range=list(_RELIABILITY_RANGE["y"]), tickformat=".0%"),
     )
     return figure
 
@@ -224,6 +235,24 @@ def column_widths(rows: list[dict], columns: Iterable[str]) -> dict[str, int]:
     return widths
 
 
+# The Models page's table: what tells the stored models apart at a glance (the card below
+# it has the rest), narrow enough to show whole on the page. Status joins it only when a
+# model is broken.
+STORE_COLUMNS = ("Model", "Test acc. %", "Source", "Params", "Size (MB)", "Created")
+# A table's room on a page at a 1280 px window beside the sidebar, or wider: the centred
+# layout's column (measured in Chromium)
+PAGE_PX = 820
+
+
+def store_columns(rows: list[dict]) -> list[str]:
+    """The Models page's columns for these `comparison_rows`: Status after Source only
+    when some model is broken."""
+    columns = list(STORE_COLUMNS)
+    if any(row["Status"] != "ok" for row in rows):
+        columns.insert(columns.index("Source") + 1, "Status")
+    return columns
+
+
 def comparison_rows(
     infos, problems: Mapping[str, str] | None = None, owner: str | None = None
 ) -> list[dict]:
@@ -240,24 +269,25 @@ def comparison_rows(
         card = info.card
         hyper = card.hyperparameters or {}
         problem = info.card_error or problems.get(info.name)
+        # the scores first: a table wider than the page shows them without scrolling
         rows.append({
             "Model": info.name,
+            "Test acc. %": _percent(card.test_accuracy),
+            "Val. acc. %": _percent(card.val_accuracy),
+            "Train acc. %": _percent(card.train_accuracy),
             "Source": model_source(info, owner),
             "Status": "broken" if problem else "ok",
             "Architecture": card.architecture,
             "Activation": card.activation,
             "Params": card.params,
-            "Train acc. %": _percent(card.train_accuracy),
-            "Val. acc. %": _percent(card.val_accuracy),
-            "Test acc. %": _percent(card.test_accuracy),
             "Epochs": card.epochs_run,
             "Batch size": hyper.get("batch_size"),
             "Augmented": hyper.get("augment"),
             "Training time (s)": card.training_seconds,
-            "Created": card.created,
             "Size (MB)": (
                 round(info.path.stat().st_size / 2**20, 2) if info.path.is_file() else None
             ),
+            "Created": card.created[:10] if card.created else None,  # the day, UTC
             "Problem": problem,
         })
     return rows

@@ -182,23 +182,27 @@ def _owner_book(url: str, state: str) -> owners.OwnerBook:
 CLIENT_ADDRESS_HEADER_ENV = "MNIST_CLIENT_ADDRESS_HEADER"  # e.g. X-Forwarded-For
 
 
-def client_address() -> str | None:
+def client_address() -> str:
     """The visitor's network address, which the per-address run limit counts.
 
     Behind a reverse proxy every visitor comes from the proxy's address, so a
     deployment names the header its proxy sets (`MNIST_CLIENT_ADDRESS_HEADER`)."""
-    ip = st.context.ip_address  # None where the server knows none (and under AppTest)
+    # None for a connection from this host (127.0.0.1, ::1), and under AppTest
+    ip = st.context.ip_address
     return address_from(ip if isinstance(ip, str) else None, st.context.headers,
                         os.environ.get(CLIENT_ADDRESS_HEADER_ENV))
 
 
-def address_from(ip: str | None, headers, header: str | None) -> str | None:
-    """`header`'s last entry if it is named and sent, else `ip`. The last entry is the
-    one the proxy itself appended; those before it are whatever the client claimed."""
+def address_from(ip: str | None, headers, header: str | None) -> str:
+    """`header`'s last entry if it is named and sent, else `ip`, else "unknown". The
+    last entry is the one the proxy itself appended; those before it are whatever the
+    client claimed. Every visitor whose address is unknown (Streamlit gives none for a
+    connection from this host, as from a proxy beside it that sends no header) counts
+    as that one shared address, so the per-address limit never lets them past."""
     sent = headers.get(header) if header else None
     if sent and sent.split(",")[-1].strip():
         return sent.split(",")[-1].strip()
-    return ip
+    return ip or "unknown"
 
 
 def job_queue() -> JobQueue:
@@ -330,7 +334,9 @@ def card_facts(card: ModelCard) -> list[tuple[str, str]]:
         facts.append(("Epochs", str(card.epochs_run) + (" each" if card.is_ensemble else "")))
     if card.int8:
         int8 = card.int8
-        facts.append(("Read through", f"its int8 graph, about twice as fast: "
+        # no speed-up claimed here: how much quicker depends on the machine and on what
+        # else a reading does (docs/results.md has the figures measured)
+        facts.append(("Read through", f"its int8 graph, quicker than its float one: "
                       f"{int8.get('val_errors', '?')} of {int8.get('val_images', 0):,} "
                       f"validation digits wrong, {int8.get('float_val_errors', '?')} in float"))
     if card.created:

@@ -131,3 +131,57 @@ def test_every_column_is_wide_enough_for_its_name_and_longest_cell():
     assert widths["Batch size"] >= 7 * len("Batch size") + 24  # the heading and its arrow
     assert charts.table_text("Train acc. %", None) == charts.MISSING
     assert charts.table_text("Params", 1156264) == "1,156,264"
+
+
+def shipped_rows(problems=None) -> list[dict]:
+    from mnist_core.registry import DEFAULT_SHIPPED_DIR, list_models
+
+    return charts.comparison_rows(list_models(DEFAULT_SHIPPED_DIR), problems)
+
+
+def test_the_models_page_table_shows_every_column_whole_at_1280_px():
+    rows = shipped_rows()
+    columns = charts.store_columns(rows)
+    assert columns == ["Model", "Test acc. %", "Source", "Params", "Size (MB)", "Created"]
+    assert sum(charts.column_widths(rows, columns).values()) <= charts.PAGE_PX
+    assert rows[0]["Created"] == read_created(rows[0]["Model"])[:10]  # the day, no time
+    # a broken model adds its Status, and the table still fits
+    broken = shipped_rows({rows[0]["Model"]: "ONNX file missing"})
+    columns = charts.store_columns(broken)
+    assert columns[columns.index("Source") + 1] == "Status"
+    assert sum(charts.column_widths(broken, columns).values()) <= charts.PAGE_PX
+
+
+def read_created(name: str) -> str:
+    from mnist_core.registry import DEFAULT_SHIPPED_DIR, read_card
+
+    return read_card(name, DEFAULT_SHIPPED_DIR).created
+
+
+def test_the_comparison_table_shows_every_score_without_scrolling():
+    rows = shipped_rows()
+    columns = list(rows[0])
+    scores = ["Test acc. %", "Val. acc. %", "Train acc. %"]
+    assert columns[:4] == ["Model", *scores]
+    assert sum(charts.column_widths(rows, columns[:4]).values()) <= charts.PAGE_PX
+
+
+def test_the_fullest_bubble_of_the_reliability_diagram_lies_inside_the_plot(rng):
+    from mnist_core import calibration
+    from mnist_core.verdict import ReadingPolicy
+
+    labels = rng.integers(0, 10, 2000)
+    probabilities = np.full((2000, 10), 0.0001)
+    probabilities[np.arange(2000), labels] = 0.9991  # nearly all at (100%, 100%)
+    figure = charts.reliability_figure(calibration.report(probabilities, labels,
+                                                          ReadingPolicy()))
+    points = [trace for trace in figure.data if trace.customdata is not None]
+    assert points and all(trace.cliponaxis is False for trace in points)
+    radius = max(max(trace.marker.size) for trace in points) / 2
+    label_px = 14  # the count above-left of the bubble, 11 px type
+    # the smallest plot it is drawn on: a phone's, or a column beside the ECE
+    width_px, height_px = 300, 220
+    (x0, x1), (y0, y1) = figure.layout.xaxis.range, figure.layout.yaxis.range
+    assert (x1 - 1) * width_px / (x1 - x0) >= radius
+    assert (y1 - 1) * height_px / (y1 - y0) >= radius + label_px
+    assert x0 < 0 and y0 < 0  # a bin at 0% is not cut either

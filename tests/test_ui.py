@@ -3,6 +3,8 @@ proxy."""
 
 from __future__ import annotations
 
+import re
+
 import app_ui.ui
 from mnist_core.card import ModelCard
 
@@ -34,3 +36,24 @@ def test_the_client_address_is_the_socket_peer_or_what_the_named_proxy_header_ap
     assert address_from("10.0.0.1", headers, "X-Forwarded-For") == "203.0.113.9"
     assert address_from("10.0.0.1", {}, "X-Forwarded-For") == "10.0.0.1"  # header missing
     assert address_from(None, {"X-Real-IP": " 198.51.100.2 "}, "X-Real-IP") == "198.51.100.2"
+
+
+def test_a_card_read_through_its_int8_graph_claims_no_speed_up_the_figures_do_not_hold():
+    # the speed-up depends on the machine and on what else a reading does: the README
+    # and docs/results.md give the measured figure, the card claims none of its own
+    card = ModelCard(architecture="cnn", int8={"val_images": 8998, "val_errors": 23,
+                                                "float_val_errors": 23})
+    said = dict(app_ui.ui.card_facts(card))["Read through"]
+    assert said == ("its int8 graph, quicker than its float one: 23 of 8,998 validation "
+                    "digits wrong, 23 in float")
+    assert not re.search(r"twice|\d(\.\d+)?\s*[x×]|times as fast", said)
+
+
+def test_a_visitor_whose_address_is_unknown_counts_as_one_shared_address_never_none():
+    # Streamlit gives no address for a connection from this host (a proxy beside the
+    # server that sends no header, AppTest): all such visitors share one address
+    address_from = app_ui.ui.address_from
+    assert address_from(None, {}, None) == "unknown"
+    assert address_from(None, {}, "X-Forwarded-For") == "unknown"  # header not sent
+    assert address_from(None, {"X-Forwarded-For": " , "}, "X-Forwarded-For") == "unknown"
+    assert address_from("", {}, None) == "unknown"

@@ -36,10 +36,8 @@ cards = {info.name: info for info in infos}
 
 with st.spinner("Checking the model files…"):
     problems = {info.name: ui.model_problem(info) for info in infos}
-columns = (
-    "Model", "Test acc. %", "Source", "Status", "Architecture", "Params", "Size (MB)", "Created"
-)
-ui.model_table(charts.comparison_rows(infos, problems, owner), columns)
+rows = charts.comparison_rows(infos, problems, owner)
+ui.model_table(rows, charts.store_columns(rows))
 
 if st.session_state.get("models_name") not in names:
     st.session_state.models_name = registry.default_model_name()
@@ -55,17 +53,18 @@ with card_col, st.expander("Model card (JSON)", expanded=False):
     st.json(info.card.to_json(), expanded=1)
 
 with actions:
+    # labels that fit the column whatever the model's name: the file name is the model's
     st.subheader("Download")
     st.download_button(
-        f"Download {name}.keras", data=info.path.read_bytes(), file_name=f"{name}.keras",
-        mime="application/octet-stream", key="models_download",
+        "Keras model (.keras)", data=info.path.read_bytes(), file_name=f"{name}.keras",
+        mime="application/octet-stream", key="models_download", icon=":material/download:",
         help="Load it with keras.saving.load_model; inputs are 28×28 floats in [0, 1].",
     )
     graph = info.path.with_suffix(".onnx")
     if graph.is_file():
         st.download_button(
-            f"Download {name}.onnx", data=graph.read_bytes(), file_name=f"{name}.onnx",
-            mime="application/octet-stream", key="models_download_onnx",
+            "ONNX graph (.onnx)", data=graph.read_bytes(), file_name=f"{name}.onnx",
+            mime="application/octet-stream", key="models_download_onnx", icon=":material/download:",
             help="Read it with onnxruntime (or any ONNX runtime): inputs `images`, "
             "(N, 28, 28) float32 in [0, 1]; outputs (N, 10) probabilities.",
         )
@@ -74,16 +73,16 @@ with actions:
     int8_graph = registry.int8_path(name)
     if info.card.int8 and int8_graph.is_file():
         st.download_button(
-            f"Download {name}.int8.onnx", data=int8_graph.read_bytes(),
+            "int8 ONNX graph (.int8.onnx)", data=int8_graph.read_bytes(),
             file_name=f"{name}.int8.onnx", mime="application/octet-stream",
-            key="models_download_int8",
-            help="The int8 graph the app reads with: the same inputs and outputs, about "
-            "twice as fast; its reading policy is the card's `int8.reading`.",
+            key="models_download_int8", icon=":material/download:",
+            help="The int8 graph the app reads with: the same inputs and outputs, quicker "
+            "than the float graph on a CPU; its reading policy is the card's `int8.reading`.",
         )
     st.download_button(
-        f"Download {name}.json (the card)",
+        "Model card (.json)",
         data=json.dumps(info.card.to_json(), indent=1), file_name=f"{name}.json",
-        mime="application/json", key="models_download_card",
+        mime="application/json", key="models_download_card", icon=":material/download:",
         help="Its architecture, training and scores, its calibration (`reading`: the log "
         "probabilities divided by `temperature`, a digit named from `min_probability`) and "
         "the ONNX file's SHA-256.",

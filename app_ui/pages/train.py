@@ -27,6 +27,7 @@ from mnist_core.pendigits import (
     pendigits_available,
 )
 
+MOST_EPOCHS = 50  # the slider's end, where the deployment's size limit allows it
 BATCH_SIZES = [16, 32, 64, 128, 256, 512, 1024]
 TRAIN_SIZES = [500, 1000, 2000, 5000, 10000, 20000, 30000, 0]  # 0: every image
 RECENT_RUNS = 5  # ended runs listed under the active ones
@@ -69,14 +70,10 @@ def use_architecture_defaults():
     suggest_name(f"my-{arch.name}")
 
 
-def start_run():
-    """Queue a run with the settings as they are now; on success offer a fresh name.
-
-    Reads the widgets' state when the button is pressed, so a value typed just before
-    the click counts."""
+def chosen_config() -> TrainConfig:
+    """The run the settings describe as they are now (the widgets' state)."""
     state = st.session_state
-    name = state.train_name.strip()
-    config = TrainConfig(
+    return TrainConfig(
         architecture=state.train_arch, epochs=state.train_epochs,
         batch_size=state.train_batch_size, validation_split=state.train_val_split,
         seed=int(state.train_seed), augment=state.train_augment,
@@ -85,6 +82,43 @@ def start_run():
         pen_writers=tuple(range(1, N_WRITERS + 1)) if state.train_pen else None,
         pen_styles=True,
     )
+
+
+def epochs_setting() -> str | None:
+    """The Epochs slider, ending where the deployment's size limit (images x epochs)
+    ends for the images the other settings fit; an earlier choice beyond it comes down
+    to it. Returns why no run can start, when not even one epoch fits."""
+    state = st.session_state
+    config = chosen_config()
+    fitting = queue.limits.most_epochs(config)  # the queue's own count of a run's size
+    top = min(MOST_EPOCHS, fitting)
+    # set each time, not only when too high: a new end makes the slider a new widget,
+    # which would otherwise forget the choice
+    state.train_epochs = max(1, min(state.train_epochs, top))
+    limit = (f"a run may train on {queue.limits.image_epochs:,} images in all, and these "
+             f"settings give {config.fit_images:,} an epoch")
+    if top >= 2:
+        st.slider("Epochs", 1, top, key="train_epochs")
+        if fitting < MOST_EPOCHS:
+            st.caption(f"Up to {top} epochs here: {limit}.")
+        return None
+    st.markdown(f"**Epochs:** {top or 1}")
+    if fitting == 1:
+        st.caption(f"One epoch only here: {limit}.")
+        return None
+    problem = f"not even one epoch fits here: {limit}; choose fewer training images"
+    st.caption(f"No run with these settings: {problem}.")
+    return problem
+
+
+def start_run():
+    """Queue a run with the settings as they are now; on success offer a fresh name.
+
+    Reads the widgets' state when the button is pressed, so a value typed just before
+    the click counts."""
+    state = st.session_state
+    name = state.train_name.strip()
+    config = chosen_config()
     try:
         job = queue.submit(
             config, name, owner, overwrite=state.get(f"train_overwrite_{name}", False),
@@ -118,8 +152,10 @@ elif (st.session_state.get("train_name") == st.session_state.get("train_suggeste
 st.title("Train a model")
 st.caption(
     "Runs wait in a queue and train in worker processes, not in this web server: you "
-    "can leave this page and come back (keep the address: it names your runs). Each "
-    "model is saved when its run finishes, or when you stop it."
+    "can leave this page, or close it, and come back later "
+    + ("signed in: your runs follow your account" if ui.account_owner_id() else
+       "in this browser: your runs belong to it, not to the page's address")
+    + ". Each model is saved when its run finishes, or when you stop it."
 )
 data_problem = None
 if not mnist_available():
@@ -144,7 +180,7 @@ with settings:
         arch.description
         + (f" · with its defaults {arch.typical_time}" if arch.typical_time else "")
     )
-    st.slider("Epochs", 1, 50, key="train_epochs")
+    size_problem = epochs_setting()
     st.select_slider("Batch size", BATCH_SIZES, key="train_batch_size")
     st.slider(
         "Validation split", 0.0, 0.3, step=0.05, key="train_val_split",
@@ -193,7 +229,8 @@ with settings:
 
     st.button(
         "Start training", type="primary", key="train_start",
-        disabled=name_problem is not None or data_problem is not None, on_click=start_run,
+        disabled=any(p is not None for p in (name_problem, data_problem, size_problem)),
+        on_click=start_run,
         help="A run needs the MNIST data set: see the note above." if data_problem else None,
     )
     if data_problem is not None:

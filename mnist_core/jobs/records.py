@@ -60,6 +60,11 @@ class Limits:
             queue_length=number("MNIST_MAX_QUEUE", cls.queue_length),
         )
 
+    def most_epochs(self, config: TrainConfig) -> int:
+        """The most epochs a run of `config`'s images may have under `image_epochs`
+        (0: not even one), as the queue counts a run's size (`TrainConfig.image_epochs`)."""
+        return self.image_epochs // max(config.fit_images, 1)
+
 
 @dataclass(frozen=True)
 class Progress:

@@ -121,7 +121,13 @@ def test_models_page_lists_the_store(page, app_url, models_store, screenshots):
     assert {path.stem for path in models_store.glob("*.keras")} <= set(listed)
     expect(page.get_by_role("combobox", name="Model")).to_be_visible()
     default = registry.default_model_name(registry.DEFAULT_SHIPPED_DIR)
-    expect(page.get_by_role("button", name=f"Download {default}.keras")).to_be_visible()
+    expect(page.get_by_role("button", name="Keras model (.keras)")).to_be_visible()
+    # at 1280 px every column shows without scrolling the table, and no label is cut
+    scroller = table.locator(".dvn-scroller")
+    assert scroller.evaluate("e => e.scrollWidth <= e.clientWidth"), "the table scrolls"
+    cut = "e => [...e.querySelectorAll('*')].filter(x => x.scrollWidth > x.clientWidth + 1)"
+    for button in page.get_by_test_id("stDownloadButton").all():
+        assert not button.evaluate(f"{cut}.length"), f"{button.inner_text()!r} is cut"
     # the shipped default cannot be deleted by anyone
     expect(page.get_by_text(f"'{default}' ships with the app and cannot be deleted")
            ).to_be_visible()

@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import time
+from dataclasses import replace
 
 import pytest
 
@@ -57,6 +58,23 @@ def test_bad_settings_and_limits_are_refused_with_a_message_and_nothing_queued(s
         with pytest.raises(OwnerError, match="invalid owner"):
             queue.submit(TINY, "fine", owner)
     assert queue.view().jobs == []
+
+
+def test_the_most_epochs_the_limits_allow_are_what_the_queue_takes(stores):
+    # the Train page's Epochs slider ends at `most_epochs`: one more must be refused
+    limits = Limits(runs_per_owner=10, image_epochs=20_000)
+    queue = JobQueue(limits=limits)
+    configs = [TINY, replace(TINY, non_digits=500), replace(TINY, validation_split=0.0),
+               replace(TINY, pen_writers=(1, 2), pen_renders=1)]
+    for i, config in enumerate(configs):
+        most = limits.most_epochs(config)
+        assert 1 < most < 500
+        assert queue.submit(replace(config, epochs=most), f"most-{i}", ALICE).status == QUEUED
+        with pytest.raises(JobError, match="limited to 20,000"):
+            queue.submit(replace(config, epochs=most + 1), f"more-{i}", ALICE)
+    assert Limits(image_epochs=200).most_epochs(TINY) == 0  # 270 images an epoch
+    with pytest.raises(JobError, match="limited to 200"):
+        JobQueue(limits=Limits(image_epochs=200)).submit(replace(TINY, epochs=1), "one", BOB)
 
 
 def test_names_of_shipped_and_other_peoples_models_are_protected(inline, stores):
