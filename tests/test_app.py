@@ -29,11 +29,12 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from mnist_core.config import TrainConfig
+from mnist_core.errors import JobError
 from mnist_core.images import read_image
 from mnist_core.inference import read_digits, read_number, read_upload
 from mnist_core.jobs import worker
 from mnist_core.jobs.queue import JobQueue
-from mnist_core.jobs.records import FAILED, FINISHED, STOPPED, Job
+from mnist_core.jobs.records import FAILED, FINISHED, STOPPED, Job, address_key
 from mnist_core.owners import account_owner, new_owner_id
 from mnist_core.photos import image_file, stretch_to_frame
 from mnist_core.preprocess import canvas_to_mnist, photo_to_mnist
@@ -460,7 +461,8 @@ def test_train_page_offers_the_settings(store):
         str(2**k) for k in range(4, 11)
     ]
     at.selectbox(key="train_arch").set_value("mlp-16-16-relu").run()
-    assert at.slider(key="train_epochs").value == 20  # the architecture's default
+    # the architecture's default, 20, is more than a run on every image may have here
+    assert at.slider(key="train_epochs").value == at.slider(key="train_epochs").max == 18
     assert at.text_input(key="train_name").value == "my-mlp-16-16-relu"
     assert "You have no runs yet" in texts(at.info)
     assert "0 waiting" in texts(at.caption)
@@ -472,6 +474,63 @@ def test_train_page_offers_the_settings(store):
     assert at.slider(key="train_epochs").value == 1
     at.selectbox(key="train_arch").set_value("fast-cnn").run()
     assert at.slider(key="train_epochs").value == 2
+    # runs belong to the browser (its cookie), not to the page's address
+    assert "keep the address" not in texts(at.caption)
+    assert "come back later in this browser: your runs belong to it" in texts(at.caption)
+
+
+def test_the_epochs_slider_ends_where_the_size_limit_does_and_follows_the_settings(
+    store, monkeypatch
+):
+    monkeypatch.setenv("MNIST_AUTOSTART_WORKER", "0")  # runs stay queued
+    at = app(TRAIN)
+    epochs = lambda: at.slider(key="train_epochs")  # noqa: E731
+    # fast-cnn on every image: 54,000 an epoch, 1,000,000 images a run
+    assert epochs().max == 18
+    assert ("Up to 18 epochs here: a run may train on 1,000,000 images in all, and these "
+            "settings give 54,000 an epoch.") in texts(at.caption)
+    # the most it offers is what the queue takes
+    epochs().set_value(18).run()
+    at.button(key="train_start").click().run()
+    assert "Queued 'my-fast-cnn'" in texts(at.toast) and not at.error
+    with pytest.raises(JobError, match="limited to 1,000,000"):
+        JobQueue.from_env().submit(TrainConfig("fast-cnn", epochs=19), "one-more", BOB)
+
+    # more images an epoch: the end comes down, and so does a choice past it
+    at.toggle(key="train_non_digits").set_value(True).run()
+    assert not at.exception
+    assert (epochs().max, epochs().value) == (15, 15)
+    at.toggle(key="train_pen").set_value(True).run()  # 77,500 an epoch
+    assert (epochs().max, epochs().value) == (12, 12)
+    # fewer: the end goes up to the slider's own, and the limit goes unsaid
+    at.toggle(key="train_pen").set_value(False)
+    at.toggle(key="train_non_digits").set_value(False)
+    at.select_slider(key="train_size").set_value(2000).run()  # 1,800 an epoch
+    assert (epochs().max, epochs().value) == (50, 12)
+    assert "Up to" not in texts(at.caption)
+    epochs().set_value(40).run()
+    at.select_slider(key="train_size").set_value(0).run()
+    assert not at.exception
+    assert (epochs().max, epochs().value) == (18, 18)
+    at.switch_page(DRAW).run()
+    at.switch_page(TRAIN).run()  # kept over a visit elsewhere
+    assert (epochs().max, epochs().value) == (18, 18)
+
+
+def test_where_not_two_epochs_fit_the_page_says_so_and_start_waits(store, monkeypatch):
+    monkeypatch.setenv("MNIST_MAX_IMAGE_EPOCHS", "60000")
+    at = app(TRAIN)
+    assert "train_epochs" not in [slider.key for slider in at.slider]
+    assert "**Epochs:** 1" in texts(at.markdown)
+    assert "One epoch only here" in texts(at.caption)
+    assert not at.button(key="train_start").disabled
+    at.toggle(key="train_non_digits").set_value(True).run()  # 64,000 an epoch
+    assert not at.exception
+    assert "not even one epoch fits here" in texts(at.caption)
+    assert at.button(key="train_start").disabled
+    at.select_slider(key="train_size").set_value(5000).run()  # 14,500 an epoch
+    assert at.slider(key="train_epochs").max == 4
+    assert not at.button(key="train_start").disabled
 
 
 def test_train_page_refuses_bad_taken_and_shipped_names(store):
@@ -492,9 +551,11 @@ def quick_settings(at: AppTest, name: str, epochs: int, batch_size: int = 64,
                    non_digits: bool = False) -> AppTest:
     at.selectbox(key="train_arch").set_value("mlp-16-16-relu").run()
     at.toggle(key="train_non_digits").set_value(non_digits)
+    # first the images, then the epochs: the slider's end follows the images (as a
+    # person sets them one at a time, never past the end shown)
+    at.select_slider(key="train_size").set_value(500).run()
     at.slider(key="train_epochs").set_value(epochs)
     at.select_slider(key="train_batch_size").set_value(batch_size)
-    at.select_slider(key="train_size").set_value(500)
     at.text_input(key="train_name").input(name)
     return at.run()
 
@@ -598,6 +659,23 @@ def test_each_visitor_sees_and_stops_only_their_own_runs(store):
     assert wait_until_ended("bobs").status == FINISHED
     alice.run()
     assert not alice.exception and "Stopped" in texts(alice.warning)
+
+
+def test_visitors_whose_address_is_unknown_count_against_one_shared_address(
+    store, monkeypatch
+):
+    # Streamlit gives no address for a connection from this host (so AppTest's, or a
+    # proxy's beside the server that sends no header): such runs count, all together
+    monkeypatch.setenv("MNIST_MAX_RUNS_PER_ADDRESS", "1")
+    monkeypatch.setenv("MNIST_AUTOSTART_WORKER", "0")  # runs stay queued
+    alice = quick_settings(app(TRAIN, ALICE), "alices", epochs=1)
+    alice.button(key="train_start").click().run()
+    assert "Queued 'alices'" in texts(alice.toast)
+    bob = quick_settings(app(TRAIN, BOB), "bobs", epochs=1)
+    bob.button(key="train_start").click().run()
+    assert "1 runs from your network address are already queued" in texts(bob.error)
+    (record,) = JobQueue.from_env().store.all()
+    assert record["address"] == address_key("unknown")
 
 
 def test_without_mnist_start_is_off_and_says_why(store, tmp_path, monkeypatch):
@@ -779,8 +857,13 @@ def test_models_page_shows_card_and_download(store):
     at = app(MODELS)
     assert at.selectbox(key="models_name").value == "seed-cnn"
     assert at.get("json")
-    assert [button.proto.label for button in at.get("download_button")] == [
-        "Download seed-cnn.keras", "Download seed-cnn.onnx", "Download seed-cnn.json (the card)"]
+    # labels short enough for their column whatever the name; the files carry the name
+    buttons = at.get("download_button")
+    assert [button.proto.label for button in buttons] == [
+        "Keras model (.keras)", "ONNX graph (.onnx)", "Model card (.json)"]
+    # the table shows its few columns whole; Status only when a model is broken
+    assert list(at.dataframe[0].value.columns) == [
+        "Model", "Test acc. %", "Source", "Params", "Size (MB)", "Created"]
     assert "someone else" in texts(at.info)  # seed-cnn has no owner here
     assert not [b for b in at.button if b.key == "models_delete"]
 
@@ -794,9 +877,10 @@ def test_a_model_quantized_while_the_app_runs_is_read_through_its_int8_graph(sto
     quantize_model("seed-cnn", data=load_mnist(SUBSET_DIR), directory=store)
     assert ui.load_model("seed-cnn").network.path.name == "seed-cnn.int8.onnx"  # no restart
     at = app(MODELS)
-    assert "Download seed-cnn.int8.onnx" in [
+    assert "int8 ONNX graph (.int8.onnx)" in [
         button.proto.label for button in at.get("download_button")]
     assert any("Read through:** its int8 graph" in md.value for md in at.markdown)
+    assert not any("twice as fast" in md.value for md in at.markdown)
 
 
 def test_a_delete_the_store_refuses_is_told_without_server_paths(store, monkeypatch):
