@@ -327,7 +327,8 @@ class Soak:
             await expect(picker).to_be_visible(timeout=STEP_TIMEOUT_MS)
             await idle(page)
             name = rng.choice(self.models)
-            seconds = await pick(page, name, scores_shown if where == "evaluate" else card_shown)
+            seconds, _ = await pick(page, name,
+                                    scores_shown if where == "evaluate" else card_shown)
         finally:
             await page.close()
         return {"model": name, "answer_s": seconds}
@@ -383,9 +384,12 @@ class Soak:
         return {}
 
 
-def card_shown(page):
-    """The Models page's card of the picked model."""
-    return page.get_by_test_id("stMarkdown").filter(has_text="Network:")
+def card_shown(page, name: str):
+    """The Models page's card of model `name`: its parameters and test accuracy."""
+    card = registry.read_card(name)
+    return page.get_by_test_id("stMarkdown").filter(
+        has_text=f"Parameters: {card.params:,}").filter(
+        has_text=f"MNIST test accuracy: {card.test_accuracy:.2%}")
 
 
 def pct_stats(values: list[float]) -> dict | None:

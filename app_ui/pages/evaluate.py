@@ -89,90 +89,99 @@ if not usable:
 default = registry.default_model_name()
 if st.session_state.get("eval_model") not in usable:
     st.session_state.eval_model = default if default in usable else usable[0]
-name = st.selectbox("Model", usable, key="eval_model")
-try:
-    readings, result = ui.test_readings(name)
-except DatasetError:
-    st.info(f"{name!r} was stored without its results on the MNIST test set, and they "
-            f"cannot be made here. {ui.mnist_missing_message()}")
-    st.stop()
-except (ModelNotFoundError, InvalidModelError) as err:
-    st.error(f"Cannot show {name!r} on the MNIST test set: {messages.for_visitor(err)}")
-    st.stop()
 
-total, wrong = len(result.labels), len(result.misclassified)
-scores = st.columns(3)
-scores[0].metric("Test accuracy", f"{result.accuracy:.2%}")
-scores[1].metric("Misclassified", f"{wrong:,} of {total:,}")
-scores[2].metric("Test loss", f"{result.loss:.4f}")
 
-matrix, report = st.columns([1.3, 1], gap="medium")
-with matrix:
-    normalise = st.toggle("Row-normalised (share of each true digit)", key="eval_normalise")
-    st.plotly_chart(
-        charts.confusion_figure(result.confusion, normalise), key="eval_confusion",
-        config={"displayModeBar": False},
-    )
-with report:
-    st.dataframe(
-        charts.class_report_rows(result), hide_index=True,
-        column_config={"Precision": PERCENT, "Recall": PERCENT},
-    )
+@st.fragment
+def where_it_goes_wrong(usable: list[str]) -> None:
+    """One model's confusion matrix, calibration and misread digits: picking another
+    reruns only this part of the page, not the curves and the table above."""
+    name = st.selectbox("Model", usable, key="eval_model")
+    try:
+        readings, result = ui.test_readings(name)
+    except DatasetError:
+        st.info(f"{name!r} was stored without its results on the MNIST test set, and they "
+                f"cannot be made here. {ui.mnist_missing_message()}")
+        return
+    except (ModelNotFoundError, InvalidModelError) as err:
+        st.error(f"Cannot show {name!r} on the MNIST test set: {messages.for_visitor(err)}")
+        return
 
-st.subheader("Does its confidence mean what it says?")
-calibration = ui.calibration_report(name)
-policy = ui.reading_policy(name)
-left, right = st.columns([1.3, 1], gap="medium")
-with left:
-    st.plotly_chart(
-        charts.reliability_figure(calibration), key="eval_reliability",
-        config={"displayModeBar": False},
-    )
-with right:
-    st.metric("Calibration error (ECE), as shown", f"{calibration.ece:.2%}",
-              help="How far the bars' top probability is from the share right, in 15 "
-              "confidence bins weighted by the digits each holds (the numbers by the "
-              "points); 0 is perfect.")
-    st.caption(f"As trained: {calibration.ece_raw:.2%}. Temperature {policy.temperature:.2f}.")
-    named = round(calibration.named_share * total)
-    st.metric("Test digits it names", f"{named:,} of {total:,}",
-              help=f"It names a digit when the top probability reaches "
-              f"{policy.min_probability:.1%}; otherwise it says it is not sure.")
-    if calibration.accuracy_named is not None:
-        st.caption(f"Right on {calibration.accuracy_named:.2%} of the digits it names; "
-                   f"for the other {ui.plural(total - named, 'digit')} it says “not sure”.")
+    total, wrong = len(result.labels), len(result.misclassified)
+    scores = st.columns(3)
+    scores[0].metric("Test accuracy", f"{result.accuracy:.2%}")
+    scores[1].metric("Misclassified", f"{wrong:,} of {total:,}")
+    scores[2].metric("Test loss", f"{result.loss:.4f}")
 
-st.subheader("Misclassified test digits")
-top = result.top_confusions(1)
-if "eval_true" not in st.session_state:
-    st.session_state.eval_true, st.session_state.eval_pred = top[0][:2] if top else (4, 9)
-true_col, pred_col = st.columns(2)
-true = true_col.selectbox("True digit", range(10), key="eval_true")
-predicted = pred_col.selectbox("Predicted as", range(10), key="eval_pred")
-if top:
-    st.caption(
-        "Most frequent mistakes: "
-        + ", ".join(f"{t} → {p} ({n})" for t, p, n in result.top_confusions(5))
-    )
-indices = result.misclassified_as(true, predicted)
-if true == predicted:
-    st.info(f"Choose two different digits: these are the {len(indices):,} {true}s read right.")
-elif not len(indices):
-    st.success(f"No test image of a {true} was read as {predicted}.")
-else:
-    shown = indices[:MAX_EXAMPLES]
-    st.caption(
-        f"{ui.plural(len(indices), 'test image')} of a {true} "
-        f"{'was' if len(indices) == 1 else 'were'} read as {predicted}"
-        + (f"; the first {len(shown)} shown" if len(shown) < len(indices) else "")
-        + f". Under each: the model's probability for {predicted}, then for {true}."
-    )
-    st.image(
-        [reading_views.enlarge(readings.image(i), 112) for i in shown],
-        caption=[
-            f"{predicted}: {result.probabilities[i, predicted]:.0%} · "
-            f"{true}: {result.probabilities[i, true]:.0%}"
-            for i in shown
-        ],
-        width=112,
-    )
+    matrix, report = st.columns([1.3, 1], gap="medium")
+    with matrix:
+        normalise = st.toggle("Row-normalised (share of each true digit)", key="eval_normalise")
+        st.plotly_chart(
+            charts.confusion_figure(result.confusion, normalise), key="eval_confusion",
+            config={"displayModeBar": False},
+        )
+    with report:
+        st.dataframe(
+            charts.class_report_rows(result), hide_index=True,
+            column_config={"Precision": PERCENT, "Recall": PERCENT},
+        )
+
+    st.subheader("Does its confidence mean what it says?")
+    calibration = ui.calibration_report(name)
+    policy = ui.reading_policy(name)
+    left, right = st.columns([1.3, 1], gap="medium")
+    with left:
+        st.plotly_chart(
+            charts.reliability_figure(calibration), key="eval_reliability",
+            config={"displayModeBar": False},
+        )
+    with right:
+        st.metric("Calibration error (ECE), as shown", f"{calibration.ece:.2%}",
+                  help="How far the bars' top probability is from the share right, in 15 "
+                  "confidence bins weighted by the digits each holds (the numbers by the "
+                  "points); 0 is perfect.")
+        st.caption(f"As trained: {calibration.ece_raw:.2%}. Temperature {policy.temperature:.2f}.")
+        named = round(calibration.named_share * total)
+        st.metric("Test digits it names", f"{named:,} of {total:,}",
+                  help=f"It names a digit when the top probability reaches "
+                  f"{policy.min_probability:.1%}; otherwise it says it is not sure.")
+        if calibration.accuracy_named is not None:
+            st.caption(f"Right on {calibration.accuracy_named:.2%} of the digits it names; "
+                       f"for the other {ui.plural(total - named, 'digit')} it says “not sure”.")
+
+    st.subheader("Misclassified test digits")
+    top = result.top_confusions(1)
+    if "eval_true" not in st.session_state:
+        st.session_state.eval_true, st.session_state.eval_pred = top[0][:2] if top else (4, 9)
+    true_col, pred_col = st.columns(2)
+    true = true_col.selectbox("True digit", range(10), key="eval_true")
+    predicted = pred_col.selectbox("Predicted as", range(10), key="eval_pred")
+    if top:
+        st.caption(
+            "Most frequent mistakes: "
+            + ", ".join(f"{t} → {p} ({n})" for t, p, n in result.top_confusions(5))
+        )
+    indices = result.misclassified_as(true, predicted)
+    if true == predicted:
+        st.info(f"Choose two different digits: these are the {len(indices):,} {true}s read right.")
+    elif not len(indices):
+        st.success(f"No test image of a {true} was read as {predicted}.")
+    else:
+        shown = indices[:MAX_EXAMPLES]
+        st.caption(
+            f"{ui.plural(len(indices), 'test image')} of a {true} "
+            f"{'was' if len(indices) == 1 else 'were'} read as {predicted}"
+            + (f"; the first {len(shown)} shown" if len(shown) < len(indices) else "")
+            + f". Under each: the model's probability for {predicted}, then for {true}."
+        )
+        st.image(
+            [reading_views.enlarge(readings.image(i), 112) for i in shown],
+            caption=[
+                f"{predicted}: {result.probabilities[i, predicted]:.0%} · "
+                f"{true}: {result.probabilities[i, true]:.0%}"
+                for i in shown
+            ],
+            width=112,
+        )
+
+
+where_it_goes_wrong(usable)
