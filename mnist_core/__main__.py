@@ -178,9 +178,9 @@ def _parser() -> argparse.ArgumentParser:
     distill.set_defaults(run=_distill)
 
     quantize = commands.add_parser(
-        "quantize", help="make a model's int8 graph, which the app then reads with (about "
-        "twice as fast); kept only if it reads the validation digits as well as the float "
-        "graph, with its own reading policy fitted on them",
+        "quantize", help="make a model's int8 graph, which the app then reads with (quicker "
+        "than the float graph); kept only if it reads the validation digits as well as the "
+        "float graph, with its own reading policy fitted on them, and its test readings",
     )
     quantize.add_argument("--name", help="model name (default: the default model)")
     quantize.set_defaults(run=_quantize)
