@@ -25,6 +25,15 @@ def verdict_warning(verdict: Verdict, uploaded: bool = False) -> str | None:
     return "This doesn't look like a digit. Draw one digit, 0 to 9, to fill the box."
 
 
+def nothing_to_read(error: Exception | str) -> str:
+    """Why a drawing or an upload gives nothing to read, in one sentence and its advice
+    ("Nothing to read yet: the drawing is only a dot or a blot. Draw a digit."): the
+    core's "what: advice" gets no second colon."""
+    what, _, advice = str(error).rstrip(".").partition(": ")
+    advice = f" {advice[:1].upper()}{advice[1:]}." if advice else ""
+    return f"Nothing to read yet: {what}.{advice}"
+
+
 # A server path in an error's text: what follows it (a quote, a colon, a space) ends it.
 _SERVER_PATH = re.compile(r"(?:/[^/\s'\":()]+)+/?")
 

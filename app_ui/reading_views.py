@@ -1,5 +1,6 @@
 """What the Draw page shows of a reading: the ten probability bars, the digits the model
-saw, enlarged, and where a written number was cut.
+saw, enlarged, and where a written number was cut; and the script that has a tab load
+what its first reading shows before that reading arrives.
 
 The bars are plain HTML (`st.html`), not a chart: they need no JavaScript bundle, so the
 first drawing in a tab shows its bars as soon as the reading arrives, as the next ones
@@ -9,8 +10,12 @@ here imports Streamlit or Plotly.
 
 from __future__ import annotations
 
+import functools
+import importlib.util
+import json
 from collections.abc import Sequence
 from html import escape
+from pathlib import Path
 
 import numpy as np
 
@@ -20,6 +25,14 @@ MUTED = "#8A94A6"
 BARS_CLASS = "digit-bars"  # what browser tests and benchmarks look for
 BAR_CLASS = "digit-bar"
 _TRACK = "rgba(138, 148, 166, 0.16)"  # the empty 0-100% column, on light and dark themes
+
+
+# Streamlit's browser app fetches an element's code (a JavaScript module of its own) the
+# first time a tab shows one. The empty Draw page shows no metric and no image, so a
+# tab's first reading fetched both (and what they import) after it arrived, and its
+# Prediction came 0.1-0.3 s later than the next ones'. These are the modules' names.
+READING_ELEMENTS = ("Metric", "ImageList")  # st.metric, st.image
+PRELOAD_MARK = "data-preload-elements"  # on the script: what hides its empty element
 
 
 def probability_vector(probabilities) -> np.ndarray:
@@ -125,3 +138,38 @@ def enlarge(image, size: int = 140) -> np.ndarray:
         return pixels[::step, ::step]
     scale = max(1, size // longest)
     return np.repeat(np.repeat(pixels, scale, axis=0), scale, axis=1)
+
+
+@functools.cache
+def element_modules(names: Sequence[str] = READING_ELEMENTS) -> tuple[str, ...]:
+    """The file names of these elements' modules in the installed Streamlit's browser
+    app (`Metric.<hash>.js`); an element it ships no module for is left out."""
+    spec = importlib.util.find_spec("streamlit")  # found, not imported
+    if spec is None or not spec.submodule_search_locations:
+        return ()
+    folder = Path(spec.submodule_search_locations[0]) / "static" / "static" / "js"
+    return tuple(sorted(path.name for name in names for path in folder.glob(f"{name}.*.js")))
+
+
+def preload_html(modules: Sequence[str] | None = None) -> str | None:
+    """HTML for `st.html(..., unsafe_allow_javascript=True)` whose script has the browser
+    load these element modules (default: `element_modules()`) while the page waits for
+    a drawing, so that the first reading shows as soon as it arrives, as the next ones
+    do. They are imported from beside Streamlit's own script, the very address its app
+    imports them from, so the app finds them loaded. The element takes no room. None
+    where there is nothing to load."""
+    modules = element_modules() if modules is None else tuple(modules)
+    if not modules:
+        return None
+    script = (
+        "(() => {const app = document.querySelector("
+        "'script[type=\"module\"][src*=\"static/js/index.\"]');"
+        "if (!app) return;"
+        f"for (const file of {json.dumps(list(modules))})"
+        " import(new URL(file, app.src).href).catch(() => {});})();"
+    )
+    return (
+        '<style>[data-testid="stElementContainer"]:has(> [data-testid="stHtml"] > '
+        f"script[{PRELOAD_MARK}]){{display:none}}</style>"
+        f"<script {PRELOAD_MARK}>{script}</script>"
+    )

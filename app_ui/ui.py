@@ -263,10 +263,20 @@ def warm_start() -> None:
     """Import what the Draw page reads with and open the default model once, so that the
     first visitor's first page waits for neither (`app.py` runs this in a thread while
     the server starts; the page's own cached copy then opens from warm files and a
-    started ONNX Runtime). A failure here is only logged: the page shows it."""
+    started ONNX Runtime). A failure here is only logged: the page shows it.
+
+    Loaded here too, or the first reading after a start waits 0.1 s for them: Pillow's
+    file formats, which it imports on its first open or save (the pad's PNG, the images
+    shown), and the table of file types the media files' addresses are named from."""
     try:
+        import mimetypes
+
+        from PIL import Image
+
         from mnist_core import images, segment  # noqa: F401 (the Draw page's)
 
+        Image.preinit()
+        mimetypes.init()
         warm_up(registry.open_model(registry.default_model_name()))
     except Exception:  # noqa: BLE001 (the page meets the same problem and explains it)
         logging.getLogger(__name__).warning("warm start failed", exc_info=True)

@@ -22,9 +22,11 @@ With the default model (or `--model`), in one run:
 4. unless `--no-browser` (or Chromium is missing): a real `streamlit run app.py`
    (with a worker, as `bench.serving` starts it), headless Chromium drawing one digit:
    seconds from launching the server to the first bars on screen, the server
-   process's resident memory after that first read, and pen-up to bars for the tab's
-   first drawing against the next five (the first must not wait for anything the later
-   ones have), and the seconds from clicking Evaluate to its charts drawn, first and warm.
+   process's resident memory after that first read, and pen-up to the reading on
+   screen (the ten bars and the Prediction) for the tab's first drawing, drawn as soon
+   as the pad is on screen, against the next five (the first must not wait for
+   anything the later ones have), timed in the page's own clock; and the seconds from
+   clicking Evaluate to its charts drawn, first and warm.
 
 Warm-up calls are excluded from the timings. Ends with a table of issue 28's targets,
 each with what this run measured. Writes bench/results/serving_onnx.json.
@@ -35,6 +37,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import subprocess
 import sys
@@ -58,6 +61,25 @@ PREDICT_CALLS = (50, 10)
 NUMBER_CALLS = (100, 20)
 WARMUP = 10
 LATER_DRAWINGS = 5  # drawn in the same tab after the first, for pen-up to bars
+# Pen-up to the reading on screen, in the page's own clock: the first animation frame
+# that shows the ten bars and the Prediction (or the warning in its place) after the
+# pen last lifted. A Playwright wait retries 100, 250, 500 and 1,000 ms apart, so it
+# makes a reading on screen 0.36 s after pen-up into one at 0.85 s when it just misses.
+READING_CLOCK = """(() => {
+  window.__penUp = null; window.__readingMs = null;
+  document.addEventListener("pointerup", () => {
+    window.__penUp = performance.now(); window.__readingMs = null;
+  }, true);
+  const shown = () => document.querySelectorAll(".digit-bars .digit-bar").length >= 10
+    && document.querySelector('[data-testid="stMetricValue"], '
+                              + '[data-testid="stAlertContentWarning"]') !== null;
+  const frame = () => {
+    if (window.__penUp !== null && window.__readingMs === null && shown())
+      window.__readingMs = performance.now() - window.__penUp;
+    requestAnimationFrame(frame);
+  };
+  requestAnimationFrame(frame);
+})();"""
 EVALUATE_VISITS = 3  # from Draw to Evaluate in that tab: the first, then warm
 # The web process, as AppTest serves the Draw page: one upload read, then its figures.
 WEB_PROCESS = """
@@ -200,6 +222,56 @@ async def open_evaluate(page) -> float:
     return time.perf_counter() - clicked
 
 
+async def reading_ms(page) -> float:
+    """Milliseconds from the pen's last lift to the reading on screen (`READING_CLOCK`)."""
+    await page.wait_for_function("() => window.__readingMs !== null",
+                                 timeout=serving.TIMEOUT_MS)
+    return await page.evaluate("() => window.__readingMs")
+
+
+async def first_drawing(browser, url: str):
+    """A fresh tab on the Draw page, a digit drawn the moment the pad is on screen (the
+    page's first run may still be going on); its tab and figures, as `draw_once`'s."""
+    from playwright.async_api import expect
+
+    context = await browser.new_context(viewport={"width": 1280, "height": 800})
+    await context.add_init_script(READING_CLOCK)
+    page = await context.new_page()
+    await page.goto(url)
+    canvas = page.locator(serving.PAD_CANVAS)
+    await expect(canvas).to_be_visible(timeout=serving.TIMEOUT_MS)
+    box = await canvas.bounding_box()
+    points = [(box["x"] + x * box["width"] / serving.PAD,
+               box["y"] + y * box["height"] / serving.PAD) for x, y in serving.STROKES[1]]
+
+    async def draw() -> float:
+        await page.mouse.move(*points[0])
+        await page.mouse.down()
+        for start, end in zip(points, points[1:]):
+            steps = max(1, math.ceil(math.dist(start, end) / serving.STEP_PX))
+            for k in range(1, steps + 1):
+                await page.mouse.move(start[0] + (end[0] - start[0]) * k / steps,
+                                      start[1] + (end[1] - start[1]) * k / steps)
+        await page.mouse.up()
+        return time.perf_counter()
+
+    _, lost = await serving.until_read(
+        page, draw, 10, "Draw a digit in the black box",
+        lost_after_ms=serving.LOST_STROKE_MS, timeout_ms=serving.TIMEOUT_MS)
+    read = page.get_by_text(serving.READ_RE)
+    await expect(read).to_be_visible(timeout=serving.TIMEOUT_MS)
+    read_ms = float(serving.READ_RE.search(await read.inner_text()).group(1).replace(",", ""))
+    return context, page, {"reading_ms": await reading_ms(page), "read_s": read_ms / 1000,
+                           "lost_strokes": lost}
+
+
+async def later_drawing(page, stroke) -> dict:
+    """Clear, draw `stroke` once the new pad is ready (`serving.draw_once`), and time it
+    in the page's clock as the first."""
+    drawn = await serving.draw_once(page, stroke)
+    return drawn | {"reading_ms": await reading_ms(page)}
+
+
 async def real_server(folder: Path) -> dict:
     """`streamlit run app.py` from launch to the first bars in headless Chromium."""
     from playwright.async_api import async_playwright
@@ -210,13 +282,12 @@ async def real_server(folder: Path) -> dict:
         launched = time.perf_counter()
         with serving.App(str(common.SUBSET_DIR), folder) as app:
             healthy = time.perf_counter()
-            context, page = await serving.open_draw(browser, app.url)
-            first = await serving.draw_once(page, serving.STROKES[1], clear=False)
+            context, page, first = await first_drawing(browser, app.url)
             bars = time.perf_counter()
             memory = vm_status(app.server.pid)
             maps = Path(f"/proc/{app.server.pid}/maps").read_text()
             # the same tab again: what a drawing costs once the page has everything
-            later = [await serving.draw_once(page, serving.STROKES[i % len(serving.STROKES)])
+            later = [await later_drawing(page, serving.STROKES[i % len(serving.STROKES)])
                      for i in range(LATER_DRAWINGS)]
             evaluate = [await open_evaluate(page) for _ in range(EVALUATE_VISITS)]
             await context.close()
@@ -226,8 +297,9 @@ async def real_server(folder: Path) -> dict:
         "seconds_launch_to_first_bars": bars - launched,
         "first_read_ms": first["read_s"] * 1000,
         "evaluate_open_s": {"first": evaluate[0], "warm": evaluate[1:]},
-        "pen_up_to_bars_first_ms": first["stroke_to_bars_s"] * 1000,
-        "pen_up_to_bars_later_ms": common.stats([d["stroke_to_bars_s"] for d in later]),
+        "pen_up_to_bars_first_ms": first["reading_ms"],
+        "pen_up_to_bars_later_ms": common.stats([d["reading_ms"] / 1000 for d in later]),
+        "first_strokes_drawn_again": first["lost_strokes"],
         "server": memory,
         "tensorflow_libraries_mapped": len({line.split()[-1] for line in maps.splitlines()
                                             if "tensorflow" in line.split()[-1]}),
@@ -321,9 +393,10 @@ def report(result: dict) -> None:
         print(f"Evaluate page from the sidebar: first {visits['first']:.1f} s, then "
               + ", ".join(f"{s:.1f}" for s in visits["warm"]) + " s (caches warm)")
         later = real["pen_up_to_bars_later_ms"]
-        print(f"pen-up to bars in Chromium: the tab's first drawing "
-              f"{real['pen_up_to_bars_first_ms']:.0f} ms, the next {later['n']} p50 "
-              f"{later['p50_ms']:.0f} ms, p95 {later['p95_ms']:.0f} ms")
+        print(f"pen-up to bars and Prediction in Chromium (the page's clock): the tab's "
+              f"first drawing, as soon as the pad showed, {real['pen_up_to_bars_first_ms']:.0f}"
+              f" ms ({real['first_strokes_drawn_again']} strokes drawn again), the next "
+              f"{later['n']} p50 {later['p50_ms']:.0f} ms, p95 {later['p95_ms']:.0f} ms")
     common.print_table(["target (issue 28)", "measured", "met"], targets(result),
                        title="Targets")
 
@@ -348,6 +421,9 @@ def targets(result: dict) -> list[list[str]]:
         add("streamlit run to the first bars <= 4 s",
             f"{real['seconds_launch_to_first_bars']:.1f} s",
             real["seconds_launch_to_first_bars"] <= 4)
+        first_ratio = real["pen_up_to_bars_first_ms"] / real["pen_up_to_bars_later_ms"]["p50_ms"]
+        add("a tab's first drawing <= 1.5x the next ones' p50 (issue 41)",
+            f"{first_ratio:.2f}x", first_ratio <= 1.5)
     add("one drawing <= 1 ms p50", f"{drawing['onnx']['p50_ms']:.2f} ms",
         drawing["onnx"]["p50_ms"] <= 1)
     add(">= 40x faster than model.predict", f"{drawing['ratio_of_medians']['predict']:.1f}x",

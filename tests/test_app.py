@@ -359,6 +359,63 @@ def test_corrupt_upload_is_an_error_message(store):
     assert not at.metric
 
 
+def pad_sends(at: AppTest, key: str, image: np.ndarray, strokes: int) -> AppTest:
+    """What the pad `key` sends after `strokes` strokes: its image and that many paths."""
+    data_url = "data:image/png;base64," + base64.b64encode(png(image)).decode()
+    objects = [{"type": "path"}] * strokes
+    at.session_state[key] = {"drawing": {"raw": {"objects": objects}, "data": data_url},
+                             "backgroundFit": None}
+    return at.run()
+
+
+def test_a_pad_wiped_with_its_trash_icon_says_what_a_new_pad_says(store):
+    black = np.dstack([np.zeros((280, 280, 3), np.uint8), np.full((280, 280), 255, np.uint8)])
+    at = app(DRAW)
+    said = lambda: [str(info.value) for info in at.info]  # noqa: E731
+    prompt = "Draw a digit in the black box to see what the model thinks it is."
+    assert prompt in said()
+    pad_sends(at, "draw_canvas_0", black, strokes=0)  # all strokes wiped: a black image
+    assert not at.exception and not at.metric
+    assert prompt in said() and not any("Nothing to read" in text for text in said())
+
+    dot = black.copy()
+    dot[138:142, 138:142, :3] = 255  # a tap of the pen
+    pad_sends(at, "draw_canvas_0", dot, strokes=1)
+    assert ("Nothing to read yet: the drawing is only a dot or a blot. Draw a digit."
+            in said())
+
+    at.radio(key="draw_source").set_value("Write a number").run()
+    prompt = "Write a number, digit after digit, in the black box."
+    assert prompt in said()
+    pad_sends(at, "number_canvas_1", np.dstack([np.zeros((240, 720, 3), np.uint8),
+                                                np.full((240, 720), 255, np.uint8)]), strokes=0)
+    assert not at.exception and not at.metric
+    assert prompt in said() and not any("Nothing to read" in text for text in said())
+
+
+def test_a_file_of_any_type_replaces_the_one_before_and_one_not_an_image_is_named(
+    store, mnist_subset, clear_digits
+):
+    _, (x_test, _) = mnist_subset
+    at = upload(app(DRAW), "digit.png", png(255 - enlarge_mnist(x_test[clear_digits[0]])))
+    assert at.metric and at.get("image")
+    at.file_uploader[0].upload("notes.txt", b"seven", "text/plain").run()
+    assert not at.exception
+    assert texts(at.error) == ("Cannot read notes.txt: the file is not a readable image (PNG, "
+                               "JPEG, BMP, WebP, GIF or TIFF).")
+    assert not at.metric and not strips(at) and not at.get("image")
+    assert "PNG, JPEG, BMP, WebP, GIF or TIFF" in at.file_uploader[0].label
+
+
+def test_the_draw_page_has_the_browser_load_what_a_reading_shows_before_it_arrives(store):
+    from app_ui import reading_views
+
+    at = app(DRAW)
+    (preload,) = [h for h in at.get("html") if reading_views.PRELOAD_MARK in h.value]
+    assert all(module in preload.value for module in reading_views.element_modules())
+    assert preload.proto.unsafe_allow_javascript
+
+
 def test_unsure_reading_says_so_instead_of_naming_a_digit(store, model, mnist_subset):
     _, (x_test, _) = mnist_subset
     for digit in x_test:

@@ -76,3 +76,19 @@ def test_number_preview_boxes_each_digit_on_the_drawing():
     assert tuple(preview[30, 18]) == red  # the box's left edge
     assert preview[30, 25].tolist() == [153, 153, 153]  # the ink, dimmed under the box
     assert preview[30, 100].tolist() == [0, 0, 0]
+
+
+def test_the_preload_loads_the_installed_streamlits_code_for_a_metric_and_an_image():
+    # a Streamlit that renamed these modules would leave a tab's first reading waiting
+    modules = reading_views.element_modules()
+    assert sorted(m.split(".")[0] for m in modules) == ["ImageList", "Metric"]
+    html = reading_views.preload_html()
+    assert all(f'"{module}"' in html for module in modules)
+    assert f"<script {reading_views.PRELOAD_MARK}>" in html and "import(" in html
+    # the element hides itself: it must not push the pad down
+    assert "{display:none}" in html
+
+
+def test_nothing_to_preload_gives_no_html():
+    assert reading_views.element_modules(("NoSuchElement",)) == ()
+    assert reading_views.preload_html([]) is None

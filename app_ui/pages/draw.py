@@ -15,7 +15,6 @@ from streamlit.errors import StreamlitAPIException
 from app_ui import messages, reading_views, ui
 from mnist_core import registry
 from mnist_core.errors import EmptyDrawingError, InvalidModelError, ModelNotFoundError
-from mnist_core.images import EXTENSIONS as IMAGE_EXTENSIONS
 from mnist_core.images import ImageReadError, read_image
 from mnist_core.inference import UNREAD, read_drawing, read_number, read_upload
 from mnist_core.preprocess import PreprocessSteps
@@ -27,6 +26,7 @@ except (ImportError, StreamlitAPIException) as err:  # the component needs a run
     st_canvas, CANVAS_ERROR = None, err
 
 CANVAS_PX = 280
+IMAGE_FORMATS = "PNG, JPEG, BMP, WebP, GIF or TIFF"  # what mnist_core.images reads
 DRAW, NUMBER, UPLOAD = "Draw a digit", "Write a number", "Upload a photo"
 # each input's page title and how to use it
 TITLES = {
@@ -36,6 +36,13 @@ TITLES = {
              "finger. The model reads it every time you lift the pen."),
     UPLOAD: ("Read a photo", "Upload a photo or a scan of one digit, 0 to 9. The model "
              "reads it as soon as it arrives."),
+}
+# what each input says while there is nothing to read: a new pad, one Clear emptied, or
+# one wiped with its trash icon all say the same
+PROMPTS = {
+    DRAW: "Draw a digit in the black box to see what the model thinks it is.",
+    NUMBER: "Write a number, digit after digit, in the black box.",
+    UPLOAD: "Upload a photo or scan of a single digit.",
 }
 
 ui.remember("draw_model", "draw_stroke", "draw_narrow_pad")
@@ -87,14 +94,26 @@ def choose_model(infos) -> object | None:
         return None
 
 
-def pen_and_clear(width: int) -> int:
-    """The pen width slider and the Clear button under a pad; returns the pen width."""
+def pen_and_clear(width: int, narrow_switch: bool = False) -> int:
+    """The pen width slider and the Clear button under a pad (and, with `narrow_switch`,
+    the number pad's Narrow pad switch beside them, where there is room); returns the
+    pen width."""
     with st.container(horizontal=True, vertical_alignment="bottom", width=width):
-        stroke = st.slider("Pen width", 6, 40, 18, key="draw_stroke")
+        stroke = st.slider("Pen width", 6, 40, 18, key="draw_stroke", width=240)
         st.button(
             "Clear", key="draw_clear", on_click=clear_canvas, icon=":material/ink_eraser:"
         )
+        if narrow_switch:
+            st.toggle("Narrow pad", key="draw_narrow_pad", on_change=clear_canvas,
+                      help="A pad that fits a phone held upright. The wide one has room "
+                      "for more digits: turn the phone sideways and switch this off.")
     return stroke
+
+
+def wiped(canvas) -> bool:
+    """Whether a pad holds no strokes though it sent an image: wiped with its trash icon
+    (or undone to nothing), which is an empty pad as Clear leaves it."""
+    return not (canvas.json_data or {}).get("objects")
 
 
 def write_a_number(infos) -> None:
@@ -108,10 +127,7 @@ def write_a_number(infos) -> None:
     height, width = NARROW_NUMBER_PAD if narrow else NUMBER_PAD
     st.space("xxsmall")  # room for the pad's toolbar
     pad = st.container()
-    stroke = pen_and_clear(min(width, CANVAS_PX + 80))
-    st.toggle("Narrow pad", key="draw_narrow_pad", on_change=clear_canvas,
-              help="A pad that fits a phone held upright. The wide one has room for "
-              "more digits: turn the phone sideways and switch this off.")
+    stroke = pen_and_clear(width, narrow_switch=True)
     with pad:
         canvas = st_canvas(
             stroke_width=stroke, stroke_color="#FFFFFF", background_color="#000000",
@@ -124,7 +140,7 @@ def write_a_number(infos) -> None:
     with result_area:
         st.session_state.pop("draw_read_ms", None)
         if canvas.image_data is None:
-            st.info("Write a number, digit after digit, in the black box.")
+            st.info(PROMPTS[NUMBER])
             st.stop()
         if model is None:
             st.stop()
@@ -132,20 +148,22 @@ def write_a_number(infos) -> None:
         try:
             reading = read_number(model, canvas.image_data)
         except EmptyDrawingError as err:
-            st.info(f"Nothing to read yet: {err}.")
+            st.info(PROMPTS[NUMBER] if wiped(canvas) else messages.nothing_to_read(err))
             st.stop()
         st.session_state.draw_read_ms = read_ms = (time.perf_counter() - started) * 1000
         labels = [UNREAD if d.digit < 0 else d.digit for d in reading.digits]
+        # The number and its bars first, right under the pad, so that they are in view
+        # while writing (a 1280x900 window, a phone); then where the number was cut.
         st.metric("Number", reading.text, help="The digits read, left to right; ? marks "
                   "a digit the model is not sure of.")
+        st.html(reading_views.number_bars_html([d.probabilities for d in reading.digits],
+                                               labels))
         if UNREAD in reading.text:
             st.warning("Not sure of the digits marked ?: write them larger and clearer, "
                        "with a little space between digits.")
         st.image(reading_views.number_preview(canvas.image_data, [d.box for d in reading.digits],
                                        labels),
                  caption="Where the number was cut into digits", width="stretch")
-        st.html(reading_views.number_bars_html([d.probabilities for d in reading.digits],
-                                               labels))
         st.caption(f"Read in {read_ms:,.0f} ms")
         with st.expander("What the model sees"), st.container(horizontal=True):
             for digit, label in zip(reading.digits, labels):
@@ -170,6 +188,8 @@ source = st.radio(
     "Input", [DRAW, NUMBER, UPLOAD], horizontal=True, key="draw_source",
     label_visibility="collapsed", on_change=clear_canvas,
 )
+if preload := reading_views.preload_html():  # what a reading shows, loaded meanwhile
+    st.html(preload, unsafe_allow_javascript=True)
 if source == NUMBER:
     write_a_number(infos)
     st.stop()
@@ -193,8 +213,11 @@ with left:
             )
         image = canvas.image_data
     else:
+        # Any file is taken and judged here: Streamlit's uploader refuses a file of a type
+        # not in its list in the browser alone, leaving the one before (and its reading)
+        # on screen beside its "not allowed"; read_image names what it takes instead.
         upload = st.file_uploader(
-            "Photo or scan of one digit", type=list(IMAGE_EXTENSIONS),
+            f"Photo or scan of one digit ({IMAGE_FORMATS})",
             # a new uploader each time this input is chosen: none shows a file from before
             key=f"draw_upload_{st.session_state.draw_canvas_id}",
             help="Dark ink on light paper or light on dark both work, in a shadow too; crop it "
@@ -220,10 +243,7 @@ with result_area:
     st.session_state.pop("draw_read_ms", None)  # the figure belongs to the drawing shown
     if image is None:
         if not unreadable:
-            st.info(
-                "Draw a digit in the black box to see what the model thinks it is."
-                if source == DRAW else "Upload a photo or scan of a single digit."
-            )
+            st.info(PROMPTS[source])
         st.stop()
     if model is None:
         st.stop()
@@ -234,7 +254,8 @@ with result_area:
         else:  # a scan may have been stretched to fill its frame: read_upload checks
             x, readings = read_upload(model, image, steps)
     except EmptyDrawingError as err:
-        st.info(f"Nothing to read yet: {err}.")
+        st.info(PROMPTS[DRAW] if source == DRAW and wiped(canvas)
+                else messages.nothing_to_read(err))
         st.stop()
     st.session_state.draw_read_ms = read_ms = (time.perf_counter() - started) * 1000
     probabilities = readings.probabilities[0]

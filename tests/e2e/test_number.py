@@ -73,6 +73,37 @@ def test_write_a_three_digit_number_with_the_mouse(page, app_url, screenshots):
     expect(metric).to_have_count(0, timeout=PREDICTION_TIMEOUT)
 
 
+def test_the_number_and_its_bars_are_in_view_right_after_writing(browser, app_url):
+    """In a 1280x900 window the number read and its bars show under the pad, where the
+    eyes are while writing: no scrolling down to them."""
+    from .conftest import DESKTOP, _new_page
+
+    context, page = _new_page(browser, DESKTOP | {"viewport": {"width": 1280, "height": 900}})
+    try:
+        open_page(page, app_url, pad(page))
+        page.get_by_text("Write a number").click()
+        expect(page.get_by_text("Write a number, digit after digit, in the black box.")
+               ).to_be_visible()
+        app_idle(page)
+        for stroke, left in ((ONE, 110), (SEVEN, 250), (ZERO, 440)):
+            draw_with_mouse(page, scaled(stroke, 170, (left, 35)), NUMBER_PAD)
+            app_idle(page)
+
+        metric = expect_number(page, "170")
+        expect(page.locator(BARS)).to_have_count(3)
+        app_idle(page)
+        number, bars = metric.bounding_box(), page.locator(BARS).first.bounding_box()
+        assert number["y"] >= 0 and number["y"] + number["height"] <= 900, (
+            f"the number read is at {number['y']:.0f}-{number['y'] + number['height']:.0f} px"
+        )
+        assert 0 <= bars["y"] < 900, f"the bars start {bars['y']:.0f} px down a 900 px window"
+        assert bars["y"] + bars["height"] <= 900, (
+            f"the first row of bars ends {bars['y'] + bars['height']:.0f} px down a 900 px window"
+        )
+    finally:
+        context.close()
+
+
 def test_the_number_pad_fits_a_phone_turned_sideways(browser, app_url, screenshots):
     from .conftest import PHONE, _new_page
 
@@ -125,4 +156,9 @@ def test_write_a_number_with_a_finger_on_a_phone_held_upright(phone_page, screen
     expect_number(phone, "17")
     expect(phone.locator(BARS)).to_have_count(2)
     assert horizontal_overflow(phone) == 0
+    # the bars are on the first screen, under the pad, while writing
+    bars = phone.locator(BARS).first.bounding_box()
+    assert bars["y"] + bars["height"] <= 844, (
+        f"the bars end {bars['y'] + bars['height']:.0f} px down an 844 px screen"
+    )
     screenshot(phone, screenshots / "number-phone-17.png")
