@@ -260,8 +260,8 @@ def model_table(rows: list[dict], columns: Sequence[str]) -> None:
 
 
 def warm_start() -> None:
-    """Import what the Draw page reads with and open the default model once, so that the
-    first visitor's first page waits for neither (`app.py` runs this in a thread while
+    """Import what the Draw page reads with and open the default model once, then the
+    other pages' libraries, so that the first visitor's first page waits for neither (`app.py` runs this in a thread while
     the server starts; the page's own cached copy then opens from warm files and a
     started ONNX Runtime). A failure here is only logged: the page shows it.
 
@@ -278,6 +278,11 @@ def warm_start() -> None:
         Image.preinit()
         mimetypes.init()
         warm_up(registry.open_model(registry.default_model_name()))
+        # then the other pages' libraries, which a first visit to Train, Evaluate or
+        # Models would otherwise wait for: Plotly (the charts) and pandas (the tables)
+        import pandas  # noqa: F401
+
+        from app_ui import charts  # noqa: F401
     except Exception:  # noqa: BLE001 (the page meets the same problem and explains it)
         logging.getLogger(__name__).warning("warm start failed", exc_info=True)
 
@@ -412,8 +417,11 @@ def _load_model(path: str, mtime_ns: int, size: int, beside_mtime_ns: int):
 
 @st.cache_resource(max_entries=64, show_spinner=False)
 def _model_problem(path: str, mtime_ns: int, size: int, beside_mtime_ns: int) -> str | None:
+    # opened and dropped: listing the store keeps no model's session in memory
+    file = Path(path)
     try:
-        _load_model(path, mtime_ns, size, beside_mtime_ns)
+        registry.check_model(file.stem, file.parent)
+        server.return_freed_memory()
     except (ModelNotFoundError, InvalidModelError) as err:
         return str(err)
     return None

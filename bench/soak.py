@@ -480,7 +480,9 @@ def summarise(args, figures: dict) -> dict:
                                     if r["kind"] == "models" and r["ok"]]),
         "memory": {"idle_rss_mb": figures["idle_rss_mb"], "peak_rss_mb": peak,
                    "peak_over_idle": peak / figures["idle_rss_mb"],
-                   "samples": len(figures["rss_samples_mb"])},
+                   "samples": len(figures["rss_samples_mb"]),
+                   # every 30th sample (about every 30 s): growth or a plateau
+                   "every_30_s_mb": [round(mb) for mb in figures["rss_samples_mb"][::30]]},
         # strokes drawn again because the pad they went to was still starting: the
         # browser's timing, not the server's (each is counted, none hidden)
         "strokes_drawn_again": sum(r.get("lost_strokes", 0) for r in reads if r["ok"]),
@@ -538,7 +540,8 @@ def report(result: dict) -> None:
         print(f"strokes drawn again (the pad was still starting): "
               f"{result['strokes_drawn_again']}")
     print(f"server resident memory: idle {memory['idle_rss_mb']:.0f} MB, peak "
-          f"{memory['peak_rss_mb']:.0f} MB ({memory['peak_over_idle']:.2f}x idle)")
+          f"{memory['peak_rss_mb']:.0f} MB ({memory['peak_over_idle']:.2f}x idle); every 30 s: "
+          + " ".join(str(mb) for mb in memory["every_30_s_mb"]))
     print(f"runs: {runs['submitted']} submitted, {runs['finished']} finished, "
           f"{runs['failed']} failed, {runs['stopped']} stopped, {runs['lost']} lost")
     print(f"crossed: {result['crossed']} (Train page looked at {result['train_page_looks']} "

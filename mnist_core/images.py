@@ -22,9 +22,9 @@ MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_PIXELS = 25_000_000
 MIN_SIDE_PX = 8
 _OVER_LIMIT = f"more than the {MAX_PIXELS / 1e6:.0f}-megapixel limit"
-# What the uploader accepts; Pillow tries no other decoder (no EPS, PSD, ICO ...).
+# The formats read; Pillow tries no other decoder (no EPS, PSD, ICO ...). The uploader
+# takes any file and names one that is none of these.
 FORMATS = ("PNG", "JPEG", "BMP", "WEBP", "GIF", "TIFF")
-EXTENSIONS = ("png", "jpg", "jpeg", "bmp", "webp", "gif", "tif", "tiff")
 # Large photos are decoded at a reduced scale (JPEG's DCT scaling) or reduced right
 # after decoding, to no less than this longer side: the reader works at 512 px.
 DECODE_LONGEST_PX = 2048

@@ -329,8 +329,34 @@ def open_model(name: str | None = None, directory=None, *,
     """
     name, path = _existing(name, directory)
     card, policy = _card_and_policy(name, directory)
+    graph, sha256, policy = _served_graph(name, path, card, policy, float_graph)
+    network = OnnxNetwork(graph, sha256=sha256, memory_arena=memory_arena)
+    return LoadedModel(name, network, card, policy)
+
+
+def check_model(name: str, directory=None) -> None:
+    """Raise as `open_model` would where a model cannot be read with, keeping nothing
+    open: listing the store holds no model's session (nor its memory arena)."""
+    open_model(name, directory, memory_arena=False)
+
+
+def _served_graph(name: str, path: Path, card: ModelCard, policy: ReadingPolicy,
+                  float_graph: bool) -> tuple[Path, str | None, ReadingPolicy]:
+    """The graph `open_model` reads the model through, the SHA-256 its card gives it and
+    the reading policy that goes with it: the int8 graph's own where the card names one."""
     if card.int8 and not float_graph:
-        return _open_int8(name, path, card, memory_arena)
+        graph = path.with_suffix(f"{INT8_SUFFIX}.onnx")
+        if not graph.is_file():
+            raise InvalidModelError(
+                f"model {name!r} has no int8 graph {graph.name}, though its card names one; "
+                f"make it again with `python -m mnist_core quantize {name}`"
+            )
+        try:
+            policy = ReadingPolicy.from_reading(card.int8.get("reading"))
+        except (ValueError, TypeError, AttributeError) as err:
+            raise InvalidModelError(f"model {name!r}: its card's int8 entry cannot be read: "
+                                    f"{err}") from err
+        return graph, card.int8.get("onnx_sha256"), policy
     graph = path.with_suffix(".onnx")
     if not graph.is_file() or not card.onnx_sha256:
         missing = "no ONNX file" if not graph.is_file() else "no ONNX checksum on its card"
@@ -338,25 +364,7 @@ def open_model(name: str | None = None, directory=None, *,
             f"model {name!r} has {missing} (it was saved before models were exported); "
             f"make one with `python -m mnist_core export {name}`"
         )
-    network = OnnxNetwork(graph, sha256=card.onnx_sha256, memory_arena=memory_arena)
-    return LoadedModel(name, network, card, policy)
-
-
-def _open_int8(name: str, path: Path, card: ModelCard, memory_arena: bool) -> LoadedModel:
-    """The model read through the int8 graph its card names, with that graph's policy."""
-    graph = path.with_suffix(f"{INT8_SUFFIX}.onnx")
-    if not graph.is_file():
-        raise InvalidModelError(
-            f"model {name!r} has no int8 graph {graph.name}, though its card names one; "
-            f"make it again with `python -m mnist_core quantize {name}`"
-        )
-    try:
-        policy = ReadingPolicy.from_reading(card.int8.get("reading"))
-    except (ValueError, TypeError, AttributeError) as err:
-        raise InvalidModelError(f"model {name!r}: its card's int8 entry cannot be read: "
-                                f"{err}") from err
-    network = OnnxNetwork(graph, sha256=card.int8.get("onnx_sha256"), memory_arena=memory_arena)
-    return LoadedModel(name, network, card, policy)
+    return graph, card.onnx_sha256, policy
 
 
 def _existing(name: str | None, directory) -> tuple[str, Path]:

@@ -27,6 +27,22 @@ INTER_OP_THREADS = 1
 ACCEPTED_INPUT_SHAPES = ((28, 28), (28, 28, 1), (784,))
 
 
+def checked_graph(path: Path, sha256: str | None, data: bytes | None = None) -> bytes:
+    """The graph at `path` (or `data`, the one about to be saved there), which must have
+    the SHA-256 its card gives it: `InvalidModelError` if it cannot be read or has not."""
+    try:
+        data = path.read_bytes() if data is None else data
+    except OSError as err:
+        raise InvalidModelError(f"ONNX file {path} cannot be read: {err}") from err
+    found = hashlib.sha256(data).hexdigest()
+    if sha256 != found:
+        raise InvalidModelError(
+            f"ONNX file {path} has SHA-256 {found[:12]}…, but its card says "
+            f"{sha256[:12] + '…' if sha256 else 'none'}: it is not this model's graph"
+        )
+    return data
+
+
 class OnnxNetwork:
     """A model's ONNX graph in an onnxruntime session on the CPU: calling it maps
     `(N, 28, 28)` float32 images in [0, 1] to the network's `(N, 10)` probabilities.
@@ -47,16 +63,7 @@ class OnnxNetwork:
         from onnxruntime.capi import onnxruntime_pybind11_state as ort_errors
 
         self.path = Path(path)
-        try:
-            data = self.path.read_bytes() if data is None else data
-        except OSError as err:
-            raise InvalidModelError(f"ONNX file {self.path} cannot be read: {err}") from err
-        found = hashlib.sha256(data).hexdigest()
-        if sha256 != found:
-            raise InvalidModelError(
-                f"ONNX file {self.path} has SHA-256 {found[:12]}…, but its card says "
-                f"{sha256[:12] + '…' if sha256 else 'none'}: it is not this model's graph"
-            )
+        data = checked_graph(self.path, sha256, data)
         options = ort.SessionOptions()
         options.intra_op_num_threads = intra_op_threads
         options.inter_op_num_threads = INTER_OP_THREADS
