@@ -261,9 +261,10 @@ def model_table(rows: list[dict], columns: Sequence[str]) -> None:
 
 def warm_start() -> None:
     """Import what the Draw page reads with and open the default model once, then the
-    other pages' libraries, so that the first visitor's first page waits for neither (`app.py` runs this in a thread while
-    the server starts; the page's own cached copy then opens from warm files and a
-    started ONNX Runtime). A failure here is only logged: the page shows it.
+    other pages' libraries, so that the first visitor's first page waits for neither
+    (`app.py` runs this in a thread while the server starts; the page's own cached copy
+    then opens from warm files and a started ONNX Runtime). A failure here is only
+    logged: the page shows it.
 
     Loaded here too, or the first reading after a start waits 0.1 s for them: Pillow's
     file formats, which it imports on its first open or save (the pad's PNG, the images
