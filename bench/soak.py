@@ -22,7 +22,10 @@ own owner cookie), for `--seconds`. Each session does a random (`--seed`) mix of
 A read is answered when its result is on screen, failed when it timed out or the page
 showed an exception box (`stException`). The server's resident memory (VmRSS of the
 `streamlit run` process, not of its children) is sampled every second; its idle figure
-is taken after one warm-up drawing, before the soak. At the end the runs submitted are
+is taken before the soak, after a warm-up that visits each page once (a drawing, a model
+picked on Evaluate and on Models): what a page's first visit loads once for the server's
+life (its libraries, the models' stored test readings) is not growth with visitors. The
+figure after the drawing alone is reported beside it. At the end the runs submitted are
 looked up in the queue: finished, failed, stopped, or lost (the record vanished).
 "Crossed" counts sessions that saw another session's run on their Train page.
 
@@ -402,19 +405,18 @@ async def soak(args, app: App, files) -> dict:
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=str(CHROMIUM),
                                                    args=CHROMIUM_ARGS)
-        print("warm-up: one drawing, then the server's idle memory", flush=True)
+        print("warm-up: one drawing, then each page once; the server's idle memory", flush=True)
+        state = Soak(args, app, browser, files)
         context, page = await open_draw(browser, app.url)
         await draw_once(page, STROKES[0])
+        after_drawing_mb = await settled_rss(app)
+        for where in ("evaluate", "models"):
+            await state.browse(context, where, random.Random(f"{args.seed}-warm-up"))
         await context.close()
-        await asyncio.sleep(2)
-        idle_samples = []
-        for _ in range(3):
-            idle_samples.append(RssSampler.rss_mb(app.server.pid))
-            await asyncio.sleep(1)
-        idle_mb = max(idle_samples)
+        idle_mb = await settled_rss(app)
         print(f"{args.sessions} sessions for {args.seconds:.0f} s", flush=True)
         with RssSampler(app.server.pid) as sampler:
-            state = Soak(args, app, browser, files)
+            state.deadline = time.monotonic() + args.seconds  # from now, not the warm-up
             started = time.monotonic()
             outcomes = await asyncio.gather(*(state.session(i) for i in range(args.sessions)),
                                             return_exceptions=True)
@@ -422,8 +424,19 @@ async def soak(args, app: App, files) -> dict:
             broken = [f"{type(o).__name__}: {o}" for o in outcomes if isinstance(o, Exception)]
         await browser.close()
     runs = settle_runs(app, state.runs)
-    return {"idle_rss_mb": idle_mb, "rss_samples_mb": sampler.samples, "wall_s": wall,
+    return {"idle_rss_mb": idle_mb, "after_drawing_rss_mb": after_drawing_mb,
+            "rss_samples_mb": sampler.samples, "wall_s": wall,
             "state": state, "runs": runs, "sessions_broken": broken}
+
+
+async def settled_rss(app: App) -> float:
+    """The server's resident memory once a visit is over: the most of three readings."""
+    await asyncio.sleep(2)
+    samples = []
+    for _ in range(3):
+        samples.append(RssSampler.rss_mb(app.server.pid))
+        await asyncio.sleep(1)
+    return max(samples)
 
 
 def settle_runs(app: App, submitted: list[dict], wait_s: float = 90) -> dict:
@@ -479,6 +492,8 @@ def summarise(args, figures: dict) -> dict:
         "models_answer": pct_stats([r["answer_s"] for r in reads
                                     if r["kind"] == "models" and r["ok"]]),
         "memory": {"idle_rss_mb": figures["idle_rss_mb"], "peak_rss_mb": peak,
+                   "after_drawing_rss_mb": figures["after_drawing_rss_mb"],
+                   "peak_over_after_drawing": peak / figures["after_drawing_rss_mb"],
                    "peak_over_idle": peak / figures["idle_rss_mb"],
                    "samples": len(figures["rss_samples_mb"]),
                    # every 30th sample (about every 30 s): growth or a plateau
@@ -539,8 +554,10 @@ def report(result: dict) -> None:
     if result["strokes_drawn_again"]:
         print(f"strokes drawn again (the pad was still starting): "
               f"{result['strokes_drawn_again']}")
-    print(f"server resident memory: idle {memory['idle_rss_mb']:.0f} MB, peak "
-          f"{memory['peak_rss_mb']:.0f} MB ({memory['peak_over_idle']:.2f}x idle); every 30 s: "
+    print(f"server resident memory: idle {memory['idle_rss_mb']:.0f} MB (each page visited "
+          f"once; {memory['after_drawing_rss_mb']:.0f} MB after one drawing), peak "
+          f"{memory['peak_rss_mb']:.0f} MB ({memory['peak_over_idle']:.2f}x idle, "
+          f"{memory['peak_over_after_drawing']:.2f}x after one drawing); every 30 s: "
           + " ".join(str(mb) for mb in memory["every_30_s_mb"]))
     print(f"runs: {runs['submitted']} submitted, {runs['finished']} finished, "
           f"{runs['failed']} failed, {runs['stopped']} stopped, {runs['lost']} lost")

@@ -23,6 +23,8 @@ def test_soak_bench_loses_nothing_and_crosses_nothing(sync_playwright_or_skip, t
     assert result["reads"]["answered"] >= 1
     assert result["stroke_to_bars"] is None or result["stroke_to_bars"]["p50_ms"] > 0
     assert result["memory"]["idle_rss_mb"] > 0
+    # idle is taken once each page was visited: never below the figure after one drawing
+    assert 0 < result["memory"]["after_drawing_rss_mb"] <= result["memory"]["idle_rss_mb"] + 5
     assert result["memory"]["peak_rss_mb"] >= result["memory"]["idle_rss_mb"] * 0.5
     runs = result["runs"]
     assert runs["submitted"] == 2
