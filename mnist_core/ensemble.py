@@ -6,8 +6,9 @@ order, the augmentation), so they fit the same digits and hold out the same vali
 digits: that validation judges the ensemble as it judged each run and fits the
 ensemble's reading policy; the test set is only reported. The ensemble is one Keras
 model (each run a sub-model, then `Average`) stored like any other, so the pages,
-`inference.read_digits` and the benchmarks read it unchanged. Reading cards needs no
-Keras: it is imported only to build one.
+`inference.read_digits` and the benchmarks read it unchanged; its graph's features are
+its runs' side by side (`export.with_features`). Reading cards needs no Keras: it is
+imported only to build one.
 
     card = make_ensemble(["cnn-drawn-all-24ep", "cnn-drawn-all-24ep-init1"],
                          "cnn-drawn-all-24ep-x2", data=load_mnist(), members_dir="var/long")

@@ -57,3 +57,8 @@ class TooManyTriesError(CodeError):
 class QueueUnavailableError(MnistCoreError):
     """The training queue cannot be opened, written or reached; the message says why in
     words for a visitor (the detail is in the server log)."""
+
+
+class MissingOutputError(MnistCoreError, LookupError):
+    """A model's graph was asked for an output it does not give (features of a graph
+    exported before graphs had them)."""

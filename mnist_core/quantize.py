@@ -47,7 +47,9 @@ def int8_graph(float_graph: bytes, images: np.ndarray) -> bytes:
 
     The layer that gives the class scores, the softmax and all after it (an
     ensemble's average) stay in float: a softmax in int8 rounds the small
-    probabilities away, which the reading policy and "not sure" depend on.
+    probabilities away, which the reading policy and "not sure" depend on. The graph
+    keeps the float graph's named outputs (`runtime.OUTPUTS`), the features among them
+    (int8 activations, given in float).
     """
     import onnx
     import onnxruntime as ort

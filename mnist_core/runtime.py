@@ -8,6 +8,11 @@ tens of MB, where Keras and TensorFlow take seconds and hundreds of MB.
 
     network = OnnxNetwork(path, sha256=card.onnx_sha256)
     probabilities = network(images)  # (N, 28, 28) float32 -> (N, 10)
+    features = network.outputs(images, "features")["features"]  # (N, d)
+
+A graph names its outputs (`OUTPUTS`, `export.onnx_graph` writes them), probabilities
+first; one saved before outputs had names gives only probabilities, under whatever
+name its exporter chose.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist_core.errors import InvalidModelError
+from mnist_core.errors import InvalidModelError, MissingOutputError
 
 # A web server reads one drawing at a time for many visitors, each on its own thread:
 # a single-image pass of these small networks is too short to gain from more threads,
@@ -25,6 +30,11 @@ from mnist_core.errors import InvalidModelError
 INTRA_OP_THREADS = 1
 INTER_OP_THREADS = 1
 ACCEPTED_INPUT_SHAPES = ((28, 28), (28, 28, 1), (784,))
+# The outputs a model's graph gives, in this order: its (N, 10) probabilities and the
+# (N, d) activations its class-score layer reads. More may follow; none go before.
+PROBABILITIES = "probabilities"
+FEATURES = "features"
+OUTPUTS = (PROBABILITIES, FEATURES)
 
 
 def checked_graph(path: Path, sha256: str | None, data: bytes | None = None) -> bytes:
@@ -45,7 +55,8 @@ def checked_graph(path: Path, sha256: str | None, data: bytes | None = None) -> 
 
 class OnnxNetwork:
     """A model's ONNX graph in an onnxruntime session on the CPU: calling it maps
-    `(N, 28, 28)` float32 images in [0, 1] to the network's `(N, 10)` probabilities.
+    `(N, 28, 28)` float32 images in [0, 1] to the network's `(N, 10)` probabilities;
+    `outputs(images, *names)` gives the named outputs the graph has (`output_names`).
 
     `sha256`, the card's checksum, must match the file's (`InvalidModelError` if not),
     so a graph left from another version of the model is never read with. `data`, where
@@ -78,8 +89,8 @@ class OnnxNetwork:
                 ort_errors.RuntimeException) as err:
             raise InvalidModelError(f"ONNX file {self.path} cannot be opened: {err}") from err
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
-        if len(inputs) != 1 or len(outputs) != 1:
-            raise InvalidModelError(f"ONNX file {self.path} has no single input and output")
+        if len(inputs) != 1 or not outputs:
+            raise InvalidModelError(f"ONNX file {self.path} has no single input and an output")
         self.input_name = inputs[0].name
         self.input_shape = tuple(inputs[0].shape[1:])
         if self.input_shape not in ACCEPTED_INPUT_SHAPES:
@@ -87,17 +98,54 @@ class OnnxNetwork:
                 f"ONNX file {self.path} takes inputs shaped {self.input_shape}, expected one "
                 f"of {ACCEPTED_INPUT_SHAPES} (28x28 images)"
             )
+        # a graph from before outputs were named gives probabilities alone, named anyhow
+        names = [output.name for output in outputs]
+        if len(outputs) == 1 and names[0] != PROBABILITIES:
+            self._graph_names = {PROBABILITIES: names[0]}
+        elif names[0] == PROBABILITIES and len(set(names)) == len(names):
+            self._graph_names = {name: name for name in names}
+        else:
+            raise InvalidModelError(f"ONNX file {self.path} gives outputs {names}: the first "
+                                    f"must be {PROBABILITIES!r}, and no name twice")
         if tuple(outputs[0].shape[1:]) != (10,):
             raise InvalidModelError(
                 f"ONNX file {self.path} gives outputs shaped {tuple(outputs[0].shape[1:])}, "
                 "expected (10,) class scores"
             )
+        self._probabilities = [names[0]]
+
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        """The outputs this graph gives, `probabilities` first."""
+        return tuple(self._graph_names)
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
         """The network's `(N, 10)` float32 probabilities for checked `(N, 28, 28)`
         float32 images (`inference.predict_proba` checks them)."""
         x = np.ascontiguousarray(images, dtype=np.float32).reshape(len(images), *self.input_shape)
-        return self.session.run(None, {self.input_name: x})[0]
+        return self.session.run(self._probabilities, {self.input_name: x})[0]
+
+    def outputs(self, images: np.ndarray, *names: str) -> dict[str, np.ndarray]:
+        """The named outputs (`OUTPUTS`; all the graph gives if none are named) for
+        checked `(N, 28, 28)` float32 images, each computed once in one pass.
+        `MissingOutputError` names an output the graph does not give (a graph saved
+        before it had features gives probabilities only)."""
+        names = names or self.output_names
+        missing = [name for name in names if name not in self._graph_names]
+        if missing:
+            raise MissingOutputError(
+                f"ONNX file {self.path} gives no {', '.join(map(repr, missing))}: it gives "
+                f"{', '.join(map(repr, self.output_names))}"
+                + ("; it was exported before graphs had features, so export it again "
+                   "(`python -m mnist_core export NAME`)" if len(self._graph_names) == 1
+                   else ""))
+        found = self.session.run([self._graph_names[name] for name in names],
+                                 {self.input_name: self._input(images)})
+        return dict(zip(names, found))
+
+    def _input(self, images: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(images, dtype=np.float32).reshape(len(images),
+                                                                      *self.input_shape)
 
     def __repr__(self) -> str:
         return f"OnnxNetwork({str(self.path)!r})"

@@ -15,6 +15,7 @@ from mnist_core.inference import predict_proba
 from mnist_core.preprocess import prepare_mnist
 from mnist_core.registry import ModelInfo
 from mnist_core.run_data import validation_digits
+from mnist_core.runtime import OUTPUTS
 from mnist_core.train import TrainConfig, train_model
 
 RECIPE = dict(architecture="mlp-16-16-relu", epochs=2, batch_size=64, train_size=600, seed=5)
@@ -73,6 +74,17 @@ def test_the_ensemble_reads_the_mean_of_its_runs_and_is_judged_on_their_validati
     curves = member_histories("trio", stored)
     assert list(curves) == ["trio · run 1", "trio · run 2", "trio · run 3"]
     assert len(curves["trio · run 2"]["val_accuracy"]) == 2
+
+    # its graph: the mean of the runs' probabilities, and their features side by side
+    graph = registry.open_model("trio", tmp_path).network
+    assert graph.output_names == OUTPUTS
+    found = graph.outputs(x_test)
+    np.testing.assert_allclose(found["probabilities"], mean, atol=1e-5)
+    runs_features = [registry.open_model(n, runs).network.outputs(x_test, "features")
+                     ["features"] for n in names]
+    assert found["features"].shape == (50, 3 * 16)  # three mlp-16-16 runs
+    np.testing.assert_allclose(found["features"], np.concatenate(runs_features, axis=1),
+                               atol=1e-5)
 
 
 def test_runs_of_other_recipes_or_the_same_seed_are_refused(runs, mnist_subset, tmp_path):

@@ -19,6 +19,7 @@ from mnist_core.inference import predict_proba
 from mnist_core.models import build_model
 from mnist_core.preprocess import prepare_mnist
 from mnist_core.run_data import validation_digits
+from mnist_core.runtime import OUTPUTS
 from mnist_core.verdict import ReadingPolicy
 from tests.conftest import SUBSET_DIR
 
@@ -74,6 +75,21 @@ def test_the_class_scores_and_softmax_stay_in_float(quantized):
     assert "Softmax" in ops and "QLinearSoftmax" not in ops
     head = quantize.float_head(onnx.load(store / "seed-cnn.onnx").graph)
     assert len(head) == 3  # the last layer's MatMul and bias, then its softmax
+
+
+def test_the_int8_graph_gives_the_float_graphs_named_outputs(quantized, mnist_subset):
+    store, _ = quantized
+    graph = onnx.load(store / "seed-cnn.int8.onnx").graph
+    assert [output.name for output in graph.output] == list(OUTPUTS)
+    served = registry.open_model("seed-cnn", store).network
+    exact = registry.open_model("seed-cnn", store, float_graph=True).network
+    images = prepare_mnist(mnist_subset[1][0][:100])
+    int8, float_ = served.outputs(images), exact.outputs(images)
+    np.testing.assert_array_equal(int8["probabilities"], served(images))
+    assert int8["features"].shape == float_["features"].shape == (100, 128)
+    # the features are the float ones to within int8's steps
+    scale = np.abs(float_["features"]).max()
+    assert np.abs(int8["features"] - float_["features"]).max() < 0.1 * scale
 
 
 def test_calibration_never_sees_the_validation_digits(store, mnist_subset):
@@ -142,6 +158,7 @@ def test_the_shipped_default_serves_an_int8_graph_that_reads_as_its_float_one(mn
     assert card.int8, f"the default {name!r} has no int8 graph"
     served, exact = registry.open_model(name), registry.open_model(name, float_graph=True)
     assert served.network.path.name == f"{name}.int8.onnx"
+    assert served.network.output_names == exact.network.output_names == OUTPUTS
     assert card.int8["val_errors"] <= card.int8["float_val_errors"]
     images = prepare_mnist(mnist_subset[0][0][:500])
     p_int8, p_float = predict_proba(served, images), predict_proba(exact, images)

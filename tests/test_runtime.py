@@ -13,10 +13,10 @@ import pytest
 
 from mnist_core import registry
 from mnist_core.__main__ import main
-from mnist_core.errors import InvalidModelError, OnnxMissingError
+from mnist_core.errors import InvalidModelError, MissingOutputError, OnnxMissingError
 from mnist_core.inference import predict_proba, read_drawing, read_number
 from mnist_core.preprocess import canvas_to_mnist, prepare_mnist
-from mnist_core.runtime import OnnxNetwork
+from mnist_core.runtime import OUTPUTS, OnnxNetwork
 
 from .drawing import draw_strokes, enlarge_mnist
 
@@ -132,3 +132,65 @@ def test_predict_reads_an_image_file_with_onnx(subset_model_store, mnist_subset,
                  str(tmp_path / "digit.png"), "--name", "seed-cnn"]) == 0
     out = capsys.readouterr().out
     assert len(out.splitlines()) == 2 and out.splitlines()[1].startswith("0: ")
+
+
+def penultimate(network, images):
+    """What the Keras network's class-score layer (its last Dense) reads."""
+    import keras
+
+    dense = [layer for layer in network.layers if isinstance(layer, keras.layers.Dense)][-1]
+    return keras.Model(network.input, dense.input)(images, training=False).numpy()
+
+
+def test_a_saved_models_graph_names_probabilities_then_features(subset_model_store, images):
+    import onnx
+
+    graph = onnx.load(str(subset_model_store / "seed-cnn.onnx"))
+    assert [output.name for output in graph.graph.output] == list(OUTPUTS)
+    network = registry.open_model("seed-cnn", subset_model_store).network
+    assert network.output_names == OUTPUTS
+    found = network.outputs(images, "features", "probabilities")
+    assert list(found) == ["features", "probabilities"]  # in the order asked for
+    np.testing.assert_array_equal(found["probabilities"], network(images))
+    assert found["features"].shape == (len(images), 128)  # seed-cnn's Dense(128)
+    keras_network = registry.load_model("seed-cnn", subset_model_store).network
+    np.testing.assert_allclose(found["features"], penultimate(keras_network, images),
+                               atol=1e-4)
+    assert list(network.outputs(images[:1])) == list(OUTPUTS)  # all of them, none named
+
+
+def test_a_single_output_graph_from_before_still_reads_and_says_it_has_no_features(
+        copied, images):
+    import onnx
+
+    graph = onnx.load(str(copied / "seed-cnn.onnx"))
+    expected = registry.open_model("seed-cnn", copied).network(images)
+    # as older versions exported it: one output, named by the exporter
+    del graph.graph.output[1:]
+    for node in graph.graph.node:
+        node.output[:] = ["Identity:0" if name == "probabilities" else name
+                          for name in node.output]
+    graph.graph.output[0].name = "Identity:0"
+    data = graph.SerializeToString()
+    (copied / "seed-cnn.onnx").write_bytes(data)
+    card = json.loads((copied / "seed-cnn.json").read_text())
+    card["onnx_sha256"] = hashlib.sha256(data).hexdigest()
+    (copied / "seed-cnn.json").write_text(json.dumps(card))
+
+    model = registry.open_model("seed-cnn", copied)
+    assert model.network.output_names == ("probabilities",)
+    np.testing.assert_array_equal(predict_proba(model, images), expected)
+    assert list(model.network.outputs(images)) == ["probabilities"]
+    with pytest.raises(MissingOutputError, match="gives no 'features'.*export it again"):
+        model.network.outputs(images, "features")
+
+
+def test_a_graph_whose_first_output_is_not_the_probabilities_is_refused(copied):
+    import onnx
+
+    graph = onnx.load(str(copied / "seed-cnn.onnx"))
+    graph.graph.output.reverse()
+    data = graph.SerializeToString()
+    (copied / "seed-cnn.onnx").write_bytes(data)
+    with pytest.raises(InvalidModelError, match="the first must be 'probabilities'"):
+        OnnxNetwork(copied / "seed-cnn.onnx", sha256=hashlib.sha256(data).hexdigest())

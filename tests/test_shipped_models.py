@@ -14,6 +14,7 @@ from mnist_core.data import DATA_DIR_ENV, load_mnist
 from mnist_core.inference import predict_proba, read_digits
 from mnist_core.negatives import UNTRAINED_KINDS, non_digits
 from mnist_core.preprocess import PREPROCESS_VERSION, canvas_to_mnist, prepare_mnist
+from mnist_core.runtime import OUTPUTS
 from mnist_core.verdict import NOT_NAMED
 
 from .drawing import enlarge_mnist
@@ -64,6 +65,18 @@ def test_default_model_is_the_drawing_first_cnn_and_the_mnist_only_one_stays(def
     for words in ("writers 1-30", "flagged 1s", "crossed 7s", "non-digits"):
         assert words in card.trained_on
     assert registry.read_card("cnn").trained_on == "MNIST training set"  # to compare
+
+
+def test_the_defaults_graphs_give_probabilities_and_its_runs_features(mnist_subset):
+    images = prepare_mnist(mnist_subset[1][0][:20])
+    for float_graph in (True, False):  # its float graph and the int8 one it is served by
+        network = registry.open_model(DEFAULT, float_graph=float_graph).network
+        assert network.output_names == OUTPUTS, network
+        found = network.outputs(images)
+        np.testing.assert_array_equal(found["probabilities"], network(images))
+        assert found["features"].shape == (20, 4 * 128)  # four CNNs' Dense(128), side by side
+    for name in ("cnn", "mlp-16-16-relu"):
+        assert registry.open_model(name).network.output_names == OUTPUTS, name
 
 
 def test_default_model_reads_mnist_digits_drawn_large(default_model, mnist_subset):
