@@ -28,9 +28,9 @@ from mnist_core.errors import InvalidModelError, ModelNotFoundError, ModelProtec
 from mnist_core.evaluate import Evaluation
 from mnist_core.inference import warm_up
 from mnist_core.jobs import worker
-from mnist_core.jobs.queue import QUEUE_URL_ENV, JobQueue
+from mnist_core.jobs.queue import JobQueue
 from mnist_core.preprocess import prepare_mnist
-from mnist_core.state import STATE_DIR_ENV
+from mnist_core.state import QUEUE_URL_ENV, STATE_DIR_ENV, Backend, open_backend
 from mnist_core.verdict import ReadingPolicy
 
 log = logging.getLogger(__name__)
@@ -158,10 +158,22 @@ def session_only_note() -> str:
 OWNER_BOOK_FAULTS = (OSError, sqlite3.Error, RedisError)
 
 
+def _where() -> tuple[str, str]:
+    """The settings that say where shared state lives: the queue URL, the state folder."""
+    return os.environ.get(QUEUE_URL_ENV, ""), os.environ.get(STATE_DIR_ENV, "")
+
+
+@st.cache_resource(show_spinner=False)
+def _backend(url: str, state: str) -> Backend:
+    """The one opening of the shared state (SQLite or Redis) per server process, which
+    the job queue and the owner book share; opening Redis logs whether it persists."""
+    return open_backend(url, state or None)
+
+
 def owner_book() -> owners.OwnerBook:
     """The deployment's personal codes, where the job records are (SQLite or Redis).
     Raises one of `OWNER_BOOK_FAULTS` when they cannot be kept."""
-    return _owner_book(os.environ.get(QUEUE_URL_ENV, ""), os.environ.get(STATE_DIR_ENV, ""))
+    return _owner_book(*_where())
 
 
 def linked_owner(browser: str) -> str:
@@ -176,7 +188,7 @@ def linked_owner(browser: str) -> str:
 
 @st.cache_resource(show_spinner=False)
 def _owner_book(url: str, state: str) -> owners.OwnerBook:
-    return owners.OwnerBook(url or None, state or None)
+    return owners.OwnerBook(_backend(url, state))
 
 
 CLIENT_ADDRESS_HEADER_ENV = "MNIST_CLIENT_ADDRESS_HEADER"  # e.g. X-Forwarded-For
@@ -209,7 +221,7 @@ def job_queue() -> JobQueue:
     """The deployment's training queue (SQLite in the state folder, or Redis), one
     connection per server process, opened again if its files were damaged meanwhile
     (which sets them aside). Raises `QueueUnavailableError` when it cannot be used."""
-    where = os.environ.get(QUEUE_URL_ENV, ""), os.environ.get(STATE_DIR_ENV, "")
+    where = _where()
     queue = _job_queue(*where)
     if not queue.sound():
         _job_queue.clear()
@@ -228,9 +240,18 @@ def tell_if_records_set_aside(queue: JobQueue) -> None:
         )
 
 
+def persistence_note(queue: JobQueue) -> tuple[bool, str] | None:
+    """For whoever runs the server, when the queue's Redis would lose runs in a crash
+    (not append-only) or cannot be asked: (whether it surely does not persist, words)."""
+    durability = queue.backend.durability()
+    if durability.message is None:
+        return None
+    return durability.kept is False, f"For whoever runs this server: {durability.message}."
+
+
 @st.cache_resource(show_spinner=False)
 def _job_queue(url: str, state: str) -> JobQueue:
-    return JobQueue(url or None, state or None)
+    return JobQueue(_backend(url, state))
 
 
 def ensure_local_worker(queue: JobQueue) -> None:

@@ -3,6 +3,7 @@ distil a model into one network, export a model to ONNX or make its int8 graph, 
 a worker that trains the app's queued jobs.
 
     python -m mnist_core train --arch fast-cnn --name my-fast-cnn
+    python -m mnist_core train --start-from my-fast-cnn --name my-fast-cnn-more --epochs 2
     python -m mnist_core evaluate [--name cnn]
     python -m mnist_core predict drawing.png [--name cnn]
     python -m mnist_core list
@@ -56,7 +57,10 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     train = commands.add_parser("train", help="train a model and save it to the store")
-    train.add_argument("--arch", default="fast-cnn", help="architecture (default: fast-cnn)")
+    train.add_argument("--arch", help="architecture (default: the --start-from model's, "
+                       "else fast-cnn)")
+    train.add_argument("--start-from", metavar="NAME", help="fit this stored model's network "
+                       "further instead of a fresh one (of its own architecture)")
     train.add_argument("--name", help="name to save under (default: the architecture)")
     train.add_argument("--epochs", type=int, help="default: the architecture's own")
     train.add_argument("--batch-size", type=int, help="default: the architecture's own")
@@ -207,16 +211,21 @@ def _train(args) -> int:
     from mnist_core.data import load_mnist
     from mnist_core.train import train_model
 
-    get_architecture(args.arch)  # an unknown name fails here, naming the known ones
+    arch = args.arch or "fast-cnn"
+    if args.start_from and not args.arch:
+        from mnist_core.registry import read_card
+
+        arch = read_card(args.start_from, args.models_dir).architecture or arch
+    get_architecture(arch)  # an unknown name fails here, naming the known ones
     config = TrainConfig(
-        architecture=args.arch, epochs=args.epochs, batch_size=args.batch_size,
+        architecture=arch, epochs=args.epochs, batch_size=args.batch_size,
         validation_split=args.validation_split, seed=args.seed, augment=args.augment,
         learning_rate=args.learning_rate, train_size=args.train_size,
         pen_writers=_parse_ranges(args.pen_writers) if args.pen_writers else None,
         pen_renders=args.pen_renders, pen_styles=args.pen_styles,
         non_digits=args.non_digits, non_digit_kinds=args.non_digit_kinds,
         ema_momentum=args.ema_momentum, init_seed=args.init_seed,
-        split_drawings=args.split_drawings,
+        split_drawings=args.split_drawings, start_from=args.start_from,
     )
 
     def report(progress):
@@ -224,7 +233,7 @@ def _train(args) -> int:
             print(progress.epoch_line(), flush=True)
 
     result = train_model(
-        config, data=load_mnist(args.data_dir), save_as=args.name or args.arch,
+        config, data=load_mnist(args.data_dir), save_as=args.name or arch,
         models_dir=args.models_dir, progress=report, overwrite=args.overwrite,
     )
     card = result.card
@@ -444,8 +453,8 @@ def _worker(args) -> int:
         raise ValueError(f"--stop-grace must be positive, got {args.stop_grace}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     queue = JobQueue.from_env()
-    where = queue.url or queue.state / "queue.db"
-    print(f"worker {worker_id()}: {args.threads} thread(s) on the {queue.backend} queue "
+    where = queue.backend.where if queue.url else queue.state / "queue.db"
+    print(f"worker {worker_id()}: {args.threads} thread(s) on the {queue.backend.kind} queue "
           f"{where}", flush=True)
     for option in ("requeue_every", "lost_contact_after"):
         if not getattr(args, option) > 0:

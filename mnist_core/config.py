@@ -64,6 +64,9 @@ class TrainConfig:
     # default: it fits fewer of the writers' digits and read unseen writers no better
     # (docs/results.md, the validation split).
     split_drawings: bool = False
+    # A stored model whose network this run fits further, from its weights, instead of a
+    # fresh network of `architecture` (which must be the model's own); None: fresh.
+    start_from: str | None = None
 
     def resolved(self) -> TrainConfig:
         """Fill unset fields from the architecture's defaults and check every value."""
@@ -110,7 +113,24 @@ class TrainConfig:
             value = getattr(cfg, name)
             if value is not None and value < 10:
                 raise ValueError(f"{name} must be at least 10, got {value}")
+        if cfg.start_from is not None and (not isinstance(cfg.start_from, str)
+                                           or not cfg.start_from.strip()):
+            raise ValueError(f"start_from must name a stored model, got {cfg.start_from!r}")
         return cfg
+
+    def check_start(self, architecture: str | None) -> None:
+        """Raise ValueError unless the stored model `start_from`, whose card names
+        `architecture`, can start this run: its network must be this run's architecture,
+        the one its weights were shaped for."""
+        wanted = get_architecture(self.architecture).name
+        if architecture != wanted:
+            found = f"a {architecture!r} network" if architecture else (
+                "a network of unknown architecture (its card names none)")
+            raise ValueError(
+                f"model {self.start_from!r} is {found}, not {wanted!r}: a run can start "
+                "only from a model of its own architecture; choose that architecture, or "
+                "another model"
+            )
 
     @property
     def fit_images(self) -> int:

@@ -6,16 +6,16 @@ cookie of their browser (never in a page address). A browser that takes another
 identity on purpose, with that identity's personal code, is linked to it here, so its
 own token then stands for the other owner:
 
-    book = OwnerBook.from_env()
+    book = OwnerBook(open_backend())
     code = book.code(owner)                 # 'K3ZD-8QWN-...', shown only to the owner
     book.claim(code, browser, address)      # in another browser: owner, from now on
     book.owner_of(browser)                  # -> owner
     book.renew(owner)                       # a new code; the old one stops working
 
 Wrong codes are counted per client address: `max_wrong` of them within `window`
-seconds and that address must wait. The book lives where the job records do: a SQLite
-file in the state folder, or the Redis of `MNIST_QUEUE_URL` (every web replica sees
-the same codes).
+seconds and that address must wait. The book lives where the job records do, in the
+shared state's backend (`state.open_backend`): `owners.db` in the state folder, or the
+Redis of `MNIST_QUEUE_URL` (every web replica sees the same codes).
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ import base64
 import hashlib
 import hmac
 import math
-import os
 import re
 import secrets
 import sqlite3
@@ -33,7 +32,7 @@ import time
 from pathlib import Path
 
 from mnist_core.errors import CodeError, OwnerError, TooManyTriesError
-from mnist_core.state import state_dir
+from mnist_core.state import REDIS, Backend
 
 OWNER_PREFIX = "o_"
 OWNER_TOKEN_BYTES = 24  # 192 random bits, 32 URL-safe characters
@@ -101,25 +100,18 @@ def normalize_code(text: str) -> str:
 
 
 class OwnerBook:
-    """Personal codes, browsers linked to another owner, and wrong tries per address.
-
-    `url`: None or "" for SQLite in `state` (default: the state folder), or the
-    `redis://` URL of the job queue; `name` prefixes the Redis keys.
+    """Personal codes, browsers linked to another owner, and wrong tries per address,
+    kept where `backend` (`state.open_backend`) keeps shared state: `owners.db` in its
+    state folder, or its Redis with keys under `<name>:owners`.
     """
 
-    def __init__(self, url: str | None = None, state: str | os.PathLike | None = None, *,
-                 name: str = "mnist-training", max_wrong: int = MAX_WRONG,
-                 window: float = WINDOW):
+    def __init__(self, backend: Backend, *, name: str = "mnist-training",
+                 max_wrong: int = MAX_WRONG, window: float = WINDOW):
         self.max_wrong, self.window = max_wrong, window
-        if not url:
-            folder = Path(state) if state is not None else state_dir()
-            self._store: _Store = _SqliteStore(folder / "owners.db")
-        elif url.startswith(("redis://", "rediss://", "unix://")):
-            import redis
-
-            self._store = _RedisStore(redis.Redis.from_url(url), prefix=f"{name}:owners")
+        if backend.kind == REDIS:
+            self._store: _Store = _RedisStore(backend.redis, prefix=f"{name}:owners")
         else:
-            raise ValueError(f"the owner book needs no URL or a redis:// URL, got {url!r}")
+            self._store = _SqliteStore(backend.sqlite_path("owners.db"))
 
     def owner_of(self, browser: str) -> str:
         """The owner the browser holding token `browser` acts as: the owner whose code it

@@ -8,7 +8,8 @@ It records train/validation/test accuracy and loss after every epoch, reports pr
 through a callback (throttled, so the UI never slows training down), stops after the
 current batch when `stop_event` is set (keeping the best weights so far) and saves
 through the model store, atomically. With `soft_targets` it trains a student on a
-teacher's probabilities beside the labels (`mnist_core.distill`).
+teacher's probabilities beside the labels (`mnist_core.distill`). With
+`TrainConfig.start_from` it fits a stored model's network further instead of a fresh one.
 """
 
 from __future__ import annotations
@@ -211,7 +212,7 @@ def train_model(
         if not overwrite and registry.model_exists(save_as, models_dir):
             raise FileExistsError(f"a model named {save_as!r} already exists")
     (x_train, y_train), (x_test, y_test) = data if data is not None else load_mnist()
-    run = prepare_run(cfg, (x_train, y_train), soft_targets)
+    run = prepare_run(cfg, (x_train, y_train), soft_targets, models_dir=models_dir)
     if cfg.test_size is not None:
         x_test, y_test = x_test[: cfg.test_size], y_test[: cfg.test_size]
     x_test, y_test = prepare_mnist(x_test), y_test.astype(np.int32)
@@ -267,8 +268,10 @@ class PreparedRun:
 
 
 def prepare_run(cfg: TrainConfig, train_data: tuple[np.ndarray, np.ndarray],
-                soft_targets: SoftTargets | None = None) -> PreparedRun:
-    """Split, prepare and batch the training data and build the compiled model.
+                soft_targets: SoftTargets | None = None, *, models_dir=None) -> PreparedRun:
+    """Split, prepare and batch the training data and build the compiled model: a fresh
+    network, or with `cfg.start_from` that stored model's (from `models_dir`, default
+    the store), which must be of the run's architecture (`ValueError` otherwise).
 
     `cfg` must be resolved. The validation split is random with `cfg.seed` (Keras's own
     `validation_split` takes the last images unshuffled). Benchmarks call this to fit
@@ -289,7 +292,7 @@ def prepare_run(cfg: TrainConfig, train_data: tuple[np.ndarray, np.ndarray],
     steps = math.ceil(len(x_fit) / cfg.batch_size)
 
     arch = get_architecture(cfg.architecture)
-    model = build_network(arch.name)
+    model = start_network(cfg, models_dir) if cfg.start_from else build_network(arch.name)
     learning_rate = cfg.learning_rate
     if arch.cosine_decay:
         total = steps * cfg.epochs
@@ -320,14 +323,27 @@ def prepare_run(cfg: TrainConfig, train_data: tuple[np.ndarray, np.ndarray],
     return PreparedRun(model, train_ds, val_data, steps, n_fit, n_val)
 
 
+def start_network(cfg: TrainConfig, models_dir=None) -> keras.Model:
+    """The stored model `cfg.start_from`'s Keras network, to be fitted further: refused
+    (`ValueError`) unless its card names the run's architecture, and, as every network
+    the store loads, unless it reads 28x28 images into ten probabilities
+    (`InvalidModelError`); `ModelNotFoundError` if there is no such model."""
+    stored = registry.load_model(cfg.start_from, models_dir)
+    cfg.check_start(stored.card.architecture)
+    return stored.network
+
+
 def build_card(cfg, model, monitor, seconds, n_fit, n_val, n_test) -> ModelCard:
     """The card that travels with a trained model."""
     arch = get_architecture(cfg.architecture)
     best = monitor.best_epoch - 1
     history = monitor.history
+    description = arch.description
+    if cfg.start_from:
+        description += f" (fitted further from model {cfg.start_from!r})"
     return ModelCard(
         architecture=arch.name,
-        description=arch.description,
+        description=description,
         activation=arch.activation,
         params=int(model.count_params()),
         hyperparameters=asdict(cfg)

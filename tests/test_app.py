@@ -15,6 +15,7 @@ import base64
 import errno
 import hashlib
 import json
+import logging
 import os
 import shutil
 import sqlite3
@@ -777,6 +778,28 @@ def test_train_page_says_once_that_damaged_run_records_were_set_aside(store, tmp
     at = quick_settings(at, "fresh", epochs=1)
     at.button(key="train_start").click().run()
     assert "Queued 'fresh'" in texts(at.toast)
+
+
+def test_the_train_page_and_the_server_log_say_when_the_queues_redis_would_lose_runs(
+    store, tmp_path, monkeypatch, redis_url, caplog
+):
+    import redis
+
+    monkeypatch.setenv("MNIST_QUEUE_URL", redis_url)  # snapshots only, Redis's default
+    with caplog.at_level(logging.WARNING, logger="mnist_core.state"):
+        at = app(TRAIN)
+    said = "For whoever runs this server: the Redis at"
+    assert said in texts(at.warning) and "does not run append-only" in texts(at.warning)
+    assert "does not run append-only" in caplog.text  # the server's log
+    assert "Queue (Redis)" in texts(at.caption)
+    admin = redis.Redis.from_url(redis_url)
+    admin.config_set("appendonly", "yes")
+    try:
+        monkeypatch.setenv("MNIST_STATE_DIR", str(tmp_path / "other"))  # another server
+        at = app(TRAIN)
+        assert "append-only" not in texts(at.warning) + texts(at.caption)
+    finally:  # as the fixture started it, which then stops at once
+        admin.config_set("appendonly", "no")
 
 
 def test_without_a_writable_state_folder_training_is_unavailable_and_the_rest_works(

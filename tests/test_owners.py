@@ -1,5 +1,6 @@
 """`mnist_core.owners`: owner ids' format, personal codes, their renewal and the limit
-on wrong codes per client address, on SQLite and on a real Redis."""
+on wrong codes per client address, on SQLite and on a real Redis, each opened through
+the shared-state backend (`state.open_backend`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 from mnist_core import owners
 from mnist_core.errors import CodeError, OwnerError, TooManyTriesError
 from mnist_core.owners import OwnerBook, check_owner, new_owner_id
+from mnist_core.state import open_backend
 
 CODE = re.compile(r"[0-9A-HJKMNP-TV-Z]{4}(-[0-9A-HJKMNP-TV-Z]{4}){3}")
 
@@ -63,7 +65,7 @@ def test_malformed_codes_are_refused_with_what_a_code_looks_like(bad):
 def book(request, tmp_path):
     """An owner book on SQLite in a private state folder, or on a real Redis."""
     url = request.getfixturevalue("redis_url") if request.param == "redis" else None
-    return OwnerBook(url, tmp_path / "state", max_wrong=3, window=60)
+    return OwnerBook(open_backend(url or "", tmp_path / "state"), max_wrong=3, window=60)
 
 
 def test_a_code_moves_an_identity_to_another_browser(book):
@@ -108,7 +110,7 @@ def test_wrong_codes_are_limited_per_client_address(book):
 
 
 def test_wrong_tries_older_than_the_window_no_longer_count(tmp_path, monkeypatch):
-    book = OwnerBook(None, tmp_path, max_wrong=1, window=60)
+    book = OwnerBook(open_backend("", tmp_path), max_wrong=1, window=60)
     alice, phone = new_owner_id(), new_owner_id()
     code = book.code(alice)
     with pytest.raises(CodeError, match="no identity"):
@@ -120,11 +122,9 @@ def test_wrong_tries_older_than_the_window_no_longer_count(tmp_path, monkeypatch
     assert book.claim(code, phone, None) == alice
 
 
-def test_the_book_refuses_malformed_owner_ids_and_unknown_urls(tmp_path):
-    book = OwnerBook(None, tmp_path)
+def test_the_book_refuses_malformed_owner_ids(tmp_path):
+    book = OwnerBook(open_backend("", tmp_path))
     with pytest.raises(OwnerError):
         book.code("alice")
     with pytest.raises(OwnerError):
         book.owner_of("5f0c8a3e9b1d4c2aa6e7f8091b2c3d4e")
-    with pytest.raises(ValueError, match="redis:// URL"):
-        OwnerBook("postgres://db", tmp_path)

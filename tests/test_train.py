@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import keras
@@ -11,7 +12,7 @@ import pytest
 
 from mnist_core.augment import augment_batch
 from mnist_core.calibration import TARGET_SURE_ACCURACY
-from mnist_core.errors import TrainingStopped
+from mnist_core.errors import ModelNotFoundError, TrainingStopped
 from mnist_core.inference import predict_proba
 from mnist_core.negatives import ALL_KINDS, non_digits
 from mnist_core.preprocess import canvas_to_mnist, prepare_mnist
@@ -267,3 +268,57 @@ def test_non_digit_kinds_add_touching_digits_fragments_and_doodles(mnist_subset,
         TrainConfig("mlp-16-16-relu", non_digits=10, non_digit_kinds=("emoji",)).resolved()
     with pytest.raises(ValueError, match="choose pen_writers"):
         TrainConfig("mlp-16-16-relu", non_digits=10, non_digit_kinds=("touching",)).resolved()
+
+
+def test_a_run_can_fit_a_stored_models_network_further(mnist_subset, tmp_path):
+    base = TrainConfig("mlp-16-16-relu", epochs=2, batch_size=64, train_size=300, seed=2)
+    train_model(base, data=mnist_subset, save_as="base", models_dir=tmp_path)
+    start = load_model("base", tmp_path).network.get_weights()
+    # a learning rate too small to move the weights: the run starts where "base" ended
+    still = TrainConfig("mlp-16-16-relu", epochs=1, batch_size=64, train_size=300, seed=5,
+                        learning_rate=1e-9, start_from="base")
+    result = train_model(still, data=mnist_subset, save_as="more", models_dir=tmp_path)
+    for before, after in zip(start, result.model.get_weights(), strict=True):
+        np.testing.assert_allclose(after, before, atol=1e-5)
+    card = read_card("more", tmp_path)
+    assert card.hyperparameters["start_from"] == "base"
+    assert "fitted further from model 'base'" in card.description
+    # at its own pace it learns on from there: its first epoch beats a fresh network's
+    on, fresh = [], []
+    train_model(replace(still, learning_rate=None), data=mnist_subset, models_dir=tmp_path,
+                progress=on.append)
+    fresh_run = train_model(replace(still, learning_rate=None, start_from=None),
+                            data=mnist_subset, progress=fresh.append)
+    assert not np.allclose(fresh_run.model.get_weights()[0], start[0], atol=1e-3)
+    assert on[-1].history["loss"][0] < fresh[-1].history["loss"][0]
+
+
+def test_a_run_refuses_to_start_from_a_model_that_does_not_fit_it(mnist_subset, tmp_path):
+    train_model(TrainConfig("mlp-16-16-relu", epochs=1, train_size=200), data=mnist_subset,
+                save_as="small", models_dir=tmp_path)
+    wider = TrainConfig("mlp-64-64-relu", epochs=1, train_size=200, start_from="small")
+    refused = r"model 'small' is a 'mlp-16-16-relu' network, not 'mlp-64-64-relu'"
+    with pytest.raises(ValueError, match=refused):
+        train_model(wider, data=mnist_subset, models_dir=tmp_path)
+    with pytest.raises(ModelNotFoundError, match="nowhere"):
+        train_model(replace(wider, start_from="nowhere"), data=mnist_subset,
+                    models_dir=tmp_path)
+    with pytest.raises(ValueError, match="start_from must name a stored model"):
+        replace(wider, start_from=" ").resolved()
+
+
+def test_the_command_line_trains_on_from_a_stored_model(mnist_subset, tmp_path, capsys):
+    from mnist_core.__main__ import main
+    from tests.conftest import SUBSET_DIR
+
+    train_model(TrainConfig("mlp-16-16-relu", epochs=1, train_size=200), data=mnist_subset,
+                save_as="small", models_dir=tmp_path)
+    common = ["--models-dir", str(tmp_path), "--data-dir", str(SUBSET_DIR), "train",
+              "--start-from", "small", "--epochs", "1", "--train-size", "200"]
+    assert main(common + ["--name", "on"]) == 0, capsys.readouterr()
+    card = read_card("on", tmp_path)  # the stored model's architecture, unless named
+    assert card.architecture == "mlp-16-16-relu" and card.hyperparameters["start_from"] == "small"
+    capsys.readouterr()
+    assert main(common + ["--name", "wide", "--arch", "mlp-64-64-relu"]) == 2
+    assert "model 'small' is a 'mlp-16-16-relu' network" in capsys.readouterr().err
+    assert not (tmp_path / "wide.keras").exists()

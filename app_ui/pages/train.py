@@ -166,6 +166,12 @@ if not mnist_available():
         data_problem = ui.mnist_missing_message()
         st.warning(data_problem)
 ui.tell_if_records_set_aside(queue)
+if note := ui.persistence_note(queue):
+    lost, words = note
+    if lost:
+        st.warning(words, icon=":material/database:")
+    else:
+        st.caption(words)
 
 settings, run_area = st.columns([1, 1.4], gap="large")
 
@@ -363,7 +369,7 @@ def show_runs(polling: bool):
         ui.ensure_local_worker(queue)  # the local worker is gone (or never started)
     workers = len(view.workers)
     st.caption(
-        f"Queue ({queue.backend}): {view.waiting} waiting · {view.training} training · "
+        f"Queue ({queue.backend.kind}): {view.waiting} waiting · {view.training} training · "
         + (f"{ui.plural(workers, 'worker')} online" if workers else "no worker online yet")
     )
     if not workers and not trains_here():

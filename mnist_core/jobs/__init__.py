@@ -1,12 +1,13 @@
 """Training as queued jobs: Huey carries them, worker processes run them, anyone reads them.
 
-One role per module: `records` (what a job is, as plain data), `store` (the records in
-SQLite or Redis), `queue` (the client the pages use), `worker` (the consumer and the
-supervisor of training processes) and `run` (a job's training process). None of them
+One role per module: `records` (what a job is and its kind, as plain data), `store`
+(the records in SQLite or Redis, as `state.open_backend` decides), `queue` (the client
+the pages use), `run` (a job's process, by its kind) and `worker` (the consumer and the
+supervisor of jobs' processes). Each imports only those before it, in that order. None of them
 imports TensorFlow or Keras, except `run` once it trains.
 """
 
-from mnist_core.jobs.queue import QUEUE_URL_ENV, JobQueue
+from mnist_core.jobs.queue import JobQueue
 from mnist_core.jobs.records import (
     ACTIVE,
     ENDED,
@@ -15,6 +16,7 @@ from mnist_core.jobs.records import (
     QUEUED,
     RUNNING,
     STOPPED,
+    TRAIN,
     Job,
     Limits,
     QueueView,
@@ -22,6 +24,6 @@ from mnist_core.jobs.records import (
 from mnist_core.owners import check_owner, new_owner_id
 
 __all__ = [
-    "ACTIVE", "ENDED", "FAILED", "FINISHED", "QUEUED", "QUEUE_URL_ENV", "RUNNING", "STOPPED",
+    "ACTIVE", "ENDED", "FAILED", "FINISHED", "QUEUED", "RUNNING", "STOPPED", "TRAIN",
     "Job", "JobQueue", "Limits", "QueueView", "check_owner", "new_owner_id",
 ]

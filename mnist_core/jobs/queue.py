@@ -5,10 +5,15 @@
     queue.job(job.id)          # status, queue position, progress, history, card
     queue.stop(job.id, owner)  # queued: never starts; running: ends after the batch
 
-With nothing configured the queue is a `SqliteHuey` in the state folder (`var/`);
-`MNIST_QUEUE_URL=redis://host:6379/0` switches to `RedisHuey`, so any number of workers
-on any hosts consume it and every web replica reads the same records (`store`).
-Submitting only queues: workers (`worker`) train, and whoever runs the app starts one.
+Where it lives is the shared state's backend (`state.open_backend`): with nothing
+configured a `SqliteHuey` in the state folder (`var/`); with `MNIST_QUEUE_URL=redis://
+host:6379/0` a `RedisHuey`, so any number of workers on any hosts consume it and every
+web replica reads the same records (`store`). Submitting only queues: workers (`worker`)
+train, and whoever runs the app starts one. The client never imports the worker: a
+queue that runs its own jobs (`worker.immediate_queue`, for tests) is handed one.
+
+A job record names its kind (`records.TRAIN`, the only one yet; a record without one
+is a training run), which says what its process (`run`) does with it.
 
 Opening a SQLite queue moves a damaged `queue.db` or `jobs.db` aside and starts afresh
 (`set_aside` lists what moved); a state folder that cannot be written, or a Redis that
@@ -30,7 +35,13 @@ from huey import Huey, RedisHuey, SqliteHuey
 
 from mnist_core import registry
 from mnist_core.config import TrainConfig
-from mnist_core.errors import JobError, ModelProtectedError, QueueUnavailableError
+from mnist_core.errors import (
+    InvalidModelError,
+    InvalidModelNameError,
+    JobError,
+    ModelProtectedError,
+    QueueUnavailableError,
+)
 from mnist_core.jobs.records import (
     ACTIVE,
     ENDED,
@@ -38,6 +49,7 @@ from mnist_core.jobs.records import (
     QUEUED,
     RUNNING,
     STOPPED,
+    TRAIN,
     Job,
     Limits,
     QueueView,
@@ -47,19 +59,12 @@ from mnist_core.jobs.records import (
     measured_rates,
     next_turn,
 )
-from mnist_core.jobs.store import (
-    JobStore,
-    RedisJobStore,
-    SqliteJobStore,
-    is_damage,
-    set_aside_if_damaged,
-)
+from mnist_core.jobs.store import JobStore, is_damage, open_job_store, set_aside_if_damaged
 from mnist_core.owners import check_owner
-from mnist_core.state import STATE_DIR_ENV, state_dir
+from mnist_core.state import SQLITE, Backend, open_backend
 
 log = logging.getLogger(__name__)
 
-QUEUE_URL_ENV = "MNIST_QUEUE_URL"
 STALE_AFTER = 30.0  # s without a heartbeat after which a running job has lost its worker
 RETENTION = 7 * 24 * 3600.0  # s an ended job's record is kept
 
@@ -74,11 +79,14 @@ def train(supervisor, job_id: str) -> None:
     supervisor.run_next(job_id)
 
 
-def make_huey(url: str | None, state: Path, name: str, *, immediate: bool = False) -> Huey:
-    """The Huey carrying the queue: SQLite in `state` when `url` is None, else Redis."""
-    if url is None:
-        return SqliteHuey(name, filename=str(state / "queue.db"), immediate=immediate)
-    return RedisHuey(name, url=url, immediate=immediate)
+def make_huey(backend: Backend, name: str, *, immediate: bool = False) -> Huey:
+    """The Huey carrying the queue: `queue.db` in the state folder, or the backend's
+    Redis (its connection pool shared with the records)."""
+    if backend.kind == SQLITE:
+        return SqliteHuey(name, filename=str(backend.sqlite_path("queue.db")),
+                          immediate=immediate)
+    return RedisHuey(name, connection_pool=backend.redis.connection_pool,
+                     immediate=immediate)
 
 
 def declare_train(huey: Huey, supervisor=None):
@@ -91,33 +99,35 @@ def declare_train(huey: Huey, supervisor=None):
 class JobQueue:
     """The queue and its job records, for the pages (and a worker's reading of them).
 
-    `url`: None or "" for SQLite in `state` (default: the state folder), or a
-    `redis://` URL. `immediate` runs each job inside `submit` (Huey's immediate mode,
-    for tests); `train_in_subprocess` False then trains in this process, not a fresh one.
+    `backend`: where they live (`state.open_backend`); a URL (None or "": SQLite in
+    `state`, default the state folder; else `redis://...`) opens one. `immediate` is
+    Huey's immediate mode: a job runs inside `submit`, by the worker's side handed to
+    `consume_here` (`worker.immediate_queue`).
     """
 
     def __init__(
         self,
-        url: str | None = None,
+        backend: Backend | str | None = None,
         state: str | os.PathLike | None = None,
         *,
         name: str = "mnist-training",
         immediate: bool = False,
-        train_in_subprocess: bool = True,
         limits: Limits | None = None,
         stale_after: float = STALE_AFTER,
     ):
-        self.url = url or None
-        self.state = Path(state) if state is not None else state_dir()
+        if not isinstance(backend, Backend):
+            backend = open_backend(backend or "", state)
+        self.backend = backend
         self.name = name
         self.limits = limits or Limits.from_env()
         self.stale_after = stale_after
-        if self.url is None:
+        self._train = None  # the Huey task, declared with its first message
+        if backend.kind == SQLITE:
             try:
                 self.state.mkdir(parents=True, exist_ok=True)
-                self.store: JobStore = SqliteJobStore(self.state / "jobs.db")
-                queue_aside = set_aside_if_damaged(self.state / "queue.db")
-                self.huey = make_huey(None, self.state, name, immediate=immediate)
+                self.store: JobStore = open_job_store(backend, name)
+                queue_aside = set_aside_if_damaged(backend.sqlite_path("queue.db"))
+                self.huey = make_huey(backend, name, immediate=immediate)
             except (OSError, sqlite3.Error) as err:
                 log.error("cannot open the training queue in %s: %s", self.state, err)
                 raise QueueUnavailableError(
@@ -125,28 +135,36 @@ class JobQueue:
                 ) from err
             # damaged files moved aside on opening
             self.set_aside = [p for p in (self.store.set_aside, queue_aside) if p]
-        elif self.url.startswith(("redis://", "rediss://", "unix://")):
-            import redis
-
-            self.store = RedisJobStore(redis.Redis.from_url(self.url), prefix=name)
-            self.huey = make_huey(self.url, self.state, name, immediate=immediate)
-            self.set_aside = []
         else:
-            raise ValueError(
-                f"{QUEUE_URL_ENV} must be empty (SQLite in the state folder) or a redis:// "
-                f"URL, got {self.url!r}"
-            )
-        supervisor = None
-        if immediate:  # this queue consumes its own jobs, so it needs a worker's side
-            from mnist_core.jobs.worker import Supervisor
-
-            supervisor = Supervisor(self, in_subprocess=train_in_subprocess)
-        self._train = declare_train(self.huey, supervisor)
+            self.store = open_job_store(backend, name)
+            self.huey = make_huey(backend, name, immediate=immediate)
+            self.set_aside = []
 
     @classmethod
     def from_env(cls) -> JobQueue:
         """The queue this deployment is configured for (`MNIST_QUEUE_URL`, state folder)."""
-        return cls(os.environ.get(QUEUE_URL_ENV))
+        return cls(open_backend())
+
+    @property
+    def url(self) -> str | None:
+        """The Redis URL, None on SQLite."""
+        return self.backend.url
+
+    @property
+    def state(self) -> Path:
+        """The state folder (a local worker's lock, pid and log go there too)."""
+        return self.backend.folder
+
+    def consume_here(self, supervisor) -> None:
+        """Run the jobs this queue sends with `supervisor` (a `worker.Supervisor`), in
+        this process: in immediate mode, inside `submit`."""
+        self._train = declare_train(self.huey, supervisor)
+
+    def _send(self, job_id: str) -> None:
+        """A message that wakes a worker for run `job_id`."""
+        if self._train is None:
+            self._train = declare_train(self.huey)
+        self._train(job_id)
 
     def sound(self) -> bool:
         """Whether the queue can be read now. False when its SQLite files were damaged
@@ -166,13 +184,9 @@ class JobQueue:
             raise QueueUnavailableError("the queue server cannot be reached") from err
         return True
 
-    @property
-    def backend(self) -> str:
-        return "SQLite" if self.url is None else "Redis"
-
     def env(self) -> dict[str, str]:
         """Environment for a process that must reach this same queue."""
-        return os.environ | {QUEUE_URL_ENV: self.url or "", STATE_DIR_ENV: str(self.state)}
+        return os.environ | self.backend.env()
 
     def submit(self, config: TrainConfig, name: str, owner: str, *,
                overwrite: bool = False, address: str | None = None) -> Job:
@@ -187,6 +201,8 @@ class JobQueue:
         """
         check_owner(owner)
         cfg = _checked(config)
+        if cfg.start_from is not None:
+            _check_start(cfg)
         holder = registry.check_may_replace(name, owner)
         if holder is registry.NameHolder.YOU and not overwrite:
             raise JobError(f"a model named {name!r} already exists; choose another name")
@@ -198,12 +214,12 @@ class JobQueue:
             )
         self._records()  # first fail runs whose worker died: they hold no place
         record = {
-            "id": uuid.uuid4().hex[:12], "owner": owner, "name": name,
+            "id": uuid.uuid4().hex[:12], "kind": TRAIN, "owner": owner, "name": name,
             "config": cfg.to_dict(), "overwrite": overwrite, "status": QUEUED,
             "created": time.time(), "address": address_key(address),
         }
         self.store.transact(lambda records: [self._admit(record, records)])
-        self._train(record["id"])  # immediate mode: runs to the end right here
+        self._send(record["id"])  # immediate mode: runs to the end right here
         return self.job(record["id"])
 
     def _admit(self, record: dict, records: list[dict]) -> dict:
@@ -318,7 +334,7 @@ class JobQueue:
         waiting = fair_order(self._records())
         missing = len(waiting) - self.huey.pending_count()
         for record in waiting[len(waiting) - missing:] if missing > 0 else []:
-            self._train(record["id"])
+            self._send(record["id"])
         return max(0, missing)
 
     def _records(self) -> list[dict]:
@@ -357,5 +373,21 @@ class JobQueue:
 def _checked(config: TrainConfig) -> TrainConfig:
     try:
         return config.resolved()
+    except ValueError as err:
+        raise JobError(str(err)) from err
+
+
+def _check_start(cfg: TrainConfig) -> None:
+    """Refuse, before it is queued, a run that would start from a stored model that is
+    not there or is of another architecture (its process checks the network again)."""
+    name = cfg.start_from
+    try:
+        card = registry.read_card(name) if registry.model_exists(name) else None
+    except (InvalidModelNameError, InvalidModelError) as err:
+        raise JobError(str(err)) from err
+    if card is None:
+        raise JobError(f"there is no model named {name!r} to start from")
+    try:
+        cfg.check_start(card.architecture)
     except ValueError as err:
         raise JobError(str(err)) from err

@@ -16,6 +16,9 @@ from mnist_core.config import TrainConfig
 QUEUED, RUNNING, FINISHED, STOPPED, FAILED = "queued", "running", "finished", "stopped", "failed"
 ACTIVE = (QUEUED, RUNNING)
 ENDED = (FINISHED, STOPPED, FAILED)
+# What a job does, named on its record: training a network (fresh, or from a stored
+# model's weights, `TrainConfig.start_from`). A record without a kind is a training run.
+TRAIN = "train"
 
 # Images fitted per second on 2 CPU cores, by architecture, for queue time estimates
 # until a finished run of that architecture gives a measured figure; plus start-up.
@@ -97,6 +100,7 @@ class Job:
     config: TrainConfig
     status: str
     created: float
+    kind: str = TRAIN
     started: float | None = None
     ended: float | None = None
     message: str | None = None
@@ -114,7 +118,7 @@ class Job:
         return cls(
             id=record["id"], owner=record["owner"], name=record["name"],
             config=TrainConfig.from_dict(record["config"]), status=record["status"],
-            created=record["created"], started=record.get("started"),
+            created=record["created"], kind=kind_of(record), started=record.get("started"),
             ended=record.get("ended"), message=record.get("message"),
             progress=Progress.from_json(record["progress"]) if record.get("progress") else None,
             history=record.get("history") or {},
@@ -178,6 +182,11 @@ class QueueView:
     def owned_by(self, owner: str) -> list[Job]:
         """`owner`'s jobs, newest first."""
         return [job for job in reversed(self.jobs) if job.owner == owner]
+
+
+def kind_of(record: dict) -> str:
+    """The kind of job a record names; one written before jobs had kinds trains."""
+    return record.get("kind") or TRAIN
 
 
 def next_turn(records: list[dict], owner: str) -> int:

@@ -1,11 +1,14 @@
-"""A job's training process: train one claimed job and record how it ended.
+"""A job's process: run one claimed job by its kind and record how it ended.
 
     python -m mnist_core.jobs.run JOB_ID   # started by a worker (`worker.Supervisor`)
 
-It imports TensorFlow (only once it trains), writes progress to the job's record,
-saves through the model store (atomically) and exits, returning its memory. While the
-queue cannot be reached (Redis restarting) it trains on: a progress write is skipped,
-a stop request read as not made, and the final record written once the queue is back.
+`run_job` looks the record's kind up in `RUNNERS`; today one kind, training
+(`train_job`), from a fresh network or a stored model's weights (`TrainConfig.start_from`).
+A training job imports TensorFlow (only once it trains), writes progress to the job's
+record, saves through the model store (atomically) and exits, returning its memory.
+While the queue cannot be reached (Redis restarting) it trains on: a progress write is
+skipped, a stop request read as not made, and the final record written once the queue
+is back. It opens the job records itself (`store.open_job_store`), not the queue.
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ import time
 from mnist_core import registry
 from mnist_core.config import TrainConfig
 from mnist_core.errors import MnistCoreError
-from mnist_core.jobs.records import FAILED, FINISHED, RUNNING, STOPPED, Progress
-from mnist_core.jobs.store import JobStore, patiently
+from mnist_core.jobs.records import FAILED, FINISHED, RUNNING, STOPPED, TRAIN, Progress, kind_of
+from mnist_core.jobs.store import JobStore, open_job_store, patiently
+from mnist_core.state import open_backend
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +47,25 @@ class _StopFlag:
                 return False  # asked again in a moment
             self._set = record.get("stop_requested") is not None
         return self._set
+
+
+def run_job(store: JobStore, job_id: str) -> None:
+    """Run one claimed job of `store` by its kind (`RUNNERS`); a kind this version does
+    not know fails the job saying so."""
+    record = store.get(job_id)
+    if record is None or record["status"] != RUNNING:
+        return
+    kind = kind_of(record)
+    runner = RUNNERS.get(kind)
+    if runner is None:
+        message = (f"This worker cannot run jobs of kind {kind!r} (it runs "
+                   f"{', '.join(sorted(RUNNERS))}): is it older than the app?")
+        log.warning("job %s: %s", job_id, message)
+        patiently(store, lambda: store.update(
+            job_id, {"status": FAILED, "ended": time.time(), "message": message},
+            if_status=[RUNNING]), f"record how job {job_id} ended", END_PATIENCE)
+        return
+    runner(store, job_id)
 
 
 def train_job(store: JobStore, job_id: str) -> None:
@@ -130,13 +153,15 @@ def train_job(store: JobStore, job_id: str) -> None:
             ), card)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Train the job named on the command line, on the queue of this environment."""
-    from mnist_core.jobs.queue import JobQueue
+RUNNERS = {TRAIN: train_job}  # what a job's process does, by the record's kind
 
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the job named on the command line, on the job records of this environment
+    (the worker that started it has checked and logged how they are kept)."""
     (job_id,) = sys.argv[1:] if argv is None else argv
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    train_job(JobQueue.from_env().store, job_id)
+    run_job(open_job_store(open_backend(check=False)), job_id)
     return 0
 
 

@@ -1,6 +1,7 @@
 """Job records every web replica and worker can read: settings, status, progress, history.
 
-A record is a flat JSON object keyed by job id. Two backends with one interface:
+A record is a flat JSON object keyed by job id. Two backends with one interface, and
+`open_job_store` opens the one the shared state's backend (`state.open_backend`) names:
 
 - `SqliteJobStore`: a table in a SQLite file in the state folder (one machine);
 - `RedisJobStore`: one key per job plus a sorted index, in the Redis that carries the
@@ -25,6 +26,8 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+
+from mnist_core.state import REDIS, Backend
 
 WORKER_TTL = 15.0  # s without a heartbeat after which a worker counts as gone
 
@@ -302,6 +305,14 @@ class RedisJobStore(JobStore):
             if data:
                 found.append(json.loads(data) | {"id": _text(key).rsplit(":", 1)[-1]})
         return found
+
+
+def open_job_store(backend: Backend, prefix: str = "mnist-training") -> JobStore:
+    """The job records where `backend` keeps shared state: `jobs.db` in its state folder
+    (a damaged file set aside), or keys under `prefix` in its Redis."""
+    if backend.kind == REDIS:
+        return RedisJobStore(backend.redis, prefix=prefix)
+    return SqliteJobStore(backend.sqlite_path("jobs.db"))
 
 
 def _text(value: bytes | str) -> str:

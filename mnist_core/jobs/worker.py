@@ -7,7 +7,8 @@ A worker only hands jobs on: each job trains in a fresh process of its own
 which exits when done and so returns its memory. The worker's thread waits for it,
 keeps the record's heartbeat fresh and kills it if it ignores a stop for `stop_grace`
 seconds. `ensure_worker` starts a local worker for an app on one machine; the queue's
-client never starts one. Imports neither TensorFlow nor Keras, so a worker stays light.
+client never starts one (nor imports this module). Imports neither TensorFlow nor Keras,
+so a worker stays light. Each job's process runs it by its kind (`run.run_job`).
 
 The job records are the truth, Huey's messages only wake workers: a worker sends a
 message again for each queued run that lost its own (`JobQueue.requeue_lost`) when it
@@ -34,6 +35,7 @@ from pathlib import Path
 from mnist_core.errors import QueueUnavailableError
 from mnist_core.jobs.queue import JobQueue, declare_train, make_huey
 from mnist_core.jobs.records import FAILED, RUNNING, STOPPED
+from mnist_core.jobs.run import run_job
 from mnist_core.jobs.store import patiently
 
 log = logging.getLogger(__name__)
@@ -58,8 +60,8 @@ def worker_id() -> str:
 class Supervisor:
     """A worker's side of a queue: claims each job it is handed and trains it.
 
-    `in_subprocess` False trains in this process instead of a fresh one (a queue in
-    immediate mode, for tests)."""
+    `in_subprocess` False runs each job in this process instead of a fresh one (a queue
+    in immediate mode, for tests)."""
 
     def __init__(self, queue: JobQueue, *, stop_grace: float = STOP_GRACE,
                  in_subprocess: bool = True, lost_contact_after: float = LOST_CONTACT_AFTER):
@@ -83,9 +85,7 @@ class Supervisor:
         if self.in_subprocess:
             self._train_in_child(job_id)
         else:
-            from mnist_core.jobs.run import train_job
-
-            train_job(self.store, job_id)
+            run_job(self.store, job_id)
 
     def _train_in_child(self, job_id: str) -> None:
         """Train in a fresh, niced process; keep its heartbeat; enforce stops."""
@@ -187,7 +187,7 @@ def run_worker(queue: JobQueue, threads: int = 1, exit_with: int | None = None,
     """
     supervisor = Supervisor(queue, stop_grace=stop_grace,
                             lost_contact_after=lost_contact_after)
-    huey = make_huey(queue.url, queue.state, queue.name)
+    huey = make_huey(queue.backend, queue.name)
     declare_train(huey, supervisor)
     consumer = huey.create_consumer(
         workers=threads, worker_type="thread", periodic=False, initial_delay=0.1,
@@ -231,6 +231,7 @@ def run_worker(queue: JobQueue, threads: int = 1, exit_with: int | None = None,
                 return
 
     patiently(store, lambda: store.beat(supervisor.id, info), "announce the worker", 60.0)
+    queue.backend.durability()  # logs when a crash of the queue's Redis would lose runs
     requeue()
     heart = threading.Thread(target=beat, name="worker-heartbeat", daemon=True)
     heart.start()
@@ -248,6 +249,15 @@ def run_worker(queue: JobQueue, threads: int = 1, exit_with: int | None = None,
                         "message": "The worker was shut down while this run trained; "
                         "nothing was saved.",
                     }, if_status=[RUNNING])
+
+
+def immediate_queue(*args, in_subprocess: bool = False, **options) -> JobQueue:
+    """A queue (`JobQueue(*args, **options)`) whose jobs run inside `submit`, by a
+    worker's side in this process (Huey's immediate mode; for tests): each in this very
+    process, or with `in_subprocess` in a fresh one as a worker runs them."""
+    queue = JobQueue(*args, immediate=True, **options)
+    queue.consume_here(Supervisor(queue, in_subprocess=in_subprocess))
+    return queue
 
 
 class _OneLineOutages(logging.Filter):

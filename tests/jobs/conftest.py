@@ -15,6 +15,7 @@ import pytest
 from mnist_core.config import TrainConfig
 from mnist_core.jobs.queue import JobQueue
 from mnist_core.jobs.records import Job
+from mnist_core.jobs.worker import immediate_queue
 
 from ..conftest import ROOT, SUBSET_DIR
 
@@ -41,7 +42,7 @@ def stores(tmp_path, monkeypatch):
 @pytest.fixture
 def inline(stores):
     """A queue whose jobs run inside `submit`, in this process (Huey's immediate mode)."""
-    return JobQueue(immediate=True, train_in_subprocess=False)
+    return immediate_queue()
 
 
 def wait_for(condition, timeout: float = JOB_TIMEOUT, what: str = "condition"):

@@ -26,6 +26,7 @@ from mnist_core.jobs.records import (
     Limits,
     Progress,
 )
+from mnist_core.jobs.worker import immediate_queue
 
 from .conftest import ALICE, BOB, TINY
 
@@ -43,8 +44,7 @@ def test_a_job_trains_records_its_history_and_saves_a_model_its_owner_owns(inlin
 
 
 def test_bad_settings_and_limits_are_refused_with_a_message_and_nothing_queued(stores):
-    queue = JobQueue(immediate=True, train_in_subprocess=False,
-                     limits=Limits(runs_per_owner=1, image_epochs=20_000, queue_length=50))
+    queue = immediate_queue(limits=Limits(runs_per_owner=1, image_epochs=20_000, queue_length=50))
     cases = [
         (TrainConfig("mlp-16-16-relu", epochs=0), "a", "epochs must be between"),
         (TrainConfig("no-such-net"), "b", "unknown architecture"),

@@ -78,7 +78,7 @@ def test_killing_the_worker_fails_its_job_keeps_models_and_the_next_job_runs(
     stores, workers
 ):
     queue = JobQueue(stale_after=6)
-    inline = JobQueue(immediate=True, train_in_subprocess=False)
+    inline = worker_module.immediate_queue()
     inline.submit(TINY, "kept", ALICE)  # the model the killed run would have replaced
     kept = (stores / "trained" / "kept.keras").read_bytes()
 
@@ -182,7 +182,7 @@ def test_a_worker_started_for_a_process_exits_when_that_process_does(stores):
 
 def test_two_workers_on_redis_drain_four_jobs_concurrently(stores, workers, redis_url):
     queue = JobQueue(redis_url)
-    assert queue.backend == "Redis" and not wants_local_worker(queue)
+    assert queue.backend.kind == "Redis" and not wants_local_worker(queue)
     config = TrainConfig("mlp-16-16-relu", epochs=6, batch_size=32, train_size=600, seed=3)
     submitted = [queue.submit(config, f"r{i}", owner)
                  for i, owner in enumerate((ALICE, ALICE, BOB, BOB))]
@@ -202,6 +202,20 @@ def test_two_workers_on_redis_drain_four_jobs_concurrently(stores, workers, redi
 
 def _redis_env(url: str) -> dict:
     return os.environ | {"MNIST_QUEUE_URL": url}
+
+
+def test_a_worker_on_a_redis_that_is_not_append_only_says_so_in_its_log(
+    stores, workers, redis_server, tmp_path
+):
+    import redis
+
+    redis.Redis.from_url(redis_server.url).config_set("appendonly", "no")
+    queue = JobQueue(redis_server.url)
+    workers.start(_redis_env(redis_server.url))
+    wait_for(lambda: queue.view().workers, 30, "the worker's heartbeat")
+    log = (tmp_path / "worker-0.log").read_text()
+    assert f"the Redis at {redis_server.url} does not run append-only" in log
+    assert "runs queued" in log and "--appendonly yes" in log
 
 
 def test_a_queued_run_whose_message_vanished_still_runs(stores, workers, redis_server):
