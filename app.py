@@ -17,6 +17,15 @@ from starlette.middleware import Middleware
 from app_ui import server
 from app_ui.owner_cookie import OwnerCookieMiddleware
 
+
+def warm_pages() -> None:
+    """Import the pages' helpers and open the default model (`ui.warm_start`): imported
+    here, on the warming thread, since `ui`'s imports would hold up the server's start."""
+    from app_ui import ui
+
+    ui.warm_start()
+
+
 server.limit_malloc_arenas()
 app = st.App("navigation.py", middleware=[Middleware(OwnerCookieMiddleware)])
-server.warm_in_background()
+server.warm_in_background(warm_pages)

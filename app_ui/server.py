@@ -2,12 +2,14 @@
 these): tell malloc to keep the visitors' threads in a few arenas, and warm the Draw
 page's reading in the background.
 
-Kept apart from `ui`, whose imports would hold up the server's start.
+Kept apart from `ui`, whose imports would hold up the server's start: it imports no
+page helper, so the warming is handed in (`app.py`'s).
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 # glibc gives each thread that allocates at once its own malloc arena (up to 8 per core)
 # and keeps what it frees there: with every visitor's script run on its own thread, the
@@ -43,15 +45,10 @@ def _libc():
     return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
 
 
-def warm_in_background() -> threading.Thread:
-    """Import the pages' modules and open the default model on a thread (`ui.warm_start`)
-    while the server starts, so the first visitor's first drawing waits for neither."""
-
-    def warm() -> None:
-        from app_ui import ui
-
-        ui.warm_start()
-
+def warm_in_background(warm: Callable[[], object]) -> threading.Thread:
+    """Run `warm` (`app.py`'s: import the pages' modules and open the default model,
+    `ui.warm_start`) on a thread while the server starts, so the first visitor's first
+    drawing waits for neither."""
     thread = threading.Thread(target=warm, name="warm-start", daemon=True)
     thread.start()
     return thread

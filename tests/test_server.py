@@ -19,7 +19,9 @@ def test_malloc_arenas_are_limited_on_glibc():
 
 def test_warm_start_opens_the_default_model_without_tensorflow(monkeypatch, tmp_path):
     code = (
-        "import sys\nfrom app_ui import server\nserver.warm_in_background().join(120)\n"
+        "import sys\nfrom app_ui import server\n"
+        "def warm():\n    from app_ui import ui\n    ui.warm_start()\n"  # as app.py's
+        "server.warm_in_background(warm).join(120)\n"
         "from app_ui import ui\n"
         "assert 'onnxruntime' in sys.modules and 'mnist_core.segment' in sys.modules\n"
         "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules\n"
