@@ -13,6 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from app_ui.reading_views import DIGITS, MUTED
+from mnist_core.card import History
 
 # Tableau 10: distinguishable lines for up to ten overlaid models.
 PALETTE = (
@@ -33,14 +34,15 @@ _LEGEND_WIDTH_PX, _LEGEND_ITEM_PX, _CHAR_PX = 300, 44, 6
 
 
 def history_figure(
-    histories: Mapping[str, Mapping[str, list]],
+    histories: Mapping[str, History | Mapping[str, list]],
     metric: str = "accuracy",
     splits: Iterable[str] = ("train", "validation", "test"),
     height: int = 360,
 ) -> go.Figure:
     """Per-epoch curves of `metric` ("accuracy" or "loss") for one or more models.
 
-    `histories` maps a model name to its card's `history`; each model gets a colour,
+    `histories` maps a model name to its card's `History` (or a run's history as its
+    job record keeps it, a dict of the same lists); each model gets a colour,
     each split a line style (train solid, validation dashed, test dotted). Epochs
     without a value (no validation split) are left out.
     """
@@ -51,14 +53,15 @@ def history_figure(
     if unknown:
         raise ValueError(f"unknown splits {unknown}; known: {list(SPLITS)}")
     value_format = ".2%" if metric == "accuracy" else ".4f"
-    longest = max((len(h.get("loss") or []) for h in histories.values()), default=1)
+    histories = {name: History.of(history) for name, history in histories.items()}
+    longest = max((history.epochs for history in histories.values()), default=1)
     figure = go.Figure()
     for i, (name, history) in enumerate(histories.items()):
         colour = PALETTE[i % len(PALETTE)]
         first = True
         for split in splits:
             accuracy_key, loss_key, dash = SPLITS[split]
-            values = history.get(accuracy_key if metric == "accuracy" else loss_key) or []
+            values = history.series(accuracy_key if metric == "accuracy" else loss_key)
             points = [(e, v) for e, v in enumerate(values, start=1) if v is not None]
             if not points:
                 continue

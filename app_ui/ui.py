@@ -374,16 +374,20 @@ def card_facts(card: ModelCard) -> list[tuple[str, str]]:
         # no speed-up claimed here: how much quicker depends on the machine and on what
         # else a reading does (docs/results.md has the figures measured)
         facts.append(("Read through", f"its int8 graph, quicker than its float one: "
-                      f"{int8.get('val_errors', '?')} of {int8.get('val_images', 0):,} "
-                      f"validation digits wrong, {int8.get('float_val_errors', '?')} in float"))
+                      f"{_or_unknown(int8.val_errors)} of {int8.val_images or 0:,} "
+                      f"validation digits wrong, {_or_unknown(int8.float_val_errors)} in float"))
     if card.created:
         facts.append(("Trained", card.created[:10]))
     return facts
 
 
+def _or_unknown(count: int | None) -> str:
+    return "?" if count is None else str(count)
+
+
 def card_markdown(card: ModelCard) -> str:
     """The card's facts, one labelled line each, for `st.markdown`."""
-    if not card.to_json().keys() - {"name", "onnx_sha256"}:
+    if not card.to_json().keys() - {"name", "task", "onnx_sha256"}:
         return "No model card: architecture and scores unknown."
     return "  \n".join(f"**{label}:** {value}" for label, value in card_facts(card))
 

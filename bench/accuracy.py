@@ -248,7 +248,7 @@ def leave_writer_groups_out(args, default_name: str, digits: list, drawn, mnist)
     if card.is_ensemble:
         # the first run started from the split's own seed: its fold is the plain one
         init_seeds = [None if seed == recipe.get("seed", 0) else seed
-                      for seed in (member["init_seed"] for member in card.members)]
+                      for seed in (member.init_seed for member in card.members)]
     data = _LazyMnist(args)
     writers = np.array([d.writer or 0 for d in digits])
     images, readable = drawn
@@ -319,9 +319,8 @@ def _fold_run(cfg, first: int, last: int, data: _LazyMnist) -> tuple:
 
         train_model(cfg, data=data.get(), save_as=name, models_dir=FOLDS_DIR, overwrite=True,
                     progress=report)
-    if (registry.read_card(name, FOLDS_DIR).reading or {}).get(
-        "target"
-    ) != TARGET_SURE_ACCURACY:
+    reading = registry.read_card(name, FOLDS_DIR).reading
+    if reading is None or reading.target != TARGET_SURE_ACCURACY:
         refit_reading(name, cfg, data.get()[0])
     return cfg, name
 

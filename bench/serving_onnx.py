@@ -320,7 +320,8 @@ def run(args: argparse.Namespace) -> dict:
     drawings, _ = canvas_drawings(20, args.seed, args.pendigits)
     result = {
         "benchmark": NAME, "machine": machine, "model": name,
-        "served_graph": served.network.path.name, "int8": served.card.int8,
+        "served_graph": served.network.path.name,
+        "int8": served.card.int8.to_json() if served.card.int8 else None,
         "settings": {"calls": calls, "predict_calls": predict_calls,
                      "number_calls": number_calls, "seed": args.seed, "quick": args.quick,
                      "models_dir": args.models_dir},

@@ -366,10 +366,9 @@ def _calibrate(args) -> int:
     name = args.name or registry.default_model_name(args.models_dir)
     reading = calibrate_model(name, data=load_mnist(args.data_dir),
                               directory=args.models_dir).reading
-    print(f"{name}: temperature {reading['temperature']:.3f}, names a digit at top "
-          f"probability >= {reading['min_probability']:.3f} (fitted on "
-          f"{reading['fitted_on']})")
-    *digit_sets, non_digits = reading["held_out"].items()
+    print(f"{name}: temperature {reading.temperature:.3f}, names a digit at top "
+          f"probability >= {reading.min_probability:.3f} (fitted on {reading.fitted_on})")
+    *digit_sets, non_digits = reading.held_out.items()
     for label, r in digit_sets:
         right_named = ("none named" if r["accuracy_named"] is None
                        else f"right on {r['accuracy_named']:.2%} of those")
@@ -392,8 +391,8 @@ def _ensemble(args) -> int:
         models_dir=args.models_dir, overwrite=args.overwrite,
     )
     for member in card.members:
-        print(f"  run {member['name']} (init seed {member['init_seed']}): validation "
-              f"{member['val_accuracy']:.4f}, test {member['test_accuracy']:.4f}")
+        print(f"  run {member.name} (init seed {member.init_seed}): validation "
+              f"{member.val_accuracy:.4f}, test {member.test_accuracy:.4f}")
     print(f"saved {args.name}: validation {card.val_accuracy:.4f} (negative "
           f"log-likelihood {card.val_negative_log_likelihood:.4f}), test "
           f"{card.test_accuracy:.4f} ({card.val_images:,} validation images)")
@@ -433,11 +432,11 @@ def _quantize(args) -> int:
     entry = quantize_model(name, data=load_mnist(args.data_dir),
                            directory=args.models_dir).int8
     print(f"{name}: wrote {registry.int8_path(name, args.models_dir).name} "
-          f"in {entry['seconds']:.0f} s; {entry['val_errors']} of {entry['val_images']:,} "
-          f"validation digits read wrongly (float graph: {entry['float_val_errors']}), "
-          f"{entry['changed_readings']} read otherwise, probabilities within "
-          f"{entry['max_difference']:.3f}; names a digit at top probability >= "
-          f"{entry['reading']['min_probability']:.3f}")
+          f"in {entry.seconds:.0f} s; {entry.val_errors} of {entry.val_images:,} "
+          f"validation digits read wrongly (float graph: {entry.float_val_errors}), "
+          f"{entry.changed_readings} read otherwise, probabilities within "
+          f"{entry.max_difference:.3f}; names a digit at top probability >= "
+          f"{entry.policy.min_probability:.3f}")
     return 0
 
 

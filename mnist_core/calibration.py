@@ -10,11 +10,13 @@ and stores them for a stored model (`python -m mnist_core calibrate`).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from mnist_core.card import Reading
 from mnist_core.verdict import NOT_NAMED, ReadingPolicy, temper
 
 # Of the digits the app names on a model's held-out validation data, this share must be
@@ -26,9 +28,9 @@ NON_DIGITS_CHECKED = 2000  # synthetic non-digits whose refusal `calibrate_model
 
 
 def card_entry(policy: ReadingPolicy, fitted_on: str,
-               target: float = TARGET_SURE_ACCURACY) -> dict:
+               target: float = TARGET_SURE_ACCURACY) -> Reading:
     """A card's `reading`: the policy, the target it was fitted for, and on what."""
-    return policy.to_dict() | {"target": target, "fitted_on": fitted_on}
+    return Reading.fitted(policy, fitted_on, target)
 
 
 def negative_log_likelihood(probabilities: np.ndarray, labels: np.ndarray) -> float:
@@ -208,7 +210,7 @@ def calibrate_model(name: str, *, data, directory=None):
     reading = card_entry(
         policy, f"{len(val_idx):,} MNIST validation images of its training run and "
         f"{len(x_fit_pen):,} drawn digits: {drawn_source}"
-    ) | {"held_out": figures}
-    card = card.replace(reading=reading)
+    )
+    card = card.replace(reading=dataclasses.replace(reading, held_out=figures))
     registry.write_card(name, card, directory)
     return card

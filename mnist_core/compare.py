@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from mnist_core.card import History
 from mnist_core.ensemble import member_histories
 from mnist_core.registry import ModelInfo
 
@@ -20,7 +21,7 @@ class Curve:
 
     label: str
     model: str
-    history: dict
+    history: History
     # Its training loss also counts synthetic non-digits pulled towards uniform (about
     # 0.5 where a digit's is 0.02): only its validation and test losses, which count
     # digits alone, compare with other models'.

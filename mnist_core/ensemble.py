@@ -23,16 +23,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from mnist_core import registry
-from mnist_core.card import ENSEMBLE, ModelCard
+from mnist_core.card import ENSEMBLE, History, Member, ModelCard
 from mnist_core.config import TrainConfig
 from mnist_core.errors import ModelNotFoundError
 
 if TYPE_CHECKING:
     import keras
 
-# What a member's card keeps inside the ensemble's: enough to see how each run went.
-MEMBER_KEYS = ("name", "best_epoch", "epochs_run", "train_accuracy", "val_accuracy",
-               "test_accuracy", "training_seconds", "created", "history")
 
 
 def average_model(members: Sequence[keras.Model], name: str = "ensemble") -> keras.Model:
@@ -139,8 +136,11 @@ def ensemble_card(cards: Sequence[ModelCard], model: keras.Model,
     on, and each run's own card (its history among it)."""
     first = cards[0]
     members = [
-        {key: getattr(card, key) for key in MEMBER_KEYS}
-        | {"init_seed": effective_init_seed(member_config(card))}
+        Member(name=card.name, best_epoch=card.best_epoch, epochs_run=card.epochs_run,
+               train_accuracy=card.train_accuracy, val_accuracy=card.val_accuracy,
+               test_accuracy=card.test_accuracy, training_seconds=card.training_seconds,
+               created=card.created, history=card.history,
+               init_seed=effective_init_seed(member_config(card)))
         for card in cards
     ]
     return ModelCard(
@@ -162,14 +162,14 @@ def ensemble_card(cards: Sequence[ModelCard], model: keras.Model,
     )
 
 
-def member_histories(name: str, card: ModelCard) -> dict[str, dict]:
+def member_histories(name: str, card: ModelCard) -> dict[str, History]:
     """Per-epoch histories to draw for a model: its own, or one per run of an ensemble
     (labelled "name · run i")."""
     if card.is_ensemble:
         return {
-            f"{name} · run {i}": member["history"]
+            f"{name} · run {i}": member.history
             for i, member in enumerate(card.members, start=1)
-            if member.get("history")
+            if member.history
         }
     return {name: card.history} if card.history else {}
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from mnist_core import registry
-from mnist_core.card import ModelCard
+from mnist_core.card import Int8Entry, ModelCard
 from mnist_core.config import TrainConfig
 from mnist_core.errors import MnistCoreError
 
@@ -167,20 +167,20 @@ def quantize_model(name: str, *, data, directory=None) -> ModelCard:
             f"{name!r} in int8 reads {errors} of {len(y_val):,} validation digits wrongly, "
             f"against {float_errors} in float: kept in float only")
     policy = fit_policy(p_int8, y_val)
-    entry = {
-        "onnx_sha256": sha256,
-        "reading": card_entry(policy, f"{len(x_val):,} validation digits of its "
-                              "recipe, read through the int8 graph"),
-        "val_images": int(len(y_val)),
-        "val_errors": errors,
-        "float_val_errors": float_errors,
-        "changed_readings": int((p_int8.argmax(axis=1) != p_float.argmax(axis=1)).sum()),
-        "max_difference": float(np.abs(p_int8 - p_float).max()),
-        "calibrated_on": f"{CALIBRATION_DIGITS:,} digits its run fitted on and "
-                         f"{CALIBRATION_NON_DIGITS if cfg.non_digits else 0} non-digits",
-        "seconds": round(time.perf_counter() - started, 1),
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
+    entry = Int8Entry(
+        onnx_sha256=sha256,
+        reading=card_entry(policy, f"{len(x_val):,} validation digits of its recipe, "
+                           "read through the int8 graph"),
+        val_images=int(len(y_val)),
+        val_errors=errors,
+        float_val_errors=float_errors,
+        changed_readings=int((p_int8.argmax(axis=1) != p_float.argmax(axis=1)).sum()),
+        max_difference=float(np.abs(p_int8 - p_float).max()),
+        calibrated_on=f"{CALIBRATION_DIGITS:,} digits its run fitted on and "
+                      f"{CALIBRATION_NON_DIGITS if cfg.non_digits else 0} non-digits",
+        seconds=round(time.perf_counter() - started, 1),
+        created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    )
     x_test, y_test = data[1]
     return registry.write_int8_graph(name, graph, entry, directory,
                                      test_set=(prepare_mnist(x_test), y_test))

@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mnist_core import export
-from mnist_core.card import CardError, ModelCard
+from mnist_core.card import DIGIT, CardError, Int8Entry, ModelCard
 from mnist_core.errors import (
     InvalidModelError,
     InvalidModelNameError,
@@ -228,8 +228,9 @@ def check_may_replace(name: str, owner: str | None, *, deleting: bool = False,
     return holder
 
 
-def list_models(directory=None) -> list[ModelInfo]:
-    """Every `.keras` file in the store with its card, sorted by name.
+def list_models(directory=None, *, task: str | None = None) -> list[ModelInfo]:
+    """Every `.keras` file in the store with its card, sorted by name; with `task`, only
+    the models that do that (`card.DIGIT`: read one digit), where a page lists them.
 
     A missing or unreadable card does not hide the model: `card_error` says why. A
     trained model that has a shipped model's name is hidden by the shipped one.
@@ -248,13 +249,13 @@ def list_models(directory=None) -> list[ModelInfo]:
             except InvalidModelError as err:
                 error = str(err)
             found[name] = ModelInfo(name, path, card, error, shipped)
-    return [found[name] for name in sorted(found)]
+    return [found[name] for name in sorted(found) if task in (None, found[name].card.task)]
 
 
 def default_model_name(directory=None) -> str:
     """The default model: the first of `DEFAULT_MODEL_NAMES` in the store, else the
-    best-scoring model there."""
-    infos = list_models(directory)
+    best-scoring digit reader there."""
+    infos = list_models(directory, task=DIGIT)
     if not infos:
         where = " or ".join(str(folder) for folder, _ in _folders(directory))
         raise ModelNotFoundError(
@@ -352,11 +353,11 @@ def _served_graph(name: str, path: Path, card: ModelCard, policy: ReadingPolicy,
                 f"make it again with `python -m mnist_core quantize {name}`"
             )
         try:
-            policy = ReadingPolicy.from_reading(card.int8.get("reading"))
-        except (ValueError, TypeError, AttributeError) as err:
+            policy = card.int8.policy
+        except ValueError as err:
             raise InvalidModelError(f"model {name!r}: its card's int8 entry cannot be read: "
                                     f"{err}") from err
-        return graph, card.int8.get("onnx_sha256"), policy
+        return graph, card.int8.onnx_sha256, policy
     graph = path.with_suffix(".onnx")
     if not graph.is_file() or not card.onnx_sha256:
         missing = "no ONNX file" if not graph.is_file() else "no ONNX checksum on its card"
@@ -479,7 +480,7 @@ def _scores_file(target: Path, graph: bytes, test_set) -> tuple:
     return ((target.with_suffix(SCORES_SUFFIX), lambda tmp: Path(tmp).write_bytes(data)),)
 
 
-def write_int8_graph(name: str, graph: bytes, entry: dict, directory=None, *,
+def write_int8_graph(name: str, graph: bytes, entry: Int8Entry, directory=None, *,
                      test_set: tuple[np.ndarray, np.ndarray] | None = None) -> ModelCard:
     """Store a model's int8 graph `<name>.int8.onnx` and its card's `int8` entry (the
     graph's SHA-256 among it) atomically, graph first, with its readings of `test_set`
@@ -498,7 +499,7 @@ def write_int8_graph(name: str, graph: bytes, entry: dict, directory=None, *,
 
 def served_graph_sha256(card: ModelCard) -> str | None:
     """The SHA-256 of the graph `open_model` reads the model through."""
-    return (card.int8 or {}).get("onnx_sha256") if card.int8 else card.onnx_sha256
+    return card.int8.onnx_sha256 if card.int8 else card.onnx_sha256
 
 
 def read_scores(name: str, directory=None) -> Scores | None:

@@ -12,7 +12,7 @@ reader, the CLI and the benchmarks only put a `Verdict` into words or count them
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from enum import Enum
 
 import numpy as np
@@ -38,18 +38,6 @@ class ReadingPolicy:
             raise ValueError(f"temperature must be positive, got {self.temperature}")
         if not 0.0 <= self.min_probability <= 1.0:
             raise ValueError(f"min_probability must lie in [0, 1], got {self.min_probability}")
-
-    @classmethod
-    def from_reading(cls, reading: dict | None) -> ReadingPolicy:
-        """The policy a model card stores as its `reading`; the defaults if it has none."""
-        reading = reading or {}
-        return cls(
-            temperature=float(reading.get("temperature", 1.0)),
-            min_probability=float(reading.get("min_probability", DEFAULT_MIN_PROBABILITY)),
-        )
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
     def calibrate(self, probabilities: np.ndarray) -> np.ndarray:
         """The model's `(N, 10)` probabilities scaled by this policy's temperature."""

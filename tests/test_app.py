@@ -859,7 +859,7 @@ def test_evaluate_page_shows_curves_table_confusion_and_mistakes(store):
 
 def test_evaluate_page_draws_each_run_of_an_ensemble(store):
     card = read_card("seed-cnn", store)
-    runs = [{"name": f"run-{seed}", "init_seed": seed, "history": card.history}
+    runs = [{"name": f"run-{seed}", "init_seed": seed, "history": card.history.to_json()}
             for seed in (1, 2)]
     ensemble = {k: v for k, v in card.to_json().items() if k != "history"}
     copy_model(store, "pair", card=ensemble | {

@@ -284,8 +284,8 @@ def test_distill_with_int8_compares_a_models_int8_graph_with_its_float_one(store
     result = read_result(out, "distill")
     assert (result["teacher"], result["student"]) == ("cnn float", "cnn int8")
     teacher, student = result["models"]["teacher"], result["models"]["student"]
-    assert student["validation"]["errors"] == card.int8["val_errors"]
-    assert teacher["validation"]["errors"] == card.int8["float_val_errors"]
+    assert student["validation"]["errors"] == card.int8.val_errors
+    assert teacher["validation"]["errors"] == card.int8.float_val_errors
     assert student["validation"]["negative_log_likelihood"] != (
         teacher["validation"]["negative_log_likelihood"])  # two graphs, not one read twice
 
@@ -411,10 +411,10 @@ def test_a_reused_run_is_read_at_todays_target_fitted_on_its_own_validation(
     reading = registry.read_card("fold", tmp_path).reading
     x_val, y_val = validation_digits(config, mnist_subset[0])
     expected = fit_policy(predict_proba(registry.load_model("fold", tmp_path), x_val), y_val)
-    assert reading["target"] == TARGET_SURE_ACCURACY
-    assert reading["temperature"] == pytest.approx(expected.temperature)
-    assert reading["min_probability"] == pytest.approx(expected.min_probability)
-    assert reading["fitted_on"] == "50 validation images of its training run"
+    assert reading.target == TARGET_SURE_ACCURACY
+    assert reading.temperature == pytest.approx(expected.temperature)
+    assert reading.min_probability == pytest.approx(expected.min_probability)
+    assert reading.fitted_on == "50 validation images of its training run"
 
 
 def test_reading_figures_count_the_digits_named_wrongly():
@@ -482,5 +482,5 @@ def test_an_ensemble_default_is_measured_as_an_ensemble_of_runs_without_each_gro
     assert row["model"] == "mlp-16-16-relu-1ep-x2-without-writers-21-30"
     assert row["architecture"] == "mlp-16-16-relu x2" and row["n"] == len(digits)
     fold = registry.read_card(row["model"], folds)
-    assert [m["init_seed"] for m in fold.members] == [2, 4]
+    assert [m.init_seed for m in fold.members] == [2, 4]
     assert 21 not in fold.pen_writers and 20 in fold.pen_writers

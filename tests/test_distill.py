@@ -162,8 +162,8 @@ def test_a_student_is_saved_naming_its_teacher_and_reads_alike_in_onnx_and_keras
     recipe = teacher_card.hyperparameters | {"epochs": 1}
     assert card.hyperparameters == recipe  # the teacher's recipe: its split, its data
     assert card.val_images == teacher_card.val_images == 40
-    assert card.reading["fitted_on"] == "40 validation images of this training run"
-    assert len(card.history["val_loss"]) == 1 and card.test_accuracy is not None
+    assert card.reading.fitted_on == "40 validation images of this training run"
+    assert len(card.history.val_loss) == 1 and card.test_accuracy is not None
     images = prepare_mnist(mnist_subset[1][0][:64])
     onnx = predict_proba(registry.open_model("student", store), images)
     keras_read = predict_proba(registry.load_model("student", store), images)

@@ -67,13 +67,14 @@ def test_the_ensemble_reads_the_mean_of_its_runs_and_is_judged_on_their_validati
     )
     stored = registry.read_card("trio", tmp_path)
     assert stored.architecture == "ensemble"
-    assert [m["init_seed"] for m in stored.members] == [5, 1, 2]
-    assert stored.reading["fitted_on"].startswith("60 validation images")
-    assert ensemble.policy.min_probability == stored.reading["min_probability"]
+    assert [m.init_seed for m in stored.members] == [5, 1, 2]
+    assert stored.members[0].history == registry.read_card("run-a", runs).history
+    assert stored.reading.fitted_on.startswith("60 validation images")
+    assert ensemble.policy.min_probability == stored.reading.min_probability
     assert stored.trained_on == registry.read_card("run-a", runs).trained_on
     curves = member_histories("trio", stored)
     assert list(curves) == ["trio · run 1", "trio · run 2", "trio · run 3"]
-    assert len(curves["trio · run 2"]["val_accuracy"]) == 2
+    assert len(curves["trio · run 2"].val_accuracy) == 2
 
     # its graph: the mean of the runs' probabilities, and their features side by side
     graph = registry.open_model("trio", tmp_path).network
@@ -116,7 +117,7 @@ def test_the_command_line_builds_and_calibrates_an_ensemble(runs, tmp_path, caps
     out = capsys.readouterr().out
     assert "saved pair: validation" in out and "MNIST test: ECE" in out
     assert "2,000 synthetic non-digits: refuses" in out
-    held_out = registry.read_card("pair", tmp_path).reading["held_out"]
+    held_out = registry.read_card("pair", tmp_path).reading.held_out
     assert 0 <= held_out["synthetic non-digits"]["refused_share"] <= 1
 
 

@@ -46,19 +46,19 @@ def test_the_int8_graph_is_stored_with_its_checksum_and_served(quantized, mnist_
     graph = store / "seed-cnn.int8.onnx"
     card = registry.read_card("seed-cnn", store)
     entry = card.int8
-    assert entry["onnx_sha256"] == hashlib.sha256(graph.read_bytes()).hexdigest()
+    assert entry.onnx_sha256 == hashlib.sha256(graph.read_bytes()).hexdigest()
     assert "wrote seed-cnn.int8.onnx" in printed
-    assert f"{entry['val_errors']} of {entry['val_images']:,} validation digits" in printed
+    assert f"{entry.val_errors} of {entry.val_images:,} validation digits" in printed
     # judged on the recipe's own validation digits, and no worse than the float graph
     cfg = TrainConfig.from_card(card.hyperparameters).resolved()
-    assert entry["val_images"] == len(validation_digits(cfg, mnist_subset[0])[1]) == 100
-    assert entry["val_errors"] <= entry["float_val_errors"]
+    assert entry.val_images == len(validation_digits(cfg, mnist_subset[0])[1]) == 100
+    assert entry.val_errors <= entry.float_val_errors
 
     served = registry.open_model("seed-cnn", store)
     exact = registry.open_model("seed-cnn", store, float_graph=True)
     assert served.network.path == graph
     assert exact.network.path == store / "seed-cnn.onnx"
-    assert served.policy == ReadingPolicy.from_reading(entry["reading"])
+    assert served.policy == entry.reading.policy != ReadingPolicy()
     assert exact.policy == card.policy
 
     images = prepare_mnist(mnist_subset[1][0])
@@ -159,7 +159,7 @@ def test_the_shipped_default_serves_an_int8_graph_that_reads_as_its_float_one(mn
     served, exact = registry.open_model(name), registry.open_model(name, float_graph=True)
     assert served.network.path.name == f"{name}.int8.onnx"
     assert served.network.output_names == exact.network.output_names == OUTPUTS
-    assert card.int8["val_errors"] <= card.int8["float_val_errors"]
+    assert card.int8.val_errors <= card.int8.float_val_errors
     images = prepare_mnist(mnist_subset[0][0][:500])
     p_int8, p_float = predict_proba(served, images), predict_proba(exact, images)
     assert np.abs(p_int8 - p_float).max() < 0.05

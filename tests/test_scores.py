@@ -109,7 +109,7 @@ def test_quantizing_stores_the_int8_graphs_readings(store):
     assert rc == 0
     card = registry.read_card("seed-cnn", store)
     stored = registry.read_scores("seed-cnn", store)
-    assert stored.graph_sha256 == card.int8["onnx_sha256"] != card.onnx_sha256
+    assert stored.graph_sha256 == card.int8.onnx_sha256 != card.onnx_sha256
     int8 = registry.open_model("seed-cnn", store)
     assert np.array_equal(stored.predictions, predict_proba(
         int8, prepare_mnist(registry_test_images())).argmax(axis=1))

@@ -10,6 +10,7 @@ import pytest
 from mnist_core import registry
 from mnist_core.architectures import ARCHITECTURES
 from mnist_core.calibration import expected_calibration_error
+from mnist_core.card import DIGIT
 from mnist_core.data import DATA_DIR_ENV, load_mnist
 from mnist_core.inference import predict_proba, read_digits
 from mnist_core.negatives import UNTRAINED_KINDS, non_digits
@@ -43,7 +44,8 @@ def test_every_architecture_is_shipped_with_a_full_card():
         assert set(card.to_json()) >= CARD_FIELDS, name
         assert card.architecture == name
         assert card.preprocess_version == PREPROCESS_VERSION
-        assert len(card.history["test_accuracy"]) == card.epochs_run
+        assert len(card.history.test_accuracy) == card.epochs_run
+        assert card.task == DIGIT
         assert infos[name].path.stat().st_size < 5 * 2**20  # a few MB at most
 
 
@@ -54,8 +56,8 @@ def test_default_model_is_the_drawing_first_cnn_and_the_mnist_only_one_stays(def
     # four 24-epoch runs of one recipe from other starts, averaged; a 15-epoch run of that
     # recipe is shipped alone too
     assert card.architecture == "ensemble" and card.hyperparameters["architecture"] == "cnn"
-    assert [run["init_seed"] for run in card.members] == [0, 1, 2, 3]
-    assert [len(run["history"]["loss"]) for run in card.members] == [24] * 4
+    assert [run.init_seed for run in card.members] == [0, 1, 2, 3]
+    assert [run.history.epochs for run in card.members] == [24] * 4
     alone = registry.read_card("cnn-drawn-all").hyperparameters
     recipe = card.hyperparameters
     for key in ("pen_writers", "pen_renders", "pen_styles", "non_digits", "seed"):
@@ -118,9 +120,9 @@ def test_pen_trained_model_says_which_writers_it_saw():
 def test_every_shipped_model_carries_a_calibration_fitted_on_held_out_data():
     for info in registry.list_models(registry.DEFAULT_SHIPPED_DIR):
         reading = info.card.reading
-        assert 0.25 <= reading["temperature"] <= 10
-        assert 0.0 < reading["min_probability"] < 1.0
-        assert "validation" in reading["fitted_on"]  # never the test set
+        assert 0.25 <= reading.temperature <= 10
+        assert 0.0 < reading.min_probability < 1.0
+        assert "validation" in reading.fitted_on  # never the test set
 
 
 @pytest.mark.slow

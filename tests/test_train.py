@@ -27,9 +27,10 @@ def test_run_records_every_epoch_and_saves(mnist_subset, tmp_path):
         TrainConfig("mlp-64-64-relu", epochs=3, batch_size=32, seed=3),
         data=mnist_subset, save_as="tiny", models_dir=tmp_path, progress=updates.append,
     )
-    history = result.card.history
+    history = result.card.history.to_json()
     for key in HISTORY_KEYS:
         assert len(history[key]) == 3, key
+    assert result.card.history.epochs == 3
     assert history["loss"][2] < history["loss"][0]
     assert result.card.test_accuracy > 0.7  # 1,000 real digits are enough for that
     assert result.card.test_images == 500 and result.card.val_images == 100
@@ -44,15 +45,15 @@ def test_run_records_every_epoch_and_saves(mnist_subset, tmp_path):
     assert load_model("tiny", tmp_path).network.count_params() == result.model.count_params()
     # calibrated on its own 100 validation images, and read with that calibration
     reading = read_card("tiny", tmp_path).reading
-    assert reading["fitted_on"] == "100 validation images of this training run"
-    assert 0.25 <= reading["temperature"] <= 10 and 0 < reading["min_probability"] <= 1
-    assert load_model("tiny", tmp_path).policy.temperature == reading["temperature"]
+    assert reading.fitted_on == "100 validation images of this training run"
+    assert 0.25 <= reading.temperature <= 10 and 0 < reading.min_probability <= 1
+    assert load_model("tiny", tmp_path).policy.temperature == reading.temperature
 
 
 def test_same_seed_same_result(mnist_subset):
     config = TrainConfig("mlp-16-16-relu", epochs=1, batch_size=64, seed=7, train_size=300)
-    first = train_model(config, data=mnist_subset).card.history["loss"]
-    second = train_model(config, data=mnist_subset).card.history["loss"]
+    first = train_model(config, data=mnist_subset).card.history.loss
+    second = train_model(config, data=mnist_subset).card.history.loss
     assert first == pytest.approx(second, rel=1e-5)
 
 
@@ -140,7 +141,7 @@ def test_a_runs_validation_digits_can_be_found_again(mnist_subset):
     assert len(x_val) == result.card.val_images == 60
     accuracy = (predict_proba(result.model, x_val).argmax(axis=1) == y_val).mean()
     assert accuracy == pytest.approx(result.card.val_accuracy, abs=1e-6)
-    assert result.card.reading["target"] == TARGET_SURE_ACCURACY
+    assert result.card.reading.target == TARGET_SURE_ACCURACY
 
 
 def test_validation_can_hold_out_whole_drawings_not_single_renders():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from mnist_core.card import Reading
 from mnist_core.inference import Readings
 from mnist_core.verdict import (
     NOT_NAMED,
@@ -23,9 +24,9 @@ def one_hot_ish(top: int, p: float) -> np.ndarray:
 
 
 def test_policy_from_a_cards_reading_and_its_checks():
-    assert ReadingPolicy.from_reading(None) == ReadingPolicy(1.0, 0.6)
-    reading = {"temperature": 1.4, "min_probability": 0.93, "fitted_on": "x"}
-    assert ReadingPolicy.from_reading(reading) == ReadingPolicy(1.4, 0.93)
+    assert Reading().policy == ReadingPolicy(1.0, 0.6)
+    reading = Reading.from_json({"temperature": 1.4, "min_probability": 0.93, "fitted_on": "x"})
+    assert reading.policy == ReadingPolicy(1.4, 0.93)
     with pytest.raises(ValueError, match="temperature"):
         ReadingPolicy(0.0)
     with pytest.raises(ValueError, match="min_probability"):

@@ -14,6 +14,7 @@ from streamlit.errors import StreamlitAPIException
 
 from app_ui import messages, reading_views, ui
 from mnist_core import registry
+from mnist_core.card import DIGIT
 from mnist_core.errors import EmptyDrawingError, InvalidModelError, ModelNotFoundError
 from mnist_core.images import ImageReadError, read_image
 from mnist_core.inference import UNREAD, read_drawing, read_number, read_upload
@@ -174,7 +175,7 @@ title, caption = TITLES[st.session_state.get("draw_source", DRAW)]
 st.title(title)
 st.caption(caption)
 
-infos = registry.list_models()
+infos = registry.list_models(task=DIGIT)
 if not infos:
     st.info(
         "There are no trained models here yet. Train one on the "

@@ -9,6 +9,7 @@ import streamlit as st
 
 from app_ui import charts, messages, reading_views, ui
 from mnist_core import compare, registry
+from mnist_core.card import DIGIT
 from mnist_core.errors import DatasetError, InvalidModelError, ModelNotFoundError
 
 MAX_EXAMPLES = 40
@@ -17,7 +18,7 @@ PERCENT = st.column_config.NumberColumn(format="%.2f %%")
 ui.remember("eval_models", "eval_split", "eval_model", "eval_normalise", "eval_true", "eval_pred")
 st.title("Evaluate and compare")
 
-infos = registry.list_models()
+infos = registry.list_models(task=DIGIT)
 if not infos:
     st.info("There are no models here yet: train one on the Train page.")
     st.stop()
