@@ -131,7 +131,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="score models whose readings are up to date too")
     score.set_defaults(run=_score)
 
-    listing = commands.add_parser("list", help="list the models in the store")
+    listing = commands.add_parser(
+        "list", help="list the models in the store: name, task (what it does: digit), "
+        "architecture, MNIST test accuracy")
     listing.set_defaults(run=_list)
 
     delete = commands.add_parser(
@@ -343,7 +345,7 @@ def _list(args) -> int:
 
     for info in list_models(args.models_dir):
         accuracy = info.card.test_accuracy
-        print(f"{info.name:28} {info.card.architecture or '?':26} "
+        print(f"{info.name:28} {info.card.task:6} {info.card.architecture or '?':26} "
               f"{'-' if accuracy is None else f'{accuracy:.4f}':>7}  "
               f"{info.card_error or ''}")
     return 0

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from mnist_core import registry
+from mnist_core.__main__ import main
 from mnist_core.card import DIGIT, CardError, History, Int8Entry, Member, ModelCard, Reading
 from mnist_core.errors import InvalidModelError
 from mnist_core.verdict import ReadingPolicy
@@ -123,3 +124,13 @@ def test_a_card_says_its_task_and_an_old_card_reads_as_a_digit_model(tmp_path):
     (tmp_path / "reader.json").write_text(json.dumps(later.replace(test_accuracy=1.0)
                                                      .to_json()), encoding="utf-8")
     assert registry.default_model_name(tmp_path) == "digits"
+
+
+def test_the_command_line_lists_each_models_task(tmp_path, capsys):
+    for name, task in (("reader", "number"), ("digits", None)):
+        (tmp_path / f"{name}.keras").write_bytes(b"")
+        card = {"architecture": "cnn"} | ({"task": task} if task else {})
+        (tmp_path / f"{name}.json").write_text(json.dumps(card), encoding="utf-8")
+    assert main(["--models-dir", str(tmp_path), "list"]) == 0
+    rows = [line.split()[:2] for line in capsys.readouterr().out.splitlines()]
+    assert rows == [["digits", DIGIT], ["reader", "number"]]
