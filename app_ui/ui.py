@@ -29,6 +29,7 @@ from mnist_core.evaluate import Evaluation
 from mnist_core.inference import warm_up
 from mnist_core.jobs import worker
 from mnist_core.jobs.queue import JobQueue
+from mnist_core.loaded_model import LoadedModel
 from mnist_core.preprocess import prepare_mnist
 from mnist_core.state import QUEUE_URL_ENV, STATE_DIR_ENV, Backend, open_backend
 from mnist_core.verdict import ReadingPolicy
@@ -309,7 +310,7 @@ def warm_start() -> None:
         logging.getLogger(__name__).warning("warm start failed", exc_info=True)
 
 
-def load_model(name: str) -> registry.LoadedModel:
+def load_model(name: str) -> LoadedModel:
     """The named model from the store, its ONNX graph opened once per version of its
     file.
 
@@ -467,7 +468,8 @@ def _score_now(name: str, data_dir: str) -> scores.Scores:
     """Read the test set with a model stored without its readings, and store them where
     its folder may be written (a shipped model's come with it)."""
     _, (x_test, y_test) = load_mnist(data_dir or None)
-    made = scores.score_model(name, (prepare_mnist(x_test), y_test))
+    made = scores.score_model(registry.open_model(name, memory_arena=False),
+                              (prepare_mnist(x_test), y_test))
     del x_test
     server.return_freed_memory()
     try:

@@ -321,7 +321,8 @@ def _score(args) -> int:
     _, (x_test, y_test) = load_mnist(args.data_dir)
     test_set = prepare_mnist(x_test), y_test
     for name in names:
-        scores = score_model(name, test_set, args.models_dir)
+        model = registry.open_model(name, args.models_dir, memory_arena=False)
+        scores = score_model(model, test_set)
         path = registry.write_scores(name, scores, args.models_dir)
         result = scores.evaluation()
         print(f"{name}: {result.accuracy:.2%} of {len(y_test):,} test digits read right "

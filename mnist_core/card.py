@@ -285,6 +285,12 @@ class ModelCard:
         return (self.reading or Reading()).policy
 
     @property
+    def served_graph_sha256(self) -> str | None:
+        """The SHA-256 of the graph the model is read through: its int8 graph's where the
+        card names one, else its ONNX graph's."""
+        return self.int8.onnx_sha256 if self.int8 else self.onnx_sha256
+
+    @property
     def is_ensemble(self) -> bool:
         """Whether the model averages several runs (listed under `members`)."""
         return self.architecture == ENSEMBLE and bool(self.members)

@@ -13,7 +13,7 @@ import numpy as np
 from mnist_core.inference import predict_proba
 
 if TYPE_CHECKING:
-    from mnist_core.registry import LoadedModel
+    from mnist_core.loaded_model import LoadedModel
 
 NUM_CLASSES = 10
 # Probabilities are clipped to [EPSILON, 1 - EPSILON] before the log, as Keras' own

@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from mnist_core.errors import EmptyDrawingError
+from mnist_core.loaded_model import LoadedModel
 from mnist_core.preprocess import (
     PreprocessSteps,
     center_ink,
@@ -27,7 +28,6 @@ from mnist_core.preprocess import (
     is_dot,
     photo_to_mnist,
 )
-from mnist_core.registry import LoadedModel
 from mnist_core.runtime import OnnxNetwork
 from mnist_core.segment import segment_number
 from mnist_core.verdict import NOT_NAMED, Verdict, judge

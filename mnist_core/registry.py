@@ -51,6 +51,7 @@ from mnist_core.errors import (
     ModelProtectedError,
     OnnxMissingError,
 )
+from mnist_core.loaded_model import LoadedModel
 from mnist_core.runtime import ACCEPTED_INPUT_SHAPES, OnnxNetwork
 from mnist_core.state import state_dir
 from mnist_core.verdict import ReadingPolicy
@@ -72,24 +73,6 @@ NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 INT8_SUFFIX = ".int8"
 # `<name>.scores.npz`: the model's readings of the MNIST test set (`mnist_core.scores`)
 SCORES_SUFFIX = ".scores.npz"
-
-
-@dataclass(frozen=True, eq=False)
-class LoadedModel:
-    """A model from the store, ready to read with: its network (the Keras one from
-    `load_model`, or its ONNX graph from `open_model`), its card, and the reading
-    policy (calibration and "not sure" threshold) its card holds."""
-
-    name: str
-    network: keras.Model | OnnxNetwork
-    card: ModelCard
-    policy: ReadingPolicy
-
-    @classmethod
-    def bare(cls, network: keras.Model | OnnxNetwork, policy: ReadingPolicy | None = None,
-             name: str = "unsaved") -> LoadedModel:
-        """A network that is not in the store (a run just trained, a test's model)."""
-        return cls(name, network, ModelCard(name=name), policy or ReadingPolicy())
 
 
 @dataclass(frozen=True)
@@ -472,7 +455,7 @@ def _scores_file(target: Path, graph: bytes, test_set) -> tuple:
     model at `target` will be served through), or none without a test set."""
     if test_set is None:
         return ()
-    from mnist_core.scores import score_network  # it reads through `inference`, which imports this
+    from mnist_core.scores import score_network
 
     sha256 = hashlib.sha256(graph).hexdigest()
     data = score_network(OnnxNetwork(target.with_suffix(".onnx"), sha256=sha256, data=graph),
@@ -497,11 +480,6 @@ def write_int8_graph(name: str, graph: bytes, entry: Int8Entry, directory=None, 
     return card
 
 
-def served_graph_sha256(card: ModelCard) -> str | None:
-    """The SHA-256 of the graph `open_model` reads the model through."""
-    return card.int8.onnx_sha256 if card.int8 else card.onnx_sha256
-
-
 def read_scores(name: str, directory=None) -> Scores | None:
     """The model's stored readings of the MNIST test set, or None where it has none or
     they were made by another graph than the one served (stale: `write_scores` remakes
@@ -519,7 +497,7 @@ def read_scores(name: str, directory=None) -> Scores | None:
         scores = Scores.from_bytes(data)
     except ScoresError as err:
         raise InvalidModelError(f"test readings {path} cannot be read: {err}") from err
-    return scores if scores.graph_sha256 == served_graph_sha256(read_card(name, directory)) \
+    return scores if scores.graph_sha256 == read_card(name, directory).served_graph_sha256 \
         else None
 
 

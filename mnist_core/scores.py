@@ -18,11 +18,15 @@ from __future__ import annotations
 import io
 import zipfile
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from mnist_core.evaluate import NUM_CLASSES, Evaluation, evaluation_from_probabilities
 from mnist_core.inference import predict_proba
+
+if TYPE_CHECKING:
+    from mnist_core.loaded_model import LoadedModel
 
 # Small batches: a session's memory arena grows to its largest batch and keeps it.
 SCORING_BATCH = 256
@@ -123,12 +127,9 @@ def score_network(network, images: np.ndarray, labels: np.ndarray, *,
     )
 
 
-def score_model(name: str, test_set: tuple[np.ndarray, np.ndarray], directory=None) -> Scores:
-    """The stored model's readings of prepared `(images, labels)`, through the graph it is
-    served with, in a session that gives its memory back once dropped: for a model
-    stored without them (`python -m mnist_core score`, or the web server once)."""
-    from mnist_core import registry
-
-    model = registry.open_model(name, directory, memory_arena=False)
-    return score_network(model, *test_set,
-                         graph_sha256=registry.served_graph_sha256(model.card))
+def score_model(model: LoadedModel, test_set: tuple[np.ndarray, np.ndarray]) -> Scores:
+    """A stored model's readings of prepared `(images, labels)` through the graph it is
+    served with (`registry.open_model`; opened with `memory_arena=False`, the session
+    gives its memory back once dropped): for a model stored without them (`python -m
+    mnist_core score`, or the web server once)."""
+    return score_network(model, *test_set, graph_sha256=model.card.served_graph_sha256)

@@ -8,8 +8,8 @@ import pytest
 from mnist_core import calibration, registry
 from mnist_core.card import ModelCard
 from mnist_core.inference import read_digits
+from mnist_core.loaded_model import LoadedModel
 from mnist_core.models import build_model
-from mnist_core.registry import LoadedModel
 from mnist_core.verdict import NOT_NAMED, ReadingPolicy, temper
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -41,7 +42,8 @@ RULES = {
     "the core imports no UI": (CORE_MODULES, UI),
     # A worker only hands jobs on: TensorFlow loads in a job's own process, when it trains.
     "the queue and its worker import no network library": (
-        ["mnist_core.__main__", "mnist_core.jobs", "mnist_core.jobs.records",
+        ["mnist_core.__main__", "mnist_core.state", "mnist_core.owners",
+         "mnist_core.jobs", "mnist_core.jobs.records",
          "mnist_core.jobs.store", "mnist_core.jobs.queue", "mnist_core.jobs.worker",
          "mnist_core.jobs.run"], NETWORKS + UI),
     "the queue's client imports no worker": (
@@ -77,34 +79,84 @@ def test_layer_imports_only_what_it_needs(rule):
     assert done.returncode == 0, done.stderr[-2000:]
 
 
-def _imports_at_load(path) -> set[str]:
-    """The mnist_core modules a file imports at its top level (not inside functions)."""
-    found = set()
-    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+def _module_name(path: Path, root: Path) -> str:
+    """`mnist_core/jobs/queue.py` -> 'mnist_core.jobs.queue'; a package's `__init__.py`
+    is the package."""
+    parts = path.relative_to(root).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(tree: ast.AST) -> list[str]:
+    """Every module an import statement anywhere in `tree` names (at the top, inside
+    functions or classes: an import that runs later is still an import), except those
+    under `if TYPE_CHECKING:`, which never run. `from a import b` names `a` and `a.b`."""
+    found = []
+    pending = [tree]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.If) and (
+            getattr(node.test, "id", None) == "TYPE_CHECKING"
+            or getattr(node.test, "attr", None) == "TYPE_CHECKING"
+        ):
+            pending.extend(node.orelse)
+            continue
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names = [f"{node.module}.{alias.name}" for alias in node.names]
-            found |= {n for n in [node.module, *names] if n in CORE_MODULES}
+            found += [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
         elif isinstance(node, ast.Import):
-            found |= {alias.name for alias in node.names if alias.name in CORE_MODULES}
+            found += [alias.name for alias in node.names]
+        pending.extend(ast.iter_child_nodes(node))
     return found
 
 
-def test_the_core_has_no_import_cycles():
-    graph = {}
-    for module in CORE_MODULES:
-        path = ROOT / (module.replace(".", "/") + ".py")
-        graph[module] = _imports_at_load(path) - {module}
+def import_graph(root: Path, packages=("mnist_core", "app_ui")) -> dict[str, set[str]]:
+    """Which of the project's modules each of them imports, wherever the import sits."""
+    paths = {_module_name(path, root): path
+             for package in packages for path in sorted((root / package).rglob("*.py"))}
+    return {
+        module: {name for name in _imports(ast.parse(path.read_text(encoding="utf-8")))
+                 if name in paths and name != module}
+        for module, path in paths.items()
+    }
+
+
+def import_loop(graph: dict[str, set[str]]) -> list[str] | None:
+    """A loop of imports (`[a, b, ..., a]`), or None when there is none."""
     state: dict[str, str] = {}
 
-    def visit(module, trail):
+    def visit(module: str, trail: list[str]) -> list[str] | None:
         state[module] = "open"
-        for target in graph.get(module, ()):
-            if state.get(target) == "open":
-                pytest.fail(" -> ".join([*trail, module, target]))
-            if target not in state:
-                visit(target, [*trail, module])
+        for target in sorted(graph.get(module, ())):
+            if state.get(target) == "open":  # on the trail being walked: a loop
+                return [*trail[trail.index(target):], target]
+            if target not in state and (loop := visit(target, [*trail, target])):
+                return loop
         state[module] = "done"
+        return None
 
-    for module in graph:
-        if module not in state:
-            visit(module, [])
+    for module in sorted(graph):
+        if module not in state and (loop := visit(module, [module])):
+            return loop
+    return None
+
+
+def test_no_module_imports_itself_back_even_from_inside_a_function():
+    loop = import_loop(import_graph(ROOT))
+    assert loop is None, "import loop: " + " -> ".join(loop)
+
+
+def test_the_loop_finder_sees_imports_inside_functions_and_skips_type_checking(tmp_path):
+    package = tmp_path / "mnist_core"
+    (package / "jobs").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "jobs" / "__init__.py").write_text("")
+    (package / "jobs" / "a.py").write_text("from mnist_core.jobs import b\n")
+    (package / "jobs" / "b.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import mnist_core.jobs.a\n"
+        "def later():\n    from mnist_core.jobs.c import go\n")
+    (package / "jobs" / "c.py").write_text("def go():\n    import mnist_core.jobs.b\n")
+    graph = import_graph(tmp_path, ("mnist_core",))
+    assert graph["mnist_core.jobs.b"] == {"mnist_core.jobs.c"}  # TYPE_CHECKING: not run
+    assert import_loop(graph) == ["mnist_core.jobs.b", "mnist_core.jobs.c",
+                                  "mnist_core.jobs.b"]
+    (package / "jobs" / "c.py").write_text("def go():\n    pass\n")
+    assert import_loop(import_graph(tmp_path, ("mnist_core",))) is None

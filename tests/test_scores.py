@@ -86,7 +86,8 @@ def test_a_damaged_readings_file_is_an_invalid_model_and_scoring_replaces_it(sto
     registry.scores_path("seed-cnn", store).write_bytes(b"not a zip")
     with pytest.raises(InvalidModelError, match="cannot be read"):
         registry.read_scores("seed-cnn", store)
-    registry.write_scores("seed-cnn", score_model("seed-cnn", test_set, store), store)
+    model = registry.open_model("seed-cnn", store, memory_arena=False)
+    registry.write_scores("seed-cnn", score_model(model, test_set), store)
     assert registry.read_scores("seed-cnn", store).evaluation().accuracy > 0.5
     with pytest.raises(ScoresError):
         Scores.from_bytes(b"PK\x03\x04 truncated")
