@@ -6,7 +6,7 @@ page is one file in `app_ui/pages/` and one line here.
 
 import streamlit as st
 
-from app_ui import ui
+from app_ui import ui, visitor
 
 PAGES = [
     st.Page("app_ui/pages/draw.py", title="Draw", icon=":material/draw:", default=True),
@@ -22,5 +22,5 @@ page = st.navigation(PAGES)
 st.set_page_config(page_title=f"{page.title} · Digit recogniser", page_icon=page.icon,
                    layout="wide")
 ui.phone_style()
-ui.settle_visitor()
+visitor.settle_visitor()
 page.run()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_ui import ui
+from app_ui import visitor
 from mnist_core.errors import CodeError
 
 UNAVAILABLE = ("Personal codes are unavailable just now: the server cannot keep them. Your "
@@ -14,7 +14,7 @@ UNAVAILABLE = ("Personal codes are unavailable just now: the server cannot keep 
 
 def section(owner: str) -> None:
     """A collapsed expander: the code to use elsewhere, and the box to enter one."""
-    if ui.account_owner_id():
+    if visitor.account_owner_id():
         return  # signed in: the account carries the identity to every device
     with st.expander("Your identity: your runs and models in another browser",
                      icon=":material/key:"):
@@ -24,8 +24,8 @@ def section(owner: str) -> None:
             "code. Keep it to yourself: whoever has it has your runs and models."
         )
         try:
-            code = ui.owner_book().code(owner)
-        except ui.OWNER_BOOK_FAULTS:
+            code = visitor.owner_book().code(owner)
+        except visitor.OWNER_BOOK_FAULTS:
             st.info(UNAVAILABLE)
             return
         with st.container(horizontal=True, vertical_alignment="center"):
@@ -45,8 +45,8 @@ def section(owner: str) -> None:
 
 def _renew(owner: str) -> None:
     try:
-        ui.owner_book().renew(owner)
-    except ui.OWNER_BOOK_FAULTS:
+        visitor.owner_book().renew(owner)
+    except visitor.OWNER_BOOK_FAULTS:
         st.session_state.identity_message = ("error", UNAVAILABLE)
         return
     st.session_state.identity_message = ("success", "Your new code is above; the old one "
@@ -55,13 +55,13 @@ def _renew(owner: str) -> None:
 
 def _claim() -> None:
     text = st.session_state.get("identity_code", "")
-    browser = ui.browser_id() or ui.owner_id()
+    browser = visitor.browser_id() or visitor.owner_id()
     try:
-        owner = ui.owner_book().claim(text, browser, ui.client_address())
+        owner = visitor.owner_book().claim(text, browser, visitor.client_address())
     except CodeError as err:
         st.session_state.identity_message = ("error", f"That code was refused: {err}.")
         return
-    except ui.OWNER_BOOK_FAULTS:
+    except visitor.OWNER_BOOK_FAULTS:
         st.session_state.identity_message = ("error", UNAVAILABLE)
         return
     st.session_state.owner_id = owner

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import app_ui.ui
+import app_ui.visitor
 from mnist_core.card import ModelCard
 
 
@@ -30,7 +31,7 @@ def test_a_card_is_shown_as_a_few_labelled_facts():
 
 
 def test_the_client_address_is_the_socket_peer_or_what_the_named_proxy_header_appended():
-    address_from = app_ui.ui.address_from
+    address_from = app_ui.visitor.address_from
     headers = {"X-Forwarded-For": "1.2.3.4, 203.0.113.9"}
     assert address_from("10.0.0.1", headers, None) == "10.0.0.1"  # no proxy configured
     assert address_from("10.0.0.1", headers, "X-Forwarded-For") == "203.0.113.9"
@@ -52,7 +53,7 @@ def test_a_card_read_through_its_int8_graph_claims_no_speed_up_the_figures_do_no
 def test_a_visitor_whose_address_is_unknown_counts_as_one_shared_address_never_none():
     # Streamlit gives no address for a connection from this host (a proxy beside the
     # server that sends no header, AppTest): all such visitors share one address
-    address_from = app_ui.ui.address_from
+    address_from = app_ui.visitor.address_from
     assert address_from(None, {}, None) == "unknown"
     assert address_from(None, {}, "X-Forwarded-For") == "unknown"  # header not sent
     assert address_from(None, {"X-Forwarded-For": " , "}, "X-Forwarded-For") == "unknown"

@@ -12,7 +12,7 @@ import time
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from app_ui import messages, reading_views, ui
+from app_ui import messages, reading_views, ui, visitor
 from mnist_core import registry
 from mnist_core.card import DIGIT
 from mnist_core.errors import EmptyDrawingError, InvalidModelError, ModelNotFoundError
@@ -61,7 +61,7 @@ def choose_model(infos) -> object | None:
     a message) when it cannot be used."""
     st.subheader("Model")
     default = registry.default_model_name()
-    owner = ui.owner_id()
+    owner = visitor.owner_id()
     cards = {info.name: info for info in infos}
     # the default first, then the visitor's own, the shipped ones, the others trained here
     names = sorted(cards, key=lambda n: (n != default, cards[n].owner != owner,

@@ -8,13 +8,13 @@ import logging
 
 import streamlit as st
 
-from app_ui import charts, identity, messages, ui
+from app_ui import charts, identity, messages, ui, visitor
 from mnist_core import registry
 from mnist_core.errors import ModelNotFoundError, ModelProtectedError
 
 log = logging.getLogger(__name__)
 
-owner = ui.owner_id()
+owner = visitor.owner_id()
 ui.remember("models_name")
 st.title("Models")
 st.caption(

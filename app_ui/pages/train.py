@@ -7,7 +7,7 @@ the page or reloading keeps them (the owner id is in a cookie of the browser).
 
 import streamlit as st
 
-from app_ui import ui
+from app_ui import ui, visitor
 from mnist_core import registry
 from mnist_core.architectures import ARCHITECTURES, DEFAULT_ARCHITECTURE
 from mnist_core.config import TAUGHT_NON_DIGITS, TrainConfig
@@ -32,7 +32,7 @@ BATCH_SIZES = [16, 32, 64, 128, 256, 512, 1024]
 TRAIN_SIZES = [500, 1000, 2000, 5000, 10000, 20000, 30000, 0]  # 0: every image
 RECENT_RUNS = 5  # ended runs listed under the active ones
 
-owner = ui.owner_id()
+owner = visitor.owner_id()
 try:
     queue = ui.job_queue()
 except QueueUnavailableError as err:
@@ -122,7 +122,7 @@ def start_run():
     try:
         job = queue.submit(
             config, name, owner, overwrite=state.get(f"train_overwrite_{name}", False),
-            address=ui.client_address(),
+            address=visitor.client_address(),
         )
     except (JobError, ModelProtectedError, InvalidModelNameError) as err:
         state.train_flash = f"Not started: {err}."
@@ -153,7 +153,7 @@ st.title("Train a model")
 st.caption(
     "Runs wait in a queue and train in worker processes, not in this web server: you "
     "can leave this page, or close it, and come back later "
-    + ("signed in: your runs follow your account" if ui.account_owner_id() else
+    + ("signed in: your runs follow your account" if visitor.account_owner_id() else
        "in this browser: your runs belong to it, not to the page's address")
     + ". Each model is saved when its run finishes, or when you stop it."
 )
