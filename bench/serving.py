@@ -324,12 +324,18 @@ async def idle_now(page) -> bool:
             and await app.get_attribute("data-test-script-state") == "notRunning")
 
 
-async def open_draw(browser, url: str):
+async def open_draw(browser, url: str, timeout_ms: int = TIMEOUT_MS):
+    """A new browser context (its own cookies and cache) on the Draw page, ready to draw;
+    the context is closed again if the page does not come within `timeout_ms`."""
     context = await browser.new_context(viewport={"width": 1280, "height": 800})
-    page = await context.new_page()
-    await page.goto(url)
-    await page.get_by_role("button", name="Clear").wait_for(timeout=TIMEOUT_MS)
-    await idle(page)
+    try:
+        page = await context.new_page()
+        await page.goto(url, timeout=timeout_ms)
+        await page.get_by_role("button", name="Clear").wait_for(timeout=timeout_ms)
+        await idle(page)
+    except BaseException:
+        await context.close()
+        raise
     return context, page
 
 

@@ -19,7 +19,9 @@ own owner cookie), for `--seconds`. Each session does a random (`--seed`) mix of
 - rarely (`--max-runs` in the whole soak: one each for the first sessions, early on)
   submit a tiny training run on the Train page, and stop about half of them.
 
-A read is answered when its result is on screen, failed when it timed out or the page
+Each session's first page (opened two at a time, as a class arrives) is a read too:
+timed from opening to a pad ready to draw, within the step's 60 s. A read is answered
+when its result is on screen, failed when it timed out or the page
 showed an exception box (`stException`). The server's resident memory (VmRSS of the
 `streamlit run` process, not of its children) is sampled every second; its idle figure
 is taken before the soak, after a warm-up that visits each page once (a drawing, a model
@@ -161,7 +163,11 @@ class Soak:
         rng = random.Random(f"{self.args.seed}-{index}")
         prefix = f"soak{self.args.seed}-s{index}-"
         async with self.opening:
-            context, page = await open_draw(self.browser, self.app.url)
+            # the first page is a read like any other: timed, and counted when it fails
+            context = await self.guarded(None, "first_page", self.open(), reset=False)
+        if context is None:
+            return
+        context, page = context
         context.set_default_timeout(STEP_TIMEOUT_MS)
         try:
             # the first --max-runs sessions each submit one run, early on
@@ -190,12 +196,20 @@ class Soak:
         finally:
             await context.close()
 
-    async def guarded(self, page, kind: str, step) -> None:
-        """Run one step; count it answered, or failed with why."""
+    async def open(self) -> tuple:
+        started = time.perf_counter()
+        context, page = await open_draw(self.browser, self.app.url, STEP_TIMEOUT_MS)
+        return {"answer_s": time.perf_counter() - started, "opened": (context, page)}
+
+    async def guarded(self, page, kind: str, step, reset: bool = True):
+        """Run one step; count it answered, or failed with why. Returns what the step
+        opened, if anything."""
         started = time.perf_counter()
         record = {"kind": kind, "ok": False}
+        opened = None
         try:
             figures = await step or {}
+            opened = figures.pop("opened", None)
             record |= {"ok": True, "seconds": time.perf_counter() - started} | figures
         except Exception as err:  # noqa: BLE001 - a failed read is a figure, not a crash
             # Playwright's message: what was expected, then the locator it waited for
@@ -203,6 +217,8 @@ class Soak:
             waited = [line for line in lines if line.startswith("waiting for")][:1]
             record["error"] = f"{type(err).__name__}: {' / '.join(lines[:1] + waited)[:300]}"
         try:
+            if page is None:
+                raise LookupError("no page yet")
             shown = page.get_by_test_id("stException")
             if await shown.count():
                 record["ok"] = False
@@ -218,7 +234,9 @@ class Soak:
         self.reads.append(record)
         if not record["ok"]:
             print(f"  {kind} failed: {record['error']} {record.get('page', '')}", flush=True)
-            await self.reset(page)
+            if reset:
+                await self.reset(page)
+        return opened
 
     async def reset(self, page) -> None:
         try:
@@ -491,6 +509,8 @@ def summarise(args, figures: dict) -> dict:
                                       if r["kind"] == "evaluate" and r["ok"]]),
         "models_answer": pct_stats([r["answer_s"] for r in reads
                                     if r["kind"] == "models" and r["ok"]]),
+        "first_page": pct_stats([r["answer_s"] for r in reads
+                                 if r["kind"] == "first_page" and r["ok"]]),
         "memory": {"idle_rss_mb": figures["idle_rss_mb"], "peak_rss_mb": peak,
                    "after_drawing_rss_mb": figures["after_drawing_rss_mb"],
                    "peak_over_after_drawing": peak / figures["after_drawing_rss_mb"],
@@ -543,7 +563,8 @@ def report(result: dict) -> None:
     common.print_table(["read", "answered", "failed"],
                        [[k, v["answered"], v["failed"]] for k, v in reads["by_kind"].items()]
                        + [["all", reads["answered"], reads["failed"]]])
-    for label, key in (("stroke to bars", "stroke_to_bars"), ("server read", "server_read"),
+    for label, key in (("a session's first page, open to ready", "first_page"),
+                       ("stroke to bars", "stroke_to_bars"), ("server read", "server_read"),
                        ("upload to answer", "upload_answer"),
                        ("number: last stroke to bars", "number_answer"),
                        ("Evaluate: pick to model shown", "evaluate_answer"),
