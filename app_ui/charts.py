@@ -13,7 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from app_ui.reading_views import DIGITS, MUTED
-from mnist_core.card import History
+from mnist_core.model.card import History
 
 # Tableau 10: distinguishable lines for up to ten overlaid models.
 PALETTE = (

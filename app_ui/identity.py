@@ -1,5 +1,5 @@
 """The Models page's "Your identity" section: the visitor's personal code, renewing it,
-and entering one from another browser to take that identity (`mnist_core.owners`)."""
+and entering one from another browser to take that identity (`mnist_core.shared.owners`)."""
 
 from __future__ import annotations
 

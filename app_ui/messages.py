@@ -1,10 +1,10 @@
-"""What the pages say of a verdict: the core decides (`mnist_core.verdict`), this words it."""
+"""What the pages say of a verdict: the core decides (`mnist_core.model.verdict`), this words it."""
 
 from __future__ import annotations
 
 import re
 
-from mnist_core.verdict import Kind, Verdict
+from mnist_core.model.verdict import Kind, Verdict
 
 PREDICTION_LABEL = "Prediction"
 

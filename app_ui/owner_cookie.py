@@ -18,7 +18,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection
 
 from mnist_core.errors import OwnerError
-from mnist_core.owners import check_owner, new_owner_id
+from mnist_core.shared.owners import check_owner, new_owner_id
 
 COOKIE = "mnist_owner"
 MAX_AGE = 400 * 24 * 3600  # s

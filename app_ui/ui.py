@@ -5,7 +5,7 @@ queue with its local worker, and a few small renderings (who the visitor is:
 Models are read with ONNX Runtime (`registry.open_model`): the web server imports no
 TensorFlow or Keras. They are cached per file version (path, modification time, size),
 so a model retrained under the same name is opened afresh. A model's readings of the
-MNIST test set are read from the file stored beside it (`mnist_core.scores`), never
+MNIST test set are read from the file stored beside it (`mnist_core.store.scores`), never
 computed per visitor.
 """
 
@@ -19,19 +19,21 @@ from pathlib import Path
 import streamlit as st
 
 from app_ui import messages, server
-from mnist_core import calibration, data, registry, scores
-from mnist_core.calibration import CalibrationReport
-from mnist_core.card import ModelCard
-from mnist_core.data import DATA_DIR_ENV, load_mnist, mnist_source_description
 from mnist_core.errors import InvalidModelError, ModelNotFoundError, ModelProtectedError
-from mnist_core.evaluate import Evaluation
-from mnist_core.inference import warm_up
 from mnist_core.jobs import worker
 from mnist_core.jobs.queue import JobQueue
-from mnist_core.loaded_model import LoadedModel
-from mnist_core.preprocess import prepare_mnist
-from mnist_core.state import QUEUE_URL_ENV, STATE_DIR_ENV, Backend, open_backend
-from mnist_core.verdict import ReadingPolicy
+from mnist_core.model.card import ModelCard
+from mnist_core.model.loaded_model import LoadedModel
+from mnist_core.model.verdict import ReadingPolicy
+from mnist_core.reading.evaluate import Evaluation
+from mnist_core.reading.inference import warm_up
+from mnist_core.reading.preprocess import prepare_mnist
+from mnist_core.shared.state import QUEUE_URL_ENV, STATE_DIR_ENV, Backend, open_backend
+from mnist_core.sources import data
+from mnist_core.sources.data import DATA_DIR_ENV, load_mnist, mnist_source_description
+from mnist_core.store import registry, saving, scores
+from mnist_core.training import calibration
+from mnist_core.training.calibration import CalibrationReport
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +164,7 @@ def warm_start() -> None:
 
         from PIL import Image
 
-        from mnist_core import images, segment  # noqa: F401 (the Draw page's)
+        from mnist_core.reading import images, segment  # noqa: F401 (the Draw page's)
 
         Image.preinit()
         mimetypes.init()
@@ -339,7 +341,7 @@ def _score_now(name: str, data_dir: str) -> scores.Scores:
     del x_test
     server.return_freed_memory()
     try:
-        registry.write_scores(name, made)
+        saving.write_scores(name, made)
     except (OSError, ModelProtectedError) as err:
         log.warning("test readings of %s not stored (%s): read again after a restart",
                     name, err)

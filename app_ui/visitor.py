@@ -12,7 +12,7 @@ import streamlit as st
 from redis.exceptions import RedisError
 
 from app_ui import owner_cookie, ui
-from mnist_core import owners
+from mnist_core.shared import owners
 
 log = logging.getLogger(__name__)
 

@@ -35,28 +35,28 @@ import time
 import numpy as np
 
 from bench import common
-from mnist_core import registry
-from mnist_core.calibration import (
-    TARGET_SURE_ACCURACY,
-    card_entry,
-    expected_calibration_error,
-    fit_policy,
-)
-from mnist_core.card import ModelCard
-from mnist_core.data import load_mnist, mnist_source_description
 from mnist_core.errors import EmptyDrawingError, InvalidModelError
-from mnist_core.evaluate import evaluation_from_probabilities
-from mnist_core.inference import predict_proba, read_digits
-from mnist_core.negatives import UNTRAINED_KINDS, non_digits
-from mnist_core.pendigits import (
+from mnist_core.model.card import ModelCard
+from mnist_core.model.verdict import NOT_NAMED
+from mnist_core.reading.evaluate import evaluation_from_probabilities
+from mnist_core.reading.inference import predict_proba, read_digits
+from mnist_core.reading.preprocess import canvas_to_mnist, naive_resize, prepare_mnist
+from mnist_core.sources.data import load_mnist, mnist_source_description
+from mnist_core.sources.pendigits import (
     CANVAS_SIZE,
     PEN_WIDTH,
     default_pendigits_path,
     load_pendigits,
     render_digit,
 )
-from mnist_core.preprocess import canvas_to_mnist, naive_resize, prepare_mnist
-from mnist_core.verdict import NOT_NAMED
+from mnist_core.store import registry, saving
+from mnist_core.training.calibration import (
+    TARGET_SURE_ACCURACY,
+    card_entry,
+    expected_calibration_error,
+    fit_policy,
+)
+from mnist_core.training.negatives import UNTRAINED_KINDS, non_digits
 
 NAME = "accuracy"
 QUICK_LIMIT, QUICK_MNIST_LIMIT = 300, 1000
@@ -232,8 +232,8 @@ def leave_writer_groups_out(args, default_name: str, digits: list, drawn, mnist)
     never saw, with the app's reading of them. Runs are kept in `FOLDS_DIR` and reused
     when their settings match. For an ensemble, each of its runs is trained so (from
     its own seed) and the runs are averaged, as the ensemble averages its own."""
-    from mnist_core.config import TrainConfig
-    from mnist_core.ensemble import make_ensemble
+    from mnist_core.training.config import TrainConfig
+    from mnist_core.training.ensemble import make_ensemble
 
     card = registry.read_card(default_name, args.models_dir)
     recipe = {k: v for k, v in (card.hyperparameters or {}).items()
@@ -300,7 +300,7 @@ def _fold_run(cfg, first: int, last: int, data: _LazyMnist) -> tuple:
     """(settings, name) of the run of `cfg` without writers `first`-`last` in
     `FOLDS_DIR`: reused when its settings match, else trained; its reading fitted
     again when its card's target is not today's."""
-    from mnist_core.train import train_model
+    from mnist_core.training.train import train_model
 
     averaged = "-ema" if cfg.ema_momentum else ""
     started = "" if cfg.init_seed is None else f"-init{cfg.init_seed}"
@@ -328,21 +328,21 @@ def _fold_run(cfg, first: int, last: int, data: _LazyMnist) -> tuple:
 def refit_reading(name: str, cfg, train_data) -> None:
     """Fit a stored leave-writers-out run's reading policy again, at today's target, on
     the validation digits of its own training (as `train_model` fitted it)."""
-    from mnist_core.run_data import validation_digits
+    from mnist_core.training.run_data import validation_digits
 
     print(f"{name}: fitting its reading again for {TARGET_SURE_ACCURACY:.2%} right when "
           "named on its validation digits", flush=True)
     x_val, y_val = validation_digits(cfg, train_data)
     policy = fit_policy(predict_proba(registry.load_model(name, FOLDS_DIR), x_val), y_val)
     reading = card_entry(policy, f"{len(x_val):,} validation images of its training run")
-    registry.write_card(name, registry.read_card(name, FOLDS_DIR).replace(reading=reading),
+    saving.write_card(name, registry.read_card(name, FOLDS_DIR).replace(reading=reading),
                         FOLDS_DIR)
 
 
 def _same_settings(stored: dict, settings: dict) -> bool:
     """Whether a stored run's settings are these; a setting the run's card predates
     counts as its default (what that run trained with)."""
-    from mnist_core.config import TrainConfig
+    from mnist_core.training.config import TrainConfig
 
     known = {k: v for k, v in stored.items() if k in TrainConfig.__dataclass_fields__}
     try:

@@ -41,7 +41,7 @@ def mnist_dir(data_dir: str | None, quick: bool) -> str | None:
     """The MNIST folder to read: `data_dir`, else `MNIST_DATA_DIR`, else None (the
     Keras cache). Raises `MnistMissing` when MNIST is not there (the benchmarks never
     download it), except that a quick run falls back to the committed subset."""
-    from mnist_core.data import DATA_DIR_ENV, mnist_available, mnist_source_description
+    from mnist_core.sources.data import DATA_DIR_ENV, mnist_available, mnist_source_description
 
     data_dir = data_dir or os.environ.get(DATA_DIR_ENV) or None
     if mnist_available(data_dir):
@@ -60,7 +60,7 @@ class MnistMissing(DatasetError):
 def store_models(models_dir: str | None, names: list[str] | None) -> list:
     """The store's models (`registry.list_models`), only those `names` if given; a name
     the store lacks is an error that lists what it has."""
-    from mnist_core import registry
+    from mnist_core.store import registry
 
     infos = registry.list_models(models_dir)
     if not names:

@@ -44,15 +44,15 @@ from bench.accuracy import (
     refused_by_kind,
 )
 from bench.latency import canvas_drawings
-from mnist_core import registry
-from mnist_core.calibration import negative_log_likelihood
-from mnist_core.config import TrainConfig
-from mnist_core.data import load_mnist
 from mnist_core.errors import MnistCoreError
-from mnist_core.inference import predict_proba, read_digits
-from mnist_core.negatives import UNTRAINED_KINDS
-from mnist_core.preprocess import canvas_to_mnist, prepare_mnist
-from mnist_core.run_data import validation_digits
+from mnist_core.reading.inference import predict_proba, read_digits
+from mnist_core.reading.preprocess import canvas_to_mnist, prepare_mnist
+from mnist_core.sources.data import load_mnist
+from mnist_core.store import registry
+from mnist_core.training.calibration import negative_log_likelihood
+from mnist_core.training.config import TrainConfig
+from mnist_core.training.negatives import UNTRAINED_KINDS
+from mnist_core.training.run_data import validation_digits
 
 NAME = "distill"
 CALLS, QUICK_CALLS = 300, 20

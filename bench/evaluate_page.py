@@ -28,7 +28,7 @@ from pathlib import Path
 
 from bench import common
 from bench.serving import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, App, idle
-from mnist_core import registry
+from mnist_core.store import registry
 
 NAME = "evaluate_page"
 TARGET_RSS_MB = 400

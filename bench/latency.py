@@ -42,13 +42,13 @@ import numpy as np
 
 from app_ui.messages import PREDICTION_LABEL
 from bench import common
-from mnist_core import registry
-from mnist_core.config import TrainConfig
-from mnist_core.inference import predict_proba, read_digits
 from mnist_core.jobs.queue import JobQueue
-from mnist_core.owners import new_owner_id
-from mnist_core.pendigits import load_pendigits, render_dataset
-from mnist_core.preprocess import canvas_to_mnist
+from mnist_core.reading.inference import predict_proba, read_digits
+from mnist_core.reading.preprocess import canvas_to_mnist
+from mnist_core.shared.owners import new_owner_id
+from mnist_core.sources.pendigits import load_pendigits, render_dataset
+from mnist_core.store import registry
+from mnist_core.training.config import TrainConfig
 
 NAME = "latency"
 APP = common.ROOT / "navigation.py"

@@ -30,13 +30,13 @@ import cv2
 import numpy as np
 
 from bench import common
-from mnist_core import registry
 from mnist_core.errors import EmptyDrawingError, MnistCoreError
-from mnist_core.inference import read_digits, read_number, warm_up
-from mnist_core.pendigits import compose_number, default_pendigits_path, load_pendigits
-from mnist_core.preprocess import INK_LEVEL, center_ink
-from mnist_core.segment import NUMBER_PAD
-from mnist_core.verdict import NOT_NAMED
+from mnist_core.model.verdict import NOT_NAMED
+from mnist_core.reading.inference import read_digits, read_number, warm_up
+from mnist_core.reading.preprocess import INK_LEVEL, center_ink
+from mnist_core.reading.segment import NUMBER_PAD
+from mnist_core.sources.pendigits import compose_number, default_pendigits_path, load_pendigits
+from mnist_core.store import registry
 
 NAME = "number"
 QUICK_COUNT = 200

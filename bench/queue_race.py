@@ -32,10 +32,10 @@ def run(args) -> dict:
                        "MNIST_SHIPPED_MODELS_DIR": f"{tmp}/shipped"}.items():
         os.environ[key] = value
     os.makedirs(f"{tmp}/shipped")
-    from mnist_core.config import TrainConfig
     from mnist_core.errors import JobError
     from mnist_core.jobs.queue import JobQueue
     from mnist_core.jobs.records import ACTIVE, QUEUED, Limits
+    from mnist_core.training.config import TrainConfig
 
     tiny = TrainConfig("mlp-16-16-relu", epochs=2, batch_size=64, train_size=300, seed=2)
     by_address = "address" in inspect.signature(JobQueue.submit).parameters

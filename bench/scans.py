@@ -5,7 +5,7 @@ here shows. Every digit is made into an image file the way a scanner or a phone 
 would make it, then read exactly as the Draw page reads an upload: `read_image` on the
 file's bytes, then `read_upload` (`photo_to_mnist` and `read_digits`; a tiny image
 whose ink fills its frame is read squeezed sideways too). The kinds
-(`mnist_core.photos.KINDS`):
+(`mnist_core.reading.photos.KINDS`):
 
 - paper scan: dark ink on off-white paper at 4x, a slight lighting gradient, blur,
   sensor noise, JPEG;
@@ -39,12 +39,12 @@ import numpy as np
 
 from bench import common
 from bench.accuracy import reading_figures
-from mnist_core import registry
-from mnist_core.data import load_mnist, mnist_source_description
 from mnist_core.errors import EmptyDrawingError, InvalidModelError
-from mnist_core.images import read_image
-from mnist_core.inference import read_views, upload_views
-from mnist_core.photos import KINDS
+from mnist_core.reading.images import read_image
+from mnist_core.reading.inference import read_views, upload_views
+from mnist_core.reading.photos import KINDS
+from mnist_core.sources.data import load_mnist, mnist_source_description
+from mnist_core.store import registry
 
 NAME = "scans"
 QUICK_LIMIT = 200

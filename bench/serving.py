@@ -41,9 +41,9 @@ import urllib.request
 from pathlib import Path
 
 from bench import common
-from mnist_core.config import TrainConfig
 from mnist_core.jobs.queue import JobQueue
-from mnist_core.owners import new_owner_id
+from mnist_core.shared.owners import new_owner_id
+from mnist_core.training.config import TrainConfig
 
 NAME = "serving"
 CHROMIUM = Path("/usr/bin/chromium")

@@ -49,10 +49,10 @@ import numpy as np
 
 from bench import common, number, serving
 from bench.latency import canvas_drawings
-from mnist_core import registry
-from mnist_core.inference import predict_proba, read_number, warm_up
-from mnist_core.pendigits import load_pendigits
-from mnist_core.preprocess import canvas_to_mnist
+from mnist_core.reading.inference import predict_proba, read_number, warm_up
+from mnist_core.reading.preprocess import canvas_to_mnist
+from mnist_core.sources.pendigits import load_pendigits
+from mnist_core.store import registry
 
 NAME = "serving_onnx"
 # (default, under --quick)

@@ -62,8 +62,8 @@ from bench.serving import (
     open_draw,
     until_read,
 )
-from mnist_core import registry
-from mnist_core.segment import NUMBER_PAD
+from mnist_core.reading.segment import NUMBER_PAD
+from mnist_core.store import registry
 from tests import bombs
 from tests.e2e.helpers import ONE, SEVEN, scaled
 

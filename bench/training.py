@@ -41,11 +41,11 @@ import keras
 import numpy as np
 
 from bench import common
-from mnist_core.architectures import ARCHITECTURES, DEFAULT_ARCHITECTURE
-from mnist_core.data import load_mnist, mnist_source_description
 from mnist_core.errors import MnistCoreError
-from mnist_core.preprocess import prepare_mnist
-from mnist_core.train import TrainConfig, prepare_run, train_model
+from mnist_core.reading.preprocess import prepare_mnist
+from mnist_core.sources.data import load_mnist, mnist_source_description
+from mnist_core.training.architectures import ARCHITECTURES, DEFAULT_ARCHITECTURE
+from mnist_core.training.train import TrainConfig, prepare_run, train_model
 
 NAME = "training"
 # flag -> (default, value under --quick); a flag given explicitly wins over both

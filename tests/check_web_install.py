@@ -110,9 +110,9 @@ def run_pages() -> list[str]:
     import cv2
     from streamlit.testing.v1 import AppTest
 
-    from mnist_core.data import load_mnist
     from mnist_core.jobs import worker
     from mnist_core.jobs.queue import JobQueue
+    from mnist_core.sources.data import load_mnist
     from tests.drawing import enlarge_mnist
 
     def ran(at: AppTest, page: str) -> AppTest:

@@ -21,7 +21,7 @@ SUBSET_DIR = Path(__file__).resolve().parent / "data" / "mnist-subset"
 @pytest.fixture(scope="session")
 def mnist_subset():
     """The committed real MNIST subset: 1,000 training and 500 test digits (uint8)."""
-    from mnist_core.data import load_mnist
+    from mnist_core.sources.data import load_mnist
 
     return load_mnist(SUBSET_DIR)
 
@@ -29,7 +29,7 @@ def mnist_subset():
 @pytest.fixture(scope="session")
 def subset_model_store(tmp_path_factory, mnist_subset):
     """A model store holding `seed-cnn` trained for a few epochs on the subset."""
-    from mnist_core.train import TrainConfig, train_model
+    from mnist_core.training.train import TrainConfig, train_model
 
     store = tmp_path_factory.mktemp("models")
     train_model(

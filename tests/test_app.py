@@ -29,17 +29,16 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from mnist_core.config import TrainConfig
 from mnist_core.errors import JobError
-from mnist_core.images import read_image
-from mnist_core.inference import read_digits, read_number, read_upload
 from mnist_core.jobs import worker
 from mnist_core.jobs.queue import JobQueue
 from mnist_core.jobs.records import FAILED, FINISHED, STOPPED, Job, address_key
-from mnist_core.owners import account_owner, new_owner_id
-from mnist_core.photos import image_file, stretch_to_frame
-from mnist_core.preprocess import canvas_to_mnist, photo_to_mnist
-from mnist_core.registry import (
+from mnist_core.reading.images import read_image
+from mnist_core.reading.inference import read_digits, read_number, read_upload
+from mnist_core.reading.photos import image_file, stretch_to_frame
+from mnist_core.reading.preprocess import canvas_to_mnist, photo_to_mnist
+from mnist_core.shared.owners import account_owner, new_owner_id
+from mnist_core.store.registry import (
     list_models,
     load_model,
     model_exists,
@@ -47,6 +46,7 @@ from mnist_core.registry import (
     read_scores,
     scores_path,
 )
+from mnist_core.training.config import TrainConfig
 from tests.bars import read_strips
 
 from .conftest import SUBSET_DIR
@@ -635,7 +635,7 @@ def test_a_run_can_also_learn_from_the_pen_drawn_digits_in_other_hands(store):
 def test_without_the_pen_drawn_digits_the_toggle_says_they_will_be_downloaded(
     store, tmp_path, monkeypatch
 ):
-    from mnist_core import pendigits_source
+    from mnist_core.sources import pendigits_source
 
     monkeypatch.delenv("PENDIGITS_PATH", raising=False)
     monkeypatch.setattr(pendigits_source, "SHARED_COPY", tmp_path / "no-shared.tra")
@@ -675,7 +675,7 @@ def test_training_from_the_page_saves_a_model_the_draw_page_offers(store):
 
 
 def test_the_run_list_and_the_next_name_follow_the_store(store):
-    from mnist_core.registry import delete_model
+    from mnist_core.store.saving import delete_model
 
     at = quick_settings(app(TRAIN), "quick", epochs=1)
     at.button(key="train_start").click().run()
@@ -786,7 +786,7 @@ def test_the_train_page_and_the_server_log_say_when_the_queues_redis_would_lose_
     import redis
 
     monkeypatch.setenv("MNIST_QUEUE_URL", redis_url)  # snapshots only, Redis's default
-    with caplog.at_level(logging.WARNING, logger="mnist_core.state"):
+    with caplog.at_level(logging.WARNING, logger="mnist_core.shared.state"):
         at = app(TRAIN)
     said = "For whoever runs this server: the Redis at"
     assert said in texts(at.warning) and "does not run append-only" in texts(at.warning)
@@ -950,8 +950,8 @@ def test_models_page_shows_card_and_download(store):
 
 def test_a_model_quantized_while_the_app_runs_is_read_through_its_int8_graph(store):
     from app_ui import ui
-    from mnist_core.data import load_mnist
-    from mnist_core.quantize import quantize_model
+    from mnist_core.sources.data import load_mnist
+    from mnist_core.training.quantize import quantize_model
 
     assert ui.load_model("seed-cnn").network.path.name == "seed-cnn.onnx"
     quantize_model("seed-cnn", data=load_mnist(SUBSET_DIR), directory=store)
@@ -970,7 +970,7 @@ def test_a_delete_the_store_refuses_is_told_without_server_paths(store, monkeypa
     def refused(name, directory=None, *, owner=None):
         raise PermissionError(errno.EROFS, "Read-only file system", str(store / "alices.keras"))
 
-    monkeypatch.setattr("mnist_core.registry.delete_model", refused)
+    monkeypatch.setattr("mnist_core.store.saving.delete_model", refused)
     at = app(MODELS, ALICE)
     at.selectbox(key="models_name").set_value("alices").run()
     at.checkbox(key="models_confirm_alices").check().run()

@@ -17,12 +17,12 @@ import numpy as np
 import pytest
 
 from bench import accuracy, common, distill, latency, number, scans, serving_onnx, training
-from mnist_core.card import ModelCard
-from mnist_core.data import load_mnist
-from mnist_core.inference import SQUEEZES, Readings
-from mnist_core.pendigits import default_pendigits_path, load_pendigits, render_dataset
-from mnist_core.preprocess import canvas_to_mnist, naive_resize, prepare_mnist
-from mnist_core.verdict import NOT_NAMED
+from mnist_core.model.card import ModelCard
+from mnist_core.model.verdict import NOT_NAMED
+from mnist_core.reading.inference import SQUEEZES, Readings
+from mnist_core.reading.preprocess import canvas_to_mnist, naive_resize, prepare_mnist
+from mnist_core.sources.data import load_mnist
+from mnist_core.sources.pendigits import default_pendigits_path, load_pendigits, render_dataset
 
 from .conftest import SUBSET_DIR
 
@@ -214,8 +214,8 @@ def test_serving_onnx_times_the_three_paths_and_the_web_process(store, tmp_path)
 
 
 def test_serving_onnx_times_an_int8_graph_beside_its_float_one(store):
-    from mnist_core import registry
-    from mnist_core.quantize import quantize_model
+    from mnist_core.store import registry
+    from mnist_core.training.quantize import quantize_model
 
     quantize_model("cnn", data=load_mnist(SUBSET_DIR), directory=store)
     models = {"onnx": registry.open_model("cnn", store),
@@ -272,7 +272,7 @@ def test_distill_compares_a_student_with_the_teacher_its_card_names(store, tmp_p
 
 
 def test_distill_with_int8_compares_a_models_int8_graph_with_its_float_one(store, tmp_path):
-    from mnist_core.quantize import quantize_model
+    from mnist_core.training.quantize import quantize_model
 
     out = tmp_path / "results"
     args = ["--models-dir", str(store), "--student", "cnn", "--int8", "--quick",
@@ -379,7 +379,7 @@ def test_stats_tables_and_json(tmp_path, capsys):
 
 
 def test_leave_writers_out_runs_are_reused_only_for_the_same_recipe():
-    from mnist_core.config import TrainConfig
+    from mnist_core.training.config import TrainConfig
 
     settings = TrainConfig("cnn", epochs=5, pen_writers=(1, 2), non_digits=20).resolved()
     settings = settings.to_dict() | {"pen_writers": [1, 2]}
@@ -394,18 +394,18 @@ def test_leave_writers_out_runs_are_reused_only_for_the_same_recipe():
 def test_a_reused_run_is_read_at_todays_target_fitted_on_its_own_validation(
     mnist_subset, tmp_path, monkeypatch
 ):
-    from mnist_core import registry
-    from mnist_core.calibration import TARGET_SURE_ACCURACY, fit_policy
-    from mnist_core.inference import predict_proba
-    from mnist_core.run_data import validation_digits
-    from mnist_core.train import TrainConfig, train_model
+    from mnist_core.reading.inference import predict_proba
+    from mnist_core.store import registry, saving
+    from mnist_core.training.calibration import TARGET_SURE_ACCURACY, fit_policy
+    from mnist_core.training.run_data import validation_digits
+    from mnist_core.training.train import TrainConfig, train_model
 
     monkeypatch.setattr(accuracy, "FOLDS_DIR", tmp_path)
     config = TrainConfig("mlp-16-16-relu", epochs=1, train_size=500, seed=2).resolved()
     train_model(config, data=mnist_subset, save_as="fold", models_dir=tmp_path)
     card = registry.read_card("fold", tmp_path)
     older = card.replace(reading={"temperature": 3.0, "min_probability": 0.2})  # older target
-    registry.write_card("fold", older, tmp_path)
+    saving.write_card("fold", older, tmp_path)
 
     accuracy.refit_reading("fold", config, mnist_subset[0])
     reading = registry.read_card("fold", tmp_path).reading
@@ -456,9 +456,9 @@ def test_an_ensemble_default_is_measured_as_an_ensemble_of_runs_without_each_gro
     run's own seed) without them and averaging those, never scoring one run alone."""
     import argparse
 
-    from mnist_core import registry
-    from mnist_core.ensemble import make_ensemble
-    from mnist_core.train import TrainConfig, train_model
+    from mnist_core.store import registry
+    from mnist_core.training.ensemble import make_ensemble
+    from mnist_core.training.train import TrainConfig, train_model
 
     recipe = dict(architecture="mlp-16-16-relu", epochs=1, train_size=500, seed=2,
                   pen_renders=1)

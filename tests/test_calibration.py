@@ -1,16 +1,18 @@
-"""`mnist_core.calibration`: fitting the temperature and threshold, ECE; read_digits uses them."""
+"""`mnist_core.training.calibration`: fitting the temperature and threshold, ECE;
+read_digits uses them."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from mnist_core import calibration, registry
-from mnist_core.card import ModelCard
-from mnist_core.inference import read_digits
-from mnist_core.loaded_model import LoadedModel
-from mnist_core.models import build_model
-from mnist_core.verdict import NOT_NAMED, ReadingPolicy, temper
+from mnist_core.model.card import ModelCard
+from mnist_core.model.loaded_model import LoadedModel
+from mnist_core.model.verdict import NOT_NAMED, ReadingPolicy, temper
+from mnist_core.reading.inference import read_digits
+from mnist_core.store import registry, saving
+from mnist_core.training import calibration
+from mnist_core.training.models import build_model
 
 
 def softmax(logits):
@@ -71,7 +73,7 @@ def test_read_digits_names_a_digit_only_above_the_models_threshold(rng, tmp_path
 
     # a model loaded from the store reads with its card's calibration
     reading = {"temperature": 2.0, "min_probability": 0.99}
-    registry.save_model(model, "calibrated", ModelCard(reading=reading), directory=tmp_path)
+    saving.save_model(model, "calibrated", ModelCard(reading=reading), directory=tmp_path)
     loaded = registry.load_model("calibrated", tmp_path)
     assert loaded.policy == ReadingPolicy(2.0, 0.99)
     softer = read_digits(loaded, images)

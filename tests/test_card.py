@@ -1,4 +1,4 @@
-"""`mnist_core.card`: one typed card, read and written the same way everywhere."""
+"""`mnist_core.model.card`: one typed card, read and written the same way everywhere."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from mnist_core import registry
 from mnist_core.__main__ import main
-from mnist_core.card import DIGIT, CardError, History, Int8Entry, Member, ModelCard, Reading
 from mnist_core.errors import InvalidModelError
-from mnist_core.verdict import ReadingPolicy
+from mnist_core.model.card import DIGIT, CardError, History, Int8Entry, Member, ModelCard, Reading
+from mnist_core.model.verdict import ReadingPolicy
+from mnist_core.store import registry
 
 
 def test_every_shipped_card_loads_and_writes_back_unchanged():

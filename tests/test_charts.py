@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from app_ui import charts
-from mnist_core.card import ModelCard
-from mnist_core.evaluate import evaluation_from_probabilities
-from mnist_core.registry import ModelInfo
+from mnist_core.model.card import ModelCard
+from mnist_core.reading.evaluate import evaluation_from_probabilities
+from mnist_core.store.registry import ModelInfo
 
 
 def history(n, start=0.5):
@@ -106,8 +106,8 @@ def test_a_table_is_as_tall_as_its_rows_up_to_a_limit():
 
 
 def test_the_reliability_diagram_weighs_each_bin_by_its_digits(rng):
-    from mnist_core import calibration
-    from mnist_core.verdict import ReadingPolicy
+    from mnist_core.model.verdict import ReadingPolicy
+    from mnist_core.training import calibration
 
     labels = rng.integers(0, 10, 2000)
     probabilities = np.full((2000, 10), 0.001)
@@ -134,7 +134,7 @@ def test_every_column_is_wide_enough_for_its_name_and_longest_cell():
 
 
 def shipped_rows(problems=None) -> list[dict]:
-    from mnist_core.registry import DEFAULT_SHIPPED_DIR, list_models
+    from mnist_core.store.registry import DEFAULT_SHIPPED_DIR, list_models
 
     return charts.comparison_rows(list_models(DEFAULT_SHIPPED_DIR), problems)
 
@@ -153,7 +153,7 @@ def test_the_models_page_table_shows_every_column_whole_at_1280_px():
 
 
 def read_created(name: str) -> str:
-    from mnist_core.registry import DEFAULT_SHIPPED_DIR, read_card
+    from mnist_core.store.registry import DEFAULT_SHIPPED_DIR, read_card
 
     return read_card(name, DEFAULT_SHIPPED_DIR).created
 
@@ -167,8 +167,8 @@ def test_the_comparison_table_shows_every_score_without_scrolling():
 
 
 def test_the_fullest_bubble_of_the_reliability_diagram_lies_inside_the_plot(rng):
-    from mnist_core import calibration
-    from mnist_core.verdict import ReadingPolicy
+    from mnist_core.model.verdict import ReadingPolicy
+    from mnist_core.training import calibration
 
     labels = rng.integers(0, 10, 2000)
     probabilities = np.full((2000, 10), 0.0001)

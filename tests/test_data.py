@@ -1,4 +1,4 @@
-"""`mnist_core.data`: local IDX folders, npz, the env setting and damaged files."""
+"""`mnist_core.sources.data`: local IDX folders, npz, the env setting and damaged files."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnist_core.data import DATA_DIR_ENV, load_mnist, mnist_available
 from mnist_core.errors import DatasetError
+from mnist_core.sources.data import DATA_DIR_ENV, load_mnist, mnist_available
 
 from .conftest import SUBSET_DIR
 
@@ -128,7 +128,7 @@ def test_a_download_is_offered_only_where_the_keras_origin_answers(monkeypatch):
     import http.server
     import threading
 
-    from mnist_core import data
+    from mnist_core.sources import data
 
     class Origin(http.server.BaseHTTPRequestHandler):
         def do_HEAD(self):  # noqa: N802 (the handler's name)

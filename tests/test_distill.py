@@ -1,4 +1,4 @@
-"""`mnist_core.distill` and its loss: a student trained on a teacher's probabilities."""
+"""`mnist_core.training.distill` and its loss: a student trained on a teacher's probabilities."""
 
 from __future__ import annotations
 
@@ -7,15 +7,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mnist_core import registry
 from mnist_core.__main__ import main
-from mnist_core.card import ModelCard
-from mnist_core.distill import distill, teacher_recipe
-from mnist_core.inference import predict_proba
-from mnist_core.models import NOT_A_DIGIT
-from mnist_core.objective import DigitAccuracy, distillation_loss, soften
-from mnist_core.preprocess import prepare_mnist
-from mnist_core.train import SoftTargets, TrainConfig, prepare_run, train_model
+from mnist_core.model.card import ModelCard
+from mnist_core.reading.inference import predict_proba
+from mnist_core.reading.preprocess import prepare_mnist
+from mnist_core.store import registry
+from mnist_core.training.distill import distill, teacher_recipe
+from mnist_core.training.models import NOT_A_DIGIT
+from mnist_core.training.objective import DigitAccuracy, distillation_loss, soften
+from mnist_core.training.train import SoftTargets, TrainConfig, prepare_run, train_model
 
 TEACHER_RECIPE = dict(architecture="mlp-16-16-relu", epochs=2, batch_size=64,
                       train_size=400, seed=4, non_digits=40)

@@ -1,22 +1,23 @@
-"""`mnist_core.ensemble`: runs of one recipe from different seeds, read as one model."""
+"""`mnist_core.training.ensemble`: runs of one recipe from different seeds, read as one model."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from mnist_core import compare, registry
 from mnist_core.__main__ import main
-from mnist_core.calibration import negative_log_likelihood
-from mnist_core.card import ModelCard
-from mnist_core.ensemble import make_ensemble, member_histories, shared_recipe
 from mnist_core.errors import ModelNotFoundError
-from mnist_core.inference import predict_proba
-from mnist_core.preprocess import prepare_mnist
-from mnist_core.registry import ModelInfo
-from mnist_core.run_data import validation_digits
-from mnist_core.runtime import OUTPUTS
-from mnist_core.train import TrainConfig, train_model
+from mnist_core.model.card import ModelCard
+from mnist_core.model.runtime import OUTPUTS
+from mnist_core.reading.inference import predict_proba
+from mnist_core.reading.preprocess import prepare_mnist
+from mnist_core.store import compare, registry
+from mnist_core.store.compare import member_histories
+from mnist_core.store.registry import ModelInfo
+from mnist_core.training.calibration import negative_log_likelihood
+from mnist_core.training.ensemble import make_ensemble, shared_recipe
+from mnist_core.training.run_data import validation_digits
+from mnist_core.training.train import TrainConfig, train_model
 
 RECIPE = dict(architecture="mlp-16-16-relu", epochs=2, batch_size=64, train_size=600, seed=5)
 

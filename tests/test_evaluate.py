@@ -1,12 +1,12 @@
-"""`mnist_core.evaluate`: known answers from hand-made probabilities, and a real model."""
+"""`mnist_core.reading.evaluate`: known answers from hand-made probabilities, and a real model."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from mnist_core.evaluate import evaluate_model, evaluation_from_probabilities
-from mnist_core.preprocess import prepare_mnist
-from mnist_core.registry import load_model
+from mnist_core.reading.evaluate import evaluate_model, evaluation_from_probabilities
+from mnist_core.reading.preprocess import prepare_mnist
+from mnist_core.store.registry import load_model
 
 
 def _one_hot(predictions):

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mnist_core.images import MAX_PIXELS, ImageReadError, read_image
+from mnist_core.reading.images import MAX_PIXELS, ImageReadError, read_image
 from tests import bombs
 from tests.conftest import ROOT
 
@@ -20,7 +20,7 @@ from tests.conftest import ROOT
 # peak resident memory, so one bomb's cost cannot hide behind another's.
 _MEASURE = textwrap.dedent("""
     import json, resource, sys, time
-    from mnist_core.images import ImageReadError, read_image
+    from mnist_core.reading.images import ImageReadError, read_image
     data = open(sys.argv[1], "rb").read()
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start = time.perf_counter()

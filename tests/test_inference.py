@@ -1,4 +1,4 @@
-"""`mnist_core.inference`: `predict_proba` (shapes, sums, agreement with the model) and
+"""`mnist_core.reading.inference`: `predict_proba` (shapes, sums, agreement with the model) and
 the upload path's `read_upload`."""
 
 from __future__ import annotations
@@ -11,11 +11,10 @@ import cv2
 import numpy as np
 import pytest
 
-from mnist_core import inference, registry
-from mnist_core.architectures import ARCHITECTURES
 from mnist_core.errors import EmptyDrawingError
-from mnist_core.images import read_image
-from mnist_core.inference import (
+from mnist_core.reading import inference
+from mnist_core.reading.images import read_image
+from mnist_core.reading.inference import (
     SQUEEZES,
     predict_proba,
     read_digits,
@@ -24,9 +23,11 @@ from mnist_core.inference import (
     read_views,
     upload_views,
 )
-from mnist_core.models import build_model
-from mnist_core.photos import image_file, stretch_to_frame
-from mnist_core.preprocess import PreprocessSteps, canvas_to_mnist, photo_to_mnist
+from mnist_core.reading.photos import image_file, stretch_to_frame
+from mnist_core.reading.preprocess import PreprocessSteps, canvas_to_mnist, photo_to_mnist
+from mnist_core.store import registry
+from mnist_core.training.architectures import ARCHITECTURES
+from mnist_core.training.models import build_model
 
 from .conftest import ROOT, SUBSET_DIR
 from .drawing import draw_strokes

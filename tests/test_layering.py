@@ -42,7 +42,7 @@ RULES = {
     "the core imports no UI": (CORE_MODULES, UI),
     # A worker only hands jobs on: TensorFlow loads in a job's own process, when it trains.
     "the queue and its worker import no network library": (
-        ["mnist_core.__main__", "mnist_core.state", "mnist_core.owners",
+        ["mnist_core.__main__", "mnist_core.shared.state", "mnist_core.shared.owners",
          "mnist_core.jobs", "mnist_core.jobs.records",
          "mnist_core.jobs.store", "mnist_core.jobs.queue", "mnist_core.jobs.worker",
          "mnist_core.jobs.run"], NETWORKS + UI),
@@ -52,19 +52,20 @@ RULES = {
     # The web server's pages never train (each job trains in a process of its own) and
     # read with ONNX Runtime, never TensorFlow.
     "the pages' helpers import no training loop and no network library": (
-        ["app_ui.ui", "app_ui.charts", "app_ui.messages", "mnist_core.models",
-         "mnist_core.inference", "mnist_core.evaluate", "mnist_core.registry",
-         "mnist_core.ensemble", "mnist_core.runtime", "mnist_core.compare",
-         "mnist_core.run_data"],
-        ["mnist_core.train", "mnist_core.augment", "mnist_core.objective", *NETWORKS]),
+        ["app_ui.ui", "app_ui.charts", "app_ui.messages", "mnist_core.training.models",
+         "mnist_core.reading.inference", "mnist_core.reading.evaluate", "mnist_core.store.registry",
+         "mnist_core.training.ensemble", "mnist_core.model.runtime", "mnist_core.store.compare",
+         "mnist_core.training.run_data"],
+        ["mnist_core.training.train", "mnist_core.training.augment",
+         "mnist_core.training.objective", *NETWORKS]),
     # A web replica may have only the web set (requirements-web.txt): nothing it imports
     # as it serves may need what only the full install (training, exporting) has.
     "the web server imports nothing only the full install has": (
         _web_modules(), [*NETWORKS, "tf2onnx", "onnx"]),
     # A run's settings and a model's card and verdict are checked without Keras or OpenCV.
     "settings, cards and verdicts import no network library or OpenCV": (
-        ["mnist_core.config", "mnist_core.architectures", "mnist_core.card",
-         "mnist_core.verdict", "mnist_core.calibration"], NETWORKS + ["cv2"]),
+        ["mnist_core.training.config", "mnist_core.training.architectures", "mnist_core.model.card",
+         "mnist_core.model.verdict", "mnist_core.training.calibration"], NETWORKS + ["cv2"]),
 }
 
 
@@ -160,3 +161,40 @@ def test_the_loop_finder_sees_imports_inside_functions_and_skips_type_checking(t
                                   "mnist_core.jobs.b"]
     (package / "jobs" / "c.py").write_text("def go():\n    pass\n")
     assert import_loop(import_graph(tmp_path, ("mnist_core",))) is None
+
+
+# The core's packages by role, each importing only those before it (docs/code.md).
+PACKAGE_ORDER = ("model", "reading", "shared", "store", "sources", "training", "jobs")
+
+
+def upward_imports(graph: dict[str, set[str]], order=PACKAGE_ORDER) -> list[str]:
+    """Imports from a core package to one after it in `order`, as 'module -> module'."""
+    def package(module: str) -> str | None:
+        parts = module.split(".")
+        return parts[1] if len(parts) > 2 and parts[0] == "mnist_core" \
+            and parts[1] in order else None
+
+    return sorted(
+        f"{module} -> {target}"
+        for module, targets in graph.items() if package(module)
+        for target in targets
+        if package(target) and order.index(package(target)) > order.index(package(module))
+    )
+
+
+def test_each_core_package_imports_only_the_packages_before_it():
+    packages = {path.parent.name for path in (ROOT / "mnist_core").glob("*/__init__.py")}
+    assert packages == set(PACKAGE_ORDER)  # a new package takes its place in the order
+    assert upward_imports(import_graph(ROOT)) == []
+
+
+def test_the_package_check_sees_an_import_from_a_later_package(tmp_path):
+    for package, code in (("model", "def later():\n    from mnist_core.store import a\n"),
+                          ("store", "from mnist_core.model import b\n")):
+        (tmp_path / "mnist_core" / package).mkdir(parents=True)
+        (tmp_path / "mnist_core" / package / "__init__.py").write_text("")
+        (tmp_path / "mnist_core" / package / ("b.py" if package == "model" else "a.py")
+         ).write_text(code)
+    (tmp_path / "mnist_core" / "__init__.py").write_text("")
+    graph = import_graph(tmp_path, ("mnist_core",))
+    assert upward_imports(graph) == ["mnist_core.model.b -> mnist_core.store.a"]

@@ -1,4 +1,4 @@
-"""Tests for `mnist_core.lzw`: the decoder against files made by ncompress's `compress`.
+"""Tests for `mnist_core.sources.lzw`: the decoder against files made by ncompress's `compress`.
 
 The committed `.Z` files and the byte strings below were made with Debian's `compress`
 (ncompress 4.2.4.6), so they run anywhere; where `compress` is installed, more round
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from mnist_core.lzw import unlzw
+from mnist_core.sources.lzw import unlzw
 
 DATA = Path(__file__).parent / "data"
 SAMPLE = DATA / "pendigits-sample.tra"

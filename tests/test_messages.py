@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app_ui.messages import verdict_warning
-from mnist_core.verdict import Kind, Verdict
+from mnist_core.model.verdict import Kind, Verdict
 
 DIGIT = Verdict(Kind.DIGIT, (7, 1), (0.98, 0.01))
 UNSURE = Verdict(Kind.NOT_SURE, (4, 9), (0.52, 0.41))

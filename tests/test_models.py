@@ -1,13 +1,14 @@
-"""`mnist_core.models`: every architecture takes 28x28 images and gives 10 probabilities."""
+"""`mnist_core.training.models`: every architecture takes 28x28 images and gives 10
+probabilities."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from mnist_core.architectures import ARCHITECTURES, get_architecture
-from mnist_core.models import BUILDERS, NOT_A_DIGIT, build_model
-from mnist_core.objective import DigitAccuracy, digit_or_uniform_loss
+from mnist_core.training.architectures import ARCHITECTURES, get_architecture
+from mnist_core.training.models import BUILDERS, NOT_A_DIGIT, build_model
+from mnist_core.training.objective import DigitAccuracy, digit_or_uniform_loss
 
 SEED_PARAMS = {
     "mlp-16-16-sigmoid": 784 * 16 + 16 + 16 * 16 + 16 + 16 * 10 + 10,

@@ -1,4 +1,4 @@
-"""`mnist_core.negatives`: synthetic non-digit drawings, seeded, drawn like the pad."""
+"""`mnist_core.training.negatives`: synthetic non-digit drawings, seeded, drawn like the pad."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import cv2
 import numpy as np
 import pytest
 
-from mnist_core.config import TrainConfig
-from mnist_core.negatives import KINDS, SYMBOLS, UNTRAINED_KINDS, non_digits
-from mnist_core.pendigits import load_pendigits, render_digit
-from mnist_core.preprocess import canvas_to_mnist
+from mnist_core.reading.preprocess import canvas_to_mnist
+from mnist_core.sources.pendigits import load_pendigits, render_digit
+from mnist_core.training.config import TrainConfig
+from mnist_core.training.negatives import KINDS, SYMBOLS, UNTRAINED_KINDS, non_digits
 
 SAMPLE = Path(__file__).parent / "data" / "pendigits-sample.tra"
 # Ink pixels of the first five letters seed 7 draws, as the shipped models' training and

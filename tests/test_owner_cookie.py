@@ -9,7 +9,7 @@ import concurrent.futures
 import pytest
 
 from app_ui.owner_cookie import COOKIE, OwnerCookieMiddleware, valid_owner
-from mnist_core.owners import check_owner, new_owner_id
+from mnist_core.shared.owners import check_owner, new_owner_id
 
 
 def respond(content_type: bytes):

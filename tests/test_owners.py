@@ -1,4 +1,4 @@
-"""`mnist_core.owners`: owner ids' format, personal codes, their renewal and the limit
+"""`mnist_core.shared.owners`: owner ids' format, personal codes, their renewal and the limit
 on wrong codes per client address, on SQLite and on a real Redis, each opened through
 the shared-state backend (`state.open_backend`)."""
 
@@ -9,10 +9,10 @@ import time
 
 import pytest
 
-from mnist_core import owners
 from mnist_core.errors import CodeError, OwnerError, TooManyTriesError
-from mnist_core.owners import OwnerBook, check_owner, new_owner_id
-from mnist_core.state import open_backend
+from mnist_core.shared import owners
+from mnist_core.shared.owners import OwnerBook, check_owner, new_owner_id
+from mnist_core.shared.state import open_backend
 
 CODE = re.compile(r"[0-9A-HJKMNP-TV-Z]{4}(-[0-9A-HJKMNP-TV-Z]{4}){3}")
 

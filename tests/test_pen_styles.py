@@ -1,4 +1,4 @@
-"""`mnist_core.pen_styles`: pen-drawn digits rewritten in the styles MNIST lacks."""
+"""`mnist_core.sources.pen_styles`: pen-drawn digits rewritten in the styles MNIST lacks."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist_core import pen_styles
-from mnist_core.pendigits import drawn_training_set, load_pendigits
+from mnist_core.sources import pen_styles
+from mnist_core.sources.pendigits import drawn_training_set, load_pendigits
 
 SAMPLE = Path(__file__).parent / "data" / "pendigits-sample.tra"
 

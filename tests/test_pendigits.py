@@ -1,4 +1,4 @@
-"""Tests for `mnist_core.pendigits`: UNIPEN parsing and drawing-pad rendering.
+"""Tests for `mnist_core.sources.pendigits`: UNIPEN parsing and drawing-pad rendering.
 
 They use the small committed excerpt `tests/data/pendigits-sample.tra` (the first three
 samples of each digit from the real file); only the last test reads the full file, and
@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnist_core import pendigits
-from mnist_core import pendigits_source as source
-from mnist_core.pendigits import (
+from mnist_core.sources import pendigits
+from mnist_core.sources import pendigits_source as source
+from mnist_core.sources.pendigits import (
     PenDigit,
     load_pendigits,
     render_dataset,
@@ -275,8 +275,8 @@ def test_full_file_has_the_readme_counts() -> None:
 
 
 def test_drawn_training_set_is_prepared_like_pad_drawings():
-    from mnist_core.pendigits import drawn_training_set
-    from mnist_core.preprocess import centre_of_mass
+    from mnist_core.reading.preprocess import centre_of_mass
+    from mnist_core.sources.pendigits import drawn_training_set
 
     digits = load_pendigits(SAMPLE)[:6]
     images, labels = drawn_training_set(digits, renders=2, seed=3)
@@ -289,8 +289,8 @@ def test_drawn_training_set_is_prepared_like_pad_drawings():
 
 
 def test_compose_number_writes_digits_left_to_right_inside_the_pad():
-    from mnist_core.pendigits import compose_number
-    from mnist_core.segment import NUMBER_PAD
+    from mnist_core.reading.segment import NUMBER_PAD
+    from mnist_core.sources.pendigits import compose_number
 
     digits = load_pendigits(SAMPLE)[:5]
     for seed in range(5):

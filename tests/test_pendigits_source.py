@@ -1,5 +1,5 @@
-"""Tests for `mnist_core.pendigits_source`: where it finds its file: the environment, the shared
-copy, the cache beside Keras's MNIST, and the one-time download.
+"""Tests for `mnist_core.sources.pendigits_source`: where it finds its file: the
+environment, the shared copy, the cache beside Keras's MNIST, and the one-time download.
 
 Downloads come from `file://` URLs of the committed sample (as `.Z`, plain or zipped);
 the sample's own SHA-256 stands in for the real file's. Nothing touches the network or
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from mnist_core import pendigits_source as source
-from mnist_core.pendigits_source import (
+from mnist_core.sources import pendigits_source as source
+from mnist_core.sources.pendigits_source import (
     FILE_NAME,
     PENDIGITS_SHA256,
     PenDigitsChecksumError,

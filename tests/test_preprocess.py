@@ -1,4 +1,4 @@
-"""`mnist_core.preprocess`: the MNIST-style path every image takes to the model."""
+"""`mnist_core.reading.preprocess`: the MNIST-style path every image takes to the model."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from mnist_core.errors import EmptyDrawingError
-from mnist_core.preprocess import (
+from mnist_core.reading.preprocess import (
     PreprocessSteps,
     canvas_to_mnist,
     centre_of_mass,

@@ -1,4 +1,4 @@
-"""`mnist_core.quantize`: a model's int8 graph, kept only if it reads as well as the
+"""`mnist_core.training.quantize`: a model's int8 graph, kept only if it reads as well as the
 float one, and how the store serves, replaces and removes it."""
 
 from __future__ import annotations
@@ -10,17 +10,18 @@ import numpy as np
 import onnx
 import pytest
 
-from mnist_core import quantize, registry
 from mnist_core.__main__ import main
-from mnist_core.card import ModelCard
-from mnist_core.config import TrainConfig
 from mnist_core.errors import InvalidModelError, InvalidModelNameError
-from mnist_core.inference import predict_proba
-from mnist_core.models import build_model
-from mnist_core.preprocess import prepare_mnist
-from mnist_core.run_data import validation_digits
-from mnist_core.runtime import OUTPUTS
-from mnist_core.verdict import ReadingPolicy
+from mnist_core.model.card import ModelCard
+from mnist_core.model.runtime import OUTPUTS
+from mnist_core.model.verdict import ReadingPolicy
+from mnist_core.reading.inference import predict_proba
+from mnist_core.reading.preprocess import prepare_mnist
+from mnist_core.store import registry, saving
+from mnist_core.training import quantize
+from mnist_core.training.config import TrainConfig
+from mnist_core.training.models import build_model
+from mnist_core.training.run_data import validation_digits
 from tests.conftest import SUBSET_DIR
 
 
@@ -104,20 +105,20 @@ def test_calibration_never_sees_the_validation_digits(store, mnist_subset):
 
 def test_saving_over_a_model_drops_its_int8_graph(quantized):
     store, _ = quantized
-    registry.save_model(build_model("seed-cnn"), "seed-cnn", ModelCard(), directory=store,
+    saving.save_model(build_model("seed-cnn"), "seed-cnn", ModelCard(), directory=store,
                         overwrite=True)
     assert not (store / "seed-cnn.int8.onnx").exists()
     assert registry.read_card("seed-cnn", store).int8 is None
     assert registry.open_model("seed-cnn", store).network.path == store / "seed-cnn.onnx"
     # a card carried over with an int8 entry does not name a graph the weights lack
-    registry.save_model(build_model("seed-cnn"), "other",
+    saving.save_model(build_model("seed-cnn"), "other",
                         ModelCard(int8={"onnx_sha256": "0" * 64}), directory=store)
     assert registry.read_card("other", store).int8 is None
 
 
 def test_deleting_a_model_deletes_its_int8_graph(quantized):
     store, _ = quantized
-    registry.delete_model("seed-cnn", store)
+    saving.delete_model("seed-cnn", store)
     assert not list(store.glob("seed-cnn*"))
 
 
@@ -136,7 +137,7 @@ def test_a_damaged_or_missing_int8_graph_is_refused_and_the_float_one_still_read
 def test_an_int8_graph_that_reads_worse_is_not_kept(store, mnist_subset, monkeypatch):
     before = registry.read_card("seed-cnn", store)
     # stands in for a quantization gone wrong: another network's graph, untrained
-    registry.save_model(build_model("seed-cnn"), "untrained", ModelCard(), directory=store)
+    saving.save_model(build_model("seed-cnn"), "untrained", ModelCard(), directory=store)
     wrong = (store / "untrained.onnx").read_bytes()
     monkeypatch.setattr(quantize, "int8_graph", lambda graph, images: wrong)
     with pytest.raises(quantize.QuantizationRejected, match="kept in float only"):

@@ -1,4 +1,4 @@
-"""`mnist_core.registry`: round trips, atomic saves, bad names and bad files."""
+"""`mnist_core.store.registry`: round trips, atomic saves, bad names and bad files."""
 
 from __future__ import annotations
 
@@ -11,23 +11,23 @@ import keras
 import numpy as np
 import pytest
 
-from mnist_core import registry
 from mnist_core.__main__ import main
-from mnist_core.card import ModelCard
 from mnist_core.errors import (
     InvalidModelError,
     InvalidModelNameError,
     ModelNotFoundError,
     ModelProtectedError,
 )
-from mnist_core.inference import predict_proba
-from mnist_core.models import build_model
+from mnist_core.model.card import ModelCard
+from mnist_core.reading.inference import predict_proba
+from mnist_core.store import registry, saving
+from mnist_core.training.models import build_model
 
 
 @pytest.fixture
 def store(tmp_path):
     model = build_model("mlp-16-16-relu")
-    registry.save_model(model, "small", ModelCard(test_accuracy=0.5), directory=tmp_path)
+    saving.save_model(model, "small", ModelCard(test_accuracy=0.5), directory=tmp_path)
     return tmp_path, model
 
 
@@ -44,9 +44,9 @@ def test_round_trip_gives_the_same_predictions(store, rng):
 
 def test_default_is_cnn_else_the_best(store):
     folder, model = store
-    registry.save_model(model, "better", ModelCard(test_accuracy=0.9), directory=folder)
+    saving.save_model(model, "better", ModelCard(test_accuracy=0.9), directory=folder)
     assert registry.default_model_name(folder) == "better"
-    registry.save_model(model, "cnn", ModelCard(test_accuracy=0.1), directory=folder)
+    saving.save_model(model, "cnn", ModelCard(test_accuracy=0.1), directory=folder)
     assert registry.default_model_name(folder) == "cnn"
     assert registry.load_model(None, folder).network.count_params() == model.count_params()
 
@@ -86,7 +86,7 @@ def test_incompatible_models_are_refused(tmp_path):
     inputs = keras.Input((32, 32, 3))
     wrong_input = keras.Model(inputs, keras.layers.Dense(10)(keras.layers.Flatten()(inputs)))
     with pytest.raises(InvalidModelError, match=r"\(32, 32, 3\)"):
-        registry.save_model(wrong_input, "wrong", ModelCard(), directory=tmp_path)
+        saving.save_model(wrong_input, "wrong", ModelCard(), directory=tmp_path)
     wrong_input.save(tmp_path / "wrong.keras")
     with pytest.raises(InvalidModelError, match="expected one of"):
         registry.load_model("wrong", tmp_path)
@@ -109,7 +109,7 @@ def test_crash_mid_save_leaves_the_old_model(store, monkeypatch):
 
     monkeypatch.setattr(keras.Model, "save", crash)
     with pytest.raises(KeyboardInterrupt):
-        registry.save_model(other, "small", ModelCard(params=1), directory=folder, overwrite=True)
+        saving.save_model(other, "small", ModelCard(params=1), directory=folder, overwrite=True)
     assert (folder / "small.keras").read_bytes() == before
     assert json.loads((folder / "small.json").read_text())["test_accuracy"] == 0.5
     assert sorted(p.name for p in folder.iterdir()) == ["small.json", "small.keras",
@@ -127,9 +127,9 @@ def test_a_full_disk_while_writing_the_card_lands_neither_model_nor_card(store, 
 
     monkeypatch.setattr(Path, "write_text", full)
     with pytest.raises(OSError, match="No space"):
-        registry.save_model(model, "new", ModelCard(), directory=folder)
+        saving.save_model(model, "new", ModelCard(), directory=folder)
     with pytest.raises(OSError, match="No space"):
-        registry.save_model(model, "small", ModelCard(params=1), directory=folder,
+        saving.save_model(model, "small", ModelCard(params=1), directory=folder,
                             overwrite=True)
     assert sorted(p.name for p in folder.iterdir()) == ["small.json", "small.keras",
                                                         "small.onnx"]
@@ -139,11 +139,11 @@ def test_a_full_disk_while_writing_the_card_lands_neither_model_nor_card(store, 
 def test_overwrite_needs_consent_and_delete(store):
     folder, model = store
     with pytest.raises(FileExistsError):
-        registry.save_model(model, "small", ModelCard(), directory=folder)
-    registry.delete_model("small", folder)
+        saving.save_model(model, "small", ModelCard(), directory=folder)
+    saving.delete_model("small", folder)
     assert registry.list_models(folder) == []
     with pytest.raises(ModelNotFoundError):
-        registry.delete_model("small", folder)
+        saving.delete_model("small", folder)
 
 
 def test_saved_file_has_no_optimizer_state(store):
@@ -165,7 +165,7 @@ def test_a_model_left_without_its_card_is_listed_as_such_and_the_command_line_re
     info = {i.name: i for i in registry.list_models()}["small"]
     assert info.card == ModelCard() and info.card_error is None and info.owner is None
     with pytest.raises(ModelProtectedError, match="someone else"):
-        registry.delete_model("small", owner="o_" + "a" * 32)
+        saving.delete_model("small", owner="o_" + "a" * 32)
     assert main(["delete", "cnn"]) == 2  # shipped: refused, and said so
     assert "shipped model" in capsys.readouterr().err
     assert main(["delete", "small"]) == 0
@@ -175,11 +175,11 @@ def test_a_model_left_without_its_card_is_listed_as_such_and_the_command_line_re
 
 def test_a_run_holds_its_model_until_it_is_deleted_or_saved_again(store):
     folder, model = store
-    registry.save_model(model, "mine", ModelCard(job="job-1"), directory=folder)
+    saving.save_model(model, "mine", ModelCard(job="job-1"), directory=folder)
     assert registry.holds_run("mine", "job-1", folder)
     assert not registry.holds_run("mine", "job-2", folder)
-    registry.save_model(model, "mine", ModelCard(job="job-2"), directory=folder, overwrite=True)
+    saving.save_model(model, "mine", ModelCard(job="job-2"), directory=folder, overwrite=True)
     assert not registry.holds_run("mine", "job-1", folder)  # replaced by a later run
-    registry.delete_model("mine", folder)
+    saving.delete_model("mine", folder)
     assert not registry.holds_run("mine", "job-2", folder)
     assert not registry.holds_run("never-saved", "job-3", folder)

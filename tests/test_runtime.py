@@ -1,4 +1,4 @@
-"""`mnist_core.runtime` and the store's ONNX graphs: every save exports one, the web
+"""`mnist_core.model.runtime` and the store's ONNX graphs: every save exports one, the web
 server reads with it (`registry.open_model`), and it gives the Keras network's
 probabilities, for the shipped models and a freshly trained one, on MNIST and drawings."""
 
@@ -11,12 +11,12 @@ import shutil
 import numpy as np
 import pytest
 
-from mnist_core import registry
 from mnist_core.__main__ import main
 from mnist_core.errors import InvalidModelError, MissingOutputError, OnnxMissingError
-from mnist_core.inference import predict_proba, read_drawing, read_number
-from mnist_core.preprocess import canvas_to_mnist, prepare_mnist
-from mnist_core.runtime import OUTPUTS, OnnxNetwork
+from mnist_core.model.runtime import OUTPUTS, OnnxNetwork
+from mnist_core.reading.inference import predict_proba, read_drawing, read_number
+from mnist_core.reading.preprocess import canvas_to_mnist, prepare_mnist
+from mnist_core.store import registry, saving
 
 from .drawing import draw_strokes, enlarge_mnist
 
@@ -118,7 +118,7 @@ def test_a_graph_its_card_does_not_name_or_a_damaged_one_is_refused(copied):
 
 
 def test_delete_takes_the_graph_too(copied):
-    registry.delete_model("seed-cnn", copied)
+    saving.delete_model("seed-cnn", copied)
     assert list(copied.iterdir()) == []
 
 

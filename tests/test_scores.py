@@ -1,4 +1,4 @@
-"""`mnist_core.scores`: a model's readings of the MNIST test set, stored beside it when it
+"""`mnist_core.store.scores`: a model's readings of the MNIST test set, stored beside it when it
 is saved, removed and remade with it, and read only while they belong to the graph the
 model is served through."""
 
@@ -9,13 +9,13 @@ import shutil
 import numpy as np
 import pytest
 
-from mnist_core import registry
 from mnist_core.__main__ import main
 from mnist_core.errors import InvalidModelError, ModelProtectedError
-from mnist_core.evaluate import evaluate_model
-from mnist_core.inference import predict_proba
-from mnist_core.preprocess import prepare_mnist
-from mnist_core.scores import Scores, ScoresError, score_model
+from mnist_core.reading.evaluate import evaluate_model
+from mnist_core.reading.inference import predict_proba
+from mnist_core.reading.preprocess import prepare_mnist
+from mnist_core.store import registry, saving
+from mnist_core.store.scores import Scores, ScoresError, score_model
 from tests.conftest import SUBSET_DIR
 
 
@@ -66,9 +66,9 @@ def test_readings_are_a_fraction_of_the_test_set_they_describe(store):
 
 def test_readings_of_another_graph_are_stale_and_the_command_remakes_them(store, capsys):
     card = registry.read_card("seed-cnn", store)
-    registry.write_card("seed-cnn", card.replace(onnx_sha256="0" * 64), store)
+    saving.write_card("seed-cnn", card.replace(onnx_sha256="0" * 64), store)
     assert registry.read_scores("seed-cnn", store) is None
-    registry.write_card("seed-cnn", card, store)
+    saving.write_card("seed-cnn", card, store)
     assert registry.read_scores("seed-cnn", store) is not None
 
     registry.scores_path("seed-cnn", store).unlink()
@@ -87,7 +87,7 @@ def test_a_damaged_readings_file_is_an_invalid_model_and_scoring_replaces_it(sto
     with pytest.raises(InvalidModelError, match="cannot be read"):
         registry.read_scores("seed-cnn", store)
     model = registry.open_model("seed-cnn", store, memory_arena=False)
-    registry.write_scores("seed-cnn", score_model(model, test_set), store)
+    saving.write_scores("seed-cnn", score_model(model, test_set), store)
     assert registry.read_scores("seed-cnn", store).evaluation().accuracy > 0.5
     with pytest.raises(ScoresError):
         Scores.from_bytes(b"PK\x03\x04 truncated")
@@ -95,12 +95,12 @@ def test_a_damaged_readings_file_is_an_invalid_model_and_scoring_replaces_it(sto
 
 def test_saving_without_a_test_set_drops_the_old_readings_and_delete_removes_them(store):
     model = registry.load_model("seed-cnn", store)
-    registry.save_model(model.network, "seed-cnn", model.card, directory=store, overwrite=True)
+    saving.save_model(model.network, "seed-cnn", model.card, directory=store, overwrite=True)
     assert not registry.scores_path("seed-cnn", store).exists()
-    registry.save_model(model.network, "other", model.card, directory=store,
+    saving.save_model(model.network, "other", model.card, directory=store,
                         test_set=(np.zeros((3, 28, 28), np.float32), np.array([0, 1, 2])))
     assert registry.scores_path("other", store).exists()
-    registry.delete_model("other", store)
+    saving.delete_model("other", store)
     assert not list(store.glob("other.*"))
 
 
@@ -117,7 +117,7 @@ def test_quantizing_stores_the_int8_graphs_readings(store):
 
 
 def registry_test_images() -> np.ndarray:
-    from mnist_core.data import load_mnist
+    from mnist_core.sources.data import load_mnist
 
     return load_mnist(SUBSET_DIR)[1][0]
 
@@ -132,4 +132,4 @@ def test_shipped_models_carry_readings_of_the_full_test_set_and_refuse_new_ones(
         assert registry.scores_path(info.name).stat().st_size < 300_000
     default = registry.default_model_name()
     with pytest.raises(ModelProtectedError):
-        registry.write_scores(default, registry.read_scores(default))
+        saving.write_scores(default, registry.read_scores(default))

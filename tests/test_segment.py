@@ -1,4 +1,4 @@
-"""`mnist_core.segment` and `inference.read_number`: a whole number cut into its digits."""
+"""`mnist_core.reading.segment` and `inference.read_number`: a whole number cut into its digits."""
 
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnist_core import inference, registry
 from mnist_core.errors import EmptyDrawingError
-from mnist_core.inference import UNREAD, read_number
-from mnist_core.pendigits import compose_number, load_pendigits
-from mnist_core.segment import segment_number
-from mnist_core.verdict import NOT_NAMED
+from mnist_core.model.verdict import NOT_NAMED
+from mnist_core.reading import inference
+from mnist_core.reading.inference import UNREAD, read_number
+from mnist_core.reading.segment import segment_number
+from mnist_core.sources.pendigits import compose_number, load_pendigits
+from mnist_core.store import registry
 
 from .drawing import draw_strokes
 

@@ -23,7 +23,7 @@ def test_warm_start_opens_the_default_model_without_tensorflow(monkeypatch, tmp_
         "def warm():\n    from app_ui import ui\n    ui.warm_start()\n"  # as app.py's
         "server.warm_in_background(warm).join(120)\n"
         "from app_ui import ui\n"
-        "assert 'onnxruntime' in sys.modules and 'mnist_core.segment' in sys.modules\n"
+        "assert 'onnxruntime' in sys.modules and 'mnist_core.reading.segment' in sys.modules\n"
         "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules\n"
         "print('warm')"
     )

@@ -7,16 +7,16 @@ import os
 import numpy as np
 import pytest
 
-from mnist_core import registry
-from mnist_core.architectures import ARCHITECTURES
-from mnist_core.calibration import expected_calibration_error
-from mnist_core.card import DIGIT
-from mnist_core.data import DATA_DIR_ENV, load_mnist
-from mnist_core.inference import predict_proba, read_digits
-from mnist_core.negatives import UNTRAINED_KINDS, non_digits
-from mnist_core.preprocess import PREPROCESS_VERSION, canvas_to_mnist, prepare_mnist
-from mnist_core.runtime import OUTPUTS
-from mnist_core.verdict import NOT_NAMED
+from mnist_core.model.card import DIGIT
+from mnist_core.model.runtime import OUTPUTS
+from mnist_core.model.verdict import NOT_NAMED
+from mnist_core.reading.inference import predict_proba, read_digits
+from mnist_core.reading.preprocess import PREPROCESS_VERSION, canvas_to_mnist, prepare_mnist
+from mnist_core.sources.data import DATA_DIR_ENV, load_mnist
+from mnist_core.store import registry
+from mnist_core.training.architectures import ARCHITECTURES
+from mnist_core.training.calibration import expected_calibration_error
+from mnist_core.training.negatives import UNTRAINED_KINDS, non_digits
 
 from .drawing import enlarge_mnist
 

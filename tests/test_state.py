@@ -1,4 +1,4 @@
-"""`mnist_core.state`: the one decision between SQLite files in the state folder and
+"""`mnist_core.shared.state`: the one decision between SQLite files in the state folder and
 Redis, and whether the Redis chosen keeps what is written through a crash (append-only),
 checked on real `redis-server`s."""
 
@@ -13,7 +13,7 @@ import time
 import pytest
 import redis
 
-from mnist_core.state import QUEUE_URL_ENV, REDIS, SQLITE, STATE_DIR_ENV, open_backend
+from mnist_core.shared.state import QUEUE_URL_ENV, REDIS, SQLITE, STATE_DIR_ENV, open_backend
 
 
 def test_nothing_configured_is_sqlite_files_in_the_state_folder(tmp_path, monkeypatch):
@@ -49,7 +49,7 @@ def test_anything_else_is_refused_naming_it(url, tmp_path):
 
 def test_a_redis_of_snapshots_only_is_said_to_lose_runs_in_a_crash(redis_url, caplog):
     # the fixture's redis-server runs without append-only, as Redis does by default
-    with caplog.at_level(logging.INFO, logger="mnist_core.state"):
+    with caplog.at_level(logging.INFO, logger="mnist_core.shared.state"):
         backend = open_backend(redis_url)
     found = backend.durability()
     assert found.kept is False
@@ -65,7 +65,7 @@ def test_an_append_only_redis_is_fine_and_nothing_is_warned(redis_url, caplog):
     admin = redis.Redis.from_url(redis_url)
     admin.config_set("appendonly", "yes")
     try:
-        with caplog.at_level(logging.INFO, logger="mnist_core.state"):
+        with caplog.at_level(logging.INFO, logger="mnist_core.shared.state"):
             backend = open_backend(redis_url)
         assert backend.durability().kept is True and backend.durability().message is None
         assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
@@ -80,7 +80,7 @@ def test_a_redis_that_refuses_config_is_said_not_to_be_checkable(redis_url, capl
     admin.acl_setuser("app", enabled=True, passwords=["+s3cret"], keys=["*"],
                       channels=["*"], categories=["+@all"], commands=["-config"])
     port = admin.connection_pool.connection_kwargs["port"]
-    with caplog.at_level(logging.WARNING, logger="mnist_core.state"):
+    with caplog.at_level(logging.WARNING, logger="mnist_core.shared.state"):
         backend = open_backend(f"redis://app:s3cret@127.0.0.1:{port}/0")
     found = backend.durability()
     assert found.kept is None and "cannot be checked: it refuses CONFIG GET" in found.message
@@ -95,7 +95,7 @@ def test_a_redis_out_of_reach_is_asked_again_once_it_answers(tmp_path, caplog, r
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    with caplog.at_level(logging.WARNING, logger="mnist_core.state"):
+    with caplog.at_level(logging.WARNING, logger="mnist_core.shared.state"):
         backend = open_backend(f"redis://127.0.0.1:{port}/0")  # nothing listens there
     found = backend.durability()
     assert found.kept is None and "not known yet: it cannot be reached" in found.message

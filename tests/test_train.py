@@ -1,4 +1,4 @@
-"""`mnist_core.train` and `mnist_core.augment` on the committed subset."""
+"""`mnist_core.training.train` and `mnist_core.training.augment` on the committed subset."""
 
 from __future__ import annotations
 
@@ -10,15 +10,15 @@ import keras
 import numpy as np
 import pytest
 
-from mnist_core.augment import augment_batch
-from mnist_core.calibration import TARGET_SURE_ACCURACY
 from mnist_core.errors import ModelNotFoundError, TrainingStopped
-from mnist_core.inference import predict_proba
-from mnist_core.negatives import ALL_KINDS, non_digits
-from mnist_core.preprocess import canvas_to_mnist, prepare_mnist
-from mnist_core.registry import list_models, load_model, read_card
-from mnist_core.run_data import split_indices, validation_digits
-from mnist_core.train import HISTORY_KEYS, TrainConfig, train_model
+from mnist_core.reading.inference import predict_proba
+from mnist_core.reading.preprocess import canvas_to_mnist, prepare_mnist
+from mnist_core.store.registry import list_models, load_model, read_card
+from mnist_core.training.augment import augment_batch
+from mnist_core.training.calibration import TARGET_SURE_ACCURACY
+from mnist_core.training.negatives import ALL_KINDS, non_digits
+from mnist_core.training.run_data import split_indices, validation_digits
+from mnist_core.training.train import HISTORY_KEYS, TrainConfig, train_model
 
 
 def test_run_records_every_epoch_and_saves(mnist_subset, tmp_path):
@@ -220,7 +220,7 @@ def test_augmentation_keeps_digits_recognisable(mnist_subset):
 def test_pen_drawn_digits_join_training_and_the_card_says_so(mnist_subset, monkeypatch):
     sample = Path(__file__).parent / "data" / "pendigits-sample.tra"
     monkeypatch.setenv("PENDIGITS_PATH", str(sample))
-    from mnist_core.pendigits import load_pendigits
+    from mnist_core.sources.pendigits import load_pendigits
 
     writers = sorted({d.writer for d in load_pendigits()})[:5]
     n_pen = sum(d.writer in writers for d in load_pendigits())

@@ -7,7 +7,7 @@ import re
 
 import app_ui.ui
 import app_ui.visitor
-from mnist_core.card import ModelCard
+from mnist_core.model.card import ModelCard
 
 
 def test_a_card_is_shown_as_a_few_labelled_facts():

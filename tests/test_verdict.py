@@ -1,13 +1,12 @@
-"""`mnist_core.verdict`: the one rule for "a digit", "not sure" and "not a digit"."""
+"""`mnist_core.model.verdict`: the one rule for "a digit", "not sure" and "not a digit"."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from mnist_core.card import Reading
-from mnist_core.inference import Readings
-from mnist_core.verdict import (
+from mnist_core.model.card import Reading
+from mnist_core.model.verdict import (
     NOT_NAMED,
     TWO_DIGITS_AT_LEAST,
     Kind,
@@ -15,6 +14,7 @@ from mnist_core.verdict import (
     judge,
     temper,
 )
+from mnist_core.reading.inference import Readings
 
 
 def one_hot_ish(top: int, p: float) -> np.ndarray:

@@ -15,11 +15,11 @@ import sys
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from mnist_core import data
 from mnist_core.errors import DatasetError
 from mnist_core.jobs import worker
 from mnist_core.jobs.queue import JobQueue
 from mnist_core.jobs.records import QUEUED
+from mnist_core.sources import data
 from tests.conftest import ROOT, SUBSET_DIR
 
 ONLY_FULL = {"tensorflow", "keras", "tf2onnx", "onnx", "pytest", "ruff", "playwright"}

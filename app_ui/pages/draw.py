@@ -13,13 +13,13 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from app_ui import messages, reading_views, ui, visitor
-from mnist_core import registry
-from mnist_core.card import DIGIT
 from mnist_core.errors import EmptyDrawingError, InvalidModelError, ModelNotFoundError
-from mnist_core.images import ImageReadError, read_image
-from mnist_core.inference import UNREAD, read_drawing, read_number, read_upload
-from mnist_core.preprocess import PreprocessSteps
-from mnist_core.segment import NARROW_NUMBER_PAD, NUMBER_PAD
+from mnist_core.model.card import DIGIT
+from mnist_core.reading.images import ImageReadError, read_image
+from mnist_core.reading.inference import UNREAD, read_drawing, read_number, read_upload
+from mnist_core.reading.preprocess import PreprocessSteps
+from mnist_core.reading.segment import NARROW_NUMBER_PAD, NUMBER_PAD
+from mnist_core.store import registry
 
 try:
     from streamlit_drawable_canvas import st_canvas
@@ -27,7 +27,7 @@ except (ImportError, StreamlitAPIException) as err:  # the component needs a run
     st_canvas, CANVAS_ERROR = None, err
 
 CANVAS_PX = 280
-IMAGE_FORMATS = "PNG, JPEG, BMP, WebP, GIF or TIFF"  # what mnist_core.images reads
+IMAGE_FORMATS = "PNG, JPEG, BMP, WebP, GIF or TIFF"  # what mnist_core.reading.images reads
 DRAW, NUMBER, UPLOAD = "Draw a digit", "Write a number", "Upload a photo"
 # each input's page title and how to use it
 TITLES = {

@@ -2,15 +2,15 @@
 
 Curves and the comparison table come from the model cards; the confusion matrix, the
 reliability diagram and the misclassified digits from the model's readings of the MNIST
-test set, stored beside it when it was made (`mnist_core.scores`).
+test set, stored beside it when it was made (`mnist_core.store.scores`).
 """
 
 import streamlit as st
 
 from app_ui import charts, messages, reading_views, ui
-from mnist_core import compare, registry
-from mnist_core.card import DIGIT
 from mnist_core.errors import DatasetError, InvalidModelError, ModelNotFoundError
+from mnist_core.model.card import DIGIT
+from mnist_core.store import compare, registry
 
 MAX_EXAMPLES = 40
 PERCENT = st.column_config.NumberColumn(format="%.2f %%")

@@ -9,8 +9,8 @@ import logging
 import streamlit as st
 
 from app_ui import charts, identity, messages, ui, visitor
-from mnist_core import registry
 from mnist_core.errors import ModelNotFoundError, ModelProtectedError
+from mnist_core.store import registry, saving
 
 log = logging.getLogger(__name__)
 
@@ -97,12 +97,12 @@ with actions:
         confirmed = st.checkbox(f"Yes, delete {name!r} and its card", key=f"models_confirm_{name}")
         if st.button("Delete", key="models_delete", type="primary", disabled=not confirmed):
             try:
-                registry.delete_model(name, owner=owner)
+                saving.delete_model(name, owner=owner)
             except (ModelNotFoundError, ModelProtectedError) as err:
                 st.error(f"Could not delete {name!r}: {messages.for_visitor(err)}")
             except OSError as err:
                 log.warning("deleting model %r failed: %s", name, err)
-                problem = registry.store_problem(err) or "the model store could not be changed"
+                problem = saving.store_problem(err) or "the model store could not be changed"
                 st.error(f"Could not delete {name!r}: {problem}.")
             else:
                 st.session_state.models_flash = f"Deleted model {name!r}."

@@ -8,10 +8,6 @@ the page or reloading keeps them (the owner id is in a cookie of the browser).
 import streamlit as st
 
 from app_ui import ui, visitor
-from mnist_core import registry
-from mnist_core.architectures import ARCHITECTURES, DEFAULT_ARCHITECTURE
-from mnist_core.config import TAUGHT_NON_DIGITS, TrainConfig
-from mnist_core.data import mnist_available
 from mnist_core.errors import (
     InvalidModelNameError,
     JobError,
@@ -20,12 +16,16 @@ from mnist_core.errors import (
 )
 from mnist_core.jobs.records import FAILED, FINISHED, QUEUED, RUNNING
 from mnist_core.jobs.worker import trains_here
-from mnist_core.pendigits import (
+from mnist_core.sources.data import mnist_available
+from mnist_core.sources.pendigits import (
     N_DIGITS,
     N_WRITERS,
     default_pendigits_path,
     pendigits_available,
 )
+from mnist_core.store import registry
+from mnist_core.training.architectures import ARCHITECTURES, DEFAULT_ARCHITECTURE
+from mnist_core.training.config import TAUGHT_NON_DIGITS, TrainConfig
 
 MOST_EPOCHS = 50  # the slider's end, where the deployment's size limit allows it
 BATCH_SIZES = [16, 32, 64, 128, 256, 512, 1024]

@@ -6,24 +6,3 @@ the pages use), `run` (a job's process, by its kind) and `worker` (the consumer 
 supervisor of jobs' processes). Each imports only those before it, in that order. None of them
 imports TensorFlow or Keras, except `run` once it trains.
 """
-
-from mnist_core.jobs.queue import JobQueue
-from mnist_core.jobs.records import (
-    ACTIVE,
-    ENDED,
-    FAILED,
-    FINISHED,
-    QUEUED,
-    RUNNING,
-    STOPPED,
-    TRAIN,
-    Job,
-    Limits,
-    QueueView,
-)
-from mnist_core.owners import check_owner, new_owner_id
-
-__all__ = [
-    "ACTIVE", "ENDED", "FAILED", "FINISHED", "QUEUED", "RUNNING", "STOPPED", "TRAIN",
-    "Job", "JobQueue", "Limits", "QueueView", "check_owner", "new_owner_id",
-]

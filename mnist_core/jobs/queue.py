@@ -33,8 +33,6 @@ from pathlib import Path
 
 from huey import Huey, RedisHuey, SqliteHuey
 
-from mnist_core import registry
-from mnist_core.config import TrainConfig
 from mnist_core.errors import (
     InvalidModelError,
     InvalidModelNameError,
@@ -60,8 +58,10 @@ from mnist_core.jobs.records import (
     next_turn,
 )
 from mnist_core.jobs.store import JobStore, is_damage, open_job_store, set_aside_if_damaged
-from mnist_core.owners import check_owner
-from mnist_core.state import SQLITE, Backend, open_backend
+from mnist_core.shared.owners import check_owner
+from mnist_core.shared.state import SQLITE, Backend, open_backend
+from mnist_core.store import registry
+from mnist_core.training.config import TrainConfig
 
 log = logging.getLogger(__name__)
 

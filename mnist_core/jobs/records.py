@@ -10,8 +10,8 @@ import os
 import time
 from dataclasses import asdict, dataclass, field, fields
 
-from mnist_core.card import ModelCard
-from mnist_core.config import TrainConfig
+from mnist_core.model.card import ModelCard
+from mnist_core.training.config import TrainConfig
 
 QUEUED, RUNNING, FINISHED, STOPPED, FAILED = "queued", "running", "finished", "stopped", "failed"
 ACTIVE = (QUEUED, RUNNING)

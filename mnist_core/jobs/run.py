@@ -17,12 +17,12 @@ import logging
 import sys
 import time
 
-from mnist_core import registry
-from mnist_core.config import TrainConfig
 from mnist_core.errors import MnistCoreError
 from mnist_core.jobs.records import FAILED, FINISHED, RUNNING, STOPPED, TRAIN, Progress, kind_of
 from mnist_core.jobs.store import JobStore, open_job_store, patiently
-from mnist_core.state import open_backend
+from mnist_core.shared.state import open_backend
+from mnist_core.store import saving
+from mnist_core.training.config import TrainConfig
 
 log = logging.getLogger(__name__)
 
@@ -74,12 +74,12 @@ def train_job(store: JobStore, job_id: str) -> None:
     Every way a run can end (finished, stopped, failed) becomes a status and a message
     on the record; the model store's atomic saves leave existing models whole.
     """
-    from mnist_core.tensorflow_setup import quiet_tensorflow
+    from mnist_core.training.tensorflow_setup import quiet_tensorflow
 
     quiet_tensorflow()
-    from mnist_core.data import load_mnist
     from mnist_core.errors import TrainingStopped
-    from mnist_core.train import train_model
+    from mnist_core.sources.data import load_mnist
+    from mnist_core.training.train import train_model
 
     record = store.get(job_id)
     if record is None or record["status"] != RUNNING:
@@ -131,7 +131,7 @@ def train_job(store: JobStore, job_id: str) -> None:
         end(FAILED, str(err))
     except OSError as err:  # the detail (paths, errno) is for the server log only
         log.warning("training job %s (%r) failed: %s", job_id, name, err, exc_info=True)
-        problem = registry.store_problem(err)
+        problem = saving.store_problem(err)
         end(FAILED, f"The model could not be saved: {problem}. Every existing model is "
             "unchanged." if problem else "A file or download the run needed could not be "
             "read or written (the server log has the detail); nothing was saved.")

@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from mnist_core.state import REDIS, Backend
+from mnist_core.shared.state import REDIS, Backend
 
 WORKER_TTL = 15.0  # s without a heartbeat after which a worker counts as gone
 

@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from mnist_core.segment import NARROW_NUMBER_PAD, NUMBER_PAD
+from mnist_core.reading.segment import NARROW_NUMBER_PAD, NUMBER_PAD
 
 from .helpers import (
     BAR,

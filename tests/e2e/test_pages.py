@@ -8,7 +8,7 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
-from mnist_core import registry
+from mnist_core.store import registry
 
 from .helpers import (
     APP_RUN_TIMEOUT,

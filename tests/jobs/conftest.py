@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from mnist_core.config import TrainConfig
 from mnist_core.jobs.queue import JobQueue
 from mnist_core.jobs.records import Job
 from mnist_core.jobs.worker import immediate_queue
+from mnist_core.training.config import TrainConfig
 
 from ..conftest import ROOT, SUBSET_DIR
 

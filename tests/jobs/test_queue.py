@@ -12,8 +12,6 @@ from dataclasses import replace
 
 import pytest
 
-from mnist_core import registry
-from mnist_core.config import TrainConfig
 from mnist_core.errors import JobError, ModelProtectedError, OwnerError
 from mnist_core.jobs.queue import JobQueue
 from mnist_core.jobs.records import (
@@ -27,6 +25,8 @@ from mnist_core.jobs.records import (
     Progress,
 )
 from mnist_core.jobs.worker import immediate_queue
+from mnist_core.store import registry, saving
+from mnist_core.training.config import TrainConfig
 
 from .conftest import ALICE, BOB, TINY
 
@@ -97,10 +97,10 @@ def test_names_of_shipped_and_other_peoples_models_are_protected(inline, stores)
     assert registry.read_card("bobs").owner == BOB
     assert registry.read_card("bobs").created >= before
     with pytest.raises(ModelProtectedError, match="shipped"):
-        registry.delete_model("cnn")
+        saving.delete_model("cnn")
     with pytest.raises(ModelProtectedError, match="someone else"):
-        registry.delete_model("bobs", owner=ALICE)
-    registry.delete_model("bobs", owner=BOB)
+        saving.delete_model("bobs", owner=ALICE)
+    saving.delete_model("bobs", owner=BOB)
     assert [i.name for i in registry.list_models()] == ["cnn"]
 
 
@@ -219,7 +219,7 @@ def test_a_model_store_that_refuses_the_save_fails_the_run_in_plain_words(
     def refuse(*files):
         raise OSError(code, os.strerror(code), str(temp))
 
-    monkeypatch.setattr(registry, "_atomic_write", refuse)
+    monkeypatch.setattr(saving, "_atomic_write", refuse)
     job = inline.submit(TINY, "kept", ALICE, overwrite=True)
     assert job.status == FAILED
     assert job.message == (f"The model could not be saved: {said}. Every existing model "

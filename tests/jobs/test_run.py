@@ -9,11 +9,11 @@ from dataclasses import replace
 
 import pytest
 
-from mnist_core import registry
 from mnist_core.errors import JobError
 from mnist_core.jobs.queue import JobQueue
 from mnist_core.jobs.records import FAILED, FINISHED, QUEUED, RUNNING, TRAIN
 from mnist_core.jobs.run import RUNNERS, run_job
+from mnist_core.store import registry
 
 from .conftest import ALICE, BOB, TINY
 

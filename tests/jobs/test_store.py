@@ -11,8 +11,8 @@ import pytest
 from mnist_core.jobs.queue import JobQueue
 from mnist_core.jobs.records import QUEUED, RUNNING, STOPPED
 from mnist_core.jobs.store import RedisJobStore, SqliteJobStore, open_job_store
-from mnist_core.owners import OwnerBook, new_owner_id
-from mnist_core.state import REDIS, open_backend
+from mnist_core.shared.owners import OwnerBook, new_owner_id
+from mnist_core.shared.state import REDIS, open_backend
 
 from .conftest import ALICE, BOB, TINY
 

@@ -14,12 +14,12 @@ import sys
 import time
 from pathlib import Path
 
-from mnist_core import registry
-from mnist_core.config import TrainConfig
 from mnist_core.jobs import worker as worker_module
 from mnist_core.jobs.queue import JobQueue
 from mnist_core.jobs.records import FAILED, FINISHED, QUEUED, RUNNING, STOPPED
 from mnist_core.jobs.worker import ensure_worker, wants_local_worker
+from mnist_core.store import registry
+from mnist_core.training.config import TrainConfig
 
 from ..conftest import ROOT
 from .conftest import ALICE, BOB, LONG, TINY, alive, ended, wait_for

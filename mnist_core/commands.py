@@ -1,0 +1,271 @@
+"""What each `python -m mnist_core` command does, given its parsed arguments
+(`__main__` parses them). Each imports what it needs when it runs, so `worker` and
+`predict` never import TensorFlow."""
+
+from __future__ import annotations
+
+import argparse
+
+from mnist_core.errors import MnistCoreError
+from mnist_core.training.config import TrainConfig
+
+
+def train(args) -> int:
+    from mnist_core.sources.data import load_mnist
+    from mnist_core.training.architectures import get_architecture
+    from mnist_core.training.train import train_model
+
+    arch = args.arch or "fast-cnn"
+    if args.start_from and not args.arch:
+        from mnist_core.store.registry import read_card
+
+        arch = read_card(args.start_from, args.models_dir).architecture or arch
+    get_architecture(arch)  # an unknown name fails here, naming the known ones
+    config = TrainConfig(
+        architecture=arch, epochs=args.epochs, batch_size=args.batch_size,
+        validation_split=args.validation_split, seed=args.seed, augment=args.augment,
+        learning_rate=args.learning_rate, train_size=args.train_size,
+        pen_writers=parse_ranges(args.pen_writers) if args.pen_writers else None,
+        pen_renders=args.pen_renders, pen_styles=args.pen_styles,
+        non_digits=args.non_digits, non_digit_kinds=args.non_digit_kinds,
+        ema_momentum=args.ema_momentum, init_seed=args.init_seed,
+        split_drawings=args.split_drawings, start_from=args.start_from,
+    )
+
+    def report(progress):
+        if progress.epoch_finished:
+            print(progress.epoch_line(), flush=True)
+
+    result = train_model(
+        config, data=load_mnist(args.data_dir), save_as=args.name or arch,
+        models_dir=args.models_dir, progress=report, overwrite=args.overwrite,
+    )
+    card = result.card
+    print(
+        f"saved {card.name}: test accuracy {card.test_accuracy:.4f} "
+        f"(epoch {card.best_epoch}), {card.training_seconds:.0f} s"
+    )
+    return 0
+
+
+def parse_ranges(text: str) -> tuple[int, ...]:
+    """'1-20,25' -> (1, ..., 20, 25)."""
+    numbers = []
+    try:
+        for part in text.split(","):
+            low, _, high = part.strip().partition("-")
+            numbers.extend(range(int(low), int(high or low) + 1))
+    except ValueError:
+        raise ValueError(f"cannot read writer list {text!r}; write e.g. 1-20,25") from None
+    return tuple(numbers)
+
+
+def evaluate(args) -> int:
+    from mnist_core.reading.evaluate import evaluate_model
+    from mnist_core.reading.preprocess import prepare_mnist
+    from mnist_core.sources.data import load_mnist
+    from mnist_core.store.registry import default_model_name, load_model
+
+    name = args.name or default_model_name(args.models_dir)
+    _, (x_test, y_test) = load_mnist(args.data_dir)
+    result = evaluate_model(load_model(name, args.models_dir), prepare_mnist(x_test), y_test)
+    print(f"{name}: test accuracy {result.accuracy:.4f}, loss {result.loss:.4f}, "
+          f"{len(result.misclassified)} of {len(y_test)} wrong")
+    print("class  precision  recall")
+    for digit in range(10):
+        print(f"{digit:>5}  {result.precision[digit]:9.4f}  {result.recall[digit]:6.4f}")
+    print("top confusions (true -> predicted: count):",
+          ", ".join(f"{t}->{p}: {n}" for t, p, n in result.top_confusions()))
+    return 0
+
+
+def predict(args) -> int:
+    from mnist_core.model.verdict import Kind
+    from mnist_core.reading.images import read_image
+    from mnist_core.reading.inference import read_upload
+    from mnist_core.store.registry import open_model
+
+    model = open_model(args.name, args.models_dir)
+    _, readings = read_upload(model, read_image(args.image.read_bytes()))
+    verdict = readings.verdict(0)
+    (first, second), (p_first, p_second) = verdict.candidates, verdict.probabilities
+    if verdict.kind is Kind.DIGIT:
+        print(f"prediction: {first} ({p_first:.1%})")
+    elif verdict.kind is Kind.NOT_SURE:
+        print(f"not sure: maybe {first} ({p_first:.1%}) or {second} ({p_second:.1%})")
+    else:
+        print(f"not a digit: its likeliest reading is {first} ({p_first:.1%})")
+    print("  ".join(f"{d}: {p:.3f}" for d, p in enumerate(readings.probabilities[0])))
+    return 0
+
+
+def export(args) -> int:
+    from mnist_core.store.saving import export_onnx
+
+    for name in args.names:
+        print(f"{name}: wrote {export_onnx(name, args.models_dir)}")
+    return 0
+
+
+def score(args) -> int:
+    from mnist_core.reading.preprocess import prepare_mnist
+    from mnist_core.sources.data import load_mnist
+    from mnist_core.store import registry, saving
+    from mnist_core.store.scores import score_model
+
+    folder = args.models_dir or registry.trained_dir()
+    names = args.names or [info.name for info in registry.list_models(folder)]
+    if not args.names and not args.again:
+        names = [name for name in names if lacks_scores(name, folder)]
+    if not names:
+        print(f"every model in {folder} has its test readings")
+        return 0
+    _, (x_test, y_test) = load_mnist(args.data_dir)
+    test_set = prepare_mnist(x_test), y_test
+    for name in names:
+        model = registry.open_model(name, args.models_dir, memory_arena=False)
+        scores = score_model(model, test_set)
+        path = saving.write_scores(name, scores, args.models_dir)
+        result = scores.evaluation()
+        print(f"{name}: {result.accuracy:.2%} of {len(y_test):,} test digits read right "
+              f"({len(result.misclassified):,} wrong); wrote {path} "
+              f"({path.stat().st_size / 1024:.0f} KB)")
+    return 0
+
+
+def lacks_scores(name: str, folder) -> bool:
+    """Whether a model has no test readings, stale ones or a damaged file of them."""
+    from mnist_core.store.registry import read_scores
+
+    try:
+        return read_scores(name, folder) is None
+    except MnistCoreError:
+        return True
+
+
+def list_store(args) -> int:
+    from mnist_core.store.registry import list_models
+
+    for info in list_models(args.models_dir):
+        accuracy = info.card.test_accuracy
+        print(f"{info.name:28} {info.card.task:6} {info.card.architecture or '?':26} "
+              f"{'-' if accuracy is None else f'{accuracy:.4f}':>7}  "
+              f"{info.card_error or ''}")
+    return 0
+
+
+def delete(args) -> int:
+    from mnist_core.store.saving import delete_model
+
+    for name in args.names:
+        delete_model(name, args.models_dir)  # shipped models are refused
+        print(f"{name}: deleted")
+    return 0
+
+
+def calibrate(args) -> int:
+    from mnist_core.sources.data import load_mnist
+    from mnist_core.store import registry
+    from mnist_core.training.calibration import calibrate_model
+
+    name = args.name or registry.default_model_name(args.models_dir)
+    reading = calibrate_model(name, data=load_mnist(args.data_dir),
+                              directory=args.models_dir).reading
+    print(f"{name}: temperature {reading.temperature:.3f}, names a digit at top "
+          f"probability >= {reading.min_probability:.3f} (fitted on {reading.fitted_on})")
+    *digit_sets, non_digits = reading.held_out.items()
+    for label, r in digit_sets:
+        right_named = ("none named" if r["accuracy_named"] is None
+                       else f"right on {r['accuracy_named']:.2%} of those")
+        print(f"  {label}: ECE {r['ece_before']:.2%} -> {r['ece']:.2%}; names "
+              f"{r['named_share']:.2%} of digits, {right_named} "
+              f"(accuracy on all {r['accuracy']:.2%})")
+    label, r = non_digits
+    print(f"  {r['count']:,} {label}: refuses {r['refused_share']:.1%} ("
+          + ", ".join(f"{kind} {share:.0%}" for kind, share in r["by_kind"].items()) + ")")
+    return 0
+
+
+def ensemble(args) -> int:
+    from mnist_core.sources.data import load_mnist
+    from mnist_core.training.ensemble import make_ensemble
+
+    card = make_ensemble(
+        args.members, args.name, data=load_mnist(args.data_dir),
+        members_dir=args.members_dir or args.models_dir,
+        models_dir=args.models_dir, overwrite=args.overwrite,
+    )
+    for member in card.members:
+        print(f"  run {member.name} (init seed {member.init_seed}): validation "
+              f"{member.val_accuracy:.4f}, test {member.test_accuracy:.4f}")
+    print(f"saved {args.name}: validation {card.val_accuracy:.4f} (negative "
+          f"log-likelihood {card.val_negative_log_likelihood:.4f}), test "
+          f"{card.test_accuracy:.4f} ({card.val_images:,} validation images)")
+    return calibrate(argparse.Namespace(
+        name=args.name, models_dir=args.models_dir, data_dir=args.data_dir
+    ))
+
+
+def distill(args) -> int:
+    from mnist_core.sources.data import load_mnist
+    from mnist_core.training.distill import distill
+
+    changes = {key: value for key, value in
+               (("architecture", args.arch), ("epochs", args.epochs)) if value is not None}
+
+    def report(progress):
+        if progress.epoch_finished:
+            print(progress.epoch_line(), flush=True)
+
+    card = distill(
+        args.teacher, args.name, data=load_mnist(args.data_dir),
+        temperature=args.temperature, alpha=args.alpha, changes=changes,
+        models_dir=args.models_dir, overwrite=args.overwrite, progress=report,
+    ).card
+    print(f"saved {card.name}: validation {card.val_accuracy:.4f}, test "
+          f"{card.test_accuracy:.4f} (epoch {card.best_epoch}), "
+          f"{card.training_seconds:.0f} s")
+    return 0
+
+
+def quantize(args) -> int:
+    from mnist_core.sources.data import load_mnist
+    from mnist_core.store import registry
+    from mnist_core.training.quantize import quantize_model
+
+    name = args.name or registry.default_model_name(args.models_dir)
+    entry = quantize_model(name, data=load_mnist(args.data_dir),
+                           directory=args.models_dir).int8
+    print(f"{name}: wrote {registry.int8_path(name, args.models_dir).name} "
+          f"in {entry.seconds:.0f} s; {entry.val_errors} of {entry.val_images:,} "
+          f"validation digits read wrongly (float graph: {entry.float_val_errors}), "
+          f"{entry.changed_readings} read otherwise, probabilities within "
+          f"{entry.max_difference:.3f}; names a digit at top probability >= "
+          f"{entry.policy.min_probability:.3f}")
+    return 0
+
+
+def worker(args) -> int:
+    import logging
+
+    from mnist_core.jobs.queue import JobQueue
+    from mnist_core.jobs.worker import run_worker, worker_id
+
+    if args.threads < 1:
+        raise ValueError(f"--threads must be at least 1, got {args.threads}")
+    if not args.stop_grace > 0:
+        raise ValueError(f"--stop-grace must be positive, got {args.stop_grace}")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    queue = JobQueue.from_env()
+    where = queue.backend.where if queue.url else queue.state / "queue.db"
+    print(f"worker {worker_id()}: {args.threads} thread(s) on the {queue.backend.kind} queue "
+          f"{where}", flush=True)
+    for option in ("requeue_every", "lost_contact_after"):
+        if not getattr(args, option) > 0:
+            flag = "--" + option.replace("_", "-")
+            raise ValueError(f"{flag} must be positive, got {getattr(args, option)}")
+    run_worker(queue, threads=args.threads, exit_with=args.exit_with,
+               stop_grace=args.stop_grace, requeue_every=args.requeue_every,
+               lost_contact_after=args.lost_contact_after)
+    return 0
+

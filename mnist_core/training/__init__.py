@@ -1,0 +1,5 @@
+"""Making models: architectures as data (`architectures`) and as networks (`models`), a
+run's settings (`config`), its images (`run_data`, `negatives`, `augment`), the fit
+(`objective`, `train`, `run_card`), and what is made from stored models (`ensemble`,
+`distill`, `calibration`, `quantize`). TensorFlow is imported only to build or fit a
+network (`tensorflow_setup` quietens it)."""
