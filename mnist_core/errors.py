@@ -62,3 +62,8 @@ class QueueUnavailableError(MnistCoreError):
 class MissingOutputError(MnistCoreError, LookupError):
     """A model's graph was asked for an output it does not give (features of a graph
     exported before graphs had them)."""
+
+
+class DrawingRefused(MnistCoreError, ValueError):
+    """A drawing the drawings store will not keep or change: over a limit, malformed, or
+    not one of the caller's own (which reads the same as one that does not exist)."""
