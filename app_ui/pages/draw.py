@@ -8,23 +8,21 @@ pages (`app_ui/pages/`); the model store is `models/` (or `MNIST_MODELS_DIR`).
 """
 
 import time
+from dataclasses import dataclass
 
+import numpy as np
 import streamlit as st
-from streamlit.errors import StreamlitAPIException
 
-from app_ui import messages, reading_views, ui, visitor
+from app_ui import messages, pads, reading_views, ui, visitor
 from mnist_core.errors import EmptyDrawingError, InvalidModelError, ModelNotFoundError
 from mnist_core.model.card import DIGIT
+from mnist_core.model.loaded_model import LoadedModel
+from mnist_core.model.verdict import Verdict
 from mnist_core.reading.images import ImageReadError, read_image
 from mnist_core.reading.inference import UNREAD, read_drawing, read_number, read_upload
 from mnist_core.reading.preprocess import PreprocessSteps
 from mnist_core.reading.segment import NARROW_NUMBER_PAD, NUMBER_PAD
 from mnist_core.store import registry
-
-try:
-    from streamlit_drawable_canvas import st_canvas
-except (ImportError, StreamlitAPIException) as err:  # the component needs a running app
-    st_canvas, CANVAS_ERROR = None, err
 
 CANVAS_PX = 280
 IMAGE_FORMATS = "PNG, JPEG, BMP, WebP, GIF or TIFF"  # what mnist_core.reading.images reads
@@ -46,17 +44,50 @@ PROMPTS = {
     UPLOAD: "Upload a photo or scan of a single digit.",
 }
 
-ui.remember("draw_model", "draw_stroke", "draw_narrow_pad")
 
-if "draw_canvas_id" not in st.session_state:
-    st.session_state.draw_canvas_id = 0  # a new id gives a new, empty canvas
+@dataclass
+class Given:
+    """What the visitor gave the model to read: the image (None while there is none),
+    what to say while there is nothing to read (None where an error has said why), and
+    whether a pad was wiped with its trash icon (an empty pad, as Clear leaves it)."""
+
+    image: np.ndarray | None
+    prompt: str | None
+    wiped: bool = False
 
 
-def clear_canvas():
-    st.session_state.draw_canvas_id += 1
+def title() -> None:
+    """The page's title and how to use the input chosen."""
+    heading, caption = TITLES[st.session_state.get("draw_source", DRAW)]
+    st.title(heading)
+    st.caption(caption)
 
 
-def choose_model(infos) -> object | None:
+def digit_readers() -> list[registry.ModelInfo]:
+    """The stored models that read digits; with none, a pointer to the Train page."""
+    infos = registry.list_models(task=DIGIT)
+    if not infos:
+        st.info(
+            "There are no trained models here yet. Train one on the "
+            "Train page, or run `python -m mnist_core train`."
+        )
+        st.page_link("app_ui/pages/train.py", label="Go to the Train page",
+                     icon=":material/model_training:")
+    return infos
+
+
+def choose_input() -> str:
+    """The Draw a digit / Write a number / Upload a photo switch; returns the one chosen."""
+    source = st.radio(
+        "Input", [DRAW, NUMBER, UPLOAD], horizontal=True, key="draw_source",
+        label_visibility="collapsed", on_change=pads.clear,
+    )
+    if preload := reading_views.preload_html():  # what a reading shows, loaded meanwhile
+        st.html(preload, unsafe_allow_javascript=True)
+    return source
+
+
+def choose_model(infos: list[registry.ModelInfo]) -> LoadedModel | None:
     """The model picker with the chosen model's card; the loaded model, or None (with
     a message) when it cannot be used."""
     st.subheader("Model")
@@ -95,178 +126,138 @@ def choose_model(infos) -> object | None:
         return None
 
 
-def pen_and_clear(width: int, narrow_switch: bool = False) -> int:
-    """The pen width slider and the Clear button under a pad (and, with `narrow_switch`,
-    the number pad's Narrow pad switch beside them, where there is room); returns the
-    pen width."""
-    with st.container(horizontal=True, vertical_alignment="bottom", width=width):
-        stroke = st.slider("Pen width", 6, 40, 18, key="draw_stroke", width=240)
-        st.button(
-            "Clear", key="draw_clear", on_click=clear_canvas, icon=":material/ink_eraser:"
-        )
-        if narrow_switch:
-            st.toggle("Narrow pad", key="draw_narrow_pad", on_change=clear_canvas,
-                      help="A pad that fits a phone held upright. The wide one has room "
-                      "for more digits: turn the phone sideways and switch this off.")
-    return stroke
-
-
-def wiped(canvas) -> bool:
-    """Whether a pad holds no strokes though it sent an image: wiped with its trash icon
-    (or undone to nothing), which is an empty pad as Clear leaves it."""
-    return not (canvas.json_data or {}).get("objects")
-
-
-def write_a_number(infos) -> None:
+def write_a_number(infos: list[registry.ModelInfo]) -> None:
     """Number mode: a wide pad, the number read, a box over each digit and its bars."""
-    if st_canvas is None:
-        st.error(f"The drawing pad cannot start: {CANVAS_ERROR}. Upload a photo instead.")
-        st.stop()
+    pads.stop_unless_one_starts()
     if "draw_narrow_pad" not in st.session_state:  # a phone starts with a pad that fits it
         st.session_state.draw_narrow_pad = ui.on_a_phone()
-    narrow = st.session_state.draw_narrow_pad
-    height, width = NARROW_NUMBER_PAD if narrow else NUMBER_PAD
-    st.space("xxsmall")  # room for the pad's toolbar
-    pad = st.container()
-    stroke = pen_and_clear(width, narrow_switch=True)
-    with pad:
-        canvas = st_canvas(
-            stroke_width=stroke, stroke_color="#FFFFFF", background_color="#000000",
-            width=width, height=height, drawing_mode="freedraw", return_image_data=True,
-            key=f"number_canvas_{st.session_state.draw_canvas_id}",
-        )
+    height, width = NARROW_NUMBER_PAD if st.session_state.draw_narrow_pad else NUMBER_PAD
+    canvas = pads.pad("number_canvas", height, width, controls_width=width, narrow_switch=True)
     result_area, model_area = st.columns([1.6, 1], gap="medium")
     with model_area:
         model = choose_model(infos)
     with result_area:
-        st.session_state.pop("draw_read_ms", None)
-        if canvas.image_data is None:
-            st.info(PROMPTS[NUMBER])
-            st.stop()
-        if model is None:
-            st.stop()
-        started = time.perf_counter()
-        try:
-            reading = read_number(model, canvas.image_data)
-        except EmptyDrawingError as err:
-            st.info(PROMPTS[NUMBER] if wiped(canvas) else messages.nothing_to_read(err))
-            st.stop()
-        st.session_state.draw_read_ms = read_ms = (time.perf_counter() - started) * 1000
-        labels = [UNREAD if d.digit < 0 else d.digit for d in reading.digits]
-        # The number and its bars first, right under the pad, so that they are in view
-        # while writing (a 1280x900 window, a phone); then where the number was cut.
-        st.metric("Number", reading.text, help="The digits read, left to right; ? marks "
-                  "a digit the model is not sure of.")
-        st.html(reading_views.number_bars_html([d.probabilities for d in reading.digits],
-                                               labels))
-        if UNREAD in reading.text:
-            st.warning("Not sure of the digits marked ?: write them larger and clearer, "
-                       "with a little space between digits.")
-        st.image(reading_views.number_preview(canvas.image_data, [d.box for d in reading.digits],
-                                       labels),
-                 caption="Where the number was cut into digits", width="stretch")
-        st.caption(f"Read in {read_ms:,.0f} ms")
-        with st.expander("What the model sees"), st.container(horizontal=True):
-            for digit, label in zip(reading.digits, labels):
-                st.image(reading_views.enlarge(digit.image, 84), caption=str(label), width=84)
+        number_reading(canvas, model)
 
 
-title, caption = TITLES[st.session_state.get("draw_source", DRAW)]
-st.title(title)
-st.caption(caption)
+def number_reading(canvas, model: LoadedModel | None) -> None:
+    """The number, its digits' bars and where it was cut, or why there is none yet."""
+    st.session_state.pop("draw_read_ms", None)
+    if canvas.image_data is None:
+        st.info(PROMPTS[NUMBER])
+        return
+    if model is None:
+        return
+    started = time.perf_counter()
+    try:
+        reading = read_number(model, canvas.image_data)
+    except EmptyDrawingError as err:
+        st.info(PROMPTS[NUMBER] if pads.wiped(canvas) else messages.nothing_to_read(err))
+        return
+    st.session_state.draw_read_ms = read_ms = (time.perf_counter() - started) * 1000
+    labels = [UNREAD if d.digit < 0 else d.digit for d in reading.digits]
+    # The number and its bars first, right under the pad, so that they are in view
+    # while writing (a 1280x900 window, a phone); then where the number was cut.
+    st.metric("Number", reading.text, help="The digits read, left to right; ? marks "
+              "a digit the model is not sure of.")
+    st.html(reading_views.number_bars_html([d.probabilities for d in reading.digits], labels))
+    if UNREAD in reading.text:
+        st.warning("Not sure of the digits marked ?: write them larger and clearer, "
+                   "with a little space between digits.")
+    st.image(reading_views.number_preview(canvas.image_data, [d.box for d in reading.digits],
+                                          labels),
+             caption="Where the number was cut into digits", width="stretch")
+    st.caption(f"Read in {read_ms:,.0f} ms")
+    with st.expander("What the model sees"), st.container(horizontal=True):
+        for digit, label in zip(reading.digits, labels):
+            st.image(reading_views.enlarge(digit.image, 84), caption=str(label), width=84)
 
-infos = registry.list_models(task=DIGIT)
-if not infos:
-    st.info(
-        "There are no trained models here yet. Train one on the "
-        "Train page, or run `python -m mnist_core train`."
+
+def read_a_digit(source: str, infos: list[registry.ModelInfo]) -> None:
+    """Draw or upload mode: the pad or the uploader on the left; the reading, then the
+    model picker, on the right."""
+    left, right = st.columns([1, 1.25], gap="medium")
+    with left:
+        given = draw_a_digit() if source == DRAW else upload_a_photo()
+    with right:
+        result_area, model_area = st.container(), st.container()
+    with model_area:
+        model = choose_model(infos)
+    with result_area:
+        digit_reading(given, model, uploaded=source == UPLOAD)
+
+
+def draw_a_digit() -> Given:
+    """The square pad; what it holds."""
+    pads.stop_unless_one_starts()
+    canvas = pads.pad("draw_canvas", CANVAS_PX, CANVAS_PX, controls_width=CANVAS_PX + 80)
+    return Given(canvas.image_data, PROMPTS[DRAW], wiped=pads.wiped(canvas))
+
+
+def upload_a_photo() -> Given:
+    """The uploader, and the photo it holds, shown small (or why it cannot be read)."""
+    # Any file is taken and judged here: Streamlit's uploader refuses a file of a type
+    # not in its list in the browser alone, leaving the one before (and its reading)
+    # on screen beside its "not allowed"; read_image names what it takes instead.
+    upload = st.file_uploader(
+        f"Photo or scan of one digit ({IMAGE_FORMATS})",
+        # a new uploader each time this input is chosen: none shows a file from before
+        key=f"draw_upload_{st.session_state.draw_canvas_id}",
+        help="Dark ink on light paper or light on dark both work, in a shadow too; crop it "
+        "to one digit.",
     )
-    st.page_link("app_ui/pages/train.py", label="Go to the Train page",
-                 icon=":material/model_training:")
-    st.stop()
+    if upload is None:
+        return Given(None, PROMPTS[UPLOAD])
+    try:
+        image = read_image(upload.getvalue())
+    except ImageReadError as err:
+        st.error(f"Cannot read {upload.name}: {err}.")
+        return Given(None, None)
+    st.image(image, caption=upload.name, width=200)
+    return Given(image, PROMPTS[UPLOAD])
 
-source = st.radio(
-    "Input", [DRAW, NUMBER, UPLOAD], horizontal=True, key="draw_source",
-    label_visibility="collapsed", on_change=clear_canvas,
-)
-if preload := reading_views.preload_html():  # what a reading shows, loaded meanwhile
-    st.html(preload, unsafe_allow_javascript=True)
-if source == NUMBER:
-    write_a_number(infos)
-    st.stop()
 
-left, right = st.columns([1, 1.25], gap="medium")
-
-with left:
-    image, unreadable = None, False
-    if source == DRAW:
-        if st_canvas is None:
-            st.error(f"The drawing pad cannot start: {CANVAS_ERROR}. Upload a photo instead.")
-            st.stop()
-        st.space("xxsmall")  # room for the pad's toolbar, shown above it on hover
-        pad = st.container()
-        stroke = pen_and_clear(CANVAS_PX + 80)
-        with pad:
-            canvas = st_canvas(
-                stroke_width=stroke, stroke_color="#FFFFFF", background_color="#000000",
-                width=CANVAS_PX, height=CANVAS_PX, drawing_mode="freedraw",
-                return_image_data=True, key=f"draw_canvas_{st.session_state.draw_canvas_id}",
-            )
-        image = canvas.image_data
-    else:
-        # Any file is taken and judged here: Streamlit's uploader refuses a file of a type
-        # not in its list in the browser alone, leaving the one before (and its reading)
-        # on screen beside its "not allowed"; read_image names what it takes instead.
-        upload = st.file_uploader(
-            f"Photo or scan of one digit ({IMAGE_FORMATS})",
-            # a new uploader each time this input is chosen: none shows a file from before
-            key=f"draw_upload_{st.session_state.draw_canvas_id}",
-            help="Dark ink on light paper or light on dark both work, in a shadow too; crop it "
-            "to one digit.",
-        )
-        if upload is not None:
-            try:
-                image = read_image(upload.getvalue())
-            except ImageReadError as err:
-                st.error(f"Cannot read {upload.name}: {err}.")
-                unreadable = True
-            else:
-                st.image(image, caption=upload.name, width=200)
-
-with right:
-    result_area, model_area = st.container(), st.container()
-
-with model_area:
-    model = choose_model(infos)
-
-with result_area:
+def digit_reading(given: Given, model: LoadedModel | None, uploaded: bool) -> None:
+    """The probability bars, the verdict beside what the model sees, the time it took and
+    how the image was prepared; or why there is nothing to read yet."""
     steps = PreprocessSteps()
     st.session_state.pop("draw_read_ms", None)  # the figure belongs to the drawing shown
-    if image is None:
-        if not unreadable:
-            st.info(PROMPTS[source])
-        st.stop()
+    if given.image is None:
+        if given.prompt:
+            st.info(given.prompt)
+        return
     if model is None:
-        st.stop()
+        return
     started = time.perf_counter()  # the server's part: preprocessing and inference
     try:
-        if source == DRAW:
-            x, readings = read_drawing(model, image, steps)
-        else:  # a scan may have been stretched to fill its frame: read_upload checks
-            x, readings = read_upload(model, image, steps)
+        if uploaded:  # a scan may have been stretched to fill its frame: read_upload checks
+            x, readings = read_upload(model, given.image, steps)
+        else:
+            x, readings = read_drawing(model, given.image, steps)
     except EmptyDrawingError as err:
-        st.info(PROMPTS[DRAW] if source == DRAW and wiped(canvas)
-                else messages.nothing_to_read(err))
-        st.stop()
+        st.info(given.prompt if given.wiped else messages.nothing_to_read(err))
+        return
     st.session_state.draw_read_ms = read_ms = (time.perf_counter() - started) * 1000
-    probabilities = readings.probabilities[0]
     verdict = readings.verdict(0)
     # The bars first, right beside the pad (or, on a phone, right under it), so that they
     # stay in view while drawing; then the verdict beside what the model sees.
+    probability_bars(readings.probabilities[0], verdict)
+    verdict_and_what_the_model_sees(verdict, x, uploaded)
+    read_time(read_ms)
+    how_the_image_was_prepared(steps)
+
+
+def probability_bars(probabilities: np.ndarray, verdict: Verdict) -> None:
+    """A bar for each digit, the one named highlighted."""
     st.html(reading_views.probability_bars_html(probabilities, verdict.digit))
+
+
+def verdict_and_what_the_model_sees(verdict: Verdict, x: np.ndarray, uploaded: bool) -> None:
+    """The digit named and its probability (or why none is named), beside the 28x28
+    image the model read."""
     with st.container(horizontal=True, gap="medium", wrap=False):
         with st.container():
-            warning = messages.verdict_warning(verdict, uploaded=source == UPLOAD)
+            warning = messages.verdict_warning(verdict, uploaded=uploaded)
             if warning is None:
                 st.metric(
                     messages.PREDICTION_LABEL, str(verdict.digit),
@@ -278,10 +269,18 @@ with result_area:
                 st.warning(warning)
         with st.container(width=140):
             st.image(reading_views.enlarge(x, 140), caption="What the model sees", width=140)
+
+
+def read_time(read_ms: float) -> None:
+    """How long the server took to read the drawing."""
     st.caption(
         f"Read in {read_ms:,.0f} ms", help="The server's time for this drawing, from the "
         "image arriving to the probabilities: preparing it (see below), then the model."
     )
+
+
+def how_the_image_was_prepared(steps: PreprocessSteps) -> None:
+    """The cropped, scaled and centred images, folded away."""
     with st.expander("How the image was prepared"):
         st.caption(
             "Cropped to the ink, scaled so the longer side is 20 px, then placed in "
@@ -294,3 +293,14 @@ with result_area:
             reading_views.enlarge(steps.centred, 112),
             caption=f"Centred (shift {steps.shift[0]:+d}, {steps.shift[1]:+d} px)",
         )
+
+
+ui.remember("draw_model", "draw_stroke", "draw_narrow_pad")
+pads.start()
+title()
+if infos := digit_readers():
+    source = choose_input()
+    if source == NUMBER:
+        write_a_number(infos)
+    else:
+        read_a_digit(source, infos)
