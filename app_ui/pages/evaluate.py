@@ -10,42 +10,47 @@ import streamlit as st
 from app_ui import charts, messages, reading_views, ui
 from mnist_core.errors import DatasetError, InvalidModelError, ModelNotFoundError
 from mnist_core.model.card import DIGIT
+from mnist_core.reading.evaluate import Evaluation
 from mnist_core.store import compare, registry
+from mnist_core.store.scores import Scores
 
 MAX_EXAMPLES = 40
 PERCENT = st.column_config.NumberColumn(format="%.2f %%")
 
-ui.remember("eval_models", "eval_split", "eval_model", "eval_normalise", "eval_true", "eval_pred")
-st.title("Evaluate and compare")
 
-infos = registry.list_models(task=DIGIT)
-if not infos:
-    st.info("There are no models here yet: train one on the Train page.")
-    st.stop()
-names = [info.name for info in infos]
-# per-epoch histories by label: a model's own, or each run of an ensemble
-stored_curves = compare.learning_curves(infos)
-curves = {curve.label: curve.history for curve in stored_curves}
-with_history = list(curves)
+def digit_readers() -> list[registry.ModelInfo]:
+    """The stored models that read digits; with none, says so."""
+    infos = registry.list_models(task=DIGIT)
+    if not infos:
+        st.info("There are no models here yet: train one on the Train page.")
+    return infos
 
-st.header("Learning curves")
-if "eval_models" not in st.session_state:
-    st.session_state.eval_models = compare.shown_first(
-        stored_curves, infos, registry.default_model_name())
-# a model deleted since the last visit drops out of the choice
-st.session_state.eval_models = [n for n in st.session_state.eval_models if n in with_history]
-pick, show = st.columns([2, 1], gap="medium", vertical_alignment="bottom")
-chosen = pick.multiselect(
-    "Models", with_history, key="eval_models",
-    help="Curves come from each model's card: the history recorded while it trained "
-    "(for an ensemble, each of its runs').",
-)
-split = show.segmented_control(
-    "Split", list(charts.SPLITS), key="eval_split", default="validation",
-    help="One split at a time: validation (held out while training) compares models "
-    "best; train shows how well each fits what it learns from.",
-)
-if chosen and split:
+
+def learning_curves(infos: list[registry.ModelInfo]) -> None:
+    """The models and the split to draw, then their accuracy and loss curves."""
+    st.header("Learning curves")
+    # per-epoch histories by label: a model's own, or each run of an ensemble
+    stored_curves = compare.learning_curves(infos)
+    curves = {curve.label: curve.history for curve in stored_curves}
+    if "eval_models" not in st.session_state:
+        st.session_state.eval_models = compare.shown_first(
+            stored_curves, infos, registry.default_model_name())
+    # a model deleted since the last visit drops out of the choice
+    st.session_state.eval_models = [n for n in st.session_state.eval_models if n in curves]
+    pick, show = st.columns([2, 1], gap="medium", vertical_alignment="bottom")
+    chosen = pick.multiselect(
+        "Models", list(curves), key="eval_models",
+        help="Curves come from each model's card: the history recorded while it trained "
+        "(for an ensemble, each of its runs').",
+    )
+    split = show.segmented_control(
+        "Split", list(charts.SPLITS), key="eval_split", default="validation",
+        help="One split at a time: validation (held out while training) compares models "
+        "best; train shows how well each fits what it learns from.",
+    )
+    if not (chosen and split):
+        st.info("Choose at least one model and a split to draw the curves.")
+        return
     histories = {label: curves[label] for label in chosen}
     # a training loss that also counts non-digits is no match for the others': left out
     apart = [curve.label for curve in stored_curves if curve.label in histories
@@ -68,28 +73,35 @@ if chosen and split:
             "says nothing next to the others'. Their validation and test losses count "
             "digits only: choose one of those splits to compare."
         )
-else:
-    st.info("Choose at least one model and a split to draw the curves.")
 
-st.header("All models")
-with st.spinner("Checking the model files…"):
-    problems = {info.name: ui.model_problem(info) for info in infos}
-for name, problem in problems.items():
-    if problem:
-        st.warning(f"Model {name!r} cannot be used: {problem}")
-rows = charts.comparison_rows(infos, problems)
-# Status and Problem only when a model is broken; otherwise the scores get the room.
-ui.model_table(rows, [column for column in rows[0]
-                      if any(problems.values()) or column not in ("Status", "Problem")])
 
-st.header("Where a model goes wrong")
-usable = [n for n in names if problems[n] is None]
-if not usable:
-    st.error("None of the models can be loaded; see the Status column above.")
-    st.stop()
-default = registry.default_model_name()
-if st.session_state.get("eval_model") not in usable:
-    st.session_state.eval_model = default if default in usable else usable[0]
+def all_models(infos: list[registry.ModelInfo]) -> dict[str, str | None]:
+    """Every model's scores side by side, and a warning for each that cannot be used;
+    returns each model's problem (None where it loads)."""
+    st.header("All models")
+    with st.spinner("Checking the model files…"):
+        problems = {info.name: ui.model_problem(info) for info in infos}
+    for name, problem in problems.items():
+        if problem:
+            st.warning(f"Model {name!r} cannot be used: {problem}")
+    rows = charts.comparison_rows(infos, problems)
+    # Status and Problem only when a model is broken; otherwise the scores get the room.
+    ui.model_table(rows, [column for column in rows[0]
+                          if any(problems.values()) or column not in ("Status", "Problem")])
+    return problems
+
+
+def where_a_model_goes_wrong(problems: dict[str, str | None]) -> None:
+    """One model that loads, picked, and where it errs; with none that loads, says so."""
+    st.header("Where a model goes wrong")
+    usable = [name for name, problem in problems.items() if problem is None]
+    if not usable:
+        st.error("None of the models can be loaded; see the Status column above.")
+        return
+    default = registry.default_model_name()
+    if st.session_state.get("eval_model") not in usable:
+        st.session_state.eval_model = default if default in usable else usable[0]
+    where_it_goes_wrong(usable)
 
 
 @st.fragment
@@ -106,13 +118,23 @@ def where_it_goes_wrong(usable: list[str]) -> None:
     except (ModelNotFoundError, InvalidModelError) as err:
         st.error(f"Cannot show {name!r} on the MNIST test set: {messages.for_visitor(err)}")
         return
+    test_scores(result)
+    confusion_matrix(result)
+    calibration(name, total=len(result.labels))
+    misclassified_digits(readings, result)
 
+
+def test_scores(result: Evaluation) -> None:
+    """Test accuracy, the digits misread and the test loss."""
     total, wrong = len(result.labels), len(result.misclassified)
     scores = st.columns(3)
     scores[0].metric("Test accuracy", f"{result.accuracy:.2%}")
     scores[1].metric("Misclassified", f"{wrong:,} of {total:,}")
     scores[2].metric("Test loss", f"{result.loss:.4f}")
 
+
+def confusion_matrix(result: Evaluation) -> None:
+    """The confusion matrix, raw or row-normalised, beside each digit's precision and recall."""
     matrix, report = st.columns([1.3, 1], gap="medium")
     with matrix:
         normalise = st.toggle("Row-normalised (share of each true digit)", key="eval_normalise")
@@ -126,29 +148,36 @@ def where_it_goes_wrong(usable: list[str]) -> None:
             column_config={"Precision": PERCENT, "Recall": PERCENT},
         )
 
+
+def calibration(name: str, total: int) -> None:
+    """The reliability diagram beside the calibration error and how many test digits the
+    model names rather than saying it is not sure."""
     st.subheader("Does its confidence mean what it says?")
-    calibration = ui.calibration_report(name)
+    report = ui.calibration_report(name)
     policy = ui.reading_policy(name)
     left, right = st.columns([1.3, 1], gap="medium")
     with left:
         st.plotly_chart(
-            charts.reliability_figure(calibration), key="eval_reliability",
+            charts.reliability_figure(report), key="eval_reliability",
             config={"displayModeBar": False},
         )
     with right:
-        st.metric("Calibration error (ECE), as shown", f"{calibration.ece:.2%}",
+        st.metric("Calibration error (ECE), as shown", f"{report.ece:.2%}",
                   help="How far the bars' top probability is from the share right, in 15 "
                   "confidence bins weighted by the digits each holds (the numbers by the "
                   "points); 0 is perfect.")
-        st.caption(f"As trained: {calibration.ece_raw:.2%}. Temperature {policy.temperature:.2f}.")
-        named = round(calibration.named_share * total)
+        st.caption(f"As trained: {report.ece_raw:.2%}. Temperature {policy.temperature:.2f}.")
+        named = round(report.named_share * total)
         st.metric("Test digits it names", f"{named:,} of {total:,}",
                   help=f"It names a digit when the top probability reaches "
                   f"{policy.min_probability:.1%}; otherwise it says it is not sure.")
-        if calibration.accuracy_named is not None:
-            st.caption(f"Right on {calibration.accuracy_named:.2%} of the digits it names; "
+        if report.accuracy_named is not None:
+            st.caption(f"Right on {report.accuracy_named:.2%} of the digits it names; "
                        f"for the other {ui.plural(total - named, 'digit')} it says “not sure”.")
 
+
+def misclassified_digits(readings: Scores, result: Evaluation) -> None:
+    """A true digit and the digit it was misread as, picked, and the test images misread so."""
     st.subheader("Misclassified test digits")
     top = result.top_confusions(1)
     if "eval_true" not in st.session_state:
@@ -185,4 +214,9 @@ def where_it_goes_wrong(usable: list[str]) -> None:
         )
 
 
-where_it_goes_wrong(usable)
+ui.remember("eval_models", "eval_split", "eval_model", "eval_normalise", "eval_true", "eval_pred")
+st.title("Evaluate and compare")
+if infos := digit_readers():
+    learning_curves(infos)
+    problems = all_models(infos)
+    where_a_model_goes_wrong(problems)
