@@ -67,3 +67,8 @@ class MissingOutputError(MnistCoreError, LookupError):
 class DrawingRefused(MnistCoreError, ValueError):
     """A drawing the drawings store will not keep or change: over a limit, malformed, or
     not one of the caller's own (which reads the same as one that does not exist)."""
+
+
+class DrawingsFileError(MnistCoreError, ValueError):
+    """A drawings file (`.npz`) that cannot be read or written: too large, not a zip of
+    arrays, a field of the wrong type, shape or range; the message names which."""
