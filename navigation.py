@@ -10,6 +10,8 @@ from app_ui import ui, visitor
 
 PAGES = [
     st.Page("app_ui/pages/draw.py", title="Draw", icon=":material/draw:", default=True),
+    st.Page("app_ui/pages/drawings.py", title="My drawings", icon=":material/gesture:",
+            url_path="Drawings"),
     st.Page("app_ui/pages/train.py", title="Train", icon=":material/model_training:",
             url_path="Train"),
     st.Page("app_ui/pages/evaluate.py", title="Evaluate", icon=":material/monitoring:",

@@ -1,0 +1,96 @@
+"""The My drawings page (AppTest): a visitor's kept drawings by label, relabelled,
+deleted, shared, uploaded from a drawings file; another visitor sees none of them."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import numpy as np
+import pytest
+
+from mnist_core.shared.drawings import NOT_A_DIGIT, open_drawings_store
+from mnist_core.sources.drawings_file import drawings_to_bytes, make_drawings
+from tests.test_app import ALICE, BOB, app, store  # noqa: F401 (store: a fixture)
+
+DRAWINGS = "app_ui/pages/drawings.py"
+
+
+def stroke(column: int) -> tuple[np.ndarray, np.ndarray]:
+    """A pad drawing (a vertical bar at `column`) and a 28x28 image of it."""
+    pad = np.zeros((280, 280), np.uint8)
+    pad[40:240, column:column + 20] = 255
+    image28 = np.zeros((28, 28), np.uint8)
+    image28[4:24, column // 10:column // 10 + 2] = 255
+    return pad, image28
+
+
+@pytest.fixture
+def kept(store):  # noqa: F811 (the fixture imported above)
+    """Alice keeps three drawings: two 1s and one not a digit."""
+    drawings = open_drawings_store()
+    for column, label in ((100, 1), (140, 1), (60, NOT_A_DIGIT)):
+        drawings.keep(ALICE, *stroke(column), label, "seed-cnn", [0.1] * 10)
+    return drawings
+
+
+def shown_counts(at) -> dict[str, str]:
+    return {metric.label: metric.value for metric in at.metric}
+
+
+def test_a_visitor_sees_their_drawings_by_label_and_another_sees_none(kept):
+    at = app(DRAWINGS, ALICE)
+    counts = shown_counts(at)
+    assert counts["1"] == "2" and counts["not a digit"] == "1" and counts["7"] == "0"
+    assert [h.value for h in at.subheader] == ["1 · 2 drawings", "not a digit · 1 drawing"]
+    assert len([button for button in at.button if button.label == "Delete"]) == 3
+
+    bob = app(DRAWINGS, BOB)
+    assert not bob.metric and not bob.subheader
+    assert "no kept drawings yet" in bob.info[0].value
+
+
+def test_relabel_and_delete_change_only_that_drawing(kept):
+    at = app(DRAWINGS, ALICE)
+    first = kept.drawings(ALICE)[0]
+    at.selectbox(key=f"relabel_{first.id}").set_value(7).run()
+    assert not at.exception
+    assert {d.id: d.label for d in kept.drawings(ALICE)}[first.id] == 7
+    assert shown_counts(at)["7"] == "1"
+
+    at.button(key=f"delete_{first.id}").click().run()
+    assert first.id not in {d.id for d in kept.drawings(ALICE)}
+    assert sum(kept.counts(ALICE).values()) == 2
+
+
+def test_sharing_and_delete_all(kept):
+    at = app(DRAWINGS, ALICE)
+    assert kept.is_shared(ALICE) is False
+    at.toggle(key="drawings_shared").set_value(True).run()
+    assert kept.is_shared(ALICE) is True
+    assert len(kept.for_training(BOB, include_shared=True)) == 3
+
+    at.button(key="drawings_delete_all").click().run()
+    assert sum(kept.counts(ALICE).values()) == 0
+    assert "no kept drawings yet" in at.info[0].value
+
+
+def test_a_drawings_file_uploaded_is_kept_and_a_bad_one_refused(store):  # noqa: F811
+    pads = [stroke(column)[0] for column in (80, 120, 160)]
+    data = drawings_to_bytes(make_drawings(pads, [3, 5, NOT_A_DIGIT]))
+    at = app(DRAWINGS, ALICE)
+    at.file_uploader[0].upload("mine.npz", data, "application/octet-stream").run()
+    assert not at.exception
+    drawings = open_drawings_store()
+    assert sorted(d.label for d in drawings.drawings(ALICE)) == [3, 5, NOT_A_DIGIT]
+    assert all(np.array_equal(d.drawing, pad) for d, pad in
+               zip(sorted(drawings.drawings(ALICE), key=lambda d: d.label), pads))
+    assert shown_counts(at)["5"] == "1"
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("labels.npy", b"not an array")
+    at.file_uploader[0].upload("odd.npz", buffer.getvalue(), "application/octet-stream").run()
+    assert not at.exception
+    assert sum(drawings.counts(ALICE).values()) == 3  # nothing more kept
+    assert any("Not kept" in toast.value for toast in at.toast)
