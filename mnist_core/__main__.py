@@ -1,11 +1,14 @@
-"""Command line: train, evaluate and list models, predict the digit in an image file,
-distil a model into one network, export a model to ONNX or make its int8 graph, or run
-a worker that trains the app's queued jobs.
+"""Command line: train, evaluate and list models, predict the digit in an image file
+or in each drawing of a drawings file, teach a model a drawings file's drawings, distil
+a model into one network, export a model to ONNX or make its int8 graph, or run a
+worker that trains the app's queued jobs.
 
     python -m mnist_core train --arch fast-cnn --name my-fast-cnn
     python -m mnist_core train --start-from my-fast-cnn --name my-fast-cnn-more --epochs 2
+    python -m mnist_core teach --from cnn-drawn-all --drawings mine.npz --name my-cnn
     python -m mnist_core evaluate [--name cnn]
     python -m mnist_core predict drawing.png [--name cnn]
+    python -m mnist_core predict mine.npz [--name my-cnn]
     python -m mnist_core list
     python -m mnist_core calibrate [--name cnn]
     python -m mnist_core ensemble --name cnn-x3 --members cnn cnn-2 cnn-3
@@ -31,7 +34,7 @@ from pathlib import Path
 
 from mnist_core import commands
 from mnist_core.errors import MnistCoreError
-from mnist_core.training.config import TrainConfig
+from mnist_core.training.config import TEACH_BASE, TeachConfig, TrainConfig
 from mnist_core.training.distill import DEFAULT_ALPHA, DEFAULT_TEMPERATURE
 from mnist_core.training.tensorflow_setup import quiet_tensorflow
 
@@ -40,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if args.run in (commands.train, commands.evaluate, commands.export, commands.calibrate,
-                    commands.ensemble, commands.distill):  # Keras's
+                    commands.ensemble, commands.distill, commands.teach):  # Keras's
         quiet_tensorflow()
     try:
         return args.run(args)
@@ -110,8 +113,28 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--name", help="model name (default: the default model)")
     evaluate.set_defaults(run=commands.evaluate)
 
-    predict = subcommands.add_parser("predict", help="classify the digit in an image file")
-    predict.add_argument("image", type=Path, help="PNG/JPEG of one digit, any polarity")
+    teach = subcommands.add_parser(
+        "teach", help="fit a stored model further on a drawings file's drawings (among "
+        "replayed MNIST digits), calibrate it and save it; reports how the old and the new "
+        "model read drawings held out of the fit, and the MNIST test set",
+    )
+    teach.add_argument("--from", dest="base", default=TEACH_BASE, metavar="MODEL",
+                       help=f"the model to start from (default {TEACH_BASE}; an ensemble "
+                       "is taught through its first run)")
+    teach.add_argument("--drawings", type=Path, required=True, metavar="FILE.npz",
+                       help="a drawings file (docs/drawings-file.md)")
+    teach.add_argument("--name", required=True, help="name to save the new model under")
+    teach.add_argument("--epochs", type=int, default=TeachConfig.epochs,
+                       help=f"epochs of each fit (default {TeachConfig.epochs})")
+    teach.add_argument("--overwrite", action="store_true", help="replace a model of that name")
+    teach.set_defaults(run=commands.teach)
+
+    predict = subcommands.add_parser(
+        "predict", help="classify the digit in an image file, or each drawing of a drawings "
+        "file (.npz) as the Draw page reads it: one line each, its index, the digit read "
+        "('?' when none is named) and its probability")
+    predict.add_argument("image", type=Path, help="PNG/JPEG of one digit, any polarity; or "
+                         "a drawings file, FILE.npz")
     predict.add_argument("--name", help="model name (default: the default model)")
     predict.set_defaults(run=commands.predict)
 

@@ -79,6 +79,35 @@ def evaluate(args) -> int:
     return 0
 
 
+def teach(args) -> int:
+    from mnist_core.sources.data import load_mnist
+    from mnist_core.sources.drawings_file import read_drawings_file
+    from mnist_core.training.config import TeachConfig
+    from mnist_core.training.teach import teach_model
+
+    drawings = read_drawings_file(args.drawings)
+
+    def report(progress):
+        if progress.epoch_finished:
+            h = progress.history
+            print(f"epoch {progress.epoch}/{progress.epochs}  loss {h['loss'][-1]:.4f}  "
+                  f"acc {h['accuracy'][-1]:.4f}", flush=True)
+
+    result = teach_model(
+        drawings, args.name, TeachConfig(base=args.base, epochs=args.epochs),
+        data=load_mnist(args.data_dir), models_dir=args.models_dir, progress=report,
+        overwrite=args.overwrite,
+    )
+    taught = result.report
+    held, test = taught["held_out"], taught["mnist_test"]
+    how = "each in turn, in 3 fits" if held["cross_validated"] else "kept back from the fit"
+    print(f"saved {args.name}: taught {taught['drawings']} drawings; of {held['digits']} "
+          f"drawn digits held out ({how}) it reads {held['taught_right']} right, "
+          f"{taught['base']} {held['base_right']}; MNIST test {test['taught']:.4f} "
+          f"({taught['base']}: {test['base']:.4f}); {taught['seconds']:.0f} s")
+    return 0
+
+
 def predict(args) -> int:
     from mnist_core.model.verdict import Kind
     from mnist_core.reading.images import read_image
@@ -86,6 +115,8 @@ def predict(args) -> int:
     from mnist_core.store.registry import open_model
 
     model = open_model(args.name, args.models_dir)
+    if args.image.suffix.lower() == ".npz":
+        return predict_drawings(model, args.image)
     _, readings = read_upload(model, read_image(args.image.read_bytes()))
     verdict = readings.verdict(0)
     (first, second), (p_first, p_second) = verdict.candidates, verdict.probabilities
@@ -96,6 +127,28 @@ def predict(args) -> int:
     else:
         print(f"not a digit: its likeliest reading is {first} ({p_first:.1%})")
     print("  ".join(f"{d}: {p:.3f}" for d, p in enumerate(readings.probabilities[0])))
+    return 0
+
+
+def predict_drawings(model, path) -> int:
+    """Each drawing of a drawings file read as the Draw page reads one: its index, the
+    digit read ('?' when none is named), the probability of the likeliest digit, and
+    the label it was kept with."""
+    from mnist_core.errors import EmptyDrawingError
+    from mnist_core.reading.inference import UNREAD, read_drawing
+    from mnist_core.sources.drawings_file import NOT_A_DIGIT, read_drawings_file
+
+    drawings = read_drawings_file(path)
+    for index, (drawing, label) in enumerate(zip(drawings.drawings, drawings.labels)):
+        kept = "not a digit" if label == NOT_A_DIGIT else str(label)
+        try:
+            _, readings = read_drawing(model, drawing)
+        except EmptyDrawingError as err:
+            print(f"{index} {UNREAD} -      kept as {kept}; {err}")
+            continue
+        digit = int(readings.digits[0])
+        shown = UNREAD if digit < 0 else str(digit)
+        print(f"{index} {shown} {readings.probabilities[0].max():.3f}  kept as {kept}")
     return 0
 
 

@@ -12,8 +12,10 @@ web replica reads the same records (`store`). Submitting only queues: workers (`
 train, and whoever runs the app starts one. The client never imports the worker: a
 queue that runs its own jobs (`worker.immediate_queue`, for tests) is handed one.
 
-A job record names its kind (`records.TRAIN`, the only one yet; a record without one
-is a training run), which says what its process (`run`) does with it.
+A job record names its kind, which says what its process (`run`) does with it: a
+training run (`records.TRAIN`; a record without a kind is one), or a teach run
+(`records.TEACH`, `submit_teach`), whose drawings stay in the drawings store: the
+record holds its settings and how many drawings there were, never the drawings.
 
 Opening a SQLite queue moves a damaged `queue.db` or `jobs.db` aside and starts afresh
 (`set_aside` lists what moved); a state folder that cannot be written, or a Redis that
@@ -33,13 +35,8 @@ from pathlib import Path
 
 from huey import Huey, RedisHuey, SqliteHuey
 
-from mnist_core.errors import (
-    InvalidModelError,
-    InvalidModelNameError,
-    JobError,
-    ModelProtectedError,
-    QueueUnavailableError,
-)
+from mnist_core.errors import JobError, ModelProtectedError, QueueUnavailableError
+from mnist_core.jobs.checks import check_name, checked_run, checked_teach
 from mnist_core.jobs.records import (
     ACTIVE,
     ENDED,
@@ -47,6 +44,7 @@ from mnist_core.jobs.records import (
     QUEUED,
     RUNNING,
     STOPPED,
+    TEACH,
     TRAIN,
     Job,
     Limits,
@@ -58,10 +56,11 @@ from mnist_core.jobs.records import (
     next_turn,
 )
 from mnist_core.jobs.store import JobStore, is_damage, open_job_store, set_aside_if_damaged
+from mnist_core.shared.drawings import DrawingsStore
 from mnist_core.shared.owners import check_owner
 from mnist_core.shared.state import SQLITE, Backend, open_backend
 from mnist_core.store import registry
-from mnist_core.training.config import TrainConfig
+from mnist_core.training.config import TeachConfig, TrainConfig
 
 log = logging.getLogger(__name__)
 
@@ -200,24 +199,42 @@ class JobQueue:
         one atomic step, so racing submits cannot pass them. Starts no worker.
         """
         check_owner(owner)
-        cfg = _checked(config)
-        if cfg.start_from is not None:
-            _check_start(cfg)
-        holder = registry.check_may_replace(name, owner)
-        if holder is registry.NameHolder.YOU and not overwrite:
-            raise JobError(f"a model named {name!r} already exists; choose another name")
+        cfg = checked_run(config)
+        check_name(name, owner, overwrite)
         if cfg.image_epochs > self.limits.image_epochs:
             raise JobError(
                 f"this run would fit {cfg.image_epochs:,} images ({cfg.epochs} epochs x "
                 f"{cfg.fit_images:,} images); runs here are limited to "
                 f"{self.limits.image_epochs:,}: use fewer epochs or training images"
             )
+        return self._enqueue(TRAIN, cfg, name, owner, overwrite, address)
+
+    def submit_teach(self, config: TeachConfig, name: str, owner: str, *,
+                     overwrite: bool = False, address: str | None = None) -> Job:
+        """Queue a teach run: `config.base` fitted further on `owner`'s kept drawings
+        (with `config.include_shared`, also those others share), saved as `name` for
+        `owner`. Refused as `submit` refuses, and with a `JobError` saying how many
+        drawings of each digit are needed when some digit has too few. Its process
+        takes the drawings from the drawings store on this queue's backend."""
+        check_owner(owner)
+        teach, run, drawings = checked_teach(config, owner, DrawingsStore(self.backend))
+        check_name(name, owner, overwrite)
+        images = teach.images(drawings)
+        if images > self.limits.image_epochs:
+            raise JobError(f"this teach run would fit {images:,} images; runs here are "
+                           f"limited to {self.limits.image_epochs:,}: use fewer epochs")
+        return self._enqueue(TEACH, run, name, owner, overwrite, address,
+                             {"teach": teach.to_dict(), "drawings": drawings})
+
+    def _enqueue(self, kind: str, cfg: TrainConfig, name: str, owner: str, overwrite: bool,
+                 address: str | None, fields: dict | None = None) -> Job:
+        """Record a checked job, within the limits, and send its message."""
         self._records()  # first fail runs whose worker died: they hold no place
         record = {
-            "id": uuid.uuid4().hex[:12], "kind": TRAIN, "owner": owner, "name": name,
+            "id": uuid.uuid4().hex[:12], "kind": kind, "owner": owner, "name": name,
             "config": cfg.to_dict(), "overwrite": overwrite, "status": QUEUED,
             "created": time.time(), "address": address_key(address),
-        }
+        } | (fields or {})
         self.store.transact(lambda records: [self._admit(record, records)])
         self._send(record["id"])  # immediate mode: runs to the end right here
         return self.job(record["id"])
@@ -369,25 +386,3 @@ class JobQueue:
             records.append(record)
         return records
 
-
-def _checked(config: TrainConfig) -> TrainConfig:
-    try:
-        return config.resolved()
-    except ValueError as err:
-        raise JobError(str(err)) from err
-
-
-def _check_start(cfg: TrainConfig) -> None:
-    """Refuse, before it is queued, a run that would start from a stored model that is
-    not there or is of another architecture (its process checks the network again)."""
-    name = cfg.start_from
-    try:
-        card = registry.read_card(name) if registry.model_exists(name) else None
-    except (InvalidModelNameError, InvalidModelError) as err:
-        raise JobError(str(err)) from err
-    if card is None:
-        raise JobError(f"there is no model named {name!r} to start from")
-    try:
-        cfg.check_start(card.architecture)
-    except ValueError as err:
-        raise JobError(str(err)) from err

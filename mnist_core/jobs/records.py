@@ -1,4 +1,4 @@
-"""What a training job is, as plain data: its record read as a `Job`, the statuses it
+"""What a job is, as plain data: its record read as a `Job`, the statuses it
 goes through, the queue as the pages see it, the limits of a shared deployment and
 how long a run should take, and the fair order in which queued runs start. No Huey
 and no process handling here."""
@@ -11,14 +11,16 @@ import time
 from dataclasses import asdict, dataclass, field, fields
 
 from mnist_core.model.card import ModelCard
-from mnist_core.training.config import TrainConfig
+from mnist_core.training.config import TeachConfig, TrainConfig
 
 QUEUED, RUNNING, FINISHED, STOPPED, FAILED = "queued", "running", "finished", "stopped", "failed"
 ACTIVE = (QUEUED, RUNNING)
 ENDED = (FINISHED, STOPPED, FAILED)
 # What a job does, named on its record: training a network (fresh, or from a stored
-# model's weights, `TrainConfig.start_from`). A record without a kind is a training run.
-TRAIN = "train"
+# model's weights, `TrainConfig.start_from`), or teaching a stored model its owner's kept
+# drawings (`TeachConfig`; `config` then holds the run as training settings, for what
+# reads every job alike). A record without a kind is a training run.
+TRAIN, TEACH = "train", "teach"
 
 # Images fitted per second on 2 CPU cores, by architecture, for queue time estimates
 # until a finished run of that architecture gives a measured figure; plus start-up.
@@ -92,7 +94,7 @@ class Progress:
 
 @dataclass(frozen=True)
 class Job:
-    """One training run as its record says, with its place in the queue worked out."""
+    """One job as its record says, with its place in the queue worked out."""
 
     id: str
     owner: str
@@ -112,6 +114,8 @@ class Job:
     position: int | None = None  # 1 = next to start (queued jobs only)
     starts_in: float | None = None  # estimated seconds until it starts (queued jobs)
     estimate: float | None = None  # estimated seconds the whole run takes
+    teach: TeachConfig | None = None  # a teach job's settings
+    drawings: int | None = None  # how many drawings a teach job was queued with
 
     @classmethod
     def from_record(cls, record: dict, **extra) -> Job:
@@ -124,7 +128,9 @@ class Job:
             history=record.get("history") or {},
             card=ModelCard.from_json(record["card"]) if record.get("card") else None,
             stop_requested=record.get("stop_requested"),
-            worker=record.get("worker"), **extra,
+            worker=record.get("worker"),
+            teach=TeachConfig.from_dict(record["teach"]) if record.get("teach") else None,
+            drawings=record.get("drawings"), **extra,
         )
 
     @property
@@ -228,9 +234,13 @@ def measured_rates(records: list[dict]) -> dict[str, float]:
 
 
 def estimate(record: dict, rates: dict[str, float]) -> float:
-    """Seconds the run should take: its images x epochs at the architecture's pace."""
+    """Seconds the run should take: its images x epochs at the architecture's pace (a
+    teach run's: the replayed digits and the drawings' copies, in each of its runs)."""
     config = TrainConfig.from_dict(record["config"])
     rate = rates.get(config.architecture) or TYPICAL_IMAGES_PER_S.get(
         config.architecture, OTHER_IMAGES_PER_S
     )
-    return START_SECONDS + config.image_epochs / rate
+    images = config.image_epochs
+    if kind_of(record) == TEACH and record.get("teach"):
+        images = TeachConfig.from_dict(record["teach"]).images(record.get("drawings") or 0)
+    return START_SECONDS + images / rate

@@ -168,3 +168,96 @@ class TrainConfig:
             if values.get(name) is not None:
                 values[name] = tuple(values[name])
         return cls(**values)
+
+
+# Teaching a stored model a visitor's drawings (`mnist_core.training.teach`): the base it
+# starts from unless told otherwise, and the drawings it needs of every digit. Some are
+# held out to show how the new model reads drawings it never fitted: of many, a share
+# once; of fewer than `CROSS_VALIDATE_BELOW`, each in turn (`FOLDS` runs, then one that
+# fits them all).
+TEACH_BASE = "cnn-drawn-all"
+MIN_PER_DIGIT = 1
+HOLD_OUT_SHARE = 0.1
+CROSS_VALIDATE_BELOW = 50
+FOLDS = 3
+MAX_DRAWING_IMAGES = 1000  # copies of drawings an epoch shows, unless each is shown once
+
+
+@dataclass
+class TeachConfig:
+    """Everything that decides a teach run, as plain data: a teach job's record holds it.
+
+    The base model's network is fitted further on the drawings, each shown `copies`
+    times an epoch (fewer where they would be more than `MAX_DRAWING_IMAGES`; shifted,
+    rotated, thickened: `augment`), among `replay` MNIST training digits the base
+    fitted, so that it keeps reading everyone else's digits. Its batch normalisation
+    stays as the base learnt it."""
+
+    base: str = TEACH_BASE  # the stored model to start from (an ensemble: its first run)
+    include_shared: bool = False  # also the drawings others shared with the class
+    epochs: int = 4
+    replay: int = 3000
+    copies: int = 10
+    batch_size: int = 64
+    learning_rate: float = 3e-4
+    seed: int = 0
+
+    def checked(self) -> TeachConfig:
+        """This config, every value checked (ValueError names the bad one)."""
+        if not isinstance(self.base, str) or not self.base.strip():
+            raise ValueError(f"base must name a stored model, got {self.base!r}")
+        for name, low, high in (("epochs", 1, 50), ("replay", 10, 60_000),
+                                ("copies", 1, 100), ("batch_size", 1, 1024)):
+            value = getattr(self, name)
+            if not (isinstance(value, int) and low <= value <= high):
+                raise ValueError(f"{name} must be a whole number from {low} to {high:,}, "
+                                 f"got {value!r}")
+        if not 0 < self.learning_rate <= 0.1:
+            raise ValueError(f"learning_rate must be in (0, 0.1], got {self.learning_rate}")
+        return self
+
+    def run_config(self, architecture: str) -> TrainConfig:
+        """The run as training settings, for what reads every job alike (the pages, the
+        queue's estimates): the base's `architecture`, fitted further on the replay."""
+        return TrainConfig(architecture, epochs=self.epochs, batch_size=self.batch_size,
+                           validation_split=0.0, seed=self.seed, augment=True,
+                           learning_rate=self.learning_rate, train_size=self.replay,
+                           start_from=self.base)
+
+    def copies_of(self, drawings: int) -> int:
+        """How many times an epoch shows each of this many drawings."""
+        return max(1, min(self.copies, MAX_DRAWING_IMAGES // max(drawings, 1)))
+
+    def images(self, drawings: int) -> int:
+        """Images a teach run of this many drawings fits, all its runs together."""
+        per_epoch = self.replay + self.copies_of(drawings) * drawings
+        return teach_runs(drawings) * self.epochs * per_epoch
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TeachConfig:
+        """A config stored as JSON; unknown keys are an error, as for `TrainConfig`."""
+        unknown = set(values) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown teach settings: {', '.join(sorted(unknown))}")
+        return cls(**values)
+
+
+def teach_runs(drawings: int) -> int:
+    """How many times a teach run of this many drawings fits its network."""
+    return 1 if drawings >= CROSS_VALIDATE_BELOW else FOLDS + 1
+
+
+def missing_drawings(per_label) -> str | None:
+    """What a teach run lacks, in words, given how many drawings there are of each label
+    (digits 0-9 first); None when there are `MIN_PER_DIGIT` of every digit."""
+    counts = [int(per_label[digit]) if digit < len(per_label) else 0 for digit in range(10)]
+    short = [str(digit) for digit, count in enumerate(counts) if count < MIN_PER_DIGIT]
+    if not short:
+        return None
+    have = ", ".join(f"{counts[int(d)]} of {d}" for d in short)
+    return (f"teaching a model needs at least {MIN_PER_DIGIT} kept drawing"
+            f"{'s' if MIN_PER_DIGIT > 1 else ''} of every digit 0-9; there "
+            f"{'is' if len(short) == 1 else 'are'} only {have}: keep more on the Draw page")
