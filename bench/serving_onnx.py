@@ -209,7 +209,7 @@ async def open_evaluate(page) -> float:
 
     sidebar = page.get_by_test_id("stSidebar")
     if await page.locator(serving.PAD_CANVAS).count() == 0:
-        await sidebar.get_by_role("link", name="Draw").click()
+        await sidebar.get_by_role("link", name="Draw", exact=True).click()
         await expect(page.locator(serving.PAD_CANVAS)).to_be_visible(timeout=serving.TIMEOUT_MS)
         await serving.idle(page)
     clicked = time.perf_counter()

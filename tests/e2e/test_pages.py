@@ -68,7 +68,7 @@ def test_train_a_model_then_draw_with_it(page, app_url, screenshots):
     screenshot(page, screenshots / "train-desktop-finished.png")
 
     # the new model is offered on the Draw page
-    page.get_by_test_id("stSidebar").get_by_role("link", name="Draw").click()
+    page.get_by_test_id("stSidebar").get_by_role("link", name="Draw", exact=True).click()
     expect(pad(page)).to_be_visible(timeout=APP_RUN_TIMEOUT)
     app_idle(page)
     models = page.get_by_role("combobox", name="Model")
@@ -165,7 +165,7 @@ def test_two_visitors_train_at_once_each_with_their_own_runs(browser, app_url, s
             expect(page.get_by_role("button", name="Stop")).to_have_count(0)
 
         # both models are offered on the Draw page, to either visitor
-        second.get_by_test_id("stSidebar").get_by_role("link", name="Draw").click()
+        second.get_by_test_id("stSidebar").get_by_role("link", name="Draw", exact=True).click()
         expect(pad(second)).to_be_visible(timeout=APP_RUN_TIMEOUT)
         app_idle(second)
         models = second.get_by_role("combobox", name="Model")
