@@ -94,3 +94,32 @@ def test_a_drawings_file_uploaded_is_kept_and_a_bad_one_refused(store):  # noqa:
     assert not at.exception
     assert sum(drawings.counts(ALICE).values()) == 3  # nothing more kept
     assert any("Not kept" in toast.value for toast in at.toast)
+
+
+def test_a_drawing_kept_as_read_or_corrected_on_the_draw_page(store):  # noqa: F811
+    from mnist_core.reading.preprocess import ink_from_image
+    from tests.test_app import DRAW, pad_sends
+
+    pad = np.zeros((280, 280), np.uint8)
+    pad[40:240, 130:150] = 255  # a 1
+    rgba = np.dstack([pad, pad, pad, np.full_like(pad, 255)])
+    at = pad_sends(app(DRAW, ALICE), "draw_canvas_0", rgba, strokes=1)
+    assert not at.exception
+    drawings = open_drawings_store()
+    assert sum(drawings.counts(ALICE).values()) == 0  # nothing is kept unasked
+    named = at.metric[0].value
+    right = [b for b in at.button if b.label.startswith("Right — keep it")]
+    assert right and right[0].label == f"Right — keep it as {named}"
+    right[0].click().run()
+    (first,) = drawings.drawings(ALICE)
+    assert first.label == int(named) and first.model == "seed-cnn"
+    assert np.array_equal(first.drawing, np.round(ink_from_image(rgba) * 255))
+    assert any(f"Kept as {named}" in s.value for s in at.success)
+
+    pad[40:60, 100:180] = 255  # another drawing: a 7, say the visitor
+    rgba = np.dstack([pad, pad, pad, np.full_like(pad, 255)])
+    at = pad_sends(at, "draw_canvas_0", rgba, strokes=2)
+    assert not at.success  # a new drawing: the choice is offered again
+    at.pills[0].set_value(7).run()
+    assert [d.label for d in drawings.drawings(ALICE)] == [7, int(named)]
+    assert sum(drawings.counts(BOB).values()) == 0

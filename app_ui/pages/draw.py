@@ -7,13 +7,15 @@ The reading updates whenever a stroke ends. Train, Evaluate and Models are the o
 pages (`app_ui/pages/`); the model store is `models/` (or `MNIST_MODELS_DIR`).
 """
 
+import hashlib
 import time
 from dataclasses import dataclass
 
 import numpy as np
 import streamlit as st
 
-from app_ui import messages, pads, reading_views, ui, visitor
+from app_ui import kept, messages, pads, reading_views, ui, visitor
+from app_ui.kept import LABEL_NAMES
 from mnist_core.errors import EmptyDrawingError, InvalidModelError, ModelNotFoundError
 from mnist_core.model.card import DIGIT
 from mnist_core.model.loaded_model import LoadedModel
@@ -242,6 +244,8 @@ def digit_reading(given: Given, model: LoadedModel | None, uploaded: bool) -> No
     # The bars first, right beside the pad (or, on a phone, right under it), so that they
     # stay in view while drawing; then the verdict beside what the model sees.
     probability_bars(readings.probabilities[0], verdict)
+    if not uploaded:
+        keep_or_correct(given.image, x, readings.probabilities[0], verdict, model.name)
     verdict_and_what_the_model_sees(verdict, x, uploaded)
     read_time(read_ms)
     how_the_image_was_prepared(steps)
@@ -250,6 +254,31 @@ def digit_reading(given: Given, model: LoadedModel | None, uploaded: bool) -> No
 def probability_bars(probabilities: np.ndarray, verdict: Verdict) -> None:
     """A bar for each digit, the one named highlighted."""
     st.html(reading_views.probability_bars_html(probabilities, verdict.digit))
+
+
+def keep_or_correct(pad: np.ndarray, x: np.ndarray, probabilities: np.ndarray,
+                    verdict: Verdict, model: str) -> None:
+    """"Right — keep it" and "Wrong? It was a …": the visitor keeps this drawing, with
+    the label they give it, under My drawings; nothing is kept unless they press one."""
+    drawn = hashlib.blake2b(pad.tobytes(), digest_size=8).hexdigest()  # this drawing
+    if said := st.session_state.get("draw_kept", {}).get(drawn):
+        st.success(said, icon=":material/bookmark_added:")
+        return
+    choice = None
+    with st.container(horizontal=True, gap="small", vertical_alignment="bottom"):
+        if verdict.digit is not None and st.button(
+                f"Right — keep it as {verdict.digit}", key=f"draw_right_{drawn}",
+                icon=":material/bookmark_add:"):
+            choice = verdict.digit
+        wrong = st.pills("Wrong? It was a …", list(LABEL_NAMES), format_func=LABEL_NAMES.get,
+                         key=f"draw_wrong_{drawn}")
+        choice = wrong if wrong is not None else choice
+    st.caption("Keeping is up to you: a kept drawing is yours alone (My drawings), and "
+               "teaches a model of yours on the Train page.")
+    if choice is not None:
+        said = kept.keep(visitor.owner_id(), pad, x, choice, model, probabilities)
+        st.session_state["draw_kept"] = {drawn: said}
+        st.rerun()
 
 
 def verdict_and_what_the_model_sees(verdict: Verdict, x: np.ndarray, uploaded: bool) -> None:
