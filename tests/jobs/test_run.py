@@ -11,7 +11,7 @@ import pytest
 
 from mnist_core.errors import JobError
 from mnist_core.jobs.queue import JobQueue
-from mnist_core.jobs.records import FAILED, FINISHED, QUEUED, RUNNING, TRAIN
+from mnist_core.jobs.records import FAILED, FINISHED, QUEUED, RUNNING, TEACH, TRAIN
 from mnist_core.jobs.run import RUNNERS, run_job
 from mnist_core.store import registry
 
@@ -33,7 +33,7 @@ def test_records_name_their_kind_and_one_without_a_kind_is_a_training_run(stores
         "id": "older", "owner": BOB, "name": "older", "config": TINY.to_dict(),
         "overwrite": False, "status": QUEUED, "created": time.time(), "turn": 1})
     assert "kind" not in queue.store.get("older") and queue.job("older").kind == TRAIN
-    assert set(RUNNERS) == {TRAIN}
+    assert set(RUNNERS) == {TRAIN, TEACH}
 
 
 def test_a_kind_this_version_does_not_know_fails_saying_so(stores):
@@ -42,7 +42,7 @@ def test_a_kind_this_version_does_not_know_fails_saying_so(stores):
     run_job(queue.store, "index-1")
     failed = queue.job("index-1")
     assert failed.status == FAILED and failed.kind == "index"
-    assert "cannot run jobs of kind 'index' (it runs train)" in failed.message
+    assert "cannot run jobs of kind 'index' (it runs teach, train)" in failed.message
 
 
 def test_a_training_job_can_start_from_a_stored_model(inline, stores):
