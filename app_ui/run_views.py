@@ -4,10 +4,10 @@ them is queued or training."""
 
 import streamlit as st
 
-from app_ui import ui
+from app_ui import teach_views, ui
 from mnist_core.errors import JobError, ModelProtectedError, QueueUnavailableError
 from mnist_core.jobs.queue import JobQueue
-from mnist_core.jobs.records import FAILED, FINISHED, QUEUED, RUNNING, Job
+from mnist_core.jobs.records import FAILED, FINISHED, QUEUED, RUNNING, TEACH, Job
 from mnist_core.jobs.worker import trains_here
 from mnist_core.store import registry
 from mnist_core.training.config import TrainConfig
@@ -57,7 +57,7 @@ def show_runs(queue: JobQueue, owner: str, polling: bool) -> None:
 def show_job(queue: JobQueue, job: Job, owner: str, newest: bool) -> None:
     """One of the visitor's runs: where it stands, its Stop button, its curves."""
     st.subheader(job.name)
-    st.caption(settings_line(job.config))
+    st.caption(teach_views.teach_line(job) if job.kind == TEACH else settings_line(job.config))
     if job.status == QUEUED:
         starts = (
             "next to start" if job.position == 1 and not job.starts_in
@@ -102,6 +102,8 @@ def show_job(queue: JobQueue, job: Job, owner: str, newest: bool) -> None:
             f"{job.message} {ui.format_seconds(job.since_submitted)} from Start to saved"
             + (f", {ui.format_seconds(training)} of it training." if training else ".")
         )
+        if job.kind == TEACH and job.card is not None:
+            teach_views.what_it_gained(job.card)
         if newest:
             try_it(job.name)
     elif job.status == FAILED:

@@ -123,3 +123,34 @@ def test_a_drawing_kept_as_read_or_corrected_on_the_draw_page(store):  # noqa: F
     at.pills[0].set_value(7).run()
     assert [d.label for d in drawings.drawings(ALICE)] == [7, int(named)]
     assert sum(drawings.counts(BOB).values()) == 0
+
+
+def test_teach_it_my_drawings_on_the_train_page(store, mnist_subset):  # noqa: F811
+    from tests.test_app import TRAIN, wait_until_ended
+
+    (x_train, y_train), _ = mnist_subset
+    drawings = open_drawings_store()
+    at = app(TRAIN, ALICE)
+    assert "Not yet" in " ".join(info.value for info in at.info)  # no drawings yet
+    assert at.button(key="teach_start").disabled
+    for digit in range(10):  # two of each digit, kept as the pad would keep them
+        for i in np.flatnonzero(y_train == digit)[:2]:
+            pad = np.kron(x_train[i], np.ones((10, 10), np.uint8))
+            drawings.keep(ALICE, pad, x_train[i], digit, "seed-cnn", [0.1] * 10)
+    at.run()
+    assert not at.button(key="teach_start").disabled
+    assert at.selectbox(key="teach_base").value == "seed-cnn"  # the store's one reader
+    at.text_input(key="teach_name").set_value("seed-cnn-mine").run()
+    at.button(key="teach_start").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+
+    job = wait_until_ended("seed-cnn-mine")
+    assert job.status == "finished", job.message
+    assert job.kind == "teach" and job.drawings == 20
+    at.run()
+    tables = at.table
+    assert tables, "the finished run shows the old and new model side by side"
+    shown = tables[0].value
+    assert list(shown.columns)[1:] == ["seed-cnn", "seed-cnn-mine"]
+    assert "of" in shown.iloc[0, 1] and "%" in shown.iloc[1, 2]
+    assert any("taught from seed-cnn" in c.value for c in at.caption)

@@ -7,7 +7,7 @@ the page or reloading keeps them (the owner id is in a cookie of the browser).
 
 import streamlit as st
 
-from app_ui import run_views, ui, visitor
+from app_ui import run_views, teach_views, ui, visitor
 from mnist_core.errors import (
     InvalidModelNameError,
     JobError,
@@ -287,6 +287,10 @@ if (queue := training_queue()) is not None:
     data_problem = server_notes(queue)
     settings, run_area = st.columns([1, 1.4], gap="large")
     with settings:
-        new_run(queue, owner, data_problem)
+        a_new_model, teach_it = st.tabs(["A new model", "Teach it my drawings"])
+        with a_new_model:
+            new_run(queue, owner, data_problem)
+        with teach_it:
+            teach_views.teach_my_drawings(queue, owner, data_problem)
     with run_area:
         run_views.your_runs(queue, owner)
