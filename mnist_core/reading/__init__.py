@@ -1,4 +1,4 @@
 """From what a visitor gives to what the model says: a drawing or photo put into MNIST's
 form (`preprocess`, `photos`), an upload decoded safely (`images`), a written number cut
-into digits (`segment`), the reading itself (`inference`), and accuracy over a set of
-digits (`evaluate`)."""
+into digits (`segment`), the reading itself (`inference`), a reading with the visitor's
+kept drawings in mind (`personal`), and accuracy over a set of digits (`evaluate`)."""

@@ -35,6 +35,8 @@ from mnist_core.reading.segment import segment_number
 if TYPE_CHECKING:
     import keras
 
+    from mnist_core.reading.personal import KeptExamples
+
 BATCH = 1024
 UNREAD = "?"  # stands in a number's text for a digit the app will not name
 # A piece that may hold several digits is read every other way it can be cut only when
@@ -56,10 +58,12 @@ _compiled: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 @dataclass(frozen=True)
 class Readings:
     """What the app says about each image: calibrated `(N, 10)` probabilities, and the
-    digit it names, `NOT_NAMED` (-1) where it names none."""
+    digit it names, `NOT_NAMED` (-1) where it names none; `used_kept`, how many of the
+    visitor's kept drawings the reading weighed (0: the model alone; `personal`)."""
 
     probabilities: np.ndarray
     digits: np.ndarray
+    used_kept: int = 0
 
     def verdict(self, row: int = 0) -> Verdict:
         """The verdict on one image: a digit, not sure (with two candidates), or none."""
@@ -73,17 +77,19 @@ def read_digits(model: LoadedModel, images: np.ndarray) -> Readings:
     return Readings(probabilities, model.policy.named_digits(probabilities))
 
 
-def read_drawing(model: LoadedModel, image: np.ndarray, steps: PreprocessSteps | None = None
-                 ) -> tuple[np.ndarray, Readings]:
+def read_drawing(model: LoadedModel, image: np.ndarray, steps: PreprocessSteps | None = None,
+                 kept: KeptExamples | None = None) -> tuple[np.ndarray, Readings]:
     """Prepare a drawing from the pad (`canvas_to_mnist`) and read it, as the Draw page
-    does: the `(28, 28)` image the model saw and its `Readings` (one row). Raises
-    `EmptyDrawingError` for a blank pad, and for a dot or a blot (a tap of the pen), which
-    cropping would blow up into a filled disk that reads as a 0."""
+    does: the `(28, 28)` image the model saw and its `Readings` (one row). With `kept`,
+    the visitor's kept drawings as this model sees them (`personal.kept_examples`), it is
+    read with them in mind (`personal.read_with_kept`). Raises `EmptyDrawingError` for a
+    blank pad, and for a dot or a blot (a tap of the pen), which cropping would blow up
+    into a filled disk that reads as a 0."""
     ink = ink_from_image(image)
     if is_dot(ink):
         raise EmptyDrawingError("the drawing is only a dot or a blot: draw a digit")
     x = center_ink(ink, steps)
-    return x, read_digits(model, x)
+    return x, (read_digits(model, x) if kept is None else kept.read(model, x))
 
 
 def read_upload(model: LoadedModel, image: np.ndarray, steps: PreprocessSteps | None = None
