@@ -8,8 +8,11 @@ import numpy as np
 import streamlit as st
 
 from app_ui import ui
-from mnist_core.errors import DrawingRefused, DrawingsFileError
+from mnist_core.errors import DrawingRefused, DrawingsFileError, MissingOutputError
+from mnist_core.model.loaded_model import LoadedModel
+from mnist_core.reading import personal
 from mnist_core.reading.inference import read_digits
+from mnist_core.reading.personal import KeptExamples
 from mnist_core.reading.preprocess import ink_from_image
 from mnist_core.shared.drawings import NOT_A_DIGIT, DrawingsStore, KeptDrawing
 from mnist_core.sources.drawings_file import Drawings, drawings_to_bytes, read_drawings
@@ -53,6 +56,30 @@ def keep(owner: str, rgba: np.ndarray, image28: np.ndarray, label: int, model: s
 def changed() -> None:
     """Note that this visitor's drawings changed, so readings that use them are redone."""
     st.session_state.kept_version = st.session_state.get("kept_version", 0) + 1
+
+
+def examples_for(owner: str, model: LoadedModel) -> KeptExamples | None:
+    """The visitor's kept drawings as `model` sees them, to read their next drawings
+    with (None without any, or for a graph exported before it had features). Worked
+    out once per visitor, model and change to their drawings."""
+    counts = drawings_store().counts(owner)
+    if not sum(counts.values()):
+        return None
+    return _examples(owner, model.name, model.card.served_graph_sha256,
+                     tuple(counts.items()), st.session_state.get("kept_version", 0), model)
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _examples(owner: str, name: str, graph: str | None, counts: tuple, version: int,
+              _model: LoadedModel) -> KeptExamples | None:
+    drawings = drawings_store().drawings(owner)
+    if not drawings:
+        return None
+    images = np.stack([d.image28 for d in drawings]).astype(np.float32) / 255
+    try:
+        return personal.kept_examples(_model, images, np.array([d.label for d in drawings]))
+    except MissingOutputError:
+        return None
 
 
 def download_bytes(kept: list[KeptDrawing]) -> bytes:

@@ -120,6 +120,9 @@ def test_a_drawing_kept_as_read_or_corrected_on_the_draw_page(store):  # noqa: F
     rgba = np.dstack([pad, pad, pad, np.full_like(pad, 255)])
     at = pad_sends(at, "draw_canvas_0", rgba, strokes=2)
     assert not at.success  # a new drawing: the choice is offered again
+    assert "Read with your 1 kept drawing in mind (My drawings)." in [c.value for c in at.caption]
+    bob = pad_sends(app(DRAW, BOB), "draw_canvas_0", rgba, strokes=2)
+    assert not [c for c in bob.caption if "Read with your" in c.value]  # hers alone
     at.pills[0].set_value(7).run()
     assert [d.label for d in drawings.drawings(ALICE)] == [7, int(named)]
     assert sum(drawings.counts(BOB).values()) == 0

@@ -235,7 +235,8 @@ def digit_reading(given: Given, model: LoadedModel | None, uploaded: bool) -> No
         if uploaded:  # a scan may have been stretched to fill its frame: read_upload checks
             x, readings = read_upload(model, given.image, steps)
         else:
-            x, readings = read_drawing(model, given.image, steps)
+            mine = kept.examples_for(visitor.owner_id(), model)
+            x, readings = read_drawing(model, given.image, steps, kept=mine)
     except EmptyDrawingError as err:
         st.info(given.prompt if given.wiped else messages.nothing_to_read(err))
         return
@@ -244,6 +245,9 @@ def digit_reading(given: Given, model: LoadedModel | None, uploaded: bool) -> No
     # The bars first, right beside the pad (or, on a phone, right under it), so that they
     # stay in view while drawing; then the verdict beside what the model sees.
     probability_bars(readings.probabilities[0], verdict)
+    if readings.used_kept:
+        st.caption(f"Read with your {ui.plural(readings.used_kept, 'kept drawing')} in mind "
+                   "(My drawings).")
     if not uploaded:
         keep_or_correct(given.image, x, readings.probabilities[0], verdict, model.name)
     verdict_and_what_the_model_sees(verdict, x, uploaded)
