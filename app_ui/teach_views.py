@@ -94,7 +94,7 @@ def what_it_gained(card: ModelCard) -> None:
         {"": f"Your drawings it did not fit ({how})",
          taught["base"]: f"{held['base_right']} of {digits}",
          new: f"{held['taught_right']} of {digits}"},
-        {"": "MNIST test set (10,000 digits)",
+        {"": f"MNIST test set ({card.test_images or 0:,} digits)",
          taught["base"]: _percent(mnist.get("base")), new: _percent(mnist.get("taught"))},
     ]
     st.table(rows)
