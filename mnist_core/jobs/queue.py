@@ -55,9 +55,10 @@ from mnist_core.jobs.records import (
     measured_rates,
     next_turn,
 )
-from mnist_core.jobs.store import JobStore, is_damage, open_job_store, set_aside_if_damaged
+from mnist_core.jobs.store import JobStore, open_job_store
 from mnist_core.shared.drawings import DrawingsStore
 from mnist_core.shared.owners import check_owner
+from mnist_core.shared.sqlite import is_damage, set_aside_if_damaged
 from mnist_core.shared.state import SQLITE, Backend, open_backend
 from mnist_core.store import registry
 from mnist_core.training.config import TeachConfig, TrainConfig

@@ -13,20 +13,20 @@ stop that races a job's start cannot be lost or undone. Whatever must look at ma
 records before it writes (checking the limits before a run is added, choosing the next
 run to start) goes through `transact`, one atomic step against every other writer.
 Workers also register here with a heartbeat, so pages can tell how many are alive.
+The SQLite file is opened as every shared store's is (`shared.sqlite.SqliteFile`: a
+damaged one set aside).
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import logging
 import sqlite3
-import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from mnist_core.shared.sqlite import SqliteFile, Transaction
 from mnist_core.shared.state import REDIS, Backend
 
 WORKER_TTL = 15.0  # s without a heartbeat after which a worker counts as gone
@@ -91,10 +91,8 @@ class SqliteJobStore(JobStore):
     A damaged file is moved aside and a fresh one started (`set_aside` names where)."""
 
     def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.set_aside = set_aside_if_damaged(self.path)
-        self._local = threading.local()
+        self.file = SqliteFile(path)
+        self.path, self.set_aside = self.file.path, self.file.set_aside
         with self._connection() as db:
             db.execute(
                 "create table if not exists jobs (id text primary key, created real not null,"
@@ -105,16 +103,9 @@ class SqliteJobStore(JobStore):
                 " data text not null)"
             )
 
-    def _connection(self, write: bool = True) -> _Transaction:
-        """This thread's connection inside a transaction: a writing one holds the write
-        lock from its start; a reading one sees one snapshot and blocks no writer."""
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            db.execute("pragma journal_mode=wal")
-            db.execute("pragma synchronous=normal")
-            self._local.db = db
-        return _Transaction(db, "begin immediate" if write else "begin")
+    def _connection(self, write: bool = True) -> Transaction:
+        """This thread's connection inside a transaction (`SqliteFile.transaction`)."""
+        return self.file.transaction(write)
 
     def create(self, record: dict) -> None:
         with self._connection() as db:
@@ -176,21 +167,6 @@ class SqliteJobStore(JobStore):
             db.execute("delete from workers where seen < ?", (time.time() - WORKER_TTL,))
             rows = db.execute("select id, seen, data from workers order by id").fetchall()
         return [json.loads(data) | {"id": wid, "seen": seen} for wid, seen, data in rows]
-
-
-class _Transaction:
-    """`with` block around one transaction. `begin immediate` holds SQLite's write lock
-    from the first statement, so a read-modify-write is atomic across processes."""
-
-    def __init__(self, db: sqlite3.Connection, begin: str):
-        self.db, self.begin = db, begin
-
-    def __enter__(self) -> sqlite3.Connection:
-        self.db.execute(self.begin)
-        return self.db
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        self.db.execute("rollback" if exc_type else "commit")
 
 
 class RedisJobStore(JobStore):
@@ -336,54 +312,3 @@ def patiently(store: JobStore, call, what: str, patience: float, first_delay: fl
                 warned = True
             time.sleep(delay)
             delay = min(delay * 2, 5.0)
-
-
-DAMAGED = {"SQLITE_CORRUPT", "SQLITE_NOTADB"}  # SQLite's words for a damaged file
-
-
-def is_damage(err: BaseException) -> bool:
-    """Whether a SQLite error says the file itself is damaged (not locked, not read-only)."""
-    return isinstance(err, sqlite3.DatabaseError) and (
-        getattr(err, "sqlite_errorname", None) in DAMAGED
-        or "malformed" in str(err) or "not a database" in str(err)
-    )
-
-
-def set_aside_if_damaged(path: Path) -> Path | None:
-    """If `path` is a damaged SQLite file (random bytes, cut short), move it aside as
-    `<name>.damaged-<UTC time>` (never deleted), with its -wal and -shm files, so a fresh
-    one starts in its place; returns where it went, or None when it is sound or absent.
-    Processes opening it at once take turns (a lock file), so one moves it, once."""
-    if not path.exists():
-        return None
-    lock = path.with_name(f".{path.name}.check-lock")
-    with open(lock, "a") as held:
-        fcntl.flock(held, fcntl.LOCK_EX)
-        problem = _damage(path)
-        if problem is None:
-            return None
-        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-        aside = path.with_name(f"{path.name}.damaged-{stamp}")
-        n = 1
-        while aside.exists():
-            n += 1
-            aside = path.with_name(f"{path.name}.damaged-{stamp}-{n}")
-        for suffix in ("-wal", "-shm", ""):
-            part = path.with_name(path.name + suffix)
-            if part.exists():
-                part.rename(aside.with_name(aside.name + suffix))
-    log.error("%s is damaged (%s): moved it to %s and started a fresh one", path, problem,
-              aside)
-    return aside
-
-
-def _damage(path: Path) -> str | None:
-    """What is wrong with the SQLite file at `path`, or None if SQLite finds it sound."""
-    try:
-        with contextlib.closing(sqlite3.connect(path, timeout=30)) as db:
-            rows = db.execute("pragma quick_check").fetchall()
-    except sqlite3.DatabaseError as err:
-        if is_damage(err):
-            return str(err)
-        raise
-    return None if rows == [("ok",)] else "; ".join(str(row[0]) for row in rows[:3])
