@@ -136,6 +136,9 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("image", type=Path, help="PNG/JPEG of one digit, any polarity; or "
                          "a drawings file, FILE.npz")
     predict.add_argument("--name", help="model name (default: the default model)")
+    predict.add_argument("--drawings", type=Path, metavar="KEPT.npz",
+                         help="read a drawings file's drawings with these kept drawings in "
+                         "mind, as the Draw page reads a visitor's")
     predict.set_defaults(run=commands.predict)
 
     export = subcommands.add_parser(

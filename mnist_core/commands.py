@@ -116,7 +116,10 @@ def predict(args) -> int:
 
     model = open_model(args.name, args.models_dir)
     if args.image.suffix.lower() == ".npz":
-        return predict_drawings(model, args.image)
+        return predict_drawings(model, args.image, args.drawings)
+    if args.drawings is not None:
+        raise ValueError("--drawings reads drawings with kept ones in mind: give a drawings "
+                         "file (.npz) to read, not a photo")
     _, readings = read_upload(model, read_image(args.image.read_bytes()))
     verdict = readings.verdict(0)
     (first, second), (p_first, p_second) = verdict.candidates, verdict.probabilities
@@ -130,19 +133,26 @@ def predict(args) -> int:
     return 0
 
 
-def predict_drawings(model, path) -> int:
-    """Each drawing of a drawings file read as the Draw page reads one: its index, the
-    digit read ('?' when none is named), the probability of the likeliest digit, and
-    the label it was kept with."""
+def predict_drawings(model, path, kept_path=None) -> int:
+    """Each drawing of a drawings file read as the Draw page reads one (with the kept
+    drawings of `kept_path` in mind, if given): its index, the digit read ('?' when none
+    is named), the probability of the likeliest digit, and the label it was kept with."""
     from mnist_core.errors import EmptyDrawingError
     from mnist_core.reading.inference import UNREAD, read_drawing
+    from mnist_core.reading.personal import kept_examples
     from mnist_core.sources.drawings_file import NOT_A_DIGIT, read_drawings_file
 
     drawings = read_drawings_file(path)
+    mine = None
+    if kept_path is not None:
+        kept_file = read_drawings_file(kept_path)
+        mine = kept_examples(model, kept_file.images28.astype("float32") / 255,
+                             kept_file.labels)
+        print(f"with {len(kept_file)} kept drawings of {kept_path.name} in mind")
     for index, (drawing, label) in enumerate(zip(drawings.drawings, drawings.labels)):
         kept = "not a digit" if label == NOT_A_DIGIT else str(label)
         try:
-            _, readings = read_drawing(model, drawing)
+            _, readings = read_drawing(model, drawing, kept=mine)
         except EmptyDrawingError as err:
             print(f"{index} {UNREAD} -      kept as {kept}; {err}")
             continue
