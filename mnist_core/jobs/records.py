@@ -6,11 +6,11 @@ and no process handling here."""
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 from dataclasses import asdict, dataclass, field, fields
 
 from mnist_core.model.card import ModelCard
+from mnist_core.shared.settings import whole_number
 from mnist_core.training.config import TeachConfig, TrainConfig
 
 QUEUED, RUNNING, FINISHED, STOPPED, FAILED = "queued", "running", "finished", "stopped", "failed"
@@ -46,23 +46,11 @@ class Limits:
 
     @classmethod
     def from_env(cls) -> Limits:
-        def number(name: str, default: int) -> int:
-            text = os.environ.get(name)
-            if not text:
-                return default
-            try:
-                value = int(text)
-            except ValueError:
-                raise ValueError(f"{name} must be a whole number, got {text!r}") from None
-            if value < 1:
-                raise ValueError(f"{name} must be at least 1, got {value}")
-            return value
-
         return cls(
-            runs_per_owner=number("MNIST_MAX_RUNS_PER_OWNER", cls.runs_per_owner),
-            runs_per_address=number("MNIST_MAX_RUNS_PER_ADDRESS", cls.runs_per_address),
-            image_epochs=number("MNIST_MAX_IMAGE_EPOCHS", cls.image_epochs),
-            queue_length=number("MNIST_MAX_QUEUE", cls.queue_length),
+            runs_per_owner=whole_number("MNIST_MAX_RUNS_PER_OWNER", cls.runs_per_owner),
+            runs_per_address=whole_number("MNIST_MAX_RUNS_PER_ADDRESS", cls.runs_per_address),
+            image_epochs=whole_number("MNIST_MAX_IMAGE_EPOCHS", cls.image_epochs),
+            queue_length=whole_number("MNIST_MAX_QUEUE", cls.queue_length),
         )
 
     def most_epochs(self, config: TrainConfig) -> int:

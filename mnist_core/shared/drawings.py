@@ -23,7 +23,6 @@ logged. `DrawingLimits` keeps a public deployment's store small.
 from __future__ import annotations
 
 import json
-import os
 import re
 import secrets
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ import numpy as np
 from mnist_core.errors import DrawingRefused
 from mnist_core.shared.drawing_records import Row, open_drawing_records
 from mnist_core.shared.owners import check_owner
+from mnist_core.shared.settings import whole_number
 from mnist_core.shared.state import Backend, open_backend
 
 NOT_A_DIGIT = 10  # label for "not a digit"
@@ -58,22 +58,10 @@ class DrawingLimits:
 
     @classmethod
     def from_env(cls) -> DrawingLimits:
-        def number(name: str, default: int) -> int:
-            text = os.environ.get(name)
-            if not text:
-                return default
-            try:
-                value = int(text)
-            except ValueError:
-                raise ValueError(f"{name} must be a whole number, got {text!r}") from None
-            if value < 1:
-                raise ValueError(f"{name} must be at least 1, got {value}")
-            return value
-
         return cls(
-            per_owner=number("MNIST_DRAWINGS_PER_OWNER", cls.per_owner),
-            max_bytes=number("MNIST_DRAWING_MAX_BYTES", cls.max_bytes),
-            max_side=number("MNIST_DRAWING_MAX_SIDE", cls.max_side),
+            per_owner=whole_number("MNIST_DRAWINGS_PER_OWNER", cls.per_owner),
+            max_bytes=whole_number("MNIST_DRAWING_MAX_BYTES", cls.max_bytes),
+            max_side=whole_number("MNIST_DRAWING_MAX_SIDE", cls.max_side),
         )
 
 
