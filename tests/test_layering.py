@@ -198,3 +198,13 @@ def test_the_package_check_sees_an_import_from_a_later_package(tmp_path):
     (tmp_path / "mnist_core" / "__init__.py").write_text("")
     graph = import_graph(tmp_path, ("mnist_core",))
     assert upward_imports(graph) == ["mnist_core.model.b -> mnist_core.store.a"]
+
+
+LONGEST_FILE = 400  # lines: a module past it holds more than one role
+
+
+def test_no_file_of_the_core_or_the_app_is_longer_than_the_limit():
+    long = {str(path.relative_to(ROOT)): lines
+            for package in ("mnist_core", "app_ui") for path in (ROOT / package).rglob("*.py")
+            if (lines := len(path.read_text(encoding="utf-8").splitlines())) > LONGEST_FILE}
+    assert long == {}
