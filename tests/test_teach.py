@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnist_core.errors import JobError, TrainingStopped
+from mnist_core.errors import JobError, MnistCoreError, TrainingStopped
 from mnist_core.sources.drawings_file import NOT_A_DIGIT, make_drawings
-from mnist_core.sources.pendigits import load_pendigits, render_digit
+from mnist_core.sources.pendigits import default_pendigits_path, load_pendigits, render_digit
 from mnist_core.store import registry
 from mnist_core.training.config import TeachConfig
 from mnist_core.training.teach import (
@@ -203,3 +203,44 @@ def test_the_command_line_teaches_from_a_drawings_file_and_reads_one(store, tmp_
                  "--name", "nothing"]) == 2
     assert "error: the file is not a drawings file" in capsys.readouterr().err
     assert not registry.model_exists("nothing", store)
+
+
+def test_the_teach_benchmark_plays_unseen_writers_and_runs_one_through_a_queue(
+        store, tmp_path, monkeypatch):
+    from bench import teach as bench_teach
+    from tests.conftest import SUBSET_DIR
+
+    monkeypatch.setenv("MNIST_DATA_DIR", str(SUBSET_DIR))
+    out = tmp_path / "results"
+    assert bench_teach.main(["--quick", "--models-dir", str(store), "--bases", "seed-cnn",
+                             "--pendigits", str(default_pendigits_path()),
+                             "--results-dir", str(out)]) == 0
+    result = json.loads((out / "teach.json").read_text())
+    assert result["writers"] == [1, 2] and result["seen_in_training"] == {"seed-cnn": []}
+    (row,) = result["results"]
+    assert (row["base"], row["k"], len(row["writers"])) == ("seed-cnn", 1, 2)
+    for writer in row["writers"]:
+        assert writer["kept"] == 10 and writer["others"] > 200
+        assert 0 <= writer["taught_errors"] <= writer["others"]
+        assert writer["held_out"]["cross_validated"] and writer["seconds"] > 0
+    assert row["base_errors"] == sum(w["base_errors"] for w in row["writers"])
+    queued = result["queued"]
+    assert queued["status"] == "finished", queued["message"]
+    assert 0 < queued["process_seconds"] <= queued["submit_to_saved_seconds"]
+
+
+def test_the_teach_benchmark_refuses_writers_a_base_saw(store, tmp_path):
+    from bench import teach as bench_teach
+
+    card_file = store / "seed-cnn.json"
+    seen = json.loads(card_file.read_text())
+    seen["pen_writers"] = list(range(1, 31))
+    shutil.copy(store / "seed-cnn.keras", store / "saw-all.keras")
+    (store / "saw-all.json").write_text(json.dumps(seen))
+    args = bench_teach.parse_args(["--bases", "saw-all", "--models-dir", str(store)])
+    cards = {"saw-all": registry.read_card("saw-all", store)}
+    with pytest.raises(MnistCoreError, match="every pen writer was seen in training by saw-all"):
+        bench_teach.writers_to_play(args, cards, load_pendigits())
+    args = bench_teach.parse_args(["--bases", "saw-all", "--writers", "21-22", "--seen"])
+    writers, seen_by = bench_teach.writers_to_play(args, cards, load_pendigits())
+    assert writers == [21, 22] and seen_by == {"saw-all": [21, 22]}

@@ -210,22 +210,24 @@ def address_key(address: str | None) -> str | None:
     return hashlib.sha256(f"mnist-jobs:{address}".encode()).hexdigest()[:16]
 
 
-def measured_rates(records: list[dict]) -> dict[str, float]:
-    """Images fitted per second by architecture, from the latest finished runs here."""
+def measured_rates(records: list[dict]) -> dict[tuple[str, str], float]:
+    """Images fitted per second by kind of job and architecture (a teach run fits only
+    part of a network: its own pace), from the latest finished runs here."""
     rates = {}
     for r in records:
         card = r.get("card") or {}
         seconds, images = card.get("training_seconds"), card.get("train_images")
         if r["status"] == FINISHED and seconds and images:
-            rates[card.get("architecture")] = images * card["epochs_run"] / seconds
+            key = kind_of(r), card.get("architecture")
+            rates[key] = images * card["epochs_run"] / seconds
     return rates
 
 
-def estimate(record: dict, rates: dict[str, float]) -> float:
+def estimate(record: dict, rates: dict[tuple[str, str], float]) -> float:
     """Seconds the run should take: its images x epochs at the architecture's pace (a
     teach run's: the replayed digits and the drawings' copies, in each of its runs)."""
     config = TrainConfig.from_dict(record["config"])
-    rate = rates.get(config.architecture) or TYPICAL_IMAGES_PER_S.get(
+    rate = rates.get((kind_of(record), config.architecture)) or TYPICAL_IMAGES_PER_S.get(
         config.architecture, OTHER_IMAGES_PER_S
     )
     images = config.image_epochs

@@ -36,11 +36,11 @@ NOT_A_DIGIT = 10  # the label of a drawing kept as "not a digit"
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_DRAWINGS = 1000
 MAX_SIDE_PX = 1120  # four drawing pads side by side
-MIN_SIDE_PX = 8
+MIN_SIDE_PX = 1
 # Everything the arrays of one file may unpack to, together: a thousand pad drawings
 # (280x280) take 78 MB.
 MAX_UNPACKED_BYTES = 128 * 1024 * 1024
-MAX_MODEL_NAME = 64
+MAX_MODEL_NAME = 200  # as the drawings store keeps them
 MAX_MEMBERS = 16
 _HEADER_LIMIT = 10_000  # bytes of one `.npy` header (numpy's own default)
 
@@ -133,8 +133,9 @@ def drawings_to_bytes(drawings: Drawings) -> bytes:
     """The drawings file's bytes (a compressed `.npz`; every field written)."""
     height = max(d.shape[0] for d in drawings.drawings)
     width = max(d.shape[1] for d in drawings.drawings)
+    models = np.array(drawings.models, dtype=str)
     _check_unpacked(len(drawings) * (height * width + 28 * 28 + 4 * 10 + 8 + 8 + 8)
-                    + sum(4 * len(m) for m in drawings.models))
+                    + models.nbytes)
     padded = np.zeros((len(drawings), height, width), np.uint8)
     for i, drawing in enumerate(drawings.drawings):
         padded[i, : drawing.shape[0], : drawing.shape[1]] = drawing
@@ -143,7 +144,7 @@ def drawings_to_bytes(drawings: Drawings) -> bytes:
         buffer, format=np.array(FORMAT), drawings=padded,
         sizes=np.array([d.shape for d in drawings.drawings], np.int32),
         labels=drawings.labels.astype(np.uint8), images28=drawings.images28,
-        models=np.array(drawings.models, dtype=f"<U{MAX_MODEL_NAME}"),
+        models=models,
         created=drawings.created, probabilities=drawings.probabilities,
     )
     return buffer.getvalue()

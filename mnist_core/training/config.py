@@ -180,6 +180,7 @@ MIN_PER_DIGIT = 1
 HOLD_OUT_SHARE = 0.1
 CROSS_VALIDATE_BELOW = 50
 FOLDS = 3
+TEACH_LAYERS = ("head", "all")
 MAX_DRAWING_IMAGES = 1000  # copies of drawings an epoch shows, unless each is shown once
 
 
@@ -190,8 +191,10 @@ class TeachConfig:
     The base model's network is fitted further on the drawings, each shown `copies`
     times an epoch (fewer where they would be more than `MAX_DRAWING_IMAGES`; shifted,
     rotated, thickened: `augment`), among `replay` MNIST training digits the base
-    fitted, so that it keeps reading everyone else's digits. Its batch normalisation
-    stays as the base learnt it."""
+    fitted, so that it keeps reading everyone else's digits. With `layers` "head" only
+    the layers after its last `Flatten` (the dense head) are fitted, the features
+    under them kept as the base learnt them; with "all", every layer. Batch
+    normalisation keeps the base's statistics either way."""
 
     base: str = TEACH_BASE  # the stored model to start from (an ensemble: its first run)
     include_shared: bool = False  # also the drawings others shared with the class
@@ -199,7 +202,8 @@ class TeachConfig:
     replay: int = 3000
     copies: int = 10
     batch_size: int = 64
-    learning_rate: float = 3e-4
+    learning_rate: float = 1e-3
+    layers: str = "head"  # which layers are fitted: "head" or "all"
     seed: int = 0
 
     def checked(self) -> TeachConfig:
@@ -214,6 +218,9 @@ class TeachConfig:
                                  f"got {value!r}")
         if not 0 < self.learning_rate <= 0.1:
             raise ValueError(f"learning_rate must be in (0, 0.1], got {self.learning_rate}")
+        if self.layers not in TEACH_LAYERS:
+            raise ValueError(f"layers must be one of {', '.join(TEACH_LAYERS)}, got "
+                             f"{self.layers!r}")
         return self
 
     def run_config(self, architecture: str) -> TrainConfig:

@@ -8,14 +8,16 @@ replayed MNIST digits, saved as the visitor's own model.
 The drawings (`drawings_file.Drawings`: a drawings file's, or a drawings store's kept
 drawings) are shown `copies` times an epoch, shifted, rotated and thickened like any
 training batch (`augment`), among `replay` MNIST digits the base fitted, so that the
-model keeps reading everyone else's digits; batch normalisation keeps the base's
+model keeps reading everyone else's digits. Only its dense head is fitted by default
+(`TeachConfig.layers`): the features under it stay the base's, which disturbs how it
+reads everyone else's digits less and fits faster; batch normalisation keeps the base's
 statistics, which a few hundred images would only disturb. Some drawings are held out
-and read by the base and by the model that never fitted them: with many, one tenth
-(the saved model fits the rest); with few, every drawing in turn (`FOLDS` runs, then the
+and read by the base and by the model that never fitted them: with many, one tenth (the
+saved model fits the rest); with few, every drawing in turn (`FOLDS` runs, then the
 saved model fits them all). The reading policy is fitted on MNIST digits the base held
-out of its own training; the model is saved with its readings of the MNIST test set.
-An ensemble base is taught through its first run (fitting every run costs as many
-times as long).
+out of its own training; the model is saved with its readings of the MNIST test set. An
+ensemble base is taught through its first run (fitting every run costs as many times as
+long).
 """
 
 from __future__ import annotations
@@ -90,6 +92,7 @@ def teach_model(
     owner: str | None = None,
     owners: int | None = None,
     models_dir=None,
+    base_dir=None,
     progress: Callable[[Progress], None] | None = None,
     stop_event=None,
     progress_interval: float = 0.5,
@@ -97,8 +100,9 @@ def teach_model(
     job: str | None = None,
 ) -> TeachResult:
     """Fit `config.base`'s network further on `drawings`, calibrate it and save it as
-    `name` (in `models_dir`, where the base is looked for too), owned by `owner`; its
-    card counts the drawings and their `owners` (None: not known, as for a file).
+    `name` (in `models_dir`; the base is looked for in `base_dir`, default `models_dir`),
+    owned by `owner`; its card counts the drawings and their `owners` (None: not known,
+    as for a file).
 
     `data` is `load_mnist()`'s; None loads MNIST. `stop_event` is anything with
     `is_set()`: a stopped run saves nothing (`TrainingStopped`). Refused with a
@@ -112,7 +116,8 @@ def teach_model(
     if problem:
         raise JobError(problem)
     started = time.perf_counter()
-    base = registry.load_model(config.base, models_dir)
+    base_dir = models_dir if base_dir is None else base_dir
+    base = registry.load_model(config.base, base_dir)
     start = starting_network(base)
     (x_train, y_train), (x_test, y_test) = data if data is not None else load_mnist()
     replay_idx, calibration_idx = mnist_indices(base.card, len(x_train), config)
@@ -150,7 +155,7 @@ def teach_model(
             "base_right": int((base_read[held_digits] == labels[held_digits]).sum()),
             "taught_right": int((taught_read[held_digits] == labels[held_digits]).sum()),
         },
-        "mnist_test": {"base": base_test_accuracy(base, test_set, models_dir), "taught": None},
+        "mnist_test": {"base": base_test_accuracy(base, test_set, base_dir), "taught": None},
         "settings": config.to_dict(),
     }
     architecture = start_architecture(base.card)
@@ -284,13 +289,14 @@ def fit_drawings(start: keras.Model, images: np.ndarray, labels: np.ndarray,
                  replay: tuple[np.ndarray, np.ndarray], config: TeachConfig,
                  monitor: _Monitor) -> keras.Model:
     """A copy of `start` fitted on `images` (`copies_of` each an epoch) among the
-    `replay` digits, all augmented, batch normalisation frozen; `TrainingStopped` when
-    the monitor's stop switch is set."""
+    `replay` digits, all augmented: its head or all its layers (`config.layers`), batch
+    normalisation frozen; `TrainingStopped` when the monitor's stop switch is set."""
     model = keras.models.clone_model(start)
     model.set_weights(start.get_weights())
+    fitted = set(head_layers(model) if config.layers == "head" else model.layers)
     for layer in model.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            layer.trainable = False
+        layer.trainable = layer in fitted and not isinstance(
+            layer, keras.layers.BatchNormalization)
     compile_model(model, config.learning_rate, non_digits=True)
     copies = config.copies_of(len(images))
     x = np.concatenate([replay[0], np.repeat(images, copies, axis=0)])
@@ -307,6 +313,14 @@ def fit_drawings(start: keras.Model, images: np.ndarray, labels: np.ndarray,
     if monitor.stopped:
         raise TrainingStopped("the teach run was stopped; nothing was saved")
     return model
+
+
+def head_layers(model: keras.Model) -> list:
+    """The layers after the network's last `Flatten`: its dense head, which reads the
+    features the layers before it compute (every layer where it has no `Flatten`)."""
+    flattens = [i for i, layer in enumerate(model.layers)
+                if isinstance(layer, keras.layers.Flatten)]
+    return model.layers[flattens[-1] + 1:] if flattens else list(model.layers)
 
 
 def base_test_accuracy(base: LoadedModel, test_set: tuple[np.ndarray, np.ndarray],

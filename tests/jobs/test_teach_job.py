@@ -125,3 +125,22 @@ def test_drawings_deleted_after_the_submit_are_not_taught_nor_logged(stores, bas
     assert not registry.model_exists("late")
     assert "0 of 4" not in caplog.text and ALICE not in caplog.text
     assert not any(record.exc_info for record in caplog.records)
+
+
+def test_a_teach_run_s_pace_never_estimates_a_training_run_s():
+    from mnist_core.jobs.records import TRAIN, estimate, measured_rates
+    from mnist_core.training.config import TrainConfig
+
+    card = {"architecture": "cnn", "training_seconds": 10.0, "train_images": 4000,
+            "epochs_run": 4}
+    records = [{"kind": TEACH, "status": FINISHED, "card": card},
+               {"kind": TRAIN, "status": FINISHED, "card": card | {"training_seconds": 40.0}}]
+    assert measured_rates(records) == {(TEACH, "cnn"): 1600.0, (TRAIN, "cnn"): 400.0}
+    train = {"config": TrainConfig("cnn", epochs=1, train_size=4000,
+                                   validation_split=0.0).to_dict()}
+    teach = {"kind": TEACH, "config": QUICK.run_config("cnn").to_dict(),
+             "teach": QUICK.to_dict(), "drawings": 100}
+    rates = measured_rates(records)
+    assert estimate(train, rates) == pytest.approx(15 + 4000 / 400)
+    # one fit of 2 epochs of 200 replayed digits and 100 drawings shown 4 times each
+    assert estimate(teach, rates) == pytest.approx(15 + 2 * (200 + 400) / 1600)
