@@ -6,9 +6,9 @@ import streamlit as st
 
 from app_ui import teach_views, ui
 from mnist_core.errors import JobError, ModelProtectedError, QueueUnavailableError
+from mnist_core.jobs import worker
 from mnist_core.jobs.queue import JobQueue
 from mnist_core.jobs.records import FAILED, FINISHED, QUEUED, RUNNING, TEACH, Job
-from mnist_core.jobs.worker import trains_here
 from mnist_core.store import registry
 from mnist_core.training.config import TrainConfig
 
@@ -40,7 +40,7 @@ def show_runs(queue: JobQueue, owner: str, polling: bool) -> None:
         f"Queue ({queue.backend.kind}): {view.waiting} waiting · {view.training} training · "
         + (f"{ui.plural(workers, 'worker')} online" if workers else "no worker online yet")
     )
-    if not workers and not trains_here():
+    if not workers and not worker.trains_here():
         st.info("This server has the web install only (no TensorFlow), so it starts no "
                 "worker itself: runs wait for a worker with the full install on this queue "
                 "(`pip install -r requirements.txt`, then `python -m mnist_core worker`).",
