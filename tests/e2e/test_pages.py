@@ -93,7 +93,8 @@ def test_evaluate_shows_curves_and_a_confusion_matrix(page, app_url, screenshots
     open_page(page, f"{app_url}/Evaluate", confusion)
 
     charts = page.get_by_test_id("stPlotlyChart")
-    assert charts.count() >= 3, "expected the accuracy and loss curves and the confusion matrix"
+    # the accuracy and loss curves and the confusion matrix, each drawn when it arrives
+    expect(charts.nth(2)).to_be_visible(timeout=APP_RUN_TIMEOUT)
     for curve, title in zip(charts.all()[:2], ["Accuracy", "Loss"]):
         expect(curve.locator(".xtitle")).to_have_text("Epoch")
         expect(curve.locator(".ytitle")).to_have_text(title)
