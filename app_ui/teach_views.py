@@ -98,6 +98,10 @@ def what_it_gained(card: ModelCard) -> None:
          taught["base"]: _percent(mnist.get("base")), new: _percent(mnist.get("taught"))},
     ]
     st.table(rows)
+    if held["taught_right"] < held["base_right"]:
+        st.warning(f"{new} read your held-out drawings worse than {taught['base']}: too few "
+                   "drawings teach the wrong lesson. Keep more (five of each digit or more) "
+                   "and teach it again.")
 
 
 def _percent(value: float | None) -> str:

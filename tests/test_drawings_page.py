@@ -157,3 +157,30 @@ def test_teach_it_my_drawings_on_the_train_page(store, mnist_subset):  # noqa: F
     assert list(shown.columns)[1:] == ["seed-cnn", "seed-cnn-mine"]
     assert "of" in shown.iloc[0, 1] and "%" in shown.iloc[1, 2]
     assert any("taught from seed-cnn" in c.value for c in at.caption)
+
+
+def what_it_gained_of(card):
+    """A script of its own for AppTest: the finished teach run's comparison."""
+    from app_ui.teach_views import what_it_gained
+
+    what_it_gained(card)
+
+
+def test_a_taught_model_that_reads_the_held_out_drawings_worse_says_so(store):  # noqa: F811
+    from streamlit.testing.v1 import AppTest
+
+    from mnist_core.model.card import ModelCard
+
+    def shown(base_right: int, taught_right: int) -> list[str]:
+        card = ModelCard(name="mine", extra={"taught": {
+            "base": "seed-cnn", "held_out": {"digits": 10, "cross_validated": True,
+                                             "base_right": base_right,
+                                             "taught_right": taught_right},
+            "mnist_test": {"base": 0.99, "taught": 0.98}}})
+        at = AppTest.from_function(what_it_gained_of, args=(card,)).run()
+        assert not at.exception, [e.value for e in at.exception]
+        return [w.value for w in at.warning]
+
+    assert shown(8, 9) == []
+    (said,) = shown(9, 7)
+    assert said.startswith("mine read your held-out drawings worse than seed-cnn")
