@@ -13,7 +13,7 @@ Only writers none of the measured bases trained on are played (their cards'
 the default saw all 30, so none (with `--seen` they are measured on writers they saw,
 and the results say so). Run from the repository root:
 
-    python -m bench.teach                    # cnn-drawn, 5 unseen writers, k = 1 and 5
+    python -m bench.teach                    # cnn-drawn, 10 unseen writers, k = 5
     python -m bench.teach --full             # every unseen writer, k = 1, 3, 5, 10
     python -m bench.teach --bases cnn-drawn-all cnn-drawn-all-24ep-x4 --seen --k 5
     python -m bench.teach --quick --models-dir DIR --bases seed-cnn
@@ -47,8 +47,8 @@ from mnist_core.training.config import TeachConfig
 
 NAME = "teach"
 BASES = ("cnn-drawn",)
-KS, FULL_KS = (1, 5), (1, 3, 5, 10)
-WRITERS = 5  # played by default; --full plays every unseen writer
+KS, FULL_KS = (5,), (1, 3, 5, 10)
+WRITERS = 10  # played at most by default; --full plays every unseen writer
 QUEUE_K = 5
 QUICK = TeachConfig(epochs=1, replay=100, copies=2, batch_size=32)
 QUEUE_TIMEOUT = 900  # s
@@ -64,7 +64,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--bases", nargs="+", default=list(BASES), metavar="MODEL",
                         help=f"the models taught (default {' '.join(BASES)})")
     parser.add_argument("--k", nargs="+", type=int, metavar="K",
-                        help="drawings kept of each digit (default 1 5; --full 1 3 5 10)")
+                        help="drawings kept of each digit (default 5; --full 1 3 5 10)")
     parser.add_argument("--writers", help="the writers played, e.g. 21-25 (default: the "
                         f"first {WRITERS} no base saw; --full: all of them)")
     parser.add_argument("--full", action="store_true", help="every unseen writer, k = 1, "

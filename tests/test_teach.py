@@ -16,10 +16,11 @@ from mnist_core.sources.drawings_file import NOT_A_DIGIT, make_drawings
 from mnist_core.sources.pendigits import default_pendigits_path, load_pendigits, render_digit
 from mnist_core.store import registry
 from mnist_core.training.config import TeachConfig
-from mnist_core.training.teach import (
+from mnist_core.training.teach import teach_model
+from mnist_core.training.teach_data import (
     held_out_plan,
     mnist_indices,
-    teach_model,
+    pen_replay,
     training_labels,
 )
 
@@ -244,3 +245,13 @@ def test_the_teach_benchmark_refuses_writers_a_base_saw(store, tmp_path):
     args = bench_teach.parse_args(["--bases", "saw-all", "--writers", "21-22", "--seen"])
     writers, seen_by = bench_teach.writers_to_play(args, cards, load_pendigits())
     assert writers == [21, 22] and seen_by == {"saw-all": [21, 22]}
+
+
+def test_the_pen_writers_the_base_fitted_are_replayed_drawn_as_the_pad_draws():
+    from mnist_core.model.card import ModelCard
+
+    images, labels = pen_replay(ModelCard(pen_writers=[3, 4]), TeachConfig(pen_replay=50))
+    assert images.shape == (50, 28, 28) and images.dtype == np.float32
+    assert images.max() == pytest.approx(1.0) and set(labels) <= set(range(10))
+    images, labels = pen_replay(ModelCard(pen_writers=[]), TeachConfig(pen_replay=50))
+    assert images.shape == (0, 28, 28) and labels.shape == (0,)

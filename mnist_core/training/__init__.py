@@ -2,5 +2,5 @@
 run's settings (`config`), its images (`run_data`, `negatives`, `augment`), the fit
 (`objective`, `train`, `run_card`), and what is made from stored models (`ensemble`,
 `distill`, `calibration`, `quantize`, and `teach`: a model taught a visitor's kept
-drawings). TensorFlow is imported only to build or fit a network (`tensorflow_setup`
-quietens it)."""
+drawings, on what `teach_data` chooses). TensorFlow is imported only to build or fit a
+network (`tensorflow_setup` quietens it)."""

@@ -191,15 +191,17 @@ class TeachConfig:
     The base model's network is fitted further on the drawings, each shown `copies`
     times an epoch (fewer where they would be more than `MAX_DRAWING_IMAGES`; shifted,
     rotated, thickened: `augment`), among `replay` MNIST training digits the base
-    fitted, so that it keeps reading everyone else's digits. With `layers` "head" only
-    the layers after its last `Flatten` (the dense head) are fitted, the features
-    under them kept as the base learnt them; with "all", every layer. Batch
+    fitted and `pen_replay` digits of the pen writers it fitted, drawn as the pad draws,
+    so that it keeps reading everyone else's digits, drawn ones too. With `layers`
+    "head" only the layers after its last `Flatten` (the dense head) are fitted, the
+    features under them kept as the base learnt them; with "all", every layer. Batch
     normalisation keeps the base's statistics either way."""
 
     base: str = TEACH_BASE  # the stored model to start from (an ensemble: its first run)
     include_shared: bool = False  # also the drawings others shared with the class
     epochs: int = 4
     replay: int = 3000
+    pen_replay: int = 1000
     copies: int = 10
     batch_size: int = 64
     learning_rate: float = 1e-3
@@ -211,7 +213,8 @@ class TeachConfig:
         if not isinstance(self.base, str) or not self.base.strip():
             raise ValueError(f"base must name a stored model, got {self.base!r}")
         for name, low, high in (("epochs", 1, 50), ("replay", 10, 60_000),
-                                ("copies", 1, 100), ("batch_size", 1, 1024)):
+                                ("pen_replay", 0, 7_500), ("copies", 1, 100),
+                                ("batch_size", 1, 1024)):
             value = getattr(self, name)
             if not (isinstance(value, int) and low <= value <= high):
                 raise ValueError(f"{name} must be a whole number from {low} to {high:,}, "
@@ -237,7 +240,7 @@ class TeachConfig:
 
     def images(self, drawings: int) -> int:
         """Images a teach run of this many drawings fits, all its runs together."""
-        per_epoch = self.replay + self.copies_of(drawings) * drawings
+        per_epoch = self.replay + self.pen_replay + self.copies_of(drawings) * drawings
         return teach_runs(drawings) * self.epochs * per_epoch
 
     def to_dict(self) -> dict:

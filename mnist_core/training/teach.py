@@ -7,8 +7,9 @@ replayed MNIST digits, saved as the visitor's own model.
 
 The drawings (`drawings_file.Drawings`: a drawings file's, or a drawings store's kept
 drawings) are shown `copies` times an epoch, shifted, rotated and thickened like any
-training batch (`augment`), among `replay` MNIST digits the base fitted, so that the
-model keeps reading everyone else's digits. Only its dense head is fitted by default
+training batch (`augment`), among `replay` MNIST digits the base fitted and
+`pen_replay` of its pen writers' digits, so that the model keeps reading everyone
+else's digits, drawn ones included. Only its dense head is fitted by default
 (`TeachConfig.layers`): the features under it stay the base's, which disturbs how it
 reads everyone else's digits less and fits faster; batch normalisation keeps the base's
 statistics, which a few hundred images would only disturb. Some drawings are held out
@@ -38,40 +39,19 @@ from mnist_core.model.loaded_model import LoadedModel
 from mnist_core.reading.inference import predict_proba
 from mnist_core.reading.preprocess import PREPROCESS_VERSION, prepare_mnist
 from mnist_core.sources.data import load_mnist
-from mnist_core.sources.drawings_file import NOT_A_DIGIT as KEPT_NOT_A_DIGIT
 from mnist_core.sources.drawings_file import Drawings
 from mnist_core.store import registry, saving
 from mnist_core.training.augment import augment_batch
 from mnist_core.training.calibration import card_entry, fit_policy
-from mnist_core.training.config import (
-    CROSS_VALIDATE_BELOW,
-    FOLDS,
-    HOLD_OUT_SHARE,
-    MNIST_TRAIN_IMAGES,
-    TeachConfig,
-    TrainConfig,
-    missing_drawings,
-)
-from mnist_core.training.models import NOT_A_DIGIT
+from mnist_core.training.config import TeachConfig, missing_drawings
 from mnist_core.training.objective import compile_model
-from mnist_core.training.run_data import split_indices
+from mnist_core.training.teach_data import (
+    held_out_plan,
+    mnist_indices,
+    pen_replay,
+    training_labels,
+)
 from mnist_core.training.train import Progress
-
-CALIBRATION_DIGITS = 2000  # MNIST digits the base held out, to fit the reading policy on
-
-
-@dataclass(frozen=True)
-class HeldOutPlan:
-    """Which drawings each run fits and which it reads unseen: one `(fitted, held
-    out)` pair of index arrays per run; with `refit`, a last run fits every drawing and
-    is the one saved, else the single run's model is."""
-
-    folds: list[tuple[np.ndarray, np.ndarray]]
-    refit: bool
-
-    @property
-    def runs(self) -> int:
-        return len(self.folds) + self.refit
 
 
 @dataclass
@@ -121,7 +101,9 @@ def teach_model(
     start = starting_network(base)
     (x_train, y_train), (x_test, y_test) = data if data is not None else load_mnist()
     replay_idx, calibration_idx = mnist_indices(base.card, len(x_train), config)
-    replay = prepare_mnist(x_train[replay_idx]), y_train[replay_idx].astype(np.int32)
+    x_pen, y_pen = pen_replay(base.card, config)
+    replay = (np.concatenate([prepare_mnist(x_train[replay_idx]), x_pen]),
+              np.concatenate([y_train[replay_idx], y_pen]).astype(np.int32))
     images = drawings.images28.astype(np.float32) / 255.0
     labels = training_labels(drawings.labels)
     plan = held_out_plan(labels, config.seed)
@@ -156,6 +138,7 @@ def teach_model(
             "taught_right": int((taught_read[held_digits] == labels[held_digits]).sum()),
         },
         "mnist_test": {"base": base_test_accuracy(base, test_set, base_dir), "taught": None},
+        "replayed": {"mnist": len(replay_idx), "pen_drawn": len(y_pen)},
         "settings": config.to_dict(),
     }
     architecture = start_architecture(base.card)
@@ -174,7 +157,7 @@ def teach_model(
         test_images=len(y_test),
         trained_on=(f"{config.base}'s network fitted further on {len(labels):,} kept "
                     f"drawings{_of_owners(owners)}, among {len(replay_idx):,} of its MNIST "
-                    "training digits"),
+                    f"training digits and {len(y_pen):,} of its pen writers' digits"),
         pen_writers=list(base.card.pen_writers or []),
         preprocess_version=PREPROCESS_VERSION,
         versions={"keras": keras.__version__, "tensorflow": tf.__version__,
@@ -202,13 +185,6 @@ def _of_owners(owners: int | None) -> str:
     return "" if owners is None else f" of {owners} owner{'s' if owners != 1 else ''}"
 
 
-def training_labels(labels: np.ndarray) -> np.ndarray:
-    """Kept labels as a run fits them: digits as they are, "not a digit" as
-    `models.NOT_A_DIGIT` (taught as unsure of every digit)."""
-    labels = np.asarray(labels, dtype=np.int32)
-    return np.where(labels == KEPT_NOT_A_DIGIT, NOT_A_DIGIT, labels).astype(np.int32)
-
-
 def starting_network(base: LoadedModel) -> keras.Model:
     """A copy of the network a teach run fits: the base's, or an ensemble's first run."""
     network = base.network
@@ -224,65 +200,6 @@ def start_architecture(card: ModelCard) -> str | None:
     if card.architecture == ENSEMBLE:
         return (card.hyperparameters or {}).get("architecture")
     return card.architecture
-
-
-def mnist_indices(card: ModelCard, n_train: int, config: TeachConfig
-                  ) -> tuple[np.ndarray, np.ndarray]:
-    """Indices of MNIST training digits: `config.replay` the base fitted, to replay, and
-    up to `CALIBRATION_DIGITS` it held out for validation, to fit the reading policy on
-    (a random share where its card does not say which it held out)."""
-    rng = np.random.default_rng(config.seed)
-    held = base_validation(card, n_train)
-    if held is None or len(held) < 100:
-        held = rng.permutation(n_train)[: min(CALIBRATION_DIGITS, n_train // 5)]
-    calibration = np.sort(rng.permutation(held)[:CALIBRATION_DIGITS])
-    fitted = np.setdiff1d(np.arange(n_train), held)
-    replay = np.sort(rng.choice(fitted, min(config.replay, len(fitted)), replace=False))
-    return replay, calibration
-
-
-def base_validation(card: ModelCard, n_train: int) -> np.ndarray | None:
-    """The MNIST digits the base's training run held out for validation, found again
-    from its card (`run_data.split_indices`); None where the card cannot say."""
-    if not card.hyperparameters:  # its split's seed and share are not known
-        return None
-    try:
-        cfg = TrainConfig.from_card(card.hyperparameters)
-    except (TypeError, ValueError):
-        return None
-    n = (card.train_images or 0) + (card.val_images or 0)
-    # its MNIST digits came first, then its pen writers' (a run with writers read all of
-    # MNIST's training digits unless told fewer)
-    n_mnist = min(cfg.train_size or (MNIST_TRAIN_IMAGES if cfg.pen_writers else n), n)
-    if not card.val_images or round(n * cfg.validation_split) != card.val_images \
-            or n_mnist > n_train or n < n_mnist:
-        return None
-    held, _ = split_indices(n, cfg, n - n_mnist)
-    return np.sort(held[held < n_mnist])
-
-
-def held_out_plan(labels: np.ndarray, seed: int = 0) -> HeldOutPlan:
-    """Which drawings each run holds out. From `CROSS_VALIDATE_BELOW` drawings on, one
-    run holds out a `HOLD_OUT_SHARE`, spread over the labels and never a label's last
-    drawing; below, each of `FOLDS` runs holds out one fold (every label spread over
-    the folds) and a last run fits them all."""
-    rng = np.random.default_rng(seed)
-    n = len(labels)
-    by_label = [rng.permutation(np.flatnonzero(labels == label)) for label in np.unique(labels)]
-    if n >= CROSS_VALIDATE_BELOW:
-        wanted = math.ceil(HOLD_OUT_SHARE * n)
-        held: list[int] = []
-        by_label.sort(key=len, reverse=True)
-        for depth in range(max(map(len, by_label))):
-            for indices in by_label:
-                if len(held) < wanted and depth < len(indices) - 1:
-                    held.append(int(indices[depth]))
-        held_idx = np.sort(np.array(held, dtype=np.int64))
-        return HeldOutPlan([(np.setdiff1d(np.arange(n), held_idx), held_idx)], refit=False)
-    fold = np.empty(n, dtype=np.int64)
-    fold[np.concatenate(by_label)] = np.arange(n) % FOLDS
-    return HeldOutPlan([(np.flatnonzero(fold != k), np.flatnonzero(fold == k))
-                        for k in range(FOLDS)], refit=True)
 
 
 def fit_drawings(start: keras.Model, images: np.ndarray, labels: np.ndarray,

@@ -142,5 +142,7 @@ def test_a_teach_run_s_pace_never_estimates_a_training_run_s():
              "teach": QUICK.to_dict(), "drawings": 100}
     rates = measured_rates(records)
     assert estimate(train, rates) == pytest.approx(15 + 4000 / 400)
-    # one fit of 2 epochs of 200 replayed digits and 100 drawings shown 4 times each
-    assert estimate(teach, rates) == pytest.approx(15 + 2 * (200 + 400) / 1600)
+    # one fit of 2 epochs of 200 MNIST and 1,000 pen-drawn digits replayed and 100
+    # drawings shown 4 times each
+    assert QUICK.pen_replay == 1000
+    assert estimate(teach, rates) == pytest.approx(15 + 2 * (200 + 1000 + 400) / 1600)
