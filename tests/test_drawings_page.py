@@ -128,6 +128,53 @@ def test_a_drawing_kept_as_read_or_corrected_on_the_draw_page(store):  # noqa: F
     assert sum(drawings.counts(BOB).values()) == 0
 
 
+def test_a_digit_of_a_written_number_corrected_is_kept_with_its_part_of_the_pad(
+        store, mnist_subset):  # noqa: F811
+    import base64
+
+    from mnist_core.reading.inference import read_number
+    from mnist_core.reading.preprocess import ink_from_image
+    from tests.drawing import enlarge_mnist
+    from tests.test_app import DRAW, png
+
+    _, (x_test, y_test) = mnist_subset
+    wide = np.zeros((240, 720), np.uint8)
+    for slot in range(3):  # three test digits, well apart
+        wide[20:220, 40 + 220 * slot: 240 + 220 * slot] = enlarge_mnist(x_test[slot], 200)
+    rgba = np.dstack([wide, wide, wide, np.full_like(wide, 255)])
+    at = app(DRAW, ALICE)
+    at.radio(key="draw_source").set_value("Write a number").run()
+    at.session_state["number_canvas_1"] = {"drawing": {"raw": {"objects": []}, "data":
+        "data:image/png;base64," + base64.b64encode(png(rgba)).decode()}, "backgroundFit": None}
+    at.run()
+    assert not at.exception
+    picker = at.segmented_control(key="draw_number_digit")
+    assert len(picker.options) == 3
+    drawings = open_drawings_store()
+    assert sum(drawings.counts(ALICE).values()) == 0  # nothing kept unasked
+    picker.set_value(1).run()  # the second digit: it was a 7, says the visitor
+    at.pills[0].set_value(7).run()
+    assert not at.exception
+    (first,) = drawings.drawings(ALICE)
+    second = read_number(ui_model(at), rgba).digits[1]
+    top, bottom, left, right = second.box
+    assert first.label == 7
+    assert first.drawing.shape == (min(bottom + 8, 240) - max(top - 8, 0),
+                                   min(right + 8, 720) - max(left - 8, 0))
+    part = np.round(ink_from_image(rgba[max(top - 8, 0): bottom + 8,
+                                        max(left - 8, 0): right + 8]) * 255)
+    assert np.array_equal(first.drawing, part)
+    assert np.array_equal(first.image28, np.round(second.image * 255).astype(np.uint8))
+    assert any("Kept as 7" in s.value for s in at.success)
+
+
+def ui_model(at):
+    """The model the Draw page read with, opened from the store."""
+    from mnist_core.store import registry
+
+    return registry.open_model(at.session_state["draw_model"])
+
+
 def test_teach_it_my_drawings_on_the_train_page(store, mnist_subset):  # noqa: F811
     from tests.test_app import TRAIN, wait_until_ended
 

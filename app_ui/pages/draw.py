@@ -27,6 +27,7 @@ from mnist_core.reading.segment import NARROW_NUMBER_PAD, NUMBER_PAD
 from mnist_core.store import registry
 
 CANVAS_PX = 280
+DIGIT_MARGIN_PX = 8  # the pad around a digit of a number that is kept with it
 IMAGE_FORMATS = "PNG, JPEG, BMP, WebP, GIF or TIFF"  # what mnist_core.reading.images reads
 DRAW, NUMBER, UPLOAD = "Draw a digit", "Write a number", "Upload a photo"
 # each input's page title and how to use it
@@ -173,6 +174,25 @@ def number_reading(canvas, model: LoadedModel | None) -> None:
     with st.expander("What the model sees"), st.container(horizontal=True):
         for digit, label in zip(reading.digits, labels):
             st.image(reading_views.enlarge(digit.image, 84), caption=str(label), width=84)
+    keep_or_correct_a_digit(canvas.image_data, reading, labels, model.name)
+
+
+def keep_or_correct_a_digit(pad: np.ndarray, reading, labels: list, model: str) -> None:
+    """"Right — keep it" and "Wrong? It was a …" for the digit of the number the visitor
+    picks: that digit's part of the pad is kept, with the 28x28 the model read."""
+    options = list(range(len(reading.digits)))
+    picked = st.segmented_control(
+        "Keep or correct a digit", options, key="draw_number_digit",
+        format_func=lambda i: f"Digit {i + 1}: {labels[i]}",
+        help="Pick a digit of the number to keep it, or to say what it really was.")
+    if picked is None or picked >= len(reading.digits):
+        return
+    digit = reading.digits[picked]
+    top, bottom, left, right = digit.box
+    margin = DIGIT_MARGIN_PX
+    part = pad[max(top - margin, 0): bottom + margin, max(left - margin, 0): right + margin]
+    keep_or_correct(part, digit.image, digit.probabilities,
+                    None if digit.digit < 0 else digit.digit, model)
 
 
 def read_a_digit(source: str, infos: list[registry.ModelInfo]) -> None:
@@ -249,7 +269,7 @@ def digit_reading(given: Given, model: LoadedModel | None, uploaded: bool) -> No
         st.caption(f"Read with your {ui.plural(readings.used_kept, 'kept drawing')} in mind "
                    "(My drawings).")
     if not uploaded:
-        keep_or_correct(given.image, x, readings.probabilities[0], verdict, model.name)
+        keep_or_correct(given.image, x, readings.probabilities[0], verdict.digit, model.name)
     verdict_and_what_the_model_sees(verdict, x, uploaded)
     read_time(read_ms)
     how_the_image_was_prepared(steps)
@@ -261,19 +281,20 @@ def probability_bars(probabilities: np.ndarray, verdict: Verdict) -> None:
 
 
 def keep_or_correct(pad: np.ndarray, x: np.ndarray, probabilities: np.ndarray,
-                    verdict: Verdict, model: str) -> None:
-    """"Right — keep it" and "Wrong? It was a …": the visitor keeps this drawing, with
-    the label they give it, under My drawings; nothing is kept unless they press one."""
+                    named: int | None, model: str) -> None:
+    """"Right — keep it" and "Wrong? It was a …": the visitor keeps this drawing (the
+    model named `named`, None for none), with the label they give it, under My drawings;
+    nothing is kept unless they press one."""
     drawn = hashlib.blake2b(pad.tobytes(), digest_size=8).hexdigest()  # this drawing
     if said := st.session_state.get("draw_kept", {}).get(drawn):
         st.success(said, icon=":material/bookmark_added:")
         return
     choice = None
     with st.container(horizontal=True, gap="small", vertical_alignment="bottom"):
-        if verdict.digit is not None and st.button(
-                f"Right — keep it as {verdict.digit}", key=f"draw_right_{drawn}",
+        if named is not None and st.button(
+                f"Right — keep it as {named}", key=f"draw_right_{drawn}",
                 icon=":material/bookmark_add:"):
-            choice = verdict.digit
+            choice = named
         wrong = st.pills("Wrong? It was a …", list(LABEL_NAMES), format_func=LABEL_NAMES.get,
                          key=f"draw_wrong_{drawn}")
         choice = wrong if wrong is not None else choice
