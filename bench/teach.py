@@ -39,6 +39,7 @@ import numpy as np
 from bench import common
 from mnist_core.errors import MnistCoreError
 from mnist_core.reading.inference import predict_proba
+from mnist_core.reading.personal import kept_examples
 from mnist_core.sources.data import load_mnist
 from mnist_core.sources.drawings_file import Drawings, make_drawings
 from mnist_core.sources.pendigits import load_pendigits, render_dataset
@@ -142,12 +143,22 @@ def errors(model, drawings: Drawings) -> int:
     return int((read != drawings.labels).sum())
 
 
+def errors_with_kept(name: str, directory, kept: Drawings, others: Drawings) -> int:
+    """`others` read as the Draw page reads them for a visitor who kept `kept`: the
+    stored model's served graph, with the kept drawings in mind (the likeliest digit)."""
+    model = registry.open_model(name, directory)
+    examples = kept_examples(model, kept.images28.astype(np.float32) / 255, kept.labels)
+    read = examples.read(model, others.images28.astype(np.float32) / 255)
+    return int((read.probabilities.argmax(axis=1) != others.labels).sum())
+
+
 def play(args, base: str, k: int, writers: list[int], digits, data, store: Path) -> dict:
     """Teach `base` each writer's k drawings per digit; read the writer's others."""
     from mnist_core.training.teach import teach_model
 
     config = teach_config(args, base)
     loaded = registry.load_model(base, args.models_dir)
+    base_dir = registry.model_path(base, args.models_dir).parent
     rows = []
     for writer in writers:
         kept, others = visitor(digits, writer, k)
@@ -155,29 +166,36 @@ def play(args, base: str, k: int, writers: list[int], digits, data, store: Path)
         started = time.perf_counter()
         result = teach_model(kept, f"{base}-w{writer}-k{k}", config, data=data, owner=None,
                              owners=1, models_dir=store, overwrite=True,
-                             base_dir=registry.model_path(base, args.models_dir).parent)
+                             base_dir=base_dir)
         wall = time.perf_counter() - started
         after = resource.getrusage(resource.RUSAGE_SELF)
         report = result.report
         rows.append({
             "writer": writer, "kept": len(kept), "others": len(others),
             "base_errors": errors(loaded, others), "taught_errors": errors(result.model, others),
+            "base_kept_errors": errors_with_kept(base, base_dir, kept, others),
+            "taught_kept_errors": errors_with_kept(f"{base}-w{writer}-k{k}", store, kept,
+                                                   others),
             "mnist_test_base": report["mnist_test"]["base"],
             "mnist_test_taught": report["mnist_test"]["taught"],
             "held_out": report["held_out"], "seconds": wall,
             "cpu_seconds": (after.ru_utime - cpu.ru_utime) + (after.ru_stime - cpu.ru_stime),
         })
         print(f"  {base} k={k} writer {writer}: errors {rows[-1]['base_errors']} -> "
-              f"{rows[-1]['taught_errors']} of {len(others)}; MNIST test "
+              f"{rows[-1]['taught_errors']} of {len(others)} (with the kept drawings "
+              f"{rows[-1]['base_kept_errors']} -> {rows[-1]['taught_kept_errors']}); MNIST test "
               f"{common.pct(report['mnist_test']['base'])} -> "
               f"{common.pct(report['mnist_test']['taught'])}; {wall:.0f} s", flush=True)
     before = sum(r["base_errors"] for r in rows)
     after = sum(r["taught_errors"] for r in rows)
     drop = [r["mnist_test_base"] - r["mnist_test_taught"] for r in rows]
+    with_kept = {key: sum(r[f"{key}_errors"] for r in rows) for key in ("base_kept", "taught_kept")}
     return {
         "base": base, "k": k, "settings": config.to_dict(), "writers": rows,
         "base_errors": before, "taught_errors": after, "others": sum(r["others"] for r in rows),
         "errors_removed": None if before == 0 else 1 - after / before,
+        "base_kept_errors": with_kept["base_kept"], "taught_kept_errors": with_kept["taught_kept"],
+        "errors_removed_with_kept": None if before == 0 else 1 - with_kept["taught_kept"] / before,
         "mnist_test_base": rows[0]["mnist_test_base"],
         "mnist_test_taught_mean": float(np.mean([r["mnist_test_taught"] for r in rows])),
         "mnist_test_drop_max": float(max(drop)),
@@ -268,10 +286,12 @@ def run(args: argparse.Namespace) -> dict:
     queued = None if args.no_queue else through_a_queue(args, args.bases[0], writers[0],
                                                         digits)
     common.print_table(
-        ["base", "k", "writers", "base errors", "taught", "removed", "MNIST test",
+        ["base", "k", "writers", "base errors", "taught", "removed", "base+kept",
+         "taught+kept", "removed", "MNIST test",
          "taught (mean)", "worst drop", "s (mean)", "s (max)", "CPU s"],
         [[r["base"], r["k"], len(r["writers"]), r["base_errors"], r["taught_errors"],
-          common.pct(r["errors_removed"], 0), common.pct(r["mnist_test_base"]),
+          common.pct(r["errors_removed"], 0), r["base_kept_errors"], r["taught_kept_errors"],
+          common.pct(r["errors_removed_with_kept"], 0), common.pct(r["mnist_test_base"]),
           common.pct(r["mnist_test_taught_mean"]), common.pct(r["mnist_test_drop_max"]),
           f"{r['seconds_mean']:.1f}", f"{r['seconds_max']:.1f}",
           f"{r['cpu_seconds_mean']:.0f}"] for r in results],

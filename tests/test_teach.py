@@ -223,8 +223,11 @@ def test_the_teach_benchmark_plays_unseen_writers_and_runs_one_through_a_queue(
     for writer in row["writers"]:
         assert writer["kept"] == 10 and writer["others"] > 200
         assert 0 <= writer["taught_errors"] <= writer["others"]
+        assert 0 <= writer["taught_kept_errors"] <= writer["others"]
+        assert 0 <= writer["base_kept_errors"] <= writer["others"]
         assert writer["held_out"]["cross_validated"] and writer["seconds"] > 0
     assert row["base_errors"] == sum(w["base_errors"] for w in row["writers"])
+    assert row["taught_kept_errors"] == sum(w["taught_kept_errors"] for w in row["writers"])
     queued = result["queued"]
     assert queued["status"] == "finished", queued["message"]
     assert 0 < queued["process_seconds"] <= queued["submit_to_saved_seconds"]
