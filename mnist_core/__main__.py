@@ -1,7 +1,8 @@
 """Command line: train, evaluate and list models, predict the digit in an image file
 or in each drawing of a drawings file, teach a model a drawings file's drawings, distil
-a model into one network, export a model to ONNX or make its int8 graph, or run a
-worker that trains the app's queued jobs.
+a model into one network, export a model to ONNX or make its int8 graph, build the index
+of a model's training digits most like a drawing, or run a worker that trains the app's
+queued jobs.
 
     python -m mnist_core train --arch fast-cnn --name my-fast-cnn
     python -m mnist_core train --start-from my-fast-cnn --name my-fast-cnn-more --epochs 2
@@ -16,6 +17,7 @@ worker that trains the app's queued jobs.
     python -m mnist_core quantize [--name cnn-x3]
     python -m mnist_core export my-old-model
     python -m mnist_core score [NAME ...]
+    python -m mnist_core index --name NAME [NAME ...]   # or --all
     python -m mnist_core worker [--threads 1]
 
 MNIST is read from `MNIST_DATA_DIR` (or `--data-dir`), else the Keras cache. Trained
@@ -158,6 +160,21 @@ def _parser() -> argparse.ArgumentParser:
     score.add_argument("--again", action="store_true",
                        help="score models whose readings are up to date too")
     score.set_defaults(run=commands.score)
+
+    index = subcommands.add_parser(
+        "index", help="store beside each model the index of its training digits most like "
+        "a drawing (MNIST training digits it fitted and its pen writers', in its features), "
+        "which the Draw page's 'Why' shows; every saved run queues one, this is for models "
+        "saved before (shipped ones: with --models-dir models)",
+    )
+    which = index.add_mutually_exclusive_group(required=True)
+    which.add_argument("--name", nargs="+", dest="names", metavar="NAME",
+                       help="the models to index")
+    which.add_argument("--all", action="store_true", help="every model of the folder (or "
+                       "writable store) without an up-to-date index")
+    index.add_argument("--mnist-per-digit", type=int, metavar="N",
+                       help="MNIST training digits of each label to index (default 3000)")
+    index.set_defaults(run=commands.index)
 
     listing = subcommands.add_parser(
         "list", help="list the models in the store: name, task (what it does: digit), "

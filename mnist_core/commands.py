@@ -196,6 +196,34 @@ def score(args) -> int:
     return 0
 
 
+def index(args) -> int:
+    import time
+
+    from mnist_core.sources.data import load_mnist
+    from mnist_core.store import registry
+    from mnist_core.store.neighbours import open_neighbours
+    from mnist_core.training.neighbour_index import MNIST_PER_DIGIT, index_model
+
+    folder = args.models_dir or registry.trained_dir()
+    names = args.names or [info.name for info in registry.list_models(folder)
+                           if open_neighbours(info.name, folder)[0] is None]
+    if not names:
+        print(f"every model in {folder} has an up-to-date index")
+        return 0
+    data = load_mnist(args.data_dir)
+    for name in names:
+        started = time.monotonic()
+        built, path = index_model(name, args.models_dir, data=data,
+                                  mnist_per_digit=args.mnist_per_digit or MNIST_PER_DIGIT)
+        counts = built.counts()
+        print(f"{name}: {len(built):,} training digits ({counts['MNIST']:,} MNIST, "
+              f"{counts['pen']:,} pen) in {built.width} features"
+              + (f" of {built.note}" if built.note else "")
+              + f", {time.monotonic() - started:.0f} s; wrote {path} "
+              f"({path.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
 def lacks_scores(name: str, folder) -> bool:
     """Whether a model has no test readings, stale ones or a damaged file of them."""
     from mnist_core.store.registry import read_scores

@@ -1,7 +1,7 @@
 """Writing to the model store: a model saved with its ONNX graph, card and test readings
-in one atomic save, an int8 graph or readings added to a stored model, a card replaced, a
-model removed with everything beside it. Where models are and who may replace them is
-`registry`'s; this module only writes.
+in one atomic save, an int8 graph, readings or a neighbour index added to a stored model,
+a card replaced, a model removed with everything beside it. Where models are and who
+may replace them is `registry`'s; this module only writes.
 
 Saves are atomic (write a temp file in the same folder, then rename), so a crash or
 a cut-off training run leaves the previous model whole. Without `directory`, shipped
@@ -18,15 +18,17 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mnist_core.errors import ModelNotFoundError, ModelProtectedError
+from mnist_core.errors import InvalidModelError, ModelNotFoundError, ModelProtectedError
 from mnist_core.model.card import Int8Entry, ModelCard
 from mnist_core.model.runtime import OnnxNetwork
 from mnist_core.store import export, registry
+from mnist_core.store.neighbours import NEIGHBOURS_SUFFIX
 
 if TYPE_CHECKING:
     import keras
     import numpy as np
 
+    from mnist_core.store.neighbours import NeighbourIndex
     from mnist_core.store.scores import Scores
 
 
@@ -64,6 +66,7 @@ def save_model(
     scores = _scores_file(target, graph, test_set)
     _atomic_write(card_file, graph_file, *scores, (target, network.save))
     target.with_suffix(f"{registry.INT8_SUFFIX}.onnx").unlink(missing_ok=True)
+    target.with_suffix(NEIGHBOURS_SUFFIX).unlink(missing_ok=True)  # the old weights' index
     if not scores:
         target.with_suffix(registry.SCORES_SUFFIX).unlink(missing_ok=True)
     return target
@@ -132,6 +135,20 @@ def write_scores(name: str, scores: Scores, directory=None) -> Path:
     return path
 
 
+def write_neighbours(name: str, index: NeighbourIndex, directory=None) -> Path:
+    """Store a model's neighbour index `<name>.neighbours.npz` atomically. Refused
+    (`InvalidModelError`) where the model's graph is no longer the one the index was
+    built from (replaced while it was built); without `directory`, a shipped model is
+    refused like any change to it."""
+    path = _changeable(name, directory)
+    if registry.read_card_file(path.with_suffix(".json")).onnx_sha256 != index.graph_sha256:
+        raise InvalidModelError(f"model {name!r} was replaced while its index was built; "
+                                "the index was not saved")
+    target, data = path.with_suffix(NEIGHBOURS_SUFFIX), index.to_bytes()
+    _atomic_write((target, lambda tmp: Path(tmp).write_bytes(data)))
+    return target
+
+
 def _changeable(name: str, directory) -> Path:
     """The `.keras` path of a stored model that may be changed (shipped ones only
     through their own folder)."""
@@ -152,7 +169,8 @@ def write_card(name: str, card: ModelCard, directory=None) -> None:
 
 
 def delete_model(name: str, directory=None, *, owner: str | None = None) -> None:
-    """Remove a model, its ONNX graphs, its test readings and its card from the store.
+    """Remove a model, its ONNX graphs, its test readings, its neighbour index and its
+    card from the store.
 
     Shipped models are never deleted (`ModelProtectedError`). With `owner`, only a
     model whose card names that owner may go: a visitor deletes only their own.
@@ -168,6 +186,7 @@ def delete_model(name: str, directory=None, *, owner: str | None = None) -> None
     path.with_suffix(".onnx").unlink(missing_ok=True)
     path.with_suffix(f"{registry.INT8_SUFFIX}.onnx").unlink(missing_ok=True)
     path.with_suffix(registry.SCORES_SUFFIX).unlink(missing_ok=True)
+    path.with_suffix(NEIGHBOURS_SUFFIX).unlink(missing_ok=True)
     path.with_suffix(".json").unlink(missing_ok=True)
 
 
