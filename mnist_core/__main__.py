@@ -16,6 +16,7 @@ queued jobs.
     python -m mnist_core distill --teacher cnn-x3 --name cnn-distilled
     python -m mnist_core quantize [--name cnn-x3]
     python -m mnist_core export my-old-model
+    python -m mnist_core layers --name my-old-model  (or --all)
     python -m mnist_core score [NAME ...]
     python -m mnist_core index --name NAME [NAME ...]   # or --all
     python -m mnist_core worker [--threads 1]
@@ -45,7 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if args.run in (commands.train, commands.evaluate, commands.export, commands.calibrate,
-                    commands.ensemble, commands.distill, commands.teach):  # Keras's
+                    commands.ensemble, commands.distill, commands.teach,
+                    commands.layers):  # Keras's
         quiet_tensorflow()
     try:
         return args.run(args)
@@ -149,6 +151,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     export.add_argument("names", nargs="+", metavar="NAME", help="the models to export")
     export.set_defaults(run=commands.export)
+
+    layers = subcommands.add_parser(
+        "layers", help="write the graph that shows what a model's layers see (its "
+        "convolutions' feature maps, its dense layers' activations; an ensemble's first "
+        "run), for models saved without one (every save writes one now)",
+    )
+    which = layers.add_mutually_exclusive_group(required=True)
+    which.add_argument("--name", dest="names", nargs="+", metavar="NAME",
+                       help="the models to make one for")
+    which.add_argument("--all", action="store_true",
+                       help="every model of --models-dir (else of the writable store)")
+    layers.set_defaults(run=commands.layers)
 
     score = subcommands.add_parser(
         "score", help="store models' readings of the MNIST test set beside them, which the "

@@ -170,6 +170,24 @@ def export(args) -> int:
     return 0
 
 
+def layers(args) -> int:
+    from mnist_core.store import registry
+    from mnist_core.store.layers import layers_path
+    from mnist_core.store.saving import write_layers_graph
+
+    folder = args.models_dir or registry.trained_dir()
+    names = args.names or [info.name for info in registry.list_models(folder)]
+    if not names:
+        print(f"no models in {folder}")
+    for name in names:
+        entry = write_layers_graph(name, args.models_dir).layers
+        path = layers_path(name, args.models_dir)
+        shown = ", ".join(f"{o.name} {'x'.join(map(str, o.shape))}" for o in entry.outputs[2:])
+        print(f"{name}: wrote {path.name} ({path.stat().st_size / 1024:.0f} KB) for "
+              f"{entry.network}: {shown or 'no convolution or hidden dense layer'}")
+    return 0
+
+
 def score(args) -> int:
     from mnist_core.reading.preprocess import prepare_mnist
     from mnist_core.sources.data import load_mnist

@@ -21,6 +21,7 @@ from mnist_core.errors import (
 from mnist_core.model.card import ModelCard
 from mnist_core.reading.inference import predict_proba
 from mnist_core.store import registry, saving
+from mnist_core.store.layers import open_layers
 from mnist_core.training.models import build_model
 
 
@@ -39,7 +40,8 @@ def test_round_trip_gives_the_same_predictions(store, rng):
                                atol=1e-6)
     card = registry.read_card("small", folder)
     assert card == ModelCard(test_accuracy=0.5, name="small",
-                             onnx_sha256=card.onnx_sha256)
+                             onnx_sha256=card.onnx_sha256, layers=card.layers)
+    assert card.layers.onnx_sha256 not in (None, card.onnx_sha256)  # the layers graph's
 
 
 def test_default_is_cnn_else_the_best(store):
@@ -113,7 +115,8 @@ def test_crash_mid_save_leaves_the_old_model(store, monkeypatch):
     assert (folder / "small.keras").read_bytes() == before
     assert json.loads((folder / "small.json").read_text())["test_accuracy"] == 0.5
     assert sorted(p.name for p in folder.iterdir()) == ["small.json", "small.keras",
-                                                        "small.onnx"]
+                                                        "small.layers.onnx", "small.onnx"]
+    assert open_layers("small", folder) is not None  # the old model's, as its card says
 
 
 def test_a_full_disk_while_writing_the_card_lands_neither_model_nor_card(store, monkeypatch):
@@ -132,7 +135,8 @@ def test_a_full_disk_while_writing_the_card_lands_neither_model_nor_card(store, 
         saving.save_model(model, "small", ModelCard(params=1), directory=folder,
                             overwrite=True)
     assert sorted(p.name for p in folder.iterdir()) == ["small.json", "small.keras",
-                                                        "small.onnx"]
+                                                        "small.layers.onnx", "small.onnx"]
+    assert open_layers("small", folder) is not None  # the old model's, as its card says
     assert registry.read_card("small", folder).test_accuracy == 0.5
 
 

@@ -59,7 +59,7 @@ def test_each_shipped_model_reads_the_same_with_onnx(name, images):
 def test_a_trained_model_is_saved_with_its_graph_and_reads_the_same(subset_model_store,
                                                                      images):
     files = sorted(p.name for p in subset_model_store.iterdir())
-    assert files == ["seed-cnn.json", "seed-cnn.keras", "seed-cnn.onnx",
+    assert files == ["seed-cnn.json", "seed-cnn.keras", "seed-cnn.layers.onnx", "seed-cnn.onnx",
                      "seed-cnn.scores.npz"]
     assert_same_reading("seed-cnn", subset_model_store, images)
 

@@ -1,8 +1,8 @@
 """A model's card: what it is, how it was trained and how it scored, stored as JSON
 beside its `.keras` and `.onnx` files. Training, ensembling and distilling write one,
 everything else reads it, always through `ModelCard`, so a field has one name and one
-type everywhere; its nested entries are typed too (`Reading`, `Int8Entry`, `History`,
-`Member`), each read and written by its own `from_json`/`to_json`.
+type everywhere; its nested entries are typed too (`Reading`, `Int8Entry`, `LayersEntry`,
+`History`, `Member`), each read and written by its own `from_json`/`to_json`.
 
 A card says what its model does (`task`): every model today reads one digit
 (`DIGIT`), which a card written before the field existed is taken to do."""
@@ -29,7 +29,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "test_images": (int,), "trained_on": (str,), "pen_writers": (list,),
     "preprocess_version": (str,), "versions": (dict,), "created": (str,), "name": (str,),
     "owner": (str,), "job": (str,), "reading": (dict,), "onnx_sha256": (str,),
-    "distillation": (dict,), "int8": (dict,),
+    "distillation": (dict,), "int8": (dict,), "layers": (dict,),
 }
 _NUMBER = (float, int)
 
@@ -150,6 +150,51 @@ class Int8Entry(_Entry):
 
 
 @dataclass(frozen=True)
+class LayerOutput(_Entry):
+    """One named output of a model's layers graph: its name (the Keras layer's), what
+    it is (`kind`: probabilities, features, conv, dense) and its shape for one image
+    (`[H, W, C]` for a convolution, `[units]` for the rest)."""
+
+    TYPES = {"name": (str,), "kind": (str,), "shape": (list,)}
+    WHAT = "a layers graph's output"
+
+    name: str | None = None
+    kind: str | None = None
+    shape: list[int] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LayersEntry(_Entry):
+    """A card's `layers`: its layers graph `<name>.layers.onnx` (the network with each
+    convolution's and hidden dense layer's activations as outputs, `export.layers_graph`),
+    the graph's checksum, which network it shows (`network`: "the model", or for an
+    ensemble "run 1 of 4") and its outputs in order."""
+
+    TYPES = {"onnx_sha256": (str,), "network": (str,), "outputs": (list,), "created": (str,)}
+    WHAT = "the card's layers entry"
+
+    onnx_sha256: str | None = None
+    network: str | None = None
+    outputs: list[LayerOutput] | None = None
+    created: str | None = None  # UTC, ISO 8601
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.outputs is not None:
+            if not isinstance(self.outputs, list):
+                raise CardError(f"the layers entry's 'outputs' is {self.outputs!r:.60}, "
+                                "not a list")
+            object.__setattr__(self, "outputs", [LayerOutput.of(o) for o in self.outputs])
+
+    def to_json(self) -> dict:
+        data = super().to_json()
+        if self.outputs is not None:
+            data["outputs"] = [output.to_json() for output in self.outputs]
+        return data
+
+
+@dataclass(frozen=True)
 class History(_Entry):
     """A run's per-epoch metrics, one list per metric (None where an epoch has no value:
     no validation split), as `train.train_model` records them."""
@@ -244,6 +289,7 @@ class ModelCard:
     # a student's teacher and how it learnt from it: teacher, temperature, alpha
     distillation: dict | None = None
     int8: Int8Entry | None = None  # its int8 graph for serving (`mnist_core.training.quantize`)
+    layers: LayersEntry | None = None  # its layers graph, for showing what its layers saw
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -251,6 +297,7 @@ class ModelCard:
         set_(self, "task", DIGIT if self.task is None else self.task)
         set_(self, "reading", Reading.of(self.reading))
         set_(self, "int8", Int8Entry.of(self.int8))
+        set_(self, "layers", LayersEntry.of(self.layers))
         set_(self, "history", History.of(self.history))
         if self.members is not None:
             if not isinstance(self.members, list):

@@ -39,6 +39,7 @@ from mnist_core.errors import (
     OnnxMissingError,
 )
 from mnist_core.model.card import DIGIT, CardError, ModelCard
+from mnist_core.model.layers_graph import LAYERS_SUFFIX
 from mnist_core.model.loaded_model import LoadedModel
 from mnist_core.model.runtime import ACCEPTED_INPUT_SHAPES, OnnxNetwork
 from mnist_core.model.verdict import ReadingPolicy
@@ -121,11 +122,10 @@ def validate_name(name: str) -> str:
             f"invalid model name {name!r}: use 1-64 letters, digits, '.', '_' or '-', "
             "starting with a letter or digit, with no path separators or '..'"
         )
-    if name.lower().endswith(INT8_SUFFIX):
-        raise InvalidModelNameError(
-            f"invalid model name {name!r}: names ending in {INT8_SUFFIX!r} are kept for "
-            "int8 graphs"
-        )
+    kept = [suffix for suffix in (INT8_SUFFIX, LAYERS_SUFFIX) if name.lower().endswith(suffix)]
+    if kept:  # `<name>.int8.onnx` and `<name>.layers.onnx` are graphs of `<name>`
+        raise InvalidModelNameError(f"invalid model name {name!r}: names ending in "
+                                    f"{kept[0]!r} are kept for the graphs beside a model")
     return name
 
 

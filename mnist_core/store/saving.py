@@ -10,16 +10,19 @@ models are refused like any change to them.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import hashlib
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mnist_core.errors import InvalidModelError, ModelNotFoundError, ModelProtectedError
-from mnist_core.model.card import Int8Entry, ModelCard
+from mnist_core.model.card import Int8Entry, LayersEntry, ModelCard
+from mnist_core.model.layers_graph import LAYERS_SUFFIX
 from mnist_core.model.runtime import OnnxNetwork
 from mnist_core.store import export, registry
 from mnist_core.store.neighbours import NEIGHBOURS_SUFFIX
@@ -36,8 +39,9 @@ def save_model(
     model: keras.Model, name: str, card: ModelCard, *, directory=None, overwrite: bool = False,
     test_set: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Path:
-    """Write `<name>.keras`, its ONNX graph `<name>.onnx` and its card `<name>.json`
-    (with the graph's SHA-256) atomically; returns the model's path. With `test_set`,
+    """Write `<name>.keras`, its ONNX graph `<name>.onnx`, its layers graph
+    `<name>.layers.onnx` (`export.layers_graph`) and its card `<name>.json` (with both
+    graphs' SHA-256) atomically; returns the model's path. With `test_set`,
     prepared `(images, labels)`, the graph's readings of it `<name>.scores.npz` are
     written with them; without, the previous model's readings go.
 
@@ -60,11 +64,12 @@ def save_model(
         raise FileExistsError(f"a model named {name!r} already exists")
     target.parent.mkdir(parents=True, exist_ok=True)
     network = export.without_optimizer(model)
+    layers_file, layers = _layers_file(target, network)
     # an int8 graph belongs to the weights it was made from: the new ones have none
-    card_file, graph_file, graph = _card_and_graph(target, card.replace(name=name, int8=None),
-                                                   network)
+    card_file, graph_file, graph = _card_and_graph(
+        target, card.replace(name=name, int8=None, layers=layers), network)
     scores = _scores_file(target, graph, test_set)
-    _atomic_write(card_file, graph_file, *scores, (target, network.save))
+    _atomic_write(card_file, graph_file, layers_file, *scores, (target, network.save))
     target.with_suffix(f"{registry.INT8_SUFFIX}.onnx").unlink(missing_ok=True)
     target.with_suffix(NEIGHBOURS_SUFFIX).unlink(missing_ok=True)  # the old weights' index
     if not scores:
@@ -93,6 +98,30 @@ def _card_and_graph(target: Path, card: ModelCard, network: keras.Model) -> tupl
                       indent=1)
     return ((target.with_suffix(".json"), lambda tmp: Path(tmp).write_text(text, "utf-8")),
             (target.with_suffix(".onnx"), lambda tmp: Path(tmp).write_bytes(graph)), graph)
+
+
+def _layers_file(target: Path, network: keras.Model) -> tuple[tuple, LayersEntry]:
+    """The `_atomic_write` pair of the layers graph of the model at `target`, and its
+    card entry."""
+    graph, entry = export.layers_graph(network)
+    entry = dataclasses.replace(entry, created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    return ((target.with_suffix(f"{LAYERS_SUFFIX}.onnx"),
+             lambda tmp: Path(tmp).write_bytes(graph)), entry)
+
+
+def write_layers_graph(name: str, directory=None) -> ModelCard:
+    """Make a stored model's layers graph `<name>.layers.onnx` from its Keras network
+    and put its entry on the card, atomically (graph first), for a model saved before
+    saves wrote one; returns the new card. Without `directory`, a shipped model is
+    refused like any change to it."""
+    path = _changeable(name, directory)
+    network = registry.load_model(name, path.parent).network
+    layers_file, entry = _layers_file(path, network)
+    card = registry.read_card_file(path.with_suffix(".json")).replace(name=name, layers=entry)
+    text = json.dumps(card.to_json(), indent=1)
+    _atomic_write(layers_file,
+                  (path.with_suffix(".json"), lambda tmp: Path(tmp).write_text(text, "utf-8")))
+    return card
 
 
 def _scores_file(target: Path, graph: bytes, test_set) -> tuple:
@@ -185,6 +214,7 @@ def delete_model(name: str, directory=None, *, owner: str | None = None) -> None
     path.unlink()
     path.with_suffix(".onnx").unlink(missing_ok=True)
     path.with_suffix(f"{registry.INT8_SUFFIX}.onnx").unlink(missing_ok=True)
+    path.with_suffix(f"{LAYERS_SUFFIX}.onnx").unlink(missing_ok=True)
     path.with_suffix(registry.SCORES_SUFFIX).unlink(missing_ok=True)
     path.with_suffix(NEIGHBOURS_SUFFIX).unlink(missing_ok=True)
     path.with_suffix(".json").unlink(missing_ok=True)
