@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import accuracy, common, distill, latency, number, scans, serving_onnx, training
+from bench import accuracy, common, distill, latency, number, scans, serving_onnx, training, why
 from mnist_core.model.card import ModelCard
 from mnist_core.model.verdict import NOT_NAMED
 from mnist_core.reading.inference import SQUEEZES, Readings
@@ -139,6 +139,28 @@ def test_number_reads_numbers_of_unseen_writers_only(store, tmp_path, capsys):
             assert 0 <= row[key] <= 1
         check_stats(row["read_5_digits"], number.TIMED_CALLS)
     assert "exact number" in capsys.readouterr().out
+
+
+def test_why_times_the_map_and_the_layers_of_a_models_layers_graph(store, tmp_path, capsys):
+    from mnist_core.__main__ import main
+
+    out = tmp_path / "results"
+    args = ["--models-dir", str(store), "--models", "cnn", "--results-dir", str(out),
+            "--pendigits", str(PENDIGITS), "--quick"]
+    assert why.main(args) == 2  # saved before layers graphs: said so
+    assert "layers --name cnn" in capsys.readouterr().err
+    assert main(["--models-dir", str(store), "layers", "--name", "cnn"]) == 0
+    assert why.main(args) == 0
+    result = read_result(out, "why")
+    check_machine(result)
+    figures = result["cnn"]
+    assert figures["label"] == "the model" and result["settings"]["drawings"] == 5
+    assert 1 < figures["images_read_per_map"] < 145  # blank places are not read
+    for what in ("map_stride2", "map_stride3", "layers", "map_stride2_served_graph"):
+        check_stats(figures[what], 20)
+    assert figures["map_and_layers_p50_ms"] == pytest.approx(
+        figures["map_stride2"]["p50_ms"] + figures["layers"]["p50_ms"])
+    assert "map (stride 2) + layers p50" in capsys.readouterr().out
 
 
 def test_scans_reads_every_kind_of_image_through_the_upload_path(store, tmp_path, capsys):
