@@ -263,6 +263,21 @@ def test_a_saved_model_gets_a_layers_graph_replaced_and_deleted_with_it(
     assert not any(tmp_path.iterdir())
 
 
+def test_an_ensemble_saved_here_shows_its_first_run(tmp_path, small_network, mnist_subset):
+    from mnist_core.training.ensemble import average_model
+
+    second = registry.load_model("mlp-16-16-relu").network
+    second.set_weights([weight * 0.5 for weight in second.get_weights()])
+    pair = average_model([small_network, second], "pair")
+    saving.save_model(pair, "pair", ModelCard(architecture="ensemble"), directory=tmp_path)
+    graph = open_layers("pair", tmp_path)
+    assert graph.label == "run 1 of 2" and graph.layer_names == ("dense_1", "dense_2")
+    images = mnist_subset[1][0][:4].astype(np.float32) / 255
+    first = small_network(images, training=False).numpy()
+    np.testing.assert_allclose(graph(images), first, atol=1e-5)
+    assert np.abs(first - pair(images, training=False).numpy()).max() > 1e-3
+
+
 def test_a_tampered_or_missing_layers_graph_is_refused(tmp_path, small_network):
     saving.save_model(small_network, "mine", ModelCard(), directory=tmp_path)
     path = layers_path("mine", tmp_path)
