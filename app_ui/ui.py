@@ -185,7 +185,7 @@ def load_model(name: str) -> LoadedModel:
     Raises `ModelNotFoundError` or `InvalidModelError` (`OnnxMissingError` for a model
     saved before models were exported; not cached, so a fixed file loads on the next try).
     """
-    return _load_model(*_file_version(name))
+    return _load_model(*file_version(name))
 
 
 def model_problem(info: registry.ModelInfo) -> str | None:
@@ -193,7 +193,7 @@ def model_problem(info: registry.ModelInfo) -> str | None:
     if info.card_error:
         return messages.for_visitor(info.card_error)
     try:
-        problem = _model_problem(*_file_version(info.name))
+        problem = _model_problem(*file_version(info.name))
     except (ModelNotFoundError, InvalidModelError) as err:
         problem = str(err)
     return None if problem is None else messages.for_visitor(problem)
@@ -207,7 +207,7 @@ def test_readings(name: str) -> tuple[scores.Scores, Evaluation]:
 
     Raises `DatasetError` when they have to be made and MNIST is not here,
     `ModelNotFoundError` or `InvalidModelError` as `load_model`."""
-    return _test_readings(*_file_version(name), os.environ.get(DATA_DIR_ENV, ""))
+    return _test_readings(*file_version(name), os.environ.get(DATA_DIR_ENV, ""))
 
 
 def reading_policy(name: str) -> ReadingPolicy:
@@ -279,7 +279,7 @@ def mnist_missing_message() -> str:
     )
 
 
-def _file_version(name: str) -> tuple[str, int, int, int]:
+def file_version(name: str) -> tuple[str, int, int, int]:
     """The model's path, and what tells one version of it from another: its `.keras`
     file's modification time and size, and the latest time of its card and graphs (a
     graph exported or quantized later, a policy calibrated again, is read without a

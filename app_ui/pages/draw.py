@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from app_ui import kept, messages, pads, reading_views, ui, visitor
+from app_ui import kept, messages, pads, reading_views, ui, visitor, why_views
 from app_ui.kept import LABEL_NAMES
 from mnist_core.errors import EmptyDrawingError, InvalidModelError, ModelNotFoundError
 from mnist_core.model.card import DIGIT
@@ -174,15 +174,16 @@ def number_reading(canvas, model: LoadedModel | None) -> None:
     with st.expander("What the model sees"), st.container(horizontal=True):
         for digit, label in zip(reading.digits, labels):
             st.image(reading_views.enlarge(digit.image, 84), caption=str(label), width=84)
-    keep_or_correct_a_digit(canvas.image_data, reading, labels, model.name)
+    a_digit_of_the_number(canvas.image_data, reading, labels, model)
 
 
-def keep_or_correct_a_digit(pad: np.ndarray, reading, labels: list, model: str) -> None:
-    """"Right — keep it" and "Wrong? It was a …" for the digit of the number the visitor
-    picks: that digit's part of the pad is kept, with the 28x28 the model read."""
+def a_digit_of_the_number(pad: np.ndarray, reading, labels: list, model: LoadedModel) -> None:
+    """For the digit of the number the visitor picks: "Right — keep it" and "Wrong? It
+    was a …" (that digit's part of the pad is kept, with the 28x28 the model read), and
+    why the model read it so."""
     options = list(range(len(reading.digits)))
     picked = st.segmented_control(
-        "Keep or correct a digit", options, key="draw_number_digit",
+        "Pick a digit to keep it, correct it or see why", options, key="draw_number_digit",
         format_func=lambda i: f"Digit {i + 1}: {labels[i]}",
         help="Pick a digit of the number to keep it, or to say what it really was.")
     if picked is None or picked >= len(reading.digits):
@@ -192,7 +193,9 @@ def keep_or_correct_a_digit(pad: np.ndarray, reading, labels: list, model: str) 
     margin = DIGIT_MARGIN_PX
     part = pad[max(top - margin, 0): bottom + margin, max(left - margin, 0): right + margin]
     keep_or_correct(part, digit.image, digit.probabilities,
-                    None if digit.digit < 0 else digit.digit, model)
+                    None if digit.digit < 0 else digit.digit, model.name)
+    if why_views.why_toggle("draw_number_why"):
+        why_views.why_it_said(model, digit.image, digit.probabilities)
 
 
 def read_a_digit(source: str, infos: list[registry.ModelInfo]) -> None:
@@ -272,6 +275,9 @@ def digit_reading(given: Given, model: LoadedModel | None, uploaded: bool) -> No
         keep_or_correct(given.image, x, readings.probabilities[0], verdict.digit, model.name)
     verdict_and_what_the_model_sees(verdict, x, uploaded)
     read_time(read_ms)
+    if why_views.why_toggle("draw_why"):
+        why_views.why_it_said(model, x, readings.probabilities[0],
+                              None if uploaded else given.image, steps)
     how_the_image_was_prepared(steps)
 
 

@@ -1,0 +1,122 @@
+"""The Draw page's "Why did it say that?": where the model looked (an occlusion map),
+what its layers saw (a grid of feature maps per layer) and the training digits most like
+the drawing. Nothing here runs while the section is closed; open, it reads the drawing
+through the model's layers graph (an ensemble's first run), once per drawing."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from app_ui import reading_views, ui
+from mnist_core.errors import InvalidModelError, ModelNotFoundError
+from mnist_core.model.layers_graph import CONV, THE_MODEL, LayersGraph
+from mnist_core.model.loaded_model import LoadedModel
+from mnist_core.reading import why
+from mnist_core.reading.preprocess import PreprocessSteps
+from mnist_core.store import layers
+
+MAP_PX = 168  # the 28x28 map, each pixel 6 px
+DRAWING_PX = 224  # the map over the drawing, at most
+LAYER_PX = 320  # a layer's grid, at most (one column on a phone)
+
+
+@st.cache_resource(max_entries=8, show_spinner="Loading the model's layers…")
+def _layers_graph(path: str, mtime_ns: int, size: int, beside_mtime_ns: int
+                  ) -> LayersGraph | str:
+    name = Path(path).stem
+    try:
+        graph = layers.open_layers(name, Path(path).parent)
+    except (ModelNotFoundError, InvalidModelError) as err:
+        return str(err)
+    return layers.no_layers_graph(name) if graph is None else graph
+
+
+def layers_graph(name: str) -> LayersGraph | str:
+    """The model's layers graph, opened once per server process and version of the
+    model; or why there is none, in words."""
+    return _layers_graph(*ui.file_version(name))
+
+
+def why_toggle(key: str) -> bool:
+    """The closed-by-default switch; nothing below it runs while it is off."""
+    return st.toggle(
+        "Why did it say that?", key=key,
+        help="Where the model looked, what its layers saw, and the training digits "
+        "most like this drawing.")
+
+
+def why_it_said(model: LoadedModel, x: np.ndarray, probabilities: np.ndarray,
+                drawing: np.ndarray | None = None, steps: PreprocessSteps | None = None,
+                ) -> None:
+    """The section's three parts for the 28x28 `x` the model read (with `probabilities`,
+    the reading shown above), over the pad's `drawing` too where there is one."""
+    started = time.perf_counter()
+    graph = layers_graph(model.name)
+    order = np.argsort(probabilities)[::-1]
+    digit, against = int(order[0]), int(order[1])
+    network = graph.label if isinstance(graph, LayersGraph) else THE_MODEL
+    reader = graph if isinstance(graph, LayersGraph) else model.network
+    values = why.occlusion_map(reader, x, digit, against)
+    seen = why.layer_activations(graph, x) if isinstance(graph, LayersGraph) else None
+    server_ms = (time.perf_counter() - started) * 1000
+    where_it_looked(values, x, digit, against, network, drawing, steps)
+    what_its_layers_saw(seen, graph)
+    st.caption(f"Worked out in {server_ms:,.0f} ms.")
+
+
+def where_it_looked(values: np.ndarray, x: np.ndarray, digit: int, against: int,
+                    network: str, drawing: np.ndarray | None,
+                    steps: PreprocessSteps | None) -> None:
+    """The occlusion map over what the model saw and over the drawing."""
+    st.markdown("**Where it looked**")
+    whose = "" if network == THE_MODEL else f" ({network} of the model)"
+    st.caption(
+        f"Each place was covered in turn and the drawing read again{whose}: red where "
+        f"covering it made {digit} less likely against {against}, so that place spoke "
+        f"for {digit}; blue where it spoke for {against}.")
+    seen_column, drawn_column = st.columns(2)
+    seen_column.image(why.overlay(values, x, enlarge=MAP_PX // 28),
+                      caption="Over what the model saw", width=MAP_PX)
+    if drawing is not None:
+        picture = why.overlay_on_drawing(values, drawing, steps)
+        drawn_column.image(picture, caption="Over your drawing",
+                           width=min(DRAWING_PX, picture.shape[1]))
+
+
+def what_its_layers_saw(seen: why.LayerActivations | None, graph: LayersGraph | str) -> None:
+    """A picture per layer: a convolution's channel maps as a grid, a dense layer's
+    units as a strip of squares; each labelled with the layer's name and shape."""
+    st.markdown("**What its layers saw**")
+    if seen is None:
+        st.caption(str(graph))
+        return
+    whose = "" if seen.network == THE_MODEL else f" Shown for {seen.network} of the model."
+    st.caption("Brighter is stronger. Each small square of a convolution is one of its "
+               f"filters' maps; each square of a dense layer one unit.{whose}")
+    for layer in seen.layers:
+        if layer.kind == CONV:
+            picture = why.channel_grid(layer.values)
+        else:
+            picture = units_picture(layer.values)
+        shape = " × ".join(str(n) for n in layer.shape)
+        # enlarged by whole pixels, then shown at the column's width: squares stay sharp
+        st.image(reading_views.enlarge(picture, 2 * LAYER_PX),
+                 caption=f"{layer.name} · {shape}", width=LAYER_PX)
+
+
+def units_picture(values: np.ndarray) -> np.ndarray:
+    """A dense layer's activations as a near-square grid of grey squares (uint8), the
+    strongest white; places past the last unit stay at the separator grey."""
+    values = np.asarray(values, dtype=np.float32).ravel()
+    columns = math.ceil(math.sqrt(len(values)))
+    rows = math.ceil(len(values) / columns)
+    spread = float(values.max() - values.min())
+    scaled = (values - values.min()) / spread if spread > 0 else np.zeros_like(values)
+    grid = np.full(rows * columns, why.SEPARATOR / 255, np.float32)
+    grid[: len(values)] = scaled
+    return np.round(grid.reshape(rows, columns) * 255).astype(np.uint8)
