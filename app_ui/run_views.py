@@ -8,11 +8,13 @@ from app_ui import teach_views, ui
 from mnist_core.errors import JobError, ModelProtectedError, QueueUnavailableError
 from mnist_core.jobs import worker
 from mnist_core.jobs.queue import JobQueue
-from mnist_core.jobs.records import FAILED, FINISHED, QUEUED, RUNNING, TEACH, Job
+from mnist_core.jobs.records import FAILED, FINISHED, INDEX, QUEUED, RUNNING, TEACH, Job
 from mnist_core.store import registry
 from mnist_core.training.config import TrainConfig
 
 RECENT_RUNS = 5  # ended runs listed under the active ones
+INDEX_LINE = ("Finding its training digits most like a drawing, which the Draw page "
+              "shows: queued after each saved run")
 
 
 def your_runs(queue: JobQueue, owner: str) -> None:
@@ -48,16 +50,21 @@ def show_runs(queue: JobQueue, owner: str, polling: bool) -> None:
     if not mine:
         st.info("You have no runs yet. Choose the settings and press **Start training**.")
         return
-    shown = active + [job for job in mine if not job.active][:RECENT_RUNS]
-    for i, job in enumerate(shown):
+    # an ended index job is listed only when it failed: the run before it says the rest
+    ended = [job for job in mine if not job.active
+             and (job.kind != INDEX or job.status == FAILED)]
+    shown = active + ended[:RECENT_RUNS]
+    newest = next((job for job in shown if job.kind != INDEX), None)
+    for job in shown:
         with st.container(border=True):
-            show_job(queue, job, owner, newest=i == 0)
+            show_job(queue, job, owner, newest=job is newest)
 
 
 def show_job(queue: JobQueue, job: Job, owner: str, newest: bool) -> None:
     """One of the visitor's runs: where it stands, its Stop button, its curves."""
     st.subheader(job.name)
-    st.caption(teach_views.teach_line(job) if job.kind == TEACH else settings_line(job.config))
+    st.caption(teach_views.teach_line(job) if job.kind == TEACH else INDEX_LINE
+               if job.kind == INDEX else settings_line(job.config))
     if job.status == QUEUED:
         starts = (
             "next to start" if job.position == 1 and not job.starts_in
@@ -72,7 +79,11 @@ def show_job(queue: JobQueue, job: Job, owner: str, newest: bool) -> None:
     if job.status == RUNNING:
         progress = job.progress
         if progress is None:
-            st.progress(0.0, text="Starting: preparing the data and building the model…")
+            st.progress(0.0, text="Starting: preparing the data and building the model…"
+                        if job.kind != INDEX else "Starting: preparing the training digits…")
+        elif job.kind == INDEX:
+            st.progress(job.fraction, text=f"Read {progress.step:,} of {progress.steps:,} "
+                        "training digits")
         else:
             st.progress(
                 job.fraction,
@@ -87,7 +98,8 @@ def show_job(queue: JobQueue, job: Job, owner: str, newest: bool) -> None:
             st.button(
                 "Stop", key=f"train_stop_{job.id}", on_click=stop_run,
                 args=(queue, job.id, owner), icon=":material/stop:", disabled=job.stopping,
-                help="Ends after the current batch; the best finished epoch is saved.",
+                help="Ends after the current batch; the best finished epoch is saved."
+                if job.kind != INDEX else "Ends it; no index is saved.",
             )
         if job.stopping:
             st.info("Stopping after the current batch…")
@@ -107,7 +119,7 @@ def show_job(queue: JobQueue, job: Job, owner: str, newest: bool) -> None:
         if newest:
             try_it(job.name)
     elif job.status == FAILED:
-        st.error(f"Training failed: {job.message}")
+        st.error(f"{'Indexing' if job.kind == INDEX else 'Training'} failed: {job.message}")
     else:
         st.warning(job.message)
         if job.card is not None and newest:

@@ -32,7 +32,7 @@ from streamlit.testing.v1 import AppTest
 from mnist_core.errors import JobError
 from mnist_core.jobs import worker
 from mnist_core.jobs.queue import JobQueue
-from mnist_core.jobs.records import FAILED, FINISHED, STOPPED, Job, address_key
+from mnist_core.jobs.records import FAILED, FINISHED, INDEX, STOPPED, Job, address_key
 from mnist_core.reading.images import read_image
 from mnist_core.reading.inference import read_digits, read_number, read_upload
 from mnist_core.reading.photos import image_file, stretch_to_frame
@@ -110,11 +110,12 @@ def clear_digits(model, mnist_subset):
 
 
 def wait_until_ended(name: str, timeout: float = JOB_TIMEOUT) -> Job:
-    """The queue's job that saves `name`, once it has ended."""
+    """The queue's job that saves `name`, once it has ended (not the index job queued
+    for the model it saved)."""
     queue = JobQueue.from_env()
     deadline = time.monotonic() + timeout
     while True:
-        found = [job for job in queue.view().jobs if job.name == name]
+        found = [job for job in queue.view().jobs if job.name == name and job.kind != INDEX]
         if found and not found[-1].active:
             return found[-1]
         assert time.monotonic() < deadline, f"run {name!r} did not end in {timeout} s"
@@ -695,6 +696,26 @@ def test_the_run_list_and_the_next_name_follow_the_store(store):
     at.text_input(key="train_name").input("my-own").run()  # typed: left alone
     at.run()
     assert at.text_input(key="train_name").value == "my-own"
+
+
+def test_an_index_job_is_listed_in_its_own_words_while_it_waits_or_if_it_fails(
+    store, monkeypatch
+):
+    from app_ui.run_views import INDEX_LINE
+
+    monkeypatch.setenv("MNIST_AUTOSTART_WORKER", "0")  # it stays queued
+    copy_model(store, "mine", card={"owner": ALICE})
+    queue = JobQueue.from_env()
+    job = queue.submit_index("mine", ALICE)
+    at = app(TRAIN)
+    assert "mine" in texts(at.get("subheader")) and INDEX_LINE in texts(at.caption)
+    assert "Queued" in texts(at.markdown) and f"train_stop_{job.id}" in {b.key for b in at.button}
+    queue.store.update(job.id, {"status": FAILED, "ended": time.time(), "message": "no MNIST."})
+    at.run()
+    assert "Indexing failed: no MNIST." in texts(at.error)
+    queue.store.update(job.id, {"status": FINISHED, "message": "Indexed."})
+    at.run()
+    assert not at.exception and "mine" not in texts(at.get("subheader"))
 
 
 def test_each_visitor_sees_and_stops_only_their_own_runs(store):

@@ -13,9 +13,10 @@ train, and whoever runs the app starts one. The client never imports the worker:
 queue that runs its own jobs (`worker.immediate_queue`, for tests) is handed one.
 
 A job record names its kind, which says what its process (`run`) does with it: a
-training run (`records.TRAIN`; a record without a kind is one), or a teach run
+training run (`records.TRAIN`; a record without a kind is one), a teach run
 (`records.TEACH`, `submit_teach`), whose drawings stay in the drawings store: the
-record holds its settings and how many drawings there were, never the drawings.
+record holds its settings and how many drawings there were, never the drawings; or a
+saved model's neighbour index (`records.INDEX`, `submit_index`).
 
 Opening a SQLite queue moves a damaged `queue.db` or `jobs.db` aside and starts afresh
 (`set_aside` lists what moved); a state folder that cannot be written, or a Redis that
@@ -38,9 +39,9 @@ from huey import Huey, RedisHuey, SqliteHuey
 from mnist_core.errors import JobError, ModelProtectedError, QueueUnavailableError
 from mnist_core.jobs.checks import check_name, checked_run, checked_teach
 from mnist_core.jobs.records import (
-    ACTIVE,
     ENDED,
     FAILED,
+    INDEX,
     QUEUED,
     RUNNING,
     STOPPED,
@@ -54,6 +55,8 @@ from mnist_core.jobs.records import (
     fair_order,
     measured_rates,
     next_turn,
+    refusal,
+    serving_turn,
 )
 from mnist_core.jobs.store import JobStore, open_job_store
 from mnist_core.shared.drawings import DrawingsStore
@@ -227,43 +230,40 @@ class JobQueue:
         return self._enqueue(TEACH, run, name, owner, overwrite, address,
                              {"teach": teach.to_dict(), "drawings": drawings})
 
-    def _enqueue(self, kind: str, cfg: TrainConfig, name: str, owner: str, overwrite: bool,
-                 address: str | None, fields: dict | None = None) -> Job:
+    def submit_index(self, name: str, owner: str) -> Job:
+        """Queue an index job: stored model `name`'s training digits most like a drawing
+        (`store.neighbours`), built beside it, for `owner` (the worker queues one after
+        each run it saves). Within no limit (`records.refusal`); where one for `name` is
+        already waiting, that one is returned instead of a second."""
+        check_owner(owner)
+        registry.validate_name(name)
+        for job in self.view().jobs:
+            if job.kind == INDEX and job.name == name and job.status == QUEUED:
+                return job
+        return self._enqueue(INDEX, None, name, owner, False, None)
+
+    def _enqueue(self, kind: str, cfg: TrainConfig | None, name: str, owner: str,
+                 overwrite: bool, address: str | None, fields: dict | None = None) -> Job:
         """Record a checked job, within the limits, and send its message."""
         self._records()  # first fail runs whose worker died: they hold no place
         record = {
             "id": uuid.uuid4().hex[:12], "kind": kind, "owner": owner, "name": name,
-            "config": cfg.to_dict(), "overwrite": overwrite, "status": QUEUED,
-            "created": time.time(), "address": address_key(address),
-        } | (fields or {})
+            "overwrite": overwrite, "status": QUEUED, "created": time.time(),
+            "address": address_key(address),
+        } | ({"config": cfg.to_dict()} if cfg else {}) | (fields or {})
         self.store.transact(lambda records: [self._admit(record, records)])
         self._send(record["id"])  # immediate mode: runs to the end right here
         return self.job(record["id"])
 
     def _admit(self, record: dict, records: list[dict]) -> dict:
-        """`record` if the limits leave room for it beside `records`, else `JobError`."""
-        active = [r for r in records if r["status"] in ACTIVE]
-        name, owner, address = record["name"], record["owner"], record["address"]
-        if any(r["name"] == name for r in active):
-            raise JobError(f"a run is already training a model named {name!r}; choose another name")
-        mine = sum(r["owner"] == owner for r in active)
-        if mine >= self.limits.runs_per_owner:
-            raise JobError(
-                f"you already have {mine} runs queued or training (the limit is "
-                f"{self.limits.runs_per_owner}); wait for one to finish or stop one"
-            )
-        ours = sum(address is not None and r.get("address") == address for r in active)
-        if ours >= self.limits.runs_per_address:
-            raise JobError(
-                f"{ours} runs from your network address are already queued or training, "
-                f"from this and other tabs or people (the limit is "
-                f"{self.limits.runs_per_address}); wait for one to finish or stop one"
-            )
-        if len(active) >= self.limits.queue_length:
-            raise JobError(
-                f"the queue is full ({len(active)} runs queued or training); try again later"
-            )
-        return record | {"turn": next_turn(records, owner)}
+        """`record` with its turn if the limits leave room for it beside `records`
+        (`records.refusal`), else `JobError`."""
+        problem = refusal(record, records, self.limits)
+        if problem:
+            raise JobError(problem)
+        turn = serving_turn(records) if record["kind"] == INDEX else \
+            next_turn(records, record["owner"])
+        return record | {"turn": turn}
 
     def claim(self, worker: str) -> str | None:
         """Mark the next queued run in the fair order as `worker`'s and return its id

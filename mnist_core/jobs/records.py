@@ -17,10 +17,13 @@ QUEUED, RUNNING, FINISHED, STOPPED, FAILED = "queued", "running", "finished", "s
 ACTIVE = (QUEUED, RUNNING)
 ENDED = (FINISHED, STOPPED, FAILED)
 # What a job does, named on its record: training a network (fresh, or from a stored
-# model's weights, `TrainConfig.start_from`), or teaching a stored model its owner's kept
+# model's weights, `TrainConfig.start_from`), teaching a stored model its owner's kept
 # drawings (`TeachConfig`; `config` then holds the run as training settings, for what
-# reads every job alike). A record without a kind is a training run.
-TRAIN, TEACH = "train", "teach"
+# reads every job alike), or building a stored model's neighbour index (`INDEX`, queued
+# after each saved run; it fits nothing: no `config`, read as the default settings). A
+# record without a kind is a training run.
+TRAIN, TEACH, INDEX = "train", "teach", "index"
+INDEX_SECONDS = 60.0  # what an index job takes, for queue estimates
 
 # Images fitted per second on 2 CPU cores, by architecture, for queue time estimates
 # until a finished run of that architecture gives a measured figure; plus start-up.
@@ -109,7 +112,7 @@ class Job:
     def from_record(cls, record: dict, **extra) -> Job:
         return cls(
             id=record["id"], owner=record["owner"], name=record["name"],
-            config=TrainConfig.from_dict(record["config"]), status=record["status"],
+            config=TrainConfig.from_dict(record.get("config") or {}), status=record["status"],
             created=record["created"], kind=kind_of(record), started=record.get("started"),
             ended=record.get("ended"), message=record.get("message"),
             progress=Progress.from_json(record["progress"]) if record.get("progress") else None,
@@ -190,10 +193,40 @@ def next_turn(records: list[dict], owner: str) -> int:
     being served (the latest of any started run): so nobody's second run starts before
     every waiting owner's first, and someone who queues one run at a time still
     alternates with someone who queued several."""
-    serving = max((r.get("turn", 0) for r in records if r.get("started")), default=0)
     own = [r.get("turn", 0) for r in records
            if r["owner"] == owner and (r["status"] == QUEUED or r.get("started"))]
-    return max([serving] + [turn + 1 for turn in own])
+    return max([serving_turn(records)] + [turn + 1 for turn in own])
+
+
+def serving_turn(records: list[dict]) -> int:
+    """The turn being served: the latest of any started job. An index job takes it, so
+    a saved model's index is built before runs queued for later turns."""
+    return max((r.get("turn", 0) for r in records if r.get("started")), default=0)
+
+
+def refusal(record: dict, records: list[dict], limits: Limits) -> str | None:
+    """Why `record` may not join the active ones among `records` under `limits`, in
+    words; None when it may. An index job is always admitted and counts against no
+    limit: it follows a run that was admitted and saved (at most one per saved model),
+    and must not refuse its owner's next run, nor hold its name."""
+    if kind_of(record) == INDEX:
+        return None
+    active = [r for r in records if r["status"] in ACTIVE and kind_of(r) != INDEX]
+    name, owner, address = record["name"], record["owner"], record["address"]
+    if any(r["name"] == name for r in active):
+        return f"a run is already training a model named {name!r}; choose another name"
+    mine = sum(r["owner"] == owner for r in active)
+    if mine >= limits.runs_per_owner:
+        return (f"you already have {mine} runs queued or training (the limit is "
+                f"{limits.runs_per_owner}); wait for one to finish or stop one")
+    ours = sum(address is not None and r.get("address") == address for r in active)
+    if ours >= limits.runs_per_address:
+        return (f"{ours} runs from your network address are already queued or training, "
+                f"from this and other tabs or people (the limit is "
+                f"{limits.runs_per_address}); wait for one to finish or stop one")
+    if len(active) >= limits.queue_length:
+        return f"the queue is full ({len(active)} runs queued or training); try again later"
+    return None
 
 
 def fair_order(records: list[dict]) -> list[dict]:
@@ -225,7 +258,10 @@ def measured_rates(records: list[dict]) -> dict[tuple[str, str], float]:
 
 def estimate(record: dict, rates: dict[tuple[str, str], float]) -> float:
     """Seconds the run should take: its images x epochs at the architecture's pace (a
-    teach run's: the replayed digits and the drawings' copies, in each of its runs)."""
+    teach run's: the replayed digits and the drawings' copies, in each of its runs; an
+    index job's: `INDEX_SECONDS`)."""
+    if kind_of(record) == INDEX:
+        return INDEX_SECONDS
     config = TrainConfig.from_dict(record["config"])
     rate = rates.get((kind_of(record), config.architecture)) or TYPICAL_IMAGES_PER_S.get(
         config.architecture, OTHER_IMAGES_PER_S

@@ -3,9 +3,10 @@
     python -m mnist_core.jobs.run JOB_ID   # started by a worker (`worker.Supervisor`)
 
 `run_job` looks the record's kind up in `RUNNERS`: training (`train_job`), from a fresh
-network or a stored model's weights (`TrainConfig.start_from`), or teaching a stored
+network or a stored model's weights (`TrainConfig.start_from`), teaching a stored
 model its owner's kept drawings (`teach_job`), which it takes from the drawings store
-(`open_drawings_store`, on the same shared state as the queue). A job imports
+(`open_drawings_store`, on the same shared state as the queue), or building a saved
+model's neighbour index (`index_job`, forward passes only: no TensorFlow). A job imports
 TensorFlow (only once it trains), writes progress to the job's record, saves through
 the model store (atomically) and exits, returning its memory. While the queue cannot
 be reached (Redis restarting) it trains on: a progress write is skipped, a stop request
@@ -23,6 +24,7 @@ from mnist_core.errors import JobError, MnistCoreError
 from mnist_core.jobs.records import (
     FAILED,
     FINISHED,
+    INDEX,
     RUNNING,
     STOPPED,
     TEACH,
@@ -32,7 +34,7 @@ from mnist_core.jobs.records import (
 )
 from mnist_core.jobs.store import JobStore, open_job_store, patiently
 from mnist_core.shared.state import open_backend
-from mnist_core.store import saving
+from mnist_core.store import registry, saving
 from mnist_core.training.config import TeachConfig, TrainConfig
 
 log = logging.getLogger(__name__)
@@ -230,7 +232,56 @@ def taught_message(name: str, report: dict) -> str:
             f"({report['base']}: {test['base']:.2%}).")
 
 
-RUNNERS = {TRAIN: train_job, TEACH: teach_job}  # what a job's process does, by the record's kind
+def index_job(store: JobStore, job_id: str) -> None:
+    """Build one claimed job's model's neighbour index (`training.neighbour_index`) and
+    store it beside the model; record how it ended. A model deleted before its turn
+    needs none."""
+    from mnist_core.errors import TrainingStopped
+    from mnist_core.sources.data import load_mnist
+    from mnist_core.training.neighbour_index import index_model
+
+    record = store.get(job_id)
+    if record is None or record["status"] != RUNNING:
+        return
+    name = record["name"]
+    written = _Record(store, job_id)
+    if not registry.model_exists(name):
+        written.end(STOPPED, f"Model {name!r} was deleted before its index was built.")
+        return
+    started = time.monotonic()
+    try:
+        built, _ = index_model(name, data=load_mnist(), stop_event=_StopFlag(store, job_id),
+                               progress=_BatchProgress(written, started))
+    except TrainingStopped:
+        written.end(STOPPED, "Stopped; no index was saved.")
+    except Exception as err:  # noqa: BLE001 - the record is the only place to report to
+        written.failed(err, name)
+    else:
+        written.end(FINISHED, f"Indexed {len(built):,} training digits of {name!r} in "
+                    f"{time.monotonic() - started:.0f} s: the Draw page shows those most "
+                    "like a drawing.")
+
+
+class _BatchProgress:
+    """`progress(done, total)` of an index job, written as a one-epoch run's progress
+    (batches of images read), at most every `PROGRESS_EVERY` seconds."""
+
+    def __init__(self, written: _Record, started: float):
+        self.written, self.started, self.last = written, started, 0.0
+        self.epoch = self.epochs = 1
+        self.history: dict = {}
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - self.last < PROGRESS_EVERY and done < total:
+            return
+        self.last, self.step, self.steps = now, done, total
+        self.elapsed, self.fraction = now - self.started, done / total
+        self.eta = self.elapsed * (total - done) / done if done else None
+        self.written.progress(self)
+
+
+RUNNERS = {TRAIN: train_job, TEACH: teach_job, INDEX: index_job}  # by the record's kind
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -32,11 +32,12 @@ import threading
 import time
 from pathlib import Path
 
-from mnist_core.errors import QueueUnavailableError
+from mnist_core.errors import MnistCoreError, QueueUnavailableError
 from mnist_core.jobs.queue import JobQueue, declare_train, make_huey
-from mnist_core.jobs.records import FAILED, RUNNING, STOPPED
+from mnist_core.jobs.records import FAILED, RUNNING, STOPPED, TEACH, TRAIN, kind_of
 from mnist_core.jobs.run import run_job
 from mnist_core.jobs.store import patiently
+from mnist_core.store import registry
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,20 @@ class Supervisor:
             self._train_in_child(job_id)
         else:
             run_job(self.store, job_id)
+        self._index_saved_model(job_id)
+
+    def _index_saved_model(self, job_id: str) -> None:
+        """After a train or teach run saved its model, queue the model's index job for
+        the run's owner (`JobQueue.submit_index`); a queue that cannot take it is logged."""
+        try:
+            record = self.store.get(job_id) or {}
+            if kind_of(record) not in (TRAIN, TEACH) or not record.get("card") or \
+                    not registry.holds_run(record["name"], job_id):
+                return
+            self.queue.submit_index(record["name"], record["owner"])
+        except (*self.store.transient, MnistCoreError) as err:
+            log.warning("cannot queue the index of run %s's model (%s); `python -m "
+                        "mnist_core index --all` builds it", job_id, err)
 
     def _train_in_child(self, job_id: str) -> None:
         """Train in a fresh, niced process; keep its heartbeat; enforce stops."""

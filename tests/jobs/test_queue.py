@@ -17,9 +17,11 @@ from mnist_core.jobs.queue import JobQueue
 from mnist_core.jobs.records import (
     FAILED,
     FINISHED,
+    INDEX,
     QUEUED,
     RUNNING,
     STOPPED,
+    TRAIN,
     Job,
     Limits,
     Progress,
@@ -40,7 +42,10 @@ def test_a_job_trains_records_its_history_and_saves_a_model_its_owner_owns(inlin
     assert (stores / "trained" / "tiny.keras").is_file()
     info = {i.name: i for i in registry.list_models()}["tiny"]
     assert info.owner == ALICE and not info.shipped
-    assert inline.view().owned_by(ALICE)[0].id == job.id and inline.view().owned_by(BOB) == []
+    # newest first: the index job the saved run queued for its model, then the run
+    mine = inline.view().owned_by(ALICE)
+    assert [(j.kind, j.name) for j in mine] == [(INDEX, "tiny"), (TRAIN, "tiny")]
+    assert mine[1].id == job.id and inline.view().owned_by(BOB) == []
 
 
 def test_bad_settings_and_limits_are_refused_with_a_message_and_nothing_queued(stores):

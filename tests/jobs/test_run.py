@@ -11,7 +11,7 @@ import pytest
 
 from mnist_core.errors import JobError
 from mnist_core.jobs.queue import JobQueue
-from mnist_core.jobs.records import FAILED, FINISHED, QUEUED, RUNNING, TEACH, TRAIN
+from mnist_core.jobs.records import FAILED, FINISHED, INDEX, QUEUED, RUNNING, TEACH, TRAIN
 from mnist_core.jobs.run import RUNNERS, run_job
 from mnist_core.store import registry
 
@@ -33,16 +33,16 @@ def test_records_name_their_kind_and_one_without_a_kind_is_a_training_run(stores
         "id": "older", "owner": BOB, "name": "older", "config": TINY.to_dict(),
         "overwrite": False, "status": QUEUED, "created": time.time(), "turn": 1})
     assert "kind" not in queue.store.get("older") and queue.job("older").kind == TRAIN
-    assert set(RUNNERS) == {TRAIN, TEACH}
+    assert set(RUNNERS) == {TRAIN, TEACH, INDEX}
 
 
 def test_a_kind_this_version_does_not_know_fails_saying_so(stores):
     queue = JobQueue()
-    queue.store.create(running("index-1", kind="index"))
-    run_job(queue.store, "index-1")
-    failed = queue.job("index-1")
-    assert failed.status == FAILED and failed.kind == "index"
-    assert "cannot run jobs of kind 'index' (it runs teach, train)" in failed.message
+    queue.store.create(running("sculpt-1", kind="sculpt"))
+    run_job(queue.store, "sculpt-1")
+    failed = queue.job("sculpt-1")
+    assert failed.status == FAILED and failed.kind == "sculpt"
+    assert "cannot run jobs of kind 'sculpt' (it runs index, teach, train)" in failed.message
 
 
 def test_a_training_job_can_start_from_a_stored_model(inline, stores):
@@ -64,4 +64,6 @@ def test_a_start_that_cannot_fit_is_refused_before_anything_is_queued(inline, st
     for config, message in cases:
         with pytest.raises(JobError, match=message):
             inline.submit(config, "refused", BOB)
-    assert [job.name for job in inline.view().jobs] == ["base"]
+    # the saved run, and its model's index job after it
+    assert [(job.kind, job.name) for job in inline.view().jobs] == [(TRAIN, "base"),
+                                                                    (INDEX, "base")]
