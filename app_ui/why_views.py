@@ -120,3 +120,15 @@ def units_picture(values: np.ndarray) -> np.ndarray:
     grid = np.full(rows * columns, why.SEPARATOR / 255, np.float32)
     grid[: len(values)] = scaled
     return np.round(grid.reshape(rows, columns) * 255).astype(np.uint8)
+
+
+def looked_at_each(name: str, images: list[np.ndarray], digit: int, against: int) -> None:
+    """The occlusion map of each `(28, 28)` image, `digit` against `against`, read by
+    the model's layers graph (an ensemble's first run) or, without one, by the model."""
+    graph = layers_graph(name)
+    reader = graph if isinstance(graph, LayersGraph) else ui.load_model(name).network
+    network = graph.label if isinstance(graph, LayersGraph) else THE_MODEL
+    if network != THE_MODEL:
+        st.caption(f"Read by {network} of the model.")
+    st.image([why.overlay(why.occlusion_map(reader, image, digit, against), image,
+                          enlarge=4) for image in images], width=112)

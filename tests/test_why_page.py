@@ -56,3 +56,18 @@ def test_a_model_without_a_layers_graph_says_so_and_still_shows_the_map(store): 
     assert "Over what the model saw" in captions(at)
     assert any("saved before models kept a graph of their layers" in c.value
                for c in at.caption)
+
+
+def test_the_evaluate_gallery_shows_where_it_looked_on_request(store):  # noqa: F811
+    from tests.test_app import EVALUATE
+
+    at = app(EVALUATE, ALICE)
+    galleries = at.get("image")
+    assert galleries and not at.exception
+    shown = len(galleries[-1].proto.imgs)  # the misread digits of the pair picked
+    assert shown >= 1
+    at.toggle(key="eval_why").set_value(True).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(at.get("image")) == len(galleries) + 1  # the maps below the gallery
+    maps = at.get("image")[-1].proto.imgs
+    assert len(maps) == shown  # a map for each misread digit

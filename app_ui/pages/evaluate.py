@@ -7,7 +7,7 @@ test set, stored beside it when it was made (`mnist_core.store.scores`).
 
 import streamlit as st
 
-from app_ui import charts, messages, reading_views, ui
+from app_ui import charts, messages, reading_views, ui, why_views
 from mnist_core.errors import DatasetError, InvalidModelError, ModelNotFoundError
 from mnist_core.model.card import DIGIT
 from mnist_core.reading.evaluate import Evaluation
@@ -121,7 +121,7 @@ def where_it_goes_wrong(usable: list[str]) -> None:
     test_scores(result)
     confusion_matrix(result)
     calibration(name, total=len(result.labels))
-    misclassified_digits(readings, result)
+    misclassified_digits(name, readings, result)
 
 
 def test_scores(result: Evaluation) -> None:
@@ -176,8 +176,9 @@ def calibration(name: str, total: int) -> None:
                        f"for the other {ui.plural(total - named, 'digit')} it says “not sure”.")
 
 
-def misclassified_digits(readings: Scores, result: Evaluation) -> None:
-    """A true digit and the digit it was misread as, picked, and the test images misread so."""
+def misclassified_digits(name: str, readings: Scores, result: Evaluation) -> None:
+    """A true digit and the digit it was misread as, picked, and the test images misread
+    so; on request, where the model looked in each."""
     st.subheader("Misclassified test digits")
     top = result.top_confusions(1)
     if "eval_true" not in st.session_state:
@@ -212,9 +213,14 @@ def misclassified_digits(readings: Scores, result: Evaluation) -> None:
             ],
             width=112,
         )
+        if st.toggle("Where it looked", key="eval_why", help="Each place of each image "
+                     "covered in turn and the image read again: red where the place made "
+                     f"it read {predicted} rather than {true}, blue where it spoke for {true}."):
+            why_views.looked_at_each(name, [readings.image(i) for i in shown], predicted, true)
 
 
-ui.remember("eval_models", "eval_split", "eval_model", "eval_normalise", "eval_true", "eval_pred")
+ui.remember("eval_models", "eval_split", "eval_model", "eval_normalise", "eval_true", "eval_pred",
+            "eval_why")
 st.title("Evaluate and compare")
 if infos := digit_readers():
     learning_curves(infos)
