@@ -58,9 +58,12 @@ def test_a_drawn_one_is_supported_most_where_its_stroke_is(cnn, drawn_one):
     assert digit == 1
     values = occlusion_map(cnn.network, image, int(digit), int(against))
     stroke, background = image > 0.5, image == 0
-    assert stroke[np.unravel_index(values.argmax(), values.shape)]
-    top_ten = np.argsort(values, axis=None)[-10:]  # 2 x 2 cells alike: stride 2
-    assert (image.flat[top_ten] > INK_LEVEL).all()
+    strongest = values >= values.max() - 1e-6  # a 3 x 3 cell or a few: stride 3
+    assert stroke[strongest].any() and (image[strongest] > INK_LEVEL).mean() >= 0.5
+    rows, cols = np.indices(values.shape)
+    support = np.maximum(values, 0)
+    assert abs((cols * support).sum() / support.sum() - cols[stroke].mean()) < 1
+    assert abs((rows * support).sum() / support.sum() - rows[stroke].mean()) < 2
     assert values[stroke].mean() > 3 * values[background].mean() > 0
     # covering the stroke lowers the 1's log-odds: the map is positive there, strongly
     assert values[stroke].min() > 0 and values.max() > 2
@@ -90,16 +93,19 @@ def test_the_covered_images_are_read_in_one_call(cnn, drawn_one, rng):
     (batch,) = batches
     np.testing.assert_array_equal(batch[0], image)  # the drawing itself, uncovered
     covered = (batch[1:] != image).any(axis=(1, 2))
-    assert covered.all() and 10 < len(batch) - 1 < 144  # blank places are not read
+    assert covered.all() and 10 < len(batch) - 1 < 81  # blank places are not read
     assert (batch[1:][batch[1:] != image] == NO_INK).all()
     batches.clear()
     occlusion_map(counted, rng.uniform(0.2, 1, (28, 28)).astype(np.float32), 3, 5)
-    assert len(batches) == 1 and len(batches[0]) == 1 + 144
+    assert len(batches) == 1 and len(batches[0]) == 1 + 81
+    batches.clear()
+    occlusion_map(counted, image, 1, 7, stride=2)
+    assert len(batches) == 1 and 10 < len(batches[0]) - 1 < 144
 
 
 def test_patch_positions_cover_every_pixel():
-    assert patch_positions() == list(range(0, 23, 2))  # 12 x 12 = 144 places
-    assert patch_positions(6, 3) == [0, 3, 6, 9, 12, 15, 18, 21, 22]
+    assert patch_positions() == [0, 3, 6, 9, 12, 15, 18, 21, 22]  # 9 x 9 = 81 places
+    assert patch_positions(6, 2) == list(range(0, 23, 2))  # 12 x 12 = 144
     with pytest.raises(ValueError, match="patch"):
         patch_positions(30, 2)
 
@@ -121,13 +127,16 @@ def test_the_map_on_the_drawing_lies_over_the_ink_it_covered(cnn, drawn_one):
     assert (drawn & returned).sum() / (drawn | returned).sum() > 0.8
     values = occlusion_map(cnn.network, image, 1, 7)
     spread = map_to_drawing(values, steps, ink.shape)
-    assert drawn[np.unravel_index(spread.argmax(), spread.shape)]
+    strongest = drawn & (spread >= 0.95 * spread.max())
+    assert strongest.any()  # the strongest support lies over the stroke
+    cols = np.indices(spread.shape)[1]
+    support = np.maximum(spread, 0)
+    assert abs((cols * support).sum() / support.sum() - cols[drawn].mean()) < 10  # of 280
     picture = overlay_on_drawing(values, drawing)  # steps made again
     assert picture.shape == (*ink.shape, 3) and picture.dtype == np.uint8
     np.testing.assert_array_equal(picture, overlay_on_drawing(values, drawing, steps))
     red, blue = picture[..., 0].astype(int), picture[..., 2].astype(int)
-    row, col = np.unravel_index(spread.argmax(), spread.shape)
-    assert red[row, col] > blue[row, col] + 100  # support is red
+    assert (red[strongest] > blue[strongest] + 100).all()  # support is red
     assert (picture[:, 200:] == 0).all()  # blank and far from the stroke: untouched
 
 
