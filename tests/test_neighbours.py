@@ -33,7 +33,13 @@ from mnist_core.store.neighbours import (
     neighbours_path,
     open_neighbours,
 )
-from mnist_core.training.neighbour_index import build_index, index_model
+from mnist_core.training.neighbour_index import (
+    MAX_VALUES,
+    MIN_PER_DIGIT,
+    build_index,
+    index_model,
+    per_digit,
+)
 from tests.conftest import ROOT, SUBSET_DIR
 
 PEN_SAMPLE = Path(__file__).parent / "data" / "pendigits-sample.tra"  # 3 of each digit
@@ -198,6 +204,14 @@ def test_the_default_ships_with_its_index_of_its_first_run():
             found = nearest(index, row)
             assert found.sources[0] == index.source_words(i) and found.note == "run 1 of 4"
             assert found.similarities[0] > 0.99
+
+
+def test_wider_features_index_fewer_mnist_digits_within_one_budget():
+    assert per_digit(3000, 128, 7494) == 3000  # the default: 37,494 rows of 128
+    assert per_digit(3000, 576, 0) == 888  # fast-cnn: 8,880 rows of 576
+    assert per_digit(3000, 576, 0) * 10 * 576 <= MAX_VALUES < 889 * 10 * 576
+    assert per_digit(3000, 784, 7494) == per_digit(3000, 10**6, 0) == MIN_PER_DIGIT == 100
+    assert per_digit(5, 16, 0) == 5
 
 
 def test_building_reads_an_ensemble_s_first_run_only(store, mnist_subset, monkeypatch):

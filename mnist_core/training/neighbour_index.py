@@ -5,9 +5,10 @@ it holds, their embeddings in the model's features, and the file beside the mode
 
 The images are the MNIST training digits the model fitted (its run's validation digits
 left out, found again from its card), a stratified sample of `mnist_per_digit` of each
-digit, and every digit of the pen writers its card lists, drawn once as the pad draws
-them. Forward passes through the float graph only: no TensorFlow. The default's 37,494
-images make a file of about 16 MB (docs/results.md).
+digit (fewer for wide features: `MAX_VALUES`), and every digit of the pen writers its
+card lists, drawn once as the pad draws them. Forward passes through the float graph
+only: no TensorFlow. The default's 37,494 images make a file of 10.8 MB
+(docs/results.md).
 """
 
 from __future__ import annotations
@@ -28,6 +29,11 @@ from mnist_core.training.config import TrainConfig
 from mnist_core.training.teach_data import base_validation
 
 MNIST_PER_DIGIT = 3000  # with the default's 7,494 pen digits, under 20 MB and 40k rows
+# The most values an index embeds (rows x one run's features): the default's 37,494 rows
+# of 128 fit; wider features get fewer MNIST digits (fast-cnn's 576: 8,880), so a
+# visitor's model's index stays near 10 MB on disk and 20 MB in the web server's memory.
+MAX_VALUES = 40_000 * 128
+MIN_PER_DIGIT = 100
 PEN_SEED = 0  # size, place and pen width of each pen digit's one render
 BATCH = 256  # images per forward pass: a session's arena grows to its largest batch
 
@@ -46,23 +52,31 @@ def fitted_mnist(card: ModelCard, n_train: int) -> np.ndarray:
     return fitted if held is None else np.setdiff1d(fitted, held)
 
 
+def per_digit(wanted: int, width: int, pen: int) -> int:
+    """MNIST digits of each label an index of `width` features per image holds beside
+    `pen` pen digits: `wanted`, or fewer to stay within `MAX_VALUES`, but not fewer than
+    `MIN_PER_DIGIT` for that."""
+    return min(wanted, max(MIN_PER_DIGIT, (MAX_VALUES // width - pen) // 10))
+
+
 def index_images(card: ModelCard, train_data: tuple[np.ndarray, np.ndarray], *,
-                 mnist_per_digit: int = MNIST_PER_DIGIT, seed: int = 0
+                 mnist_per_digit: int = MNIST_PER_DIGIT, width: int = 128, seed: int = 0
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The images an index of this model holds, prepared `(N, 28, 28)` float32, with
-    their labels, sources (`MNIST_TRAIN`, `PEN_WRITER`) and numbers (MNIST training
-    index, or writer): up to `mnist_per_digit` fitted MNIST digits of each label,
-    chosen at random with `seed`, then the card's pen writers' digits, drawn once each
-    (none where the pendigits file is not on this machine)."""
+    """The images an index of this model (`width` features per image) holds, prepared
+    `(N, 28, 28)` float32, with their labels, sources (`MNIST_TRAIN`, `PEN_WRITER`) and
+    numbers (MNIST training index, or writer): up to `mnist_per_digit` fitted MNIST
+    digits of each label (`per_digit`), chosen at random with `seed`, then the card's
+    pen writers' digits, drawn once each (none where the pendigits file is not on this
+    machine)."""
     x_train, y_train = train_data
+    pen_images, pen_labels, writers = pen_digits(card.pen_writers or [])
     fitted = fitted_mnist(card, len(x_train))
     rng = np.random.default_rng(seed)
+    most = per_digit(mnist_per_digit, width, len(writers))
     chosen = np.sort(np.concatenate([
-        rng.permutation(fitted[y_train[fitted] == digit])[:mnist_per_digit]
-        for digit in range(10)]))
+        rng.permutation(fitted[y_train[fitted] == digit])[:most] for digit in range(10)]))
     images, labels = prepare_mnist(x_train[chosen]), y_train[chosen].astype(np.uint8)
     source, number = np.full(len(chosen), MNIST_TRAIN, np.uint8), chosen.astype(np.int32)
-    pen_images, pen_labels, writers = pen_digits(card.pen_writers or [])
     return (np.concatenate([images, pen_images]), np.concatenate([labels, pen_labels]),
             np.concatenate([source, np.full(len(writers), PEN_WRITER, np.uint8)]),
             np.concatenate([number, writers]))
@@ -94,8 +108,9 @@ def build_index(name: str, directory=None, *, data, mnist_per_digit: int = MNIST
     model = registry.open_model(name, directory, float_graph=True, memory_arena=False)
     card = model.card
     runs = len(card.members) if card.is_ensemble else 1
-    images, labels, source, number = index_images(card, data[0],
-                                                  mnist_per_digit=mnist_per_digit)
+    probe = model.network.outputs(np.zeros((1, 28, 28), np.float32), FEATURES)[FEATURES]
+    images, labels, source, number = index_images(
+        card, data[0], mnist_per_digit=mnist_per_digit, width=probe.shape[1] // runs)
     embeddings = []
     for start in range(0, len(images), BATCH):
         if stop_event is not None and stop_event.is_set():

@@ -7,7 +7,16 @@ from __future__ import annotations
 import shutil
 
 from mnist_core.jobs.queue import JobQueue
-from mnist_core.jobs.records import FINISHED, INDEX, QUEUED, STOPPED, TRAIN, Limits, estimate
+from mnist_core.jobs.records import (
+    FINISHED,
+    INDEX,
+    INDEX_SECONDS,
+    QUEUED,
+    STOPPED,
+    TRAIN,
+    Limits,
+    estimate,
+)
 from mnist_core.store import registry, saving
 from mnist_core.store.neighbours import neighbours_path, open_neighbours
 from tests.conftest import ROOT
@@ -72,5 +81,5 @@ def test_index_jobs_count_against_no_limit_and_hold_no_name(stores):
     # index jobs go first: they take the turn being served
     order = [job.id for job in sorted(queue.view().jobs, key=lambda job: job.position)]
     assert order == [waiting.id, other.id, run.id]
-    assert estimate(queue.store.get(waiting.id), {}) == 60.0
+    assert estimate(queue.store.get(waiting.id), {}) == INDEX_SECONDS
     assert queue.view().owned_by(BOB) == []
