@@ -69,6 +69,19 @@ def examples_for(owner: str, model: LoadedModel) -> KeptExamples | None:
                      tuple(counts.items()), st.session_state.get("kept_version", 0), model)
 
 
+def examples_with_images(owner: str, model: LoadedModel
+                         ) -> tuple[KeptExamples, np.ndarray] | None:
+    """`examples_for`, with the kept drawings' 28x28 images in the same order (what the
+    "Why" section shows among the training digits); None without any."""
+    examples = examples_for(owner, model)
+    if examples is None:
+        return None
+    images = [d.image28 for d in drawings_store().drawings(owner)]
+    if len(images) != len(examples):  # changed meanwhile, on another tab
+        return None
+    return examples, np.stack(images)
+
+
 @st.cache_resource(max_entries=64, show_spinner=False)
 def _examples(owner: str, name: str, graph: str | None, counts: tuple, version: int,
               _model: LoadedModel) -> KeptExamples | None:

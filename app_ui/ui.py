@@ -291,10 +291,10 @@ def file_version(name: str) -> tuple[str, int, int, int]:
         raise ModelNotFoundError(f"no model named {name!r} in {path.parent}") from None
     beside = (path.with_suffix(".json"), path.with_suffix(".onnx"),
               registry.int8_path(name), registry.scores_path(name))
-    return str(path), stat.st_mtime_ns, stat.st_size, max(map(_mtime_ns, beside))
+    return str(path), stat.st_mtime_ns, stat.st_size, max(map(mtime_ns, beside))
 
 
-def _mtime_ns(path: Path) -> int:
+def mtime_ns(path: Path) -> int:
     """A file's modification time, 0 while it is not there."""
     try:
         return path.stat().st_mtime_ns

@@ -16,13 +16,17 @@ from app_ui import reading_views, ui
 from mnist_core.errors import InvalidModelError, ModelNotFoundError
 from mnist_core.model.layers_graph import CONV, THE_MODEL, LayersGraph
 from mnist_core.model.loaded_model import LoadedModel
+from mnist_core.model.runtime import FEATURES
 from mnist_core.reading import why
+from mnist_core.reading.personal import KeptExamples
 from mnist_core.reading.preprocess import PreprocessSteps
-from mnist_core.store import layers
+from mnist_core.store import layers, neighbours
+from mnist_core.store.neighbours import NeighbourIndex
 
 MAP_PX = 168  # the 28x28 map, each pixel 6 px
 DRAWING_PX = 224  # the map over the drawing, at most
 LAYER_PX = 320  # a layer's grid, at most (one column on a phone)
+NEIGHBOUR_PX = 72  # each training digit most like the drawing
 
 
 @st.cache_resource(max_entries=8, show_spinner="Loading the model's layers…")
@@ -42,6 +46,21 @@ def layers_graph(name: str) -> LayersGraph | str:
     return _layers_graph(*ui.file_version(name))
 
 
+@st.cache_resource(max_entries=2, show_spinner="Loading the model's training digits…")
+def _neighbour_index(path: str, mtime_ns: int, size: int, beside_mtime_ns: int,
+                     index_mtime_ns: int) -> NeighbourIndex | str:
+    index, why_not = neighbours.open_neighbours(Path(path).stem, Path(path).parent)
+    return index if index is not None else why_not
+
+
+def neighbour_index(name: str) -> NeighbourIndex | str:
+    """The model's index of training digits, read once per server process and version
+    of the model and its index (the default's takes about 60 MB in memory: two at most
+    are kept); or why there is none."""
+    version = ui.file_version(name)
+    return _neighbour_index(*version, ui.mtime_ns(neighbours.neighbours_path(name)))
+
+
 def why_toggle(key: str) -> bool:
     """The closed-by-default switch; nothing below it runs while it is off."""
     return st.toggle(
@@ -52,9 +71,11 @@ def why_toggle(key: str) -> bool:
 
 def why_it_said(model: LoadedModel, x: np.ndarray, probabilities: np.ndarray,
                 drawing: np.ndarray | None = None, steps: PreprocessSteps | None = None,
-                ) -> None:
+                kept: tuple[KeptExamples, np.ndarray] | None = None) -> None:
     """The section's three parts for the 28x28 `x` the model read (with `probabilities`,
-    the reading shown above), over the pad's `drawing` too where there is one."""
+    the reading shown above), over the pad's `drawing` too where there is one; `kept`,
+    the visitor's kept drawings as the model sees them and their 28x28 images, show
+    among the training digits most like it."""
     started = time.perf_counter()
     graph = layers_graph(model.name)
     order = np.argsort(probabilities)[::-1]
@@ -63,9 +84,15 @@ def why_it_said(model: LoadedModel, x: np.ndarray, probabilities: np.ndarray,
     reader = graph if isinstance(graph, LayersGraph) else model.network
     values = why.occlusion_map(reader, x, digit, against)
     seen = why.layer_activations(graph, x) if isinstance(graph, LayersGraph) else None
+    index = neighbour_index(model.name)
+    found = None
+    if isinstance(index, NeighbourIndex):
+        features = reader.outputs(x[np.newaxis].astype(np.float32), FEATURES)[FEATURES]
+        found = neighbours.nearest_with_kept(index, features, *(kept or (None, None)))
     server_ms = (time.perf_counter() - started) * 1000
     where_it_looked(values, x, digit, against, network, drawing, steps)
     what_its_layers_saw(seen, graph)
+    most_alike(found, index, digit)
     st.caption(f"Worked out in {server_ms:,.0f} ms.")
 
 
@@ -107,6 +134,27 @@ def what_its_layers_saw(seen: why.LayerActivations | None, graph: LayersGraph | 
         # enlarged by whole pixels, then shown at the column's width: squares stay sharp
         st.image(reading_views.enlarge(picture, 2 * LAYER_PX),
                  caption=f"{layer.name} · {shape}", width=LAYER_PX)
+
+
+def most_alike(found: neighbours.Neighbours | None, index: NeighbourIndex | str,
+               digit: int) -> None:
+    """The training digits nearest the drawing in the model's features, with their
+    labels and where each came from; the visitor's own kept drawings among them."""
+    st.markdown("**Training digits most like yours**")
+    if found is None:
+        st.caption(f"Not shown: {index}.")
+        return
+    alike = int((found.labels == digit).sum())
+    whose = f" (as {found.note} of the model sees them)" if found.note else ""
+    st.caption(f"{alike} of the {len(found)} digits nearest yours{whose} are {digit}s: "
+               "it read what it has seen drawn like this."
+               + (" Yours are your kept drawings." if found.yours.any() else ""))
+    with st.container(horizontal=True, gap="small"):
+        for image, label, source, yours in zip(found.images, found.labels, found.sources,
+                                               found.yours):
+            name = "not a digit" if label > 9 else str(label)
+            st.image(reading_views.enlarge(image, NEIGHBOUR_PX), width=NEIGHBOUR_PX,
+                     caption=f"{name} · {'yours' if yours else source}")
 
 
 def units_picture(values: np.ndarray) -> np.ndarray:

@@ -9,7 +9,7 @@ import json
 import numpy as np
 
 from mnist_core.store import layers, registry
-from tests.test_app import ALICE, DRAW, app, pad_sends, store  # noqa: F401 (a fixture)
+from tests.test_app import ALICE, BOB, DRAW, app, pad_sends, store  # noqa: F401 (a fixture)
 
 
 def a_one() -> np.ndarray:
@@ -71,3 +71,28 @@ def test_the_evaluate_gallery_shows_where_it_looked_on_request(store):  # noqa: 
     assert len(at.get("image")) == len(galleries) + 1  # the maps below the gallery
     maps = at.get("image")[-1].proto.imgs
     assert len(maps) == shown  # a map for each misread digit
+
+
+def test_the_training_digits_most_like_it_and_the_visitors_own(store, mnist_subset):  # noqa: F811
+    from mnist_core.training.neighbour_index import index_model
+
+    name = registry.default_model_name()
+    at = pad_sends(app(DRAW, ALICE), "draw_canvas_0", a_one(), strokes=1)
+    at.toggle(key="draw_why").set_value(True).run()
+    assert any(c.value.startswith("Not shown: no index") for c in at.caption)
+
+    index, _ = index_model(name, store, data=mnist_subset)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    shown = [c for c in captions(at) if "MNIST train #" in c or "yours" in c]
+    assert len(shown) == 8 and not any("yours" in c for c in shown)
+    named = at.metric[0].value
+    assert any(c.value.startswith(f"{sum(c.startswith(named + ' ') for c in shown)} of the 8 "
+                                  "digits nearest yours") for c in at.caption)
+
+    [b for b in at.button if b.label.startswith("Right — keep it")][0].click().run()
+    shown = [c for c in captions(at) if "MNIST train #" in c or "yours" in c]
+    assert shown[0] == f"{named} · yours"  # the very drawing kept: nearest of all
+    bob = pad_sends(app(DRAW, BOB), "draw_canvas_0", a_one(), strokes=1)
+    bob.toggle(key="draw_why").set_value(True).run()
+    assert not any("yours" in c for c in captions(bob))  # hers alone

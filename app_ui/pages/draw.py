@@ -195,7 +195,8 @@ def a_digit_of_the_number(pad: np.ndarray, reading, labels: list, model: LoadedM
     keep_or_correct(part, digit.image, digit.probabilities,
                     None if digit.digit < 0 else digit.digit, model.name)
     if why_views.why_toggle("draw_number_why"):
-        why_views.why_it_said(model, digit.image, digit.probabilities)
+        why_views.why_it_said(model, digit.image, digit.probabilities,
+                              kept=kept.examples_with_images(visitor.owner_id(), model))
 
 
 def read_a_digit(source: str, infos: list[registry.ModelInfo]) -> None:
@@ -277,7 +278,8 @@ def digit_reading(given: Given, model: LoadedModel | None, uploaded: bool) -> No
     read_time(read_ms)
     if why_views.why_toggle("draw_why"):
         why_views.why_it_said(model, x, readings.probabilities[0],
-                              None if uploaded else given.image, steps)
+                              None if uploaded else given.image, steps,
+                              kept.examples_with_images(visitor.owner_id(), model))
     how_the_image_was_prepared(steps)
 
 
