@@ -156,11 +156,22 @@ def test_why_times_the_map_and_the_layers_of_a_models_layers_graph(store, tmp_pa
     figures = result["cnn"]
     assert figures["label"] == "the model" and result["settings"]["drawings"] == 5
     assert 1 < figures["images_read_per_map_stride2"] < 145  # blank places are not read
-    for what in ("map_stride2", "map_stride3", "layers", "map_stride2_served_graph"):
+    for what in ("map_stride2", "map_stride3", "layers", "map_stride2_served_graph",
+                 "all_three"):
         check_stats(figures[what], 20)
     assert figures["map_and_layers_p50_ms"] == pytest.approx(
         figures["map_stride3"]["p50_ms"] + figures["layers"]["p50_ms"])
-    assert "map (stride 3, the default) + layers p50" in capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert "neighbours are left out: no index" in said and not figures["neighbours"]
+    assert "cnn: map and layers p50" in said
+
+    assert main(["--models-dir", str(store), "--data-dir", str(SUBSET_DIR), "index",
+                 "--name", "cnn"]) == 0
+    assert why.main(args) == 0
+    figures = read_result(out, "why")["cnn"]
+    assert figures["neighbours"]
+    check_stats(figures["all_three"], 20)
+    assert "cnn: map, layers and neighbours p50" in capsys.readouterr().out
 
 
 def test_scans_reads_every_kind_of_image_through_the_upload_path(store, tmp_path, capsys):
