@@ -76,15 +76,15 @@ def why_it_said(model: LoadedModel, x: np.ndarray, probabilities: np.ndarray,
     the reading shown above), over the pad's `drawing` too where there is one; `kept`,
     the visitor's kept drawings as the model sees them and their 28x28 images, show
     among the training digits most like it."""
-    started = time.perf_counter()
     graph = layers_graph(model.name)
+    index = neighbour_index(model.name)
+    started = time.perf_counter()  # what the server works out for this drawing
     order = np.argsort(probabilities)[::-1]
     digit, against = int(order[0]), int(order[1])
     network = graph.label if isinstance(graph, LayersGraph) else THE_MODEL
     reader = graph if isinstance(graph, LayersGraph) else model.network
     values = why.occlusion_map(reader, x, digit, against)
     seen = why.layer_activations(graph, x) if isinstance(graph, LayersGraph) else None
-    index = neighbour_index(model.name)
     found = None
     if isinstance(index, NeighbourIndex):
         features = reader.outputs(x[np.newaxis].astype(np.float32), FEATURES)[FEATURES]
@@ -125,15 +125,16 @@ def what_its_layers_saw(seen: why.LayerActivations | None, graph: LayersGraph | 
     whose = "" if seen.network == THE_MODEL else f" Shown for {seen.network} of the model."
     st.caption("Brighter is stronger. Each small square of a convolution is one of its "
                f"filters' maps; each square of a dense layer one unit.{whose}")
-    for layer in seen.layers:
+    columns = st.columns(2)  # side by side on a laptop, one under another on a phone
+    for i, layer in enumerate(seen.layers):
         if layer.kind == CONV:
             picture = why.channel_grid(layer.values)
         else:
             picture = units_picture(layer.values)
         shape = " × ".join(str(n) for n in layer.shape)
-        # enlarged by whole pixels, then shown at the column's width: squares stay sharp
-        st.image(reading_views.enlarge(picture, 2 * LAYER_PX),
-                 caption=f"{layer.name} · {shape}", width=LAYER_PX)
+        # enlarged by whole pixels, then shown at most the column's width: squares stay sharp
+        columns[i % 2].image(reading_views.enlarge(picture, 2 * LAYER_PX),
+                             caption=f"{layer.name} · {shape}", width="stretch")
 
 
 def most_alike(found: neighbours.Neighbours | None, index: NeighbourIndex | str,
