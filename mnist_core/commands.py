@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 
 from mnist_core.errors import MnistCoreError
+from mnist_core.model.card import DIGIT
 from mnist_core.training.config import TrainConfig
 
 
@@ -176,7 +177,7 @@ def layers(args) -> int:
     from mnist_core.store.saving import write_layers_graph
 
     folder = args.models_dir or registry.trained_dir()
-    names = args.names or [info.name for info in registry.list_models(folder)]
+    names = args.names or [info.name for info in registry.list_models(folder, task=DIGIT)]
     if not names:
         print(f"no models in {folder}")
     for name in names:
@@ -195,7 +196,7 @@ def score(args) -> int:
     from mnist_core.store.scores import score_model
 
     folder = args.models_dir or registry.trained_dir()
-    names = args.names or [info.name for info in registry.list_models(folder)]
+    names = args.names or [info.name for info in registry.list_models(folder, task=DIGIT)]
     if not args.names and not args.again:
         names = [name for name in names if lacks_scores(name, folder)]
     if not names:
@@ -223,7 +224,7 @@ def index(args) -> int:
     from mnist_core.training.neighbour_index import MNIST_PER_DIGIT, index_model
 
     folder = args.models_dir or registry.trained_dir()
-    names = args.names or [info.name for info in registry.list_models(folder)
+    names = args.names or [info.name for info in registry.list_models(folder, task=DIGIT)
                            if open_neighbours(info.name, folder)[0] is None]
     if not names:
         print(f"every model in {folder} has an up-to-date index")

@@ -4,8 +4,9 @@ everything else reads it, always through `ModelCard`, so a field has one name an
 type everywhere; its nested entries are typed too (`Reading`, `Int8Entry`, `LayersEntry`,
 `History`, `Member`), each read and written by its own `from_json`/`to_json`.
 
-A card says what its model does (`task`): every model today reads one digit
-(`DIGIT`), which a card written before the field existed is taken to do."""
+A card says what its model does (`task`): most read one digit (`DIGIT`), which a card
+written before the field existed is taken to do; a whole-number reader (`NUMBER`) reads
+a written number at once."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from typing import Any
 from mnist_core.model.verdict import DEFAULT_MIN_PROBABILITY, ReadingPolicy
 
 DIGIT = "digit"  # the task of a model that gives ten probabilities for one digit
+NUMBER = "number"  # ... of one that reads a whole written number (`model.number_network`)
 ENSEMBLE = "ensemble"  # the architecture named on an ensemble's card
 
 # A card's fields in the order they are written, each with the JSON types it may hold.
@@ -258,7 +260,7 @@ class ModelCard:
     may be given as their JSON objects: they are read into their types."""
 
     architecture: str | None = None
-    task: str = DIGIT  # what the model does: DIGIT, ten probabilities for one digit
+    task: str = DIGIT  # what the model does: DIGIT (one digit) or NUMBER (a number)
     description: str | None = None
     activation: str | None = None
     params: int | None = None

@@ -65,6 +65,13 @@ class OnnxNetwork:
     and is then dropped.
     """
 
+    # What the graph must take and give, for one image: another kind of model's graph
+    # (a whole-number reader's, `number_network.NumberNetwork`) names its own.
+    input_shapes: tuple[tuple, ...] = ACCEPTED_INPUT_SHAPES
+    output_shape: tuple[int, ...] = (10,)
+    inputs_are = "28x28 images"
+    outputs_are = "class scores"
+
     def __init__(self, path: str | Path, *, sha256: str | None,
                  intra_op_threads: int = INTRA_OP_THREADS, data: bytes | None = None,
                  memory_arena: bool = True) -> None:
@@ -93,10 +100,10 @@ class OnnxNetwork:
             raise InvalidModelError(f"ONNX file {self.path} has no single input and an output")
         self.input_name = inputs[0].name
         self.input_shape = tuple(inputs[0].shape[1:])
-        if self.input_shape not in ACCEPTED_INPUT_SHAPES:
+        if self.input_shape not in self.input_shapes:
             raise InvalidModelError(
                 f"ONNX file {self.path} takes inputs shaped {self.input_shape}, expected one "
-                f"of {ACCEPTED_INPUT_SHAPES} (28x28 images)"
+                f"of {self.input_shapes} ({self.inputs_are})"
             )
         # a graph from before outputs were named gives probabilities alone, named anyhow
         names = [output.name for output in outputs]
@@ -107,12 +114,21 @@ class OnnxNetwork:
         else:
             raise InvalidModelError(f"ONNX file {self.path} gives outputs {names}: the first "
                                     f"must be {PROBABILITIES!r}, and no name twice")
-        if tuple(outputs[0].shape[1:]) != (10,):
+        if not self.gives_output_shape(tuple(outputs[0].shape[1:])):
             raise InvalidModelError(
                 f"ONNX file {self.path} gives outputs shaped {tuple(outputs[0].shape[1:])}, "
-                "expected (10,) class scores"
+                f"expected {self.output_shape} {self.outputs_are}"
             )
         self._probabilities = [names[0]]
+
+    @classmethod
+    def gives_output_shape(cls, shape: tuple) -> bool:
+        """Whether a graph's first output, shaped `shape` for one image, is what this
+        kind of graph gives (`output_shape`); a size the graph leaves unnamed (a string)
+        fits any."""
+        return len(shape) == len(cls.output_shape) and all(
+            isinstance(size, str) or size == wanted
+            for size, wanted in zip(shape, cls.output_shape))
 
     @property
     def output_names(self) -> tuple[str, ...]:

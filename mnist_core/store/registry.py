@@ -38,10 +38,11 @@ from mnist_core.errors import (
     ModelProtectedError,
     OnnxMissingError,
 )
-from mnist_core.model.card import DIGIT, CardError, ModelCard
+from mnist_core.model.card import DIGIT, NUMBER, CardError, ModelCard
 from mnist_core.model.layers_graph import LAYERS_SUFFIX
 from mnist_core.model.loaded_model import LoadedModel
-from mnist_core.model.runtime import ACCEPTED_INPUT_SHAPES, OnnxNetwork
+from mnist_core.model.number_network import NumberNetwork, shape_problem
+from mnist_core.model.runtime import OnnxNetwork
 from mnist_core.model.verdict import ReadingPolicy
 from mnist_core.shared.state import state_dir
 
@@ -266,9 +267,9 @@ def load_model(name: str | None = None, directory=None) -> LoadedModel:
     it fits MNIST. This imports TensorFlow: the web server uses `open_model`.
 
     Raises `ModelNotFoundError` if absent and `InvalidModelError` if the file is damaged
-    or the model does not take 28x28 images and return 10 class probabilities. The
-    card's calibration (`reading`) comes with it as its `policy`; an unreadable card or
-    reading leaves the uncalibrated default in force.
+    or the network does not do its card's task (`check_compatible`). The card's
+    calibration (`reading`) comes with it as its `policy`; an unreadable card or reading
+    leaves the uncalibrated default in force.
     """
     name, path = _existing(name, directory)
     import keras  # here, so that workers and pages that only list models stay light
@@ -277,8 +278,8 @@ def load_model(name: str | None = None, directory=None) -> LoadedModel:
         network = keras.saving.load_model(path, compile=False)
     except Exception as err:  # Keras raises many kinds for a damaged zip or config
         raise InvalidModelError(f"model file {path} cannot be loaded: {err}") from err
-    check_compatible(network, path)
     card, policy = _card_and_policy(name, directory)
+    check_compatible(network, path, card.task)
     return LoadedModel(name, network, card, policy)
 
 
@@ -296,12 +297,14 @@ def open_model(name: str | None = None, directory=None, *,
     `InvalidModelError`) if it has no `.onnx` file or its card holds no checksum for
     it (a model saved before models were exported: `python -m mnist_core export NAME`
     makes one), and `InvalidModelError` if the file is damaged, is not the one its card
-    names, or does not map 28x28 images to 10 classes.
+    names, or does not map 28x28 images to 10 classes (a number reader's, its images of
+    a number to steps: `NumberNetwork`).
     """
     name, path = _existing(name, directory)
     card, policy = _card_and_policy(name, directory)
     graph, sha256, policy = _served_graph(name, path, card, policy, float_graph)
-    network = OnnxNetwork(graph, sha256=sha256, memory_arena=memory_arena)
+    session = NumberNetwork if card.task == NUMBER else OnnxNetwork
+    network = session(graph, sha256=sha256, memory_arena=memory_arena)
     return LoadedModel(name, network, card, policy)
 
 
@@ -358,22 +361,16 @@ def _card_and_policy(name: str, directory) -> tuple[ModelCard, ReadingPolicy]:
     return card, policy
 
 
-def check_compatible(model: keras.Model, source: object = "model") -> None:
-    """Raise `InvalidModelError` unless the model maps 28x28 images to 10 classes."""
+def check_compatible(model: keras.Model, source: object = "model", task: str = DIGIT) -> None:
+    """Raise `InvalidModelError` unless the model maps 28x28 images to 10 classes (for
+    `task` NUMBER: a number's image to steps; `number_network.shape_problem`)."""
     try:
         input_shape = tuple(model.input_shape[1:])
         output_shape = tuple(model.output_shape[1:])
     except (AttributeError, ValueError) as err:
         raise InvalidModelError(f"{source} has no single input and output: {err}") from err
-    if input_shape not in ACCEPTED_INPUT_SHAPES:
-        raise InvalidModelError(
-            f"{source} takes inputs shaped {input_shape}, expected one of "
-            f"{ACCEPTED_INPUT_SHAPES} (28x28 images)"
-        )
-    if output_shape != (10,):
-        raise InvalidModelError(
-            f"{source} gives outputs shaped {output_shape}, expected (10,) class scores"
-        )
+    if problem := shape_problem(input_shape, output_shape, task):
+        raise InvalidModelError(f"{source} {problem}")
 
 
 def read_scores(name: str, directory=None) -> Scores | None:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mnist_core.errors import InvalidModelError, ModelNotFoundError, ModelProtectedError
-from mnist_core.model.card import Int8Entry, LayersEntry, ModelCard
+from mnist_core.model.card import NUMBER, Int8Entry, LayersEntry, ModelCard
 from mnist_core.model.layers_graph import LAYERS_SUFFIX
 from mnist_core.model.runtime import OnnxNetwork
 from mnist_core.store import export, registry
@@ -53,8 +53,15 @@ def save_model(
     Without `directory` the model goes to the writable store, and a shipped model's
     name is refused (`ModelProtectedError`). The optimizer state is left out (the store
     is for inference and comparison), which keeps files to a third of the size.
+
+    A whole-number reader (`card.task` NUMBER) is saved without a layers graph and
+    without test readings (`test_set` must be None): both are for digit readers, whose
+    pages show one digit's layers and the MNIST test set's confusions.
     """
-    registry.check_compatible(model, f"model {name!r}")
+    registry.check_compatible(model, f"model {name!r}", card.task)
+    if card.task == NUMBER and test_set is not None:
+        raise ValueError(f"model {name!r} reads whole numbers: it has no readings of "
+                         "MNIST test digits to save")
     if directory is None and registry.is_shipped(name):
         raise ModelProtectedError(
             f"{name!r} is a shipped model and cannot be replaced; choose another name"
@@ -64,12 +71,17 @@ def save_model(
         raise FileExistsError(f"a model named {name!r} already exists")
     target.parent.mkdir(parents=True, exist_ok=True)
     network = export.without_optimizer(model)
-    layers_file, layers = _layers_file(target, network)
+    layers_files, layers = (), None
+    if card.task != NUMBER:
+        layers_file, layers = _layers_file(target, network)
+        layers_files = (layers_file,)
     # an int8 graph belongs to the weights it was made from: the new ones have none
     card_file, graph_file, graph = _card_and_graph(
         target, card.replace(name=name, int8=None, layers=layers), network)
     scores = _scores_file(target, graph, test_set)
-    _atomic_write(card_file, graph_file, layers_file, *scores, (target, network.save))
+    _atomic_write(card_file, graph_file, *layers_files, *scores, (target, network.save))
+    if not layers_files:  # a layers graph left from an earlier model of that name
+        target.with_suffix(f"{LAYERS_SUFFIX}.onnx").unlink(missing_ok=True)
     target.with_suffix(f"{registry.INT8_SUFFIX}.onnx").unlink(missing_ok=True)
     target.with_suffix(NEIGHBOURS_SUFFIX).unlink(missing_ok=True)  # the old weights' index
     if not scores:
@@ -115,6 +127,9 @@ def write_layers_graph(name: str, directory=None) -> ModelCard:
     saves wrote one; returns the new card. Without `directory`, a shipped model is
     refused like any change to it."""
     path = _changeable(name, directory)
+    if registry.read_card_file(path.with_suffix(".json")).task == NUMBER:
+        raise InvalidModelError(f"model {name!r} reads whole numbers: a layers graph shows "
+                                "one digit's layers, so it has none")
     network = registry.load_model(name, path.parent).network
     layers_file, entry = _layers_file(path, network)
     card = registry.read_card_file(path.with_suffix(".json")).replace(name=name, layers=entry)
