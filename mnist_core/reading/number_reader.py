@@ -14,8 +14,8 @@ once, and blanks separate digits (so "11" is 1, blank, 1). Each digit then gets:
   composed numbers, `number_eval.fit_min_probability`), else it is `?`;
 - `box`: where it lies on the drawing. Between two neighbours' runs, the cut is the
   image column with the least ink (the gap between spaced digits, the thinnest join
-  between touching ones); the columns between cuts are carried back to the drawing,
-  and the box is the ink in them, top to bottom.
+  between touching ones), past some ink of the digit before it; the columns between
+  cuts are carried back to the drawing, and the box is the ink in them, top to bottom.
 
 `read_number_ctc` returns the `NumberReading` the segmenting reader
 (`inference.read_number`) returns, so whatever shows one shows the other.
@@ -23,6 +23,7 @@ once, and blanks separate digits (so "11" is 1, blank, 1). Each digit then gets:
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -35,10 +36,15 @@ from mnist_core.model.runtime import OnnxNetwork
 from mnist_core.model.verdict import NOT_NAMED
 from mnist_core.reading.inference import UNREAD, DigitInNumber, NumberReading
 from mnist_core.reading.number_input import NumberInput, prepare_number
-from mnist_core.reading.preprocess import INK_LEVEL, center_ink, ink_from_image
+from mnist_core.reading.preprocess import INK_LEVEL, MIN_EXTENT_PX, center_ink, ink_from_image
 
 if TYPE_CHECKING:
     import keras
+
+
+# A digit's box holds at least this many of the reader's image columns of ink (a 1, 28
+# px tall, is about 3 wide) before the cut to the next digit.
+OWN_INK_COLUMNS = 2
 
 
 @dataclass(frozen=True)
@@ -90,15 +96,24 @@ def digit_boxes(digits: list[DecodedDigit], prepared: NumberInput
     if not digits:
         return []
     column_ink = prepared.image.sum(axis=0)
-    cuts = [float(prepared.crop[2])]
+    inked = np.flatnonzero(column_ink > 0)
+    first, last = int(inked[0]), int(inked[-1]) + 1  # the ink's columns in the image
+    strokes = np.flatnonzero(column_ink >= 1.0)  # columns holding a pixel's worth of ink
+    cuts, previous = [float(prepared.crop[2])], float(first)
     for before, after in zip(digits, digits[1:]):
-        low = (before.start + before.end) * STEP_PX // 2
-        high = max(low + 1, (after.start + after.end) * STEP_PX // 2)
+        # about between the middles of the two runs, within the ink (the network may
+        # place a digit a step early or late: on the margin, or in the gap beside it),
+        # and past some strokes of the digit before: each digit gets ink of its own
+        own = strokes[strokes >= previous]
+        low = max((before.start + before.end) * STEP_PX // 2,
+                  int(own[0]) + OWN_INK_COLUMNS if len(own) else last)
+        low = int(np.clip(low, first, last - 1))
+        high = int(np.clip((after.start + after.end + 1) * STEP_PX // 2, low + 1, last))
         between = column_ink[low:high]
         least = np.flatnonzero(between <= between.min() + 1e-6)
         # the middle of the emptiest columns: a gap's centre, not its first column
-        cut = low + (least[0] + least[-1]) / 2 + 0.5
-        cuts.append(prepared.to_drawing_x(cut))
+        previous = low + (least[0] + least[-1]) / 2 + 0.5
+        cuts.append(prepared.to_drawing_x(previous))
     cuts.append(float(prepared.crop[3]))
     ink = prepared.ink
     top, bottom = prepared.crop[0], prepared.crop[1]
@@ -142,10 +157,10 @@ def decode_number(probabilities: np.ndarray, prepared: NumberInput,
     found = []
     for digit, box in zip(digits, digit_boxes(digits, prepared)):
         top, bottom, left, right = box
-        try:
-            image = center_ink(prepared.ink[top:bottom, left:right])
-        except EmptyDrawingError:
-            image = np.zeros((28, 28), dtype=np.float32)
+        image = np.zeros((28, 28), dtype=np.float32)  # for a digit read where no ink is
+        if min(bottom - top, right - left) >= MIN_EXTENT_PX:
+            with contextlib.suppress(EmptyDrawingError):
+                image = center_ink(prepared.ink[top:bottom, left:right])
         named = digit.digit if digit.sureness >= min_probability else NOT_NAMED
         found.append(DigitInNumber(box, image, digit.probabilities, named))
     return NumberReading(number_text(digits, min_probability), tuple(found))
