@@ -13,11 +13,24 @@ random sizes, gaps that sometimes let digits touch, vertical jitter), and read w
   splitting or speck removal): what segmentation buys;
 - the server-side time of `read_number` on 5-digit numbers, p50/p95.
 
+`--reader ctc` compares the whole-number reader (`number_reader.read_number_ctc`, the
+shipped `number-ctc` unless `--number-model` names another) with the segmenting reader
+and the default digit model (or `--digit-model`), both through their served ONNX graphs
+on one thread, as the web server reads. The numbers are written by the number reader's held-out pen
+writers (26-30), `--count` of them spaced as above and as many touching: every
+neighbour's ink meeting or overlapping the next by up to 14 px
+(`number_data.pen_numbers`). Reported for each reader and both kinds: exact numbers,
+digits read right (1 - edits over digits written), digits marked `?`, and the time to
+read a 5-digit number, p50/p95; beside them, p, the share of those writers' single
+digits the default model names right, and the ceiling it sets for exact 1-5-digit
+numbers read digit by digit, the mean of p^L over L = 1..5.
+
     python -m bench.number                       # default model and cnn-drawn-nondigits
     python -m bench.number --models cnn --count 2000
     python -m bench.number --quick               # 200 numbers
+    python -m bench.number --reader ctc --count 1000
 
-Writes bench/results/number.json.
+Writes bench/results/number.json (`--reader ctc`: number_readers.json).
 """
 
 from __future__ import annotations
@@ -31,14 +44,25 @@ import numpy as np
 
 from bench import common
 from mnist_core.errors import EmptyDrawingError, MnistCoreError
+from mnist_core.model.card import DIGIT, NUMBER
 from mnist_core.model.verdict import NOT_NAMED
 from mnist_core.reading.inference import read_digits, read_number, warm_up
-from mnist_core.reading.preprocess import INK_LEVEL, center_ink
+from mnist_core.reading.number_reader import read_number_ctc
+from mnist_core.reading.preprocess import INK_LEVEL, canvas_to_mnist, center_ink
 from mnist_core.reading.segment import NUMBER_PAD
-from mnist_core.sources.pendigits import compose_number, default_pendigits_path, load_pendigits
+from mnist_core.sources.pendigits import (
+    compose_number,
+    default_pendigits_path,
+    load_pendigits,
+    render_dataset,
+)
 from mnist_core.store import registry
+from mnist_core.training.number_data import pen_numbers
+from mnist_core.training.number_eval import score_texts
 
 NAME = "number"
+READERS_NAME = "number_readers"
+NUMBER_MODEL = "number-ctc"
 QUICK_COUNT = 200
 MAX_DIGITS = 5
 TIMED_CALLS = 200
@@ -57,6 +81,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="numbers per model (default 1,000; --quick: 200)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="a small, fast run")
+    parser.add_argument("--reader", choices=("segment", "ctc"), default="segment",
+                        help="segment: the segmenting reader, model by model (default); "
+                        "ctc: the whole-number reader beside the segmenting one")
+    parser.add_argument("--number-model", default=NUMBER_MODEL,
+                        help=f"the whole-number reader --reader ctc scores (default "
+                        f"{NUMBER_MODEL})")
+    parser.add_argument("--digit-model", help="the digit model the segmenting reader reads "
+                        "with beside it (default: the default model, which saw every pen "
+                        "writer; cnn-drawn-nondigits saw writers 1-20 only)")
     args = parser.parse_args(argv)
     if args.quick:
         args.count = min(args.count, QUICK_COUNT)
@@ -154,7 +187,7 @@ def run(args: argparse.Namespace) -> dict:
     started = time.perf_counter()
     machine = common.machine_info()
     common.print_machine(machine)
-    infos = {info.name: info for info in registry.list_models(args.models_dir)}
+    infos = {info.name: info for info in registry.list_models(args.models_dir, task=DIGIT)}
     default = registry.default_model_name(args.models_dir)
     names = args.models or [default] + sorted(
         name for name, info in infos.items()
@@ -223,8 +256,101 @@ def report(result: dict) -> None:
             print(f"  misread (written->read): {', '.join(row['examples_wrong']) or 'none'}")
 
 
+def run_readers(args: argparse.Namespace) -> dict:
+    """The whole-number reader and the segmenting reader on the same held-out numbers."""
+    started = time.perf_counter()
+    machine = common.machine_info()
+    common.print_machine(machine)
+    number_model = registry.open_model(args.number_model, args.models_dir)
+    if number_model.card.task != NUMBER:
+        raise MnistCoreError(f"model {args.number_model!r} reads single digits, not numbers")
+    digit_model = registry.open_model(
+        args.digit_model or registry.default_model_name(args.models_dir), args.models_dir)
+    digits = load_pendigits(args.pendigits)
+    writers = sorted({d.writer for d in digits} - set(number_model.card.pen_writers or []))
+    if not writers:
+        raise MnistCoreError(f"{args.number_model!r} was trained on every pen writer")
+    unseen = [d for d in digits if d.writer in writers]
+    numbers = {"spaced": pen_numbers(unseen, writers, args.count, args.seed, close=False),
+               "touching": pen_numbers(unseen, writers, args.count, args.seed + 1,
+                                       close=True)}
+    readers = {f"whole-number ({number_model.name})":
+               lambda image: read_number_ctc(number_model, image).text,
+               f"segmenting ({digit_model.name})":
+               lambda image: read_number(digit_model, image).text}
+    five = [n.image for n in numbers["spaced"] if len(n.labels) == MAX_DIGITS] or [
+        n.image for n in numbers["spaced"]]
+    rows = []
+    for name, read in readers.items():
+        row = {"reader": name}
+        for kind, written in numbers.items():
+            texts = [read(number.image) for number in written]
+            scores = score_texts(texts, [number.text for number in written])
+            row[kind] = {"n": len(written), "exact": scores.exact, "digits": scores.digits,
+                         "unnamed": scores.unnamed,
+                         "examples_wrong": [f"{n.text}->{t}" for n, t in zip(written, texts)
+                                            if n.text != t][:20]}
+        row["read_5_digits"] = time_reader(read, five)
+        rows.append(row)
+    single = digit_reader_share(digit_model, unseen, args.seed)
+    seen = sorted(set(writers) & set(digit_model.card.pen_writers or []))
+    result = {
+        "machine": machine, "canvas": NUMBER_PAD, "count": args.count, "seed": args.seed,
+        "pendigits": str(args.pendigits or default_pendigits_path()), "writers": writers,
+        "number_model": number_model.name, "digit_model": digit_model.name,
+        "digit_model_saw_writers": seen,
+        "digit_reader_p": single,
+        "ceiling_1_to_5": float(np.mean([single ** n for n in range(1, MAX_DIGITS + 1)])),
+        "readers": rows, "elapsed_seconds": round(time.perf_counter() - started, 1),
+    }
+    report_readers(result)
+    return result
+
+
+def time_reader(read, images: list[np.ndarray]) -> dict:
+    """p50/p95 of `read` on each image in turn, `TIMED_CALLS` times."""
+    queue = iter(images * (TIMED_CALLS // max(len(images), 1) + 2))
+    return common.stats(common.time_calls(lambda: read(next(queue)), TIMED_CALLS))
+
+
+def digit_reader_share(model, digits: list, seed: int) -> float:
+    """The share of `digits`, each drawn alone on the pad, that `model` names right."""
+    images, labels = render_dataset(digits, seed=seed)
+    named = read_digits(model, np.stack([canvas_to_mnist(image) for image in images])).digits
+    return float((named == labels).mean())
+
+
+def report_readers(result: dict) -> None:
+    rows = []
+    for row in result["readers"]:
+        timing = row["read_5_digits"]
+        rows.append([row["reader"]] + [
+            common.pct(row[kind][key], 1) for kind in ("spaced", "touching")
+            for key in ("exact", "digits", "unnamed")
+        ] + [f"{timing['p50_ms']:.1f} / {timing['p95_ms']:.1f}"])
+    writers = result["writers"]
+    common.print_table(
+        ["reader", "spaced exact", "digits", "?", "touching exact", "digits", "?",
+         "5 digits p50/p95 ms"], rows,
+        title=f"{result['count']:,} spaced and {result['count']:,} touching numbers of "
+        f"1-{MAX_DIGITS} digits, pen writers {writers[0]}-{writers[-1]}, seed {result['seed']}")
+    if result["digit_model_saw_writers"]:
+        print(f"{result['digit_model']} was trained on these writers' digits: its figures "
+              "are not for unseen hands")
+    print(f"single digits named right by {result['digit_model']}: "
+          f"p = {common.pct(result['digit_reader_p'])}; ceiling for 1-{MAX_DIGITS} digits "
+          f"read one by one: {common.pct(result['ceiling_1_to_5'])}")
+    for row in result["readers"]:
+        for kind in ("spaced", "touching"):
+            print(f"  {row['reader']} {kind} misread (written->read): "
+                  f"{', '.join(row[kind]['examples_wrong']) or 'none'}")
+
+
 def main(argv: list[str] | None = None) -> int:
-    return common.run_main(NAME, run, parse_args(argv))
+    args = parse_args(argv)
+    if args.reader == "ctc":
+        return common.run_main(READERS_NAME, run_readers, args)
+    return common.run_main(NAME, run, args)
 
 
 if __name__ == "__main__":
