@@ -31,7 +31,8 @@ _TRACK = "rgba(138, 148, 166, 0.16)"  # the empty 0-100% column, on light and da
 # first time a tab shows one. The empty Draw page shows no metric and no image, so a
 # tab's first reading fetched both (and what they import) after it arrived, and its
 # Prediction came 0.1-0.3 s later than the next ones'. These are the modules' names.
-READING_ELEMENTS = ("Metric", "ImageList", "ButtonGroup")  # st.metric, st.image, st.pills
+# st.metric, st.image, st.pills, and st.toggle ("Why did it say that?") with its styles
+READING_ELEMENTS = ("Metric", "ImageList", "ButtonGroup", "Checkbox", "checkboxIndicatorStyles")
 PRELOAD_MARK = "data-preload-elements"  # on the script: what hides its empty element
 
 

@@ -81,7 +81,8 @@ def test_number_preview_boxes_each_digit_on_the_drawing():
 def test_the_preload_loads_the_installed_streamlits_code_for_a_reading_s_elements():
     # a Streamlit that renamed these modules would leave a tab's first reading waiting
     modules = reading_views.element_modules()
-    assert sorted(m.split(".")[0] for m in modules) == ["ButtonGroup", "ImageList", "Metric"]
+    assert sorted(m.split(".")[0] for m in modules) == [
+        "ButtonGroup", "Checkbox", "ImageList", "Metric", "checkboxIndicatorStyles"]
     html = reading_views.preload_html()
     assert all(f'"{module}"' in html for module in modules)
     assert f"<script {reading_views.PRELOAD_MARK}>" in html and "import(" in html
