@@ -84,6 +84,9 @@ def _parser() -> argparse.ArgumentParser:
     augment.add_argument("--augment", dest="augment", action="store_true", default=None)
     augment.add_argument("--no-augment", dest="augment", action="store_false")
     train.add_argument("--train-size", type=int, help="use only the first N training images")
+    train.add_argument("--numbers-per-epoch", type=int, metavar="N",
+                       help="a whole-number reader (--arch number-ctc): numbers composed "
+                       "for each epoch (default 24,000)")
     train.add_argument(
         "--pen-writers", help="also train on these pendigits writers' drawings, e.g. 1-20"
     )

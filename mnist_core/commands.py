@@ -31,6 +31,7 @@ def train(args) -> int:
         non_digits=args.non_digits, non_digit_kinds=args.non_digit_kinds,
         ema_momentum=args.ema_momentum, init_seed=args.init_seed,
         split_drawings=args.split_drawings, start_from=args.start_from,
+        numbers_per_epoch=args.numbers_per_epoch,
     )
 
     def report(progress):
@@ -279,6 +280,8 @@ def calibrate(args) -> int:
     from mnist_core.training.calibration import calibrate_model
 
     name = args.name or registry.default_model_name(args.models_dir)
+    if registry.read_card(name, args.models_dir).task != DIGIT:
+        return calibrate_number_reader(name, args.models_dir)
     reading = calibrate_model(name, data=load_mnist(args.data_dir),
                               directory=args.models_dir).reading
     print(f"{name}: temperature {reading.temperature:.3f}, names a digit at top "
@@ -293,6 +296,19 @@ def calibrate(args) -> int:
     label, r = non_digits
     print(f"  {r['count']:,} {label}: refuses {r['refused_share']:.1%} ("
           + ", ".join(f"{kind} {share:.0%}" for kind, share in r["by_kind"].items()) + ")")
+    return 0
+
+
+def calibrate_number_reader(name: str, models_dir) -> int:
+    from mnist_core.training.number_eval import calibrate_number_reader as calibrate
+
+    reading = calibrate(name, models_dir).reading
+    print(f"{name}: names a digit of a number at probability >= "
+          f"{reading.min_probability:.3f} (fitted on {reading.fitted_on})")
+    for label, kinds in reading.held_out.items():
+        print(f"  {label}: " + "; ".join(
+            f"{kind} {r['exact']:.1%} read exactly, {r['digits_right']:.2%} of digits right, "
+            f"{r['digits_unnamed']:.2%} marked ?" for kind, r in kinds.items()))
     return 0
 
 

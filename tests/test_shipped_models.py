@@ -11,6 +11,7 @@ from mnist_core.model.card import DIGIT
 from mnist_core.model.runtime import OUTPUTS
 from mnist_core.model.verdict import NOT_NAMED
 from mnist_core.reading.inference import predict_proba, read_digits
+from mnist_core.reading.number_input import NUMBER_PREPROCESS_VERSION
 from mnist_core.reading.preprocess import PREPROCESS_VERSION, canvas_to_mnist, prepare_mnist
 from mnist_core.sources.data import DATA_DIR_ENV, load_mnist
 from mnist_core.store import registry
@@ -38,14 +39,15 @@ def default_model():
 def test_every_architecture_is_shipped_with_a_full_card():
     infos = {info.name: info for info in registry.list_models(registry.DEFAULT_SHIPPED_DIR)}
     assert set(ARCHITECTURES) <= set(infos)
-    for name in ARCHITECTURES:
+    for name, arch in ARCHITECTURES.items():
         card = infos[name].card
         assert infos[name].card_error is None
         assert set(card.to_json()) >= CARD_FIELDS, name
         assert card.architecture == name
-        assert card.preprocess_version == PREPROCESS_VERSION
+        assert card.preprocess_version == (
+            PREPROCESS_VERSION if arch.task == DIGIT else NUMBER_PREPROCESS_VERSION)
         assert len(card.history.test_accuracy) == card.epochs_run
-        assert card.task == DIGIT
+        assert card.task == arch.task
         assert infos[name].path.stat().st_size < 5 * 2**20  # a few MB at most
 
 

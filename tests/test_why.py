@@ -12,7 +12,7 @@ import pytest
 
 from mnist_core.__main__ import main
 from mnist_core.errors import InvalidModelError, InvalidModelNameError
-from mnist_core.model.card import LayersEntry, ModelCard
+from mnist_core.model.card import DIGIT, LayersEntry, ModelCard
 from mnist_core.reading.preprocess import (
     INK_LEVEL,
     PreprocessSteps,
@@ -234,7 +234,7 @@ def test_the_defaults_layers_graph_is_its_first_run_labelled_so(mnist_subset, dr
 
 
 def test_every_shipped_model_has_a_layers_graph_its_card_names():
-    for info in registry.list_models(registry.shipped_dir()):
+    for info in registry.list_models(registry.shipped_dir(), task=DIGIT):
         graph = open_layers(info.name, registry.shipped_dir())
         assert graph is not None, info.name
         assert graph.layers, info.name  # at least one convolution or hidden dense layer

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mnist_core.model.card import DIGIT, NUMBER
+
 
 @dataclass(frozen=True)
 class Architecture:
@@ -27,6 +29,9 @@ class Architecture:
     warmup_share: float = 0.0
     # What a person can expect on a 2-core CPU with the default settings.
     typical_time: str = ""
+    # What its models do (`card.DIGIT`, `card.NUMBER`): a number reader is trained on
+    # composed numbers (`number_train`) and its card says so.
+    task: str = DIGIT
 
 
 # What a new training run uses unless told otherwise: done in about a minute.
@@ -47,6 +52,14 @@ ARCHITECTURES: dict[str, Architecture] = {
             "Default CNN: 32-32 / 64-64 / 128 conv with batch norm, dense 128, dropout",
             "relu", epochs=15, batch_size=128, augment=True,
             learning_rate=2e-3, cosine_decay=True, typical_time="about 15 min on 2 cores",
+        ),
+        Architecture(
+            "number-ctc",
+            "Whole-number reader: 4 conv blocks (24-48-64-96, height pooled away), two "
+            "1-D conv (128), 10 digits + blank per 4 px step, CTC loss",
+            "relu", epochs=8, batch_size=64, augment=False,
+            learning_rate=2e-3, cosine_decay=True, warmup_share=0.05,
+            typical_time="about 20 min on 2 cores", task=NUMBER,
         ),
         Architecture(
             "seed-cnn", "Seed CNN: conv 32 3x3, max pool, dense 128, dropout 0.2",

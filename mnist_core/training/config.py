@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
+from mnist_core.model.card import DIGIT
 from mnist_core.training.architectures import get_architecture
 
 MNIST_TRAIN_IMAGES = 60_000
@@ -22,6 +23,8 @@ KINDS = ("letter", "scribble", "pair", "shape")
 TAUGHT_NON_DIGITS = 10_000
 ALL_KINDS = (*KINDS, "touching", "fragment", "doodle")
 NEEDS_DIGITS = ("pair", "touching", "fragment")
+NUMBERS_PER_EPOCH = 24_000
+NUMBER_PEN_WRITERS = tuple(range(1, 26))  # writers 26-30: a number reader's held-out hands
 
 
 @dataclass
@@ -67,6 +70,11 @@ class TrainConfig:
     # A stored model whose network this run fits further, from its weights, instead of a
     # fresh network of `architecture` (which must be the model's own); None: fresh.
     start_from: str | None = None
+    # A whole-number reader's run (`number_train`): this many numbers composed afresh
+    # for each epoch (None: `NUMBERS_PER_EPOCH`), from `train_size` MNIST training digits
+    # and the `pen_writers` (default `NUMBER_PEN_WRITERS`; the others are held out to
+    # validate and test on). None for a digit reader's run.
+    numbers_per_epoch: int | None = None
 
     def resolved(self) -> TrainConfig:
         """Fill unset fields from the architecture's defaults and check every value."""
@@ -113,6 +121,15 @@ class TrainConfig:
             value = getattr(cfg, name)
             if value is not None and value < 10:
                 raise ValueError(f"{name} must be at least 10, got {value}")
+        if arch.task == DIGIT:
+            if cfg.numbers_per_epoch is not None:
+                raise ValueError(f"numbers_per_epoch is for whole-number readers; "
+                                 f"{arch.name!r} reads one digit")
+        else:
+            cfg.numbers_per_epoch = cfg.numbers_per_epoch or NUMBERS_PER_EPOCH
+            if not 100 <= cfg.numbers_per_epoch <= 1_000_000:
+                raise ValueError("numbers_per_epoch must be between 100 and 1,000,000, "
+                                 f"got {cfg.numbers_per_epoch}")
         if cfg.start_from is not None and (not isinstance(cfg.start_from, str)
                                            or not cfg.start_from.strip()):
             raise ValueError(f"start_from must name a stored model, got {cfg.start_from!r}")
@@ -134,7 +151,10 @@ class TrainConfig:
 
     @property
     def fit_images(self) -> int:
-        """How many images one epoch fits (before the validation split is taken out)."""
+        """How many images one epoch fits (before the validation split is taken out;
+        a number reader's: the numbers composed for it)."""
+        if get_architecture(self.architecture).task != DIGIT:
+            return self.numbers_per_epoch or NUMBERS_PER_EPOCH
         images = min(self.train_size or MNIST_TRAIN_IMAGES, MNIST_TRAIN_IMAGES)
         if self.pen_writers:
             images += len(self.pen_writers) * PEN_DIGITS_PER_WRITER * self.pen_renders

@@ -111,9 +111,44 @@ def build_fast_cnn() -> keras.Model:
     return keras.Model(inputs, outputs, name="fast_cnn")
 
 
+def build_number_ctc(filters: tuple[int, ...] = (24, 48, 64, 96), width: int = 128
+                     ) -> keras.Model:
+    """The whole-number reader: a written number's `(32, 128)` image (`number_input`) to
+    `(32, 11)` probabilities, the ten digits and the CTC blank at each 4 px step.
+
+    Four batch-normalised 3x3 convolution blocks pool the height away (2, 2, 2, 2) and
+    the width by 4 (2, 2, 1, 1); the two rows left are stacked into each step's
+    features; two 1-D convolutions across steps (each sees 3 steps: with the blocks,
+    about 40 px, a digit and its neighbours' edges) and a per-step softmax follow.
+    """
+    import keras
+    from keras import layers
+
+    from mnist_core.model.number_network import CLASSES, NUMBER_INPUT_SHAPE
+
+    inputs = keras.Input(NUMBER_INPUT_SHAPE, name="image")
+    x = layers.Reshape((*NUMBER_INPUT_SHAPE, 1))(inputs)
+    for block, (channels, pool) in enumerate(zip(filters, ((2, 2), (2, 2), (2, 1), (2, 1)))):
+        x = layers.Conv2D(channels, 3, padding="same", use_bias=False,
+                          name=f"conv_{block + 1}")(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.ReLU()(x)
+        x = layers.MaxPooling2D(pool)(x)
+    rows, steps, channels = x.shape[1:]
+    x = layers.Permute((2, 1, 3))(x)  # steps first, then each step's rows and channels
+    x = layers.Reshape((steps, rows * channels))(x)
+    for i in range(2):
+        x = layers.Conv1D(width, 3, padding="same", activation="relu",
+                          name=f"steps_{i + 1}")(x)
+    x = layers.Dropout(0.2)(x)
+    outputs = layers.Dense(CLASSES, activation="softmax", name="probabilities")(x)
+    return keras.Model(inputs, outputs, name="number_ctc")
+
+
 # Each architecture's network, by the name `mnist_core.training.architectures` gives it.
 BUILDERS: dict[str, Callable[[], keras.Model]] = {
     "fast-cnn": build_fast_cnn,
+    "number-ctc": build_number_ctc,
     "cnn": build_default_cnn,
     "seed-cnn": build_seed_cnn,
     "mlp-16-16-sigmoid": lambda: build_mlp((16, 16), "sigmoid", "mlp_16_16_sigmoid"),
@@ -134,7 +169,11 @@ def build_network(name: str) -> keras.Model:
 
 
 def build_model(name: str) -> keras.Model:
-    """Build and compile the named architecture with its default learning rate."""
-    from mnist_core.training.objective import compile_model
+    """Build and compile the named architecture with its default learning rate (a
+    whole-number reader with the CTC loss)."""
+    from mnist_core.model.card import NUMBER
+    from mnist_core.training.objective import compile_model, compile_number_reader
 
-    return compile_model(build_network(name), get_architecture(name).learning_rate)
+    arch = get_architecture(name)
+    compile_ = compile_number_reader if arch.task == NUMBER else compile_model
+    return compile_(build_network(name), arch.learning_rate)

@@ -275,3 +275,19 @@ def held_out_batch(digits: Sequence[PenDigit], writers: Sequence[int], count: in
         np.stack([prepare_number(n.image.astype(np.float32) / 255.0).image for n in numbers]),
         labels, np.array([len(n.labels) for n in numbers], dtype=np.int32),
         (PAD,) * count, np.arange(count) >= len(spaced))
+
+
+MAX_HELD_OUT = 2000  # held-out numbers a run validates on, and as many it tests on
+
+
+def held_out_numbers(digits: Sequence[PenDigit], writers: Sequence[int], *,
+                     numbers_per_epoch: int, validation_split: float, seed: int
+                     ) -> tuple[NumberBatch, NumberBatch]:
+    """A number run's validation and test numbers, in the held-out `writers`' hands (of
+    `digits`, all of them or theirs): as many as `validation_split` of an epoch (20 to
+    `MAX_HELD_OUT`) each, half spaced and half touching; the same for the same seed, so
+    that calibrating again later finds them again."""
+    count = min(MAX_HELD_OUT, max(20, round(numbers_per_epoch * validation_split)))
+    unseen = [d for d in digits if d.writer in set(writers)]
+    return (held_out_batch(unseen, writers, count, seed=seed + 1),
+            held_out_batch(unseen, writers, count, seed=seed + 2))

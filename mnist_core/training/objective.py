@@ -1,5 +1,5 @@
 """How the project trains a network: adam, sparse categorical cross-entropy and
-accuracy, or, with drawings that are no digit among the labels (`models.NOT_A_DIGIT`,
+accuracy (a whole-number reader: the CTC loss), or, with drawings that are no digit among
 -1), a loss that pulls their probabilities towards uniform and an accuracy over digits;
 for a student learning from a teacher (`mnist_core.training.distill`), a loss that also pulls
 its softened probabilities towards the teacher's.
@@ -50,6 +50,28 @@ def digit_or_uniform_loss(y_true, y_pred):
         log_p, keras.ops.expand_dims(keras.ops.maximum(labels, 0), -1), axis=-1
     )[:, 0]
     return keras.ops.where(labels >= 0, -picked, -keras.ops.mean(log_p, axis=-1))
+
+
+def ctc_loss(targets, probabilities):
+    """A whole-number reader's loss: CTC of its `(N, T, 11)` per-step probabilities
+    (the ten digits, then the blank) against `(N, 1 + max digits)` targets, each
+    number's length, then its digits (`number_data.NumberBatch.targets`)."""
+    from mnist_core.model.number_network import BLANK
+
+    targets = keras.ops.cast(targets, "int32")
+    batch, steps = keras.ops.shape(probabilities)[0], keras.ops.shape(probabilities)[1]
+    return keras.ops.ctc_loss(
+        targets[:, 1:], keras.ops.log(keras.ops.maximum(probabilities, 1e-7)),
+        targets[:, 0], keras.ops.full((batch,), steps, "int32"), mask_index=BLANK)
+
+
+def compile_number_reader(model: keras.Model, learning_rate=1e-3) -> keras.Model:
+    """Compile a whole-number reader: adam (gradients clipped: CTC's can spike on a
+    number it cannot align yet) and the CTC loss; its accuracy, numbers read exactly,
+    is scored by decoding (`number_eval`), not as a Keras metric."""
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate, clipnorm=5.0),
+                  loss=ctc_loss)
+    return model
 
 
 def hard_labels(y_true):

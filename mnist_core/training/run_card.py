@@ -70,7 +70,7 @@ def _training_data_description(cfg: TrainConfig) -> str:
         text = f"first {cfg.train_size} images of the MNIST training set"
     if cfg.pen_writers:
         text += (
-            f" + pendigits pen-drawn digits of writers {_ranges(cfg.pen_writers)} "
+            f" + pendigits pen-drawn digits of writers {writer_ranges(cfg.pen_writers)} "
             f"(rendered {cfg.pen_renders}x as the drawing pad draws them"
             + (", all but the first in other hands: flagged 1s, crossed 7s, open 4s, "
                "straight-tailed 9s, slant, stretch" if cfg.pen_styles else "")
@@ -82,7 +82,7 @@ def _training_data_description(cfg: TrainConfig) -> str:
     return text
 
 
-def _ranges(numbers) -> str:
+def writer_ranges(numbers) -> str:
     """'1-20, 25' for [1, ..., 20, 25]."""
     parts, start, prev = [], None, None
     for n in sorted(numbers):

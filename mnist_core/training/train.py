@@ -10,6 +10,7 @@ current batch when `stop_event` is set (keeping the best weights so far) and sav
 through the model store, atomically. With `soft_targets` it trains a student on a
 teacher's probabilities beside the labels (`mnist_core.training.distill`). With
 `TrainConfig.start_from` it fits a stored model's network further instead of a fresh one.
+A whole-number reader's architecture (`number-ctc`) is trained by `number_train`.
 """
 
 from __future__ import annotations
@@ -17,14 +18,14 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from mnist_core.errors import TrainingStopped
-from mnist_core.model.card import ModelCard
+from mnist_core.model.card import NUMBER
 from mnist_core.reading.inference import predict_proba
 from mnist_core.reading.preprocess import prepare_mnist
 from mnist_core.sources.data import load_mnist
@@ -34,6 +35,12 @@ from mnist_core.training.augment import augment_batch
 from mnist_core.training.calibration import card_entry, fit_policy
 from mnist_core.training.config import TrainConfig
 from mnist_core.training.models import NOT_A_DIGIT, build_network
+from mnist_core.training.monitor import (  # noqa: F401 - what runs import from here too
+    HISTORY_KEYS,
+    Progress,
+    RunMonitor,
+    TrainResult,
+)
 from mnist_core.training.objective import compile_model
 from mnist_core.training.run_card import run_card
 from mnist_core.training.run_data import (
@@ -41,46 +48,6 @@ from mnist_core.training.run_data import (
     split_indices,
     training_digits,
 )
-
-HISTORY_KEYS = (
-    "loss", "accuracy", "val_loss", "val_accuracy", "test_loss", "test_accuracy",
-    "epoch_seconds", "test_seconds",
-)
-
-
-@dataclass
-class Progress:
-    """A snapshot of a running training, handed to the progress callback."""
-
-    epoch: int  # 1-based epoch in progress (or just finished)
-    epochs: int
-    step: int  # batches done in this epoch
-    steps: int
-    elapsed: float
-    history: dict[str, list[float]] = field(default_factory=dict)
-    epoch_finished: bool = False
-
-    @property
-    def fraction(self) -> float:
-        """Share of the whole run done, 0-1."""
-        done = (self.epoch - 1) * self.steps + self.step
-        return min(1.0, done / max(1, self.epochs * self.steps))
-
-    @property
-    def eta(self) -> float | None:
-        """Seconds left at the pace so far, or None before there is a pace."""
-        if self.fraction <= 0:
-            return None
-        return self.elapsed * (1 - self.fraction) / self.fraction
-
-    def epoch_line(self) -> str:
-        """The finished epoch in one line (loss, accuracies, seconds): what command-line
-        runs print, so that a long run shows how it is going."""
-        h = self.history
-        val = h["val_accuracy"][-1]
-        return (f"epoch {self.epoch}/{self.epochs}  loss {h['loss'][-1]:.4f}  "
-                f"acc {h['accuracy'][-1]:.4f}  val {'-' if val is None else f'{val:.4f}'}  "
-                f"test {h['test_accuracy'][-1]:.4f}  ({h['epoch_seconds'][-1]:.0f} s)")
 
 
 @dataclass(frozen=True)
@@ -102,89 +69,6 @@ class SoftTargets:
             raise ValueError(f"the teacher gave probabilities shaped {probabilities.shape} "
                              f"for {len(images)} images, expected ({len(images)}, 10)")
         return np.concatenate([labels.astype(np.float32)[:, None], probabilities], axis=1)
-
-
-@dataclass
-class TrainResult:
-    """What a finished (or stopped) run produced."""
-
-    model: keras.Model
-    card: ModelCard
-    stopped: bool
-
-
-class _RunMonitor(keras.callbacks.Callback):
-    """Scores the test set each epoch, keeps the best weights, reports and stops."""
-
-    def __init__(self, test_data, steps, epochs, progress, stop_event, min_interval):
-        super().__init__()
-        self.test_data = test_data
-        self.steps, self.epochs = steps, epochs
-        self.progress, self.stop_event = progress, stop_event
-        self.min_interval = min_interval
-        self.history = {key: [] for key in HISTORY_KEYS}
-        self.best_score = -math.inf
-        self.best_weights = None
-        self.best_epoch = 0
-        self.stopped = False
-        self._epoch = 0
-        self._epoch_start = 0.0
-        self._last_report = 0.0
-        self.start = time.perf_counter()
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._epoch = epoch + 1
-        self._epoch_start = time.perf_counter()
-
-    def on_train_batch_end(self, batch, logs=None):
-        if self.stop_event is not None and self.stop_event.is_set():
-            self.stopped = True
-            self.model.stop_training = True
-        now = time.perf_counter()
-        if self.progress is not None and now - self._last_report >= self.min_interval:
-            self._last_report = now
-            self.progress(self._snapshot(batch + 1, finished=False))
-
-    def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
-        if self.stopped:
-            return  # a partial epoch is not a result: keep the last whole one
-        x_test, y_test = self.test_data
-        test_started = time.perf_counter()
-        test_loss, test_acc = self.model.evaluate(
-            x_test, y_test, batch_size=1024, verbose=0
-        )
-        test_seconds = time.perf_counter() - test_started
-        record = {
-            "loss": logs.get("loss"), "accuracy": logs.get("accuracy"),
-            "val_loss": logs.get("val_loss"), "val_accuracy": logs.get("val_accuracy"),
-            "test_loss": test_loss, "test_accuracy": test_acc,
-            "epoch_seconds": time.perf_counter() - self._epoch_start,
-            "test_seconds": test_seconds,
-        }
-        for key in HISTORY_KEYS:
-            value = record[key]
-            self.history[key].append(None if value is None else float(value))
-        # Model selection never looks at the test set: validation accuracy (then
-        # lower validation loss) if there is a validation split, else the latest epoch.
-        if record["val_accuracy"] is not None:
-            score = record["val_accuracy"] - 1e-3 * record["val_loss"]
-        else:
-            score = float(epoch)
-        if score >= self.best_score:
-            self.best_score = score
-            self.best_weights = self.model.get_weights()
-            self.best_epoch = epoch + 1
-        if self.progress is not None:
-            self.progress(self._snapshot(self.steps, finished=True))
-
-    def _snapshot(self, step, finished):
-        return Progress(
-            epoch=self._epoch, epochs=self.epochs, step=step, steps=self.steps,
-            elapsed=time.perf_counter() - self.start,
-            history={k: list(v) for k, v in self.history.items()},
-            epoch_finished=finished,
-        )
 
 
 def train_model(
@@ -215,7 +99,14 @@ def train_model(
         registry.validate_name(save_as)
         if not overwrite and registry.model_exists(save_as, models_dir):
             raise FileExistsError(f"a model named {save_as!r} already exists")
-    (x_train, y_train), (x_test, y_test) = data if data is not None else load_mnist()
+    data = data if data is not None else load_mnist()
+    if get_architecture(cfg.architecture).task == NUMBER:
+        return _train_number_reader(cfg, data, save_as=save_as, models_dir=models_dir,
+                                    progress=progress, stop_event=stop_event,
+                                    callbacks=callbacks, progress_interval=progress_interval,
+                                    overwrite=overwrite, card_extra=card_extra,
+                                    soft_targets=soft_targets)
+    (x_train, y_train), (x_test, y_test) = data
     run = prepare_run(cfg, (x_train, y_train), soft_targets, models_dir=models_dir)
     if cfg.test_size is not None:
         x_test, y_test = x_test[: cfg.test_size], y_test[: cfg.test_size]
@@ -227,7 +118,7 @@ def train_model(
             val_targets = (run.val_data[0], soft_targets.targets(*run.val_data))
         test_targets = (x_test, soft_targets.targets(x_test, y_test))
 
-    monitor = _RunMonitor(
+    monitor = RunMonitor(
         test_targets, run.steps, cfg.epochs, progress, stop_event, progress_interval
     )
     # With averaged weights, validation, the test score and the weights kept at each
@@ -257,6 +148,16 @@ def train_model(
         saving.save_model(model, save_as, card, directory=models_dir, overwrite=overwrite,
                             test_set=(x_test, y_test))
     return TrainResult(model=model, card=card, stopped=monitor.stopped)
+
+
+def _train_number_reader(cfg: TrainConfig, data, *, soft_targets, **run) -> TrainResult:
+    """A whole-number reader's run (`number_train`): no teacher, no stored start."""
+    if soft_targets is not None or cfg.start_from:
+        raise ValueError(f"a {cfg.architecture!r} run trains a fresh number reader: it "
+                         "learns from no teacher and starts from no stored model")
+    from mnist_core.training.number_train import train_number_model
+
+    return train_number_model(cfg, data=data, **run)
 
 
 @dataclass
