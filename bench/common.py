@@ -58,11 +58,12 @@ class MnistMissing(DatasetError):
 
 
 def store_models(models_dir: str | None, names: list[str] | None) -> list:
-    """The store's models (`registry.list_models`), only those `names` if given; a name
-    the store lacks is an error that lists what it has."""
+    """The store's digit readers (`registry.list_models`), only those `names` if given; a
+    name the store lacks is an error that lists what it has."""
+    from mnist_core.model.card import DIGIT
     from mnist_core.store import registry
 
-    infos = registry.list_models(models_dir)
+    infos = registry.list_models(models_dir, task=DIGIT)  # the benchmarks read digits
     if not names:
         return infos
     known = {info.name for info in infos}

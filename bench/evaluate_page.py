@@ -28,6 +28,7 @@ from pathlib import Path
 
 from bench import common
 from bench.serving import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, App, idle
+from mnist_core.model.card import DIGIT
 from mnist_core.store import registry
 
 NAME = "evaluate_page"
@@ -109,7 +110,7 @@ async def visit(app: App, names: list[str]) -> dict:
 
 
 def run(args: argparse.Namespace) -> dict:
-    names = [info.name for info in registry.list_models(registry.DEFAULT_SHIPPED_DIR)]
+    names = [info.name for info in registry.list_models(registry.DEFAULT_SHIPPED_DIR, task=DIGIT)]
     if args.quick:
         names = names[:3]
     data_dir = common.mnist_dir(args.data_dir, quick=True)  # the subset will do

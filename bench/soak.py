@@ -62,6 +62,7 @@ from bench.serving import (
     open_draw,
     until_read,
 )
+from mnist_core.model.card import DIGIT
 from mnist_core.reading.segment import NUMBER_PAD
 from mnist_core.store import registry
 from tests import bombs
@@ -154,7 +155,8 @@ class Soak:
         self.runs: list[dict] = []  # session, name, stopped
         self.crossed: list[dict] = []
         self.train_looks = 0
-        self.models = [info.name for info in registry.list_models(registry.DEFAULT_SHIPPED_DIR)]
+        self.models = [info.name for info in registry.list_models(  # the pickers' models
+            registry.DEFAULT_SHIPPED_DIR, task=DIGIT)]
         # sessions open their first page two at a time, as a class arrives: 30 page
         # loads at once on a small machine time out before any visitor does anything
         self.opening = asyncio.Semaphore(2)
