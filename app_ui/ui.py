@@ -22,7 +22,7 @@ from app_ui import messages, server
 from mnist_core.errors import InvalidModelError, ModelNotFoundError, ModelProtectedError
 from mnist_core.jobs import worker
 from mnist_core.jobs.queue import JobQueue
-from mnist_core.model.card import ModelCard
+from mnist_core.model.card import DIGIT, NUMBER, ModelCard
 from mnist_core.model.loaded_model import LoadedModel
 from mnist_core.model.verdict import ReadingPolicy
 from mnist_core.reading.evaluate import Evaluation
@@ -232,7 +232,8 @@ def card_facts(card: ModelCard) -> list[tuple[str, str]]:
     if card.params is not None:
         facts.append(("Parameters", f"{card.params:,}"))
     if card.test_accuracy is not None:
-        facts.append(("MNIST test accuracy", f"{card.test_accuracy:.2%}"))
+        what = "Test numbers read exactly" if card.task == NUMBER else "MNIST test accuracy"
+        facts.append((what, f"{card.test_accuracy:.2%}"))
     if card.trained_on:
         images = f" ({card.train_images:,} images)" if card.train_images else ""
         facts.append(("Trained on", card.trained_on + images))
@@ -306,7 +307,8 @@ def mtime_ns(path: Path) -> int:
 def _load_model(path: str, mtime_ns: int, size: int, beside_mtime_ns: int):
     file = Path(path)
     model = registry.open_model(file.stem, file.parent)
-    warm_up(model)  # with the load, not on the visitor's first stroke
+    if model.card.task == DIGIT:  # a whole-number reader reads too fast to need one
+        warm_up(model)  # with the load, not on the visitor's first stroke
     return model
 
 

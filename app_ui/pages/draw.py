@@ -14,14 +14,15 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from app_ui import kept, messages, pads, reading_views, ui, visitor, why_views
+from app_ui import kept, messages, pads, pickers, reading_views, ui, visitor, why_views
 from app_ui.kept import LABEL_NAMES
-from mnist_core.errors import EmptyDrawingError, InvalidModelError, ModelNotFoundError
-from mnist_core.model.card import DIGIT
+from mnist_core.errors import EmptyDrawingError
+from mnist_core.model.card import DIGIT, NUMBER
 from mnist_core.model.loaded_model import LoadedModel
 from mnist_core.model.verdict import Verdict
 from mnist_core.reading.images import ImageReadError, read_image
 from mnist_core.reading.inference import UNREAD, read_drawing, read_number, read_upload
+from mnist_core.reading.number_reader import read_number_ctc
 from mnist_core.reading.preprocess import PreprocessSteps
 from mnist_core.reading.segment import NARROW_NUMBER_PAD, NUMBER_PAD
 from mnist_core.store import registry
@@ -29,12 +30,12 @@ from mnist_core.store import registry
 CANVAS_PX = 280
 DIGIT_MARGIN_PX = 8  # the pad around a digit of a number that is kept with it
 IMAGE_FORMATS = "PNG, JPEG, BMP, WebP, GIF or TIFF"  # what mnist_core.reading.images reads
-DRAW, NUMBER, UPLOAD = "Draw a digit", "Write a number", "Upload a photo"
+DRAW, WRITE, UPLOAD = "Draw a digit", "Write a number", "Upload a photo"
 # each input's page title and how to use it
 TITLES = {
     DRAW: ("Draw a digit", "Draw one digit, 0 to 9, with the mouse or a finger. The model "
            "reads it every time you lift the pen."),
-    NUMBER: ("Write a number", "Write a number, digit after digit, with the mouse or a "
+    WRITE: ("Write a number", "Write a number, digit after digit, with the mouse or a "
              "finger. The model reads it every time you lift the pen."),
     UPLOAD: ("Read a photo", "Upload a photo or a scan of one digit, 0 to 9. The model "
              "reads it as soon as it arrives."),
@@ -43,7 +44,7 @@ TITLES = {
 # one wiped with its trash icon all say the same
 PROMPTS = {
     DRAW: "Draw a digit in the black box to see what the model thinks it is.",
-    NUMBER: "Write a number, digit after digit, in the black box.",
+    WRITE: "Write a number, digit after digit, in the black box.",
     UPLOAD: "Upload a photo or scan of a single digit.",
 }
 
@@ -82,51 +83,12 @@ def digit_readers() -> list[registry.ModelInfo]:
 def choose_input() -> str:
     """The Draw a digit / Write a number / Upload a photo switch; returns the one chosen."""
     source = st.radio(
-        "Input", [DRAW, NUMBER, UPLOAD], horizontal=True, key="draw_source",
+        "Input", [DRAW, WRITE, UPLOAD], horizontal=True, key="draw_source",
         label_visibility="collapsed", on_change=pads.clear,
     )
     if preload := reading_views.preload_html():  # what a reading shows, loaded meanwhile
         st.html(preload, unsafe_allow_javascript=True)
     return source
-
-
-def choose_model(infos: list[registry.ModelInfo]) -> LoadedModel | None:
-    """The model picker with the chosen model's card; the loaded model, or None (with
-    a message) when it cannot be used."""
-    st.subheader("Model")
-    default = registry.default_model_name()
-    owner = visitor.owner_id()
-    cards = {info.name: info for info in infos}
-    # the default first, then the visitor's own, the shipped ones, the others trained here
-    names = sorted(cards, key=lambda n: (n != default, cards[n].owner != owner,
-                                         not cards[n].shipped, n))
-    asked = st.query_params.pop("model", None)  # "Try it" on the Train page names one
-    if asked in cards:
-        st.session_state.draw_model = asked
-    if st.session_state.get("draw_model") not in cards:
-        st.session_state.draw_model = default
-
-    def label(n: str) -> str:
-        mine = cards[n].owner == owner
-        marks = ["default"] * (n == default) + ["yours"] * mine
-        marks += ["trained here"] * (not mine and not cards[n].shipped)  # by someone else
-        marks += ["card unreadable"] * bool(cards[n].card_error)
-        return f"{n} ({', '.join(marks)})" if marks else n
-
-    name = st.selectbox(
-        "Model", names, key="draw_model", label_visibility="collapsed", format_func=label,
-    )
-    info = cards[name]
-    if info.card_error:
-        st.warning(f"The model card cannot be read: {messages.for_visitor(info.card_error)}")
-    else:
-        st.markdown(ui.card_markdown(info.card))
-    try:
-        return ui.load_model(name)
-    except (ModelNotFoundError, InvalidModelError) as err:
-        st.error(f"Model {name!r} cannot be used: {messages.for_visitor(err).rstrip('.')}. "
-                 "Choose another model.")
-        return None
 
 
 def write_a_number(infos: list[registry.ModelInfo]) -> None:
@@ -138,7 +100,7 @@ def write_a_number(infos: list[registry.ModelInfo]) -> None:
     canvas = pads.pad("number_canvas", height, width, controls_width=width, narrow_switch=True)
     result_area, model_area = st.columns([1.6, 1], gap="medium")
     with model_area:
-        model = choose_model(infos)
+        model = pickers.choose_number_reader(infos)
     with result_area:
         number_reading(canvas, model)
 
@@ -147,15 +109,18 @@ def number_reading(canvas, model: LoadedModel | None) -> None:
     """The number, its digits' bars and where it was cut, or why there is none yet."""
     st.session_state.pop("draw_read_ms", None)
     if canvas.image_data is None:
-        st.info(PROMPTS[NUMBER])
+        st.info(PROMPTS[WRITE])
         return
     if model is None:
         return
     started = time.perf_counter()
     try:
-        reading = read_number(model, canvas.image_data)
+        if model.card.task == NUMBER:
+            reading = read_number_ctc(model, canvas.image_data)
+        else:
+            reading = read_number(model, canvas.image_data)
     except EmptyDrawingError as err:
-        st.info(PROMPTS[NUMBER] if pads.wiped(canvas) else messages.nothing_to_read(err))
+        st.info(PROMPTS[WRITE] if pads.wiped(canvas) else messages.nothing_to_read(err))
         return
     st.session_state.draw_read_ms = read_ms = (time.perf_counter() - started) * 1000
     labels = [UNREAD if d.digit < 0 else d.digit for d in reading.digits]
@@ -195,8 +160,12 @@ def a_digit_of_the_number(pad: np.ndarray, reading, labels: list, model: LoadedM
     keep_or_correct(part, digit.image, digit.probabilities,
                     None if digit.digit < 0 else digit.digit, model.name)
     if why_views.why_toggle("draw_number_why"):
-        why_views.why_it_said(model, digit.image, digit.probabilities,
-                              kept=kept.examples_with_images(visitor.owner_id(), model))
+        explainer = model
+        if model.card.task == NUMBER:  # its digits' pictures are a digit model's to explain
+            explainer = ui.load_model(registry.default_model_name())
+            st.caption(f"Explained by the digit model {explainer.name}.")
+        why_views.why_it_said(explainer, digit.image, digit.probabilities,
+                              kept=kept.examples_with_images(visitor.owner_id(), explainer))
 
 
 def read_a_digit(source: str, infos: list[registry.ModelInfo]) -> None:
@@ -208,7 +177,7 @@ def read_a_digit(source: str, infos: list[registry.ModelInfo]) -> None:
     with right:
         result_area, model_area = st.container(), st.container()
     with model_area:
-        model = choose_model(infos)
+        model = pickers.choose_model(infos)
     with result_area:
         digit_reading(given, model, uploaded=source == UPLOAD)
 
@@ -357,12 +326,12 @@ def how_the_image_was_prepared(steps: PreprocessSteps) -> None:
         )
 
 
-ui.remember("draw_model", "draw_stroke", "draw_narrow_pad")
+ui.remember("draw_model", "draw_stroke", "draw_narrow_pad", "draw_number_reader")
 pads.start()
 title()
 if infos := digit_readers():
     source = choose_input()
-    if source == NUMBER:
+    if source == WRITE:
         write_a_number(infos)
     else:
         read_a_digit(source, infos)

@@ -162,3 +162,27 @@ def test_write_a_number_with_a_finger_on_a_phone_held_upright(phone_page, screen
         f"the bars end {bars['y'] + bars['height']:.0f} px down an 844 px screen"
     )
     screenshot(phone, screenshots / "number-phone-17.png")
+
+
+# A 2 and a 5 as a person draws them on the 280 px pad, one stroke each.
+TWO = [(88, 92), (104, 64), (140, 52), (178, 64), (192, 100), (176, 140), (136, 184),
+       (92, 230), (200, 228)]
+FIVE = [(190, 56), (110, 56), (102, 130), (136, 116), (174, 126), (194, 164), (184, 206),
+        (148, 232), (100, 222)]
+
+
+def test_a_number_written_with_touching_digits_is_read_whole(page, app_url, screenshots):
+    """2025 written as people write it, each digit touching the next: the whole-number
+    reader (the number pad's first choice) reads it."""
+    open_page(page, app_url, pad(page))
+    page.get_by_text("Write a number").click()
+    expect(page.get_by_text("Write a number, digit after digit, in the black box.")
+           ).to_be_visible()
+    # about 110 px wide each, 170 px tall, every left edge where the last digit ends
+    for stroke, left in ((TWO, 60), (ZERO, 164), (TWO, 280), (FIVE, 384)):
+        draw_with_mouse(page, scaled(stroke, 170, (left, 35)), NUMBER_PAD)
+        app_idle(page)
+
+    expect_number(page, "2025")
+    expect(page.locator(BARS)).to_have_count(4)
+    screenshot(page, screenshots / "number-desktop-2025-touching.png")
