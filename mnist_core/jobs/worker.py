@@ -37,6 +37,7 @@ from mnist_core.jobs.queue import JobQueue, declare_train, make_huey
 from mnist_core.jobs.records import FAILED, RUNNING, STOPPED, TEACH, TRAIN, kind_of
 from mnist_core.jobs.run import run_job
 from mnist_core.jobs.store import patiently
+from mnist_core.model.card import DIGIT
 from mnist_core.store import registry
 
 log = logging.getLogger(__name__)
@@ -95,8 +96,9 @@ class Supervisor:
         try:
             record = self.store.get(job_id) or {}
             if kind_of(record) not in (TRAIN, TEACH) or not record.get("card") or \
+                    record["card"].get("task", DIGIT) != DIGIT or \
                     not registry.holds_run(record["name"], job_id):
-                return
+                return  # nothing saved, or a number reader: no digits to index
             self.queue.submit_index(record["name"], record["owner"])
         except (*self.store.transient, MnistCoreError) as err:
             log.warning("cannot queue the index of run %s's model (%s); `python -m "

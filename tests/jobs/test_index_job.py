@@ -83,3 +83,16 @@ def test_index_jobs_count_against_no_limit_and_hold_no_name(stores):
     assert order == [waiting.id, other.id, run.id]
     assert estimate(queue.store.get(waiting.id), {}) == INDEX_SECONDS
     assert queue.view().owned_by(BOB) == []
+
+
+def test_a_saved_number_reader_queues_no_index(inline, stores):
+    """A whole-number reader has no digits' features to index: its run is followed by
+    no index job (one would only fail)."""
+    from mnist_core.training.config import TrainConfig
+
+    config = TrainConfig("number-ctc", epochs=1, numbers_per_epoch=128, batch_size=32,
+                         train_size=300)
+    job = inline.submit(config, "numbers", ALICE)
+    assert job.status == FINISHED, job.message
+    assert [(j.kind, j.name) for j in inline.view().owned_by(ALICE)] == [(TRAIN, "numbers")]
+    assert not neighbours_path("numbers").exists()
