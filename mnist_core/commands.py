@@ -62,6 +62,17 @@ def parse_ranges(text: str) -> tuple[int, ...]:
     return tuple(numbers)
 
 
+def digit_reader(model, command: str):
+    """`model`, refused in words where it reads something other than single digits."""
+    from mnist_core.model.card import DIGIT
+
+    if model.card.task != DIGIT:
+        raise ValueError(f"{model.name} reads whole numbers written on the Draw page's number "
+                         f"pad; {command} reads single digits: name a digit model with --name "
+                         "(`python -m mnist_core list` shows each model's task)")
+    return model
+
+
 def evaluate(args) -> int:
     from mnist_core.reading.evaluate import evaluate_model
     from mnist_core.reading.preprocess import prepare_mnist
@@ -69,8 +80,9 @@ def evaluate(args) -> int:
     from mnist_core.store.registry import default_model_name, load_model
 
     name = args.name or default_model_name(args.models_dir)
+    model = digit_reader(load_model(name, args.models_dir), "evaluate")
     _, (x_test, y_test) = load_mnist(args.data_dir)
-    result = evaluate_model(load_model(name, args.models_dir), prepare_mnist(x_test), y_test)
+    result = evaluate_model(model, prepare_mnist(x_test), y_test)
     print(f"{name}: test accuracy {result.accuracy:.4f}, loss {result.loss:.4f}, "
           f"{len(result.misclassified)} of {len(y_test)} wrong")
     print("class  precision  recall")
@@ -116,7 +128,7 @@ def predict(args) -> int:
     from mnist_core.reading.inference import read_upload
     from mnist_core.store.registry import open_model
 
-    model = open_model(args.name, args.models_dir)
+    model = digit_reader(open_model(args.name, args.models_dir), "predict")
     if args.image.suffix.lower() == ".npz":
         return predict_drawings(model, args.image, args.drawings)
     if args.drawings is not None:

@@ -299,3 +299,15 @@ def test_the_benchmark_sets_the_whole_number_reader_beside_the_segmenting_one(tm
     assert 0.9 < p < 1 and result["ceiling_1_to_5"] == pytest.approx(
         np.mean([p ** n for n in range(1, 6)]))
     assert "touching exact" in capsys.readouterr().out
+
+
+def test_predict_and_evaluate_refuse_a_number_reader_in_words(tmp_path, capsys):
+    from mnist_core.__main__ import main
+
+    image = tmp_path / "seven.png"
+    image.write_bytes(b"not read: the model is refused first")
+    assert main(["predict", str(image), "--name", SHIPPED]) == 2
+    said = capsys.readouterr().err
+    assert f"{SHIPPED} reads whole numbers" in said and "predict reads single digits" in said
+    assert main(["evaluate", "--name", SHIPPED]) == 2
+    assert "evaluate reads single digits" in capsys.readouterr().err
