@@ -58,3 +58,24 @@ def test_a_touching_number_is_read_by_the_whole_number_reader(store):  # noqa: F
     assert not at.exception
     digit_model = registry.open_model(at.session_state["draw_model"])
     assert [m.value for m in at.metric] == [read_number(digit_model, rgba).text]
+
+
+def test_the_train_page_queues_a_whole_number_reader_without_digit_settings(
+        store, monkeypatch):  # noqa: F811
+    from mnist_core.jobs.queue import JobQueue
+    from tests.test_app import TRAIN
+
+    monkeypatch.setenv("MNIST_AUTOSTART_WORKER", "0")  # the run stays queued
+    at = app(TRAIN, ALICE)
+    at.toggle(key="train_pen").set_value(True).run()  # a digit run's setting, left on
+    at.selectbox(key="train_arch").set_value("number-ctc").run()
+    assert not at.exception, [e.value for e in at.exception]
+    keys = {t.key for t in at.toggle}
+    assert "train_pen" not in keys and "train_non_digits" not in keys
+    assert any("writers 26-30 are kept for its validation" in c.value for c in at.caption)
+    at.button(key="train_start").click().run()
+    assert not at.error, [e.value for e in at.error]
+    (job,) = JobQueue.from_env().view().owned_by(ALICE)
+    config = job.config
+    assert config.architecture == "number-ctc" and config.numbers_per_epoch
+    assert config.pen_writers is None and not config.non_digits

@@ -16,6 +16,7 @@ from mnist_core.errors import (
 )
 from mnist_core.jobs.queue import JobQueue
 from mnist_core.jobs.records import QUEUED
+from mnist_core.model.card import DIGIT
 from mnist_core.sources.data import mnist_available
 from mnist_core.sources.pendigits import (
     N_DIGITS,
@@ -146,13 +147,15 @@ def architecture(queue: JobQueue) -> None:
 def chosen_config() -> TrainConfig:
     """The run the settings describe as they are now (the widgets' state)."""
     state = st.session_state
+    digits = ARCHITECTURES[state.train_arch].task == DIGIT  # a number reader has its own
     return TrainConfig(
         architecture=state.train_arch, epochs=state.train_epochs,
         batch_size=state.train_batch_size, validation_split=state.train_val_split,
         seed=int(state.train_seed), augment=state.train_augment,
         train_size=state.train_size or None,
-        non_digits=TAUGHT_NON_DIGITS if state.train_non_digits else 0,
-        pen_writers=tuple(range(1, N_WRITERS + 1)) if state.train_pen else None,
+        non_digits=TAUGHT_NON_DIGITS if digits and state.get("train_non_digits") else 0,
+        pen_writers=tuple(range(1, N_WRITERS + 1)) if digits and state.get("train_pen")
+        else None,
         pen_styles=True,
     )
 
@@ -201,6 +204,12 @@ def fitting_settings() -> None:
         help="Random shifts, rotations, zoom and stroke width, so drawings vary like "
         "real handwriting.",
     )
+    if ARCHITECTURES[st.session_state.train_arch].task != DIGIT:
+        st.caption("A whole-number reader learns from numbers composed of MNIST digits and "
+                   "pen writers 1-25's strokes, with letters and scribbles to read as "
+                   "nothing; writers 26-30 are kept for its validation.")
+        st.number_input("Random seed", 0, 2**31 - 1, step=1, key="train_seed")
+        return
     st.toggle(
         "Learn what is not a digit", key="train_non_digits",
         help=f"Also fit {TAUGHT_NON_DIGITS:,} synthetic letters, scribbles and shapes, taught as "
