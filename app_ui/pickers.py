@@ -40,17 +40,7 @@ def choose_model(infos: list[registry.ModelInfo]) -> LoadedModel | None:
     name = st.selectbox(
         "Model", names, key="draw_model", label_visibility="collapsed", format_func=label,
     )
-    info = cards[name]
-    if info.card_error:
-        st.warning(f"The model card cannot be read: {messages.for_visitor(info.card_error)}")
-    else:
-        st.markdown(ui.card_markdown(info.card))
-    try:
-        return ui.load_model(name)
-    except (ModelNotFoundError, InvalidModelError) as err:
-        st.error(f"Model {name!r} cannot be used: {messages.for_visitor(err).rstrip('.')}. "
-                 "Choose another model.")
-        return None
+    return card_and_model(cards[name])
 
 
 def choose_number_reader(infos: list[registry.ModelInfo]) -> LoadedModel | None:
@@ -70,14 +60,19 @@ def choose_number_reader(infos: list[registry.ModelInfo]) -> LoadedModel | None:
                         "model.")
     if name == CUT_INTO_DIGITS:
         return choose_model(infos)
-    info = readers[name]
+    return card_and_model(readers[name])
+
+
+def card_and_model(info: registry.ModelInfo) -> LoadedModel | None:
+    """The chosen model's card, and the model loaded; None (with a message) when it
+    cannot be used."""
     if info.card_error:
         st.warning(f"The model card cannot be read: {messages.for_visitor(info.card_error)}")
     else:
         st.markdown(ui.card_markdown(info.card))
     try:
-        return ui.load_model(name)
+        return ui.load_model(info.name)
     except (ModelNotFoundError, InvalidModelError) as err:
-        st.error(f"Model {name!r} cannot be used: {messages.for_visitor(err).rstrip('.')}. "
-                 "Choose another.")
+        st.error(f"Model {info.name!r} cannot be used: "
+                 f"{messages.for_visitor(err).rstrip('.')}. Choose another model.")
         return None
