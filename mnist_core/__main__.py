@@ -35,7 +35,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from mnist_core import commands
+from mnist_core import beside_commands, commands
 from mnist_core.errors import MnistCoreError
 from mnist_core.training.config import TEACH_BASE, TeachConfig, TrainConfig
 from mnist_core.training.distill import DEFAULT_ALPHA, DEFAULT_TEMPERATURE
@@ -45,9 +45,9 @@ from mnist_core.training.tensorflow_setup import quiet_tensorflow
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    if args.run in (commands.train, commands.evaluate, commands.export, commands.calibrate,
+    if args.run in (commands.train, commands.evaluate, beside_commands.export, commands.calibrate,
                     commands.ensemble, commands.distill, commands.teach,
-                    commands.layers):  # Keras's
+                    beside_commands.layers):  # Keras's
         quiet_tensorflow()
     try:
         return args.run(args)
@@ -153,7 +153,7 @@ def _parser() -> argparse.ArgumentParser:
         "one (every save writes one now)",
     )
     export.add_argument("names", nargs="+", metavar="NAME", help="the models to export")
-    export.set_defaults(run=commands.export)
+    export.set_defaults(run=beside_commands.export)
 
     layers = subcommands.add_parser(
         "layers", help="write the graph that shows what a model's layers see (its "
@@ -165,7 +165,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="the models to make one for")
     which.add_argument("--all", action="store_true",
                        help="every model of --models-dir (else of the writable store)")
-    layers.set_defaults(run=commands.layers)
+    layers.set_defaults(run=beside_commands.layers)
 
     score = subcommands.add_parser(
         "score", help="store models' readings of the MNIST test set beside them, which the "
@@ -176,7 +176,7 @@ def _parser() -> argparse.ArgumentParser:
                        "writable store that has none, or stale ones)")
     score.add_argument("--again", action="store_true",
                        help="score models whose readings are up to date too")
-    score.set_defaults(run=commands.score)
+    score.set_defaults(run=beside_commands.score)
 
     index = subcommands.add_parser(
         "index", help="store beside each model the index of its training digits most like "
@@ -191,7 +191,7 @@ def _parser() -> argparse.ArgumentParser:
                        "writable store) without an up-to-date index")
     index.add_argument("--mnist-per-digit", type=int, metavar="N",
                        help="MNIST training digits of each label to index (default 3000)")
-    index.set_defaults(run=commands.index)
+    index.set_defaults(run=beside_commands.index)
 
     listing = subcommands.add_parser(
         "list", help="list the models in the store: name, task (what it does: digit), "

@@ -21,9 +21,7 @@ searching need only numpy:
 
 from __future__ import annotations
 
-import io
 import logging
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +30,7 @@ import numpy as np
 from mnist_core.errors import InvalidModelError, MnistCoreError
 from mnist_core.reading.personal import KeptExamples
 from mnist_core.store import registry
+from mnist_core.store.npz_file import read_npz, to_npz
 
 log = logging.getLogger(__name__)
 
@@ -106,35 +105,22 @@ class NeighbourIndex:
 
     def to_bytes(self) -> bytes:
         """The `.npz` file's bytes (compressed; no pickled objects)."""
-        buffer = io.BytesIO()
-        np.savez_compressed(
-            buffer, version=np.array(FORMAT_VERSION), embeddings=self.embeddings,
-            images=self.images, labels=self.labels, source=self.source,
-            number=self.number, graph_sha256=np.array(self.graph_sha256),
-            runs=np.array(self.runs),
-        )
-        return buffer.getvalue()
+        return to_npz(FORMAT_VERSION, embeddings=self.embeddings, images=self.images,
+                      labels=self.labels, source=self.source, number=self.number,
+                      graph_sha256=np.array(self.graph_sha256), runs=np.array(self.runs))
 
     @classmethod
     def from_bytes(cls, data: bytes) -> NeighbourIndex:
         """Read an index file's bytes; `NeighbourIndexError` if they are no such file."""
-        try:
-            with np.load(io.BytesIO(data), allow_pickle=False) as stored:
-                if int(stored["version"]) != FORMAT_VERSION:
-                    raise NeighbourIndexError(f"neighbour index format {int(stored['version'])}"
-                                              f", expected {FORMAT_VERSION}")
-                return cls(
-                    embeddings=stored["embeddings"].astype(np.float16),
-                    images=stored["images"].astype(np.uint8),
-                    labels=stored["labels"].astype(np.uint8),
-                    source=stored["source"].astype(np.uint8),
-                    number=stored["number"].astype(np.int32),
-                    graph_sha256=str(stored["graph_sha256"]), runs=int(stored["runs"]),
-                )
-        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as err:
-            if isinstance(err, NeighbourIndexError):
-                raise
-            raise NeighbourIndexError(f"not a neighbour index: {err}") from err
+        with read_npz(data, FORMAT_VERSION, NeighbourIndexError, "neighbour index") as stored:
+            return cls(
+                embeddings=stored["embeddings"].astype(np.float16),
+                images=stored["images"].astype(np.uint8),
+                labels=stored["labels"].astype(np.uint8),
+                source=stored["source"].astype(np.uint8),
+                number=stored["number"].astype(np.int32),
+                graph_sha256=str(stored["graph_sha256"]), runs=int(stored["runs"]),
+            )
 
 
 @dataclass(frozen=True, eq=False)

@@ -15,8 +15,6 @@ the served graph's are stale and not used.
 
 from __future__ import annotations
 
-import io
-import zipfile
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -24,6 +22,7 @@ import numpy as np
 
 from mnist_core.reading.evaluate import NUM_CLASSES, Evaluation, evaluation_from_probabilities
 from mnist_core.reading.inference import predict_proba
+from mnist_core.store.npz_file import read_npz, to_npz
 
 if TYPE_CHECKING:
     from mnist_core.model.loaded_model import LoadedModel
@@ -75,33 +74,21 @@ class Scores:
 
     def to_bytes(self) -> bytes:
         """The `.npz` file's bytes (compressed; no pickled objects)."""
-        buffer = io.BytesIO()
-        np.savez_compressed(
-            buffer, version=np.array(FORMAT_VERSION), probabilities=self.probabilities,
-            predictions=self.predictions, labels=self.labels, wrong_images=self.wrong_images,
-            graph_sha256=np.array(self.graph_sha256),
-        )
-        return buffer.getvalue()
+        return to_npz(FORMAT_VERSION, probabilities=self.probabilities,
+                      predictions=self.predictions, labels=self.labels,
+                      wrong_images=self.wrong_images, graph_sha256=np.array(self.graph_sha256))
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Scores:
         """Read a scores file's bytes; `ScoresError` if they are no such file."""
-        try:
-            with np.load(io.BytesIO(data), allow_pickle=False) as stored:
-                if int(stored["version"]) != FORMAT_VERSION:
-                    raise ScoresError(f"scores file format {int(stored['version'])}, "
-                                      f"expected {FORMAT_VERSION}")
-                return cls(
-                    probabilities=stored["probabilities"].astype(np.float16),
-                    predictions=stored["predictions"].astype(np.uint8),
-                    labels=stored["labels"].astype(np.uint8),
-                    wrong_images=stored["wrong_images"].astype(np.uint8),
-                    graph_sha256=str(stored["graph_sha256"]),
-                )
-        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as err:
-            if isinstance(err, ScoresError):
-                raise
-            raise ScoresError(f"not a scores file: {err}") from err
+        with read_npz(data, FORMAT_VERSION, ScoresError, "scores file") as stored:
+            return cls(
+                probabilities=stored["probabilities"].astype(np.float16),
+                predictions=stored["predictions"].astype(np.uint8),
+                labels=stored["labels"].astype(np.uint8),
+                wrong_images=stored["wrong_images"].astype(np.uint8),
+                graph_sha256=str(stored["graph_sha256"]),
+            )
 
 
 def score_network(network, images: np.ndarray, labels: np.ndarray, *,
