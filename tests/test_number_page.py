@@ -54,6 +54,15 @@ def test_a_touching_number_is_read_by_the_whole_number_reader(store):  # noqa: F
     assert [(m.label, m.value) for m in at.metric] == [("Number", expected.text)]
     assert len(at.segmented_control(key="draw_number_digit").options) == len(expected.digits)
 
+    # why a digit was read so: its 28x28 explained by the default digit model
+    at.segmented_control(key="draw_number_digit").set_value(0).run()
+    at.toggle(key="draw_number_why").set_value(True).run()
+    assert not at.exception, [e.value for e in at.exception]
+    default = registry.default_model_name()
+    assert f"Explained by the digit model {default}." in [c.value for c in at.caption]
+    shown = [i.caption for e in at.get("image") for i in e.proto.imgs]
+    assert "Over what the model saw" in shown and "Over your drawing" not in shown
+
     picker.set_value(CUT_INTO_DIGITS).run()  # the digit model cuts the ink instead
     assert not at.exception
     digit_model = registry.open_model(at.session_state["draw_model"])
